@@ -1,0 +1,289 @@
+package registry
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/dynamicpb"
+)
+
+// Method is one RPC of a contract.
+type Method struct {
+	// Path is the gRPC method path, "/package.Service/Method".
+	Path string
+	// Desc describes the method, its input and output messages.
+	Desc protoreflect.MethodDescriptor
+	// Source names where the contract came from.
+	Source string
+}
+
+// ClientStreaming reports whether the client sends a stream of messages.
+func (m *Method) ClientStreaming() bool { return m.Desc.IsStreamingClient() }
+
+// ServerStreaming reports whether the server sends a stream of messages.
+func (m *Method) ServerStreaming() bool { return m.Desc.IsStreamingServer() }
+
+// Kind names the call kind: "unary", "server_streaming",
+// "client_streaming" or "bidi_streaming".
+func (m *Method) Kind() string {
+	switch {
+	case m.ClientStreaming() && m.ServerStreaming():
+		return "bidi_streaming"
+	case m.ClientStreaming():
+		return "client_streaming"
+	case m.ServerStreaming():
+		return "server_streaming"
+	}
+	return "unary"
+}
+
+// Snapshot is an immutable, validated view of all loaded contracts. It is
+// safe for concurrent use.
+type Snapshot struct {
+	files   *protoregistry.Files
+	types   *protoregistry.Types
+	methods map[string]*Method
+	paths   []string // sorted
+	sources map[string]string
+}
+
+// Build loads every source and links them into one snapshot. Sources may
+// share files (the same path with the same content, such as
+// google/api/annotations.proto); the same path with other content, or the
+// same symbol in two files, is an error naming both sources. Imports
+// missing from all sources are looked up among the descriptors linked into
+// the binary (well-known types, for example); a file whose imports are
+// still missing is an error naming the file, the import and the source.
+// Every problem found is reported, joined.
+func Build(sources ...Source) (*Snapshot, error) {
+	type entry struct {
+		fd     *descriptorpb.FileDescriptorProto
+		source string
+	}
+	byPath := map[string]entry{}
+	var order []string
+	var errs []error
+	for _, src := range sources {
+		fds, err := src.Files()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", src.Name(), err))
+			continue
+		}
+		for _, fd := range fds {
+			prev, ok := byPath[fd.GetName()]
+			if !ok {
+				byPath[fd.GetName()] = entry{fd: fd, source: src.Name()}
+				order = append(order, fd.GetName())
+				continue
+			}
+			if !proto.Equal(prev.fd, fd) {
+				errs = append(errs, fmt.Errorf("file %q is defined differently by %s and %s", fd.GetName(), prev.source, src.Name()))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+
+	s := &Snapshot{
+		files:   new(protoregistry.Files),
+		types:   new(protoregistry.Types),
+		methods: map[string]*Method{},
+		sources: map[string]string{},
+	}
+	// Register files in dependency order, resolving what no source has
+	// from the linked descriptors.
+	state := map[string]int{} // 0 new, 1 in progress, 2 done, 3 failed
+	var visit func(path, importer string) bool
+	visit = func(path, importer string) bool {
+		switch state[path] {
+		case 2:
+			return true
+		case 3:
+			return false
+		case 1:
+			errs = append(errs, fmt.Errorf("%s: import cycle through %q", byPath[importer].source, path))
+			return false
+		}
+		e, ok := byPath[path]
+		if !ok {
+			if linked, err := protoregistry.GlobalFiles.FindFileByPath(path); err == nil {
+				state[path] = 1
+				imports := linked.Imports()
+				for i := 0; i < imports.Len(); i++ {
+					if !visit(imports.Get(i).Path(), path) {
+						state[path] = 3
+						return false
+					}
+				}
+				if err := s.files.RegisterFile(linked); err != nil {
+					errs = append(errs, fmt.Errorf("linked file %q: %w", path, err))
+					state[path] = 3
+					return false
+				}
+				s.sources[path] = "linked"
+				state[path] = 2
+				return true
+			}
+			errs = append(errs, fmt.Errorf("%s: file %q imports %q, which is in no descriptor set (build it with imports: `buf build -o`, or protoc --include_imports)", byPath[importer].source, importer, path))
+			state[path] = 3
+			return false
+		}
+		state[path] = 1
+		okDeps := true
+		for _, dep := range e.fd.GetDependency() {
+			if !visit(dep, path) {
+				okDeps = false
+			}
+		}
+		if !okDeps {
+			state[path] = 3
+			return false
+		}
+		fd, err := protodesc.NewFile(e.fd, s.files)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: file %q: %w", e.source, path, err))
+			state[path] = 3
+			return false
+		}
+		if err := s.files.RegisterFile(fd); err != nil {
+			errs = append(errs, fmt.Errorf("%s: file %q: %w", e.source, path, err))
+			state[path] = 3
+			return false
+		}
+		s.sources[path] = e.source
+		state[path] = 2
+		return true
+	}
+	for _, path := range order {
+		visit(path, path)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+
+	var typeErrs []error
+	s.files.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
+		if err := s.indexFile(fd); err != nil {
+			typeErrs = append(typeErrs, err)
+		}
+		return true
+	})
+	if len(typeErrs) > 0 {
+		return nil, errors.Join(typeErrs...)
+	}
+	for p := range s.methods {
+		s.paths = append(s.paths, p)
+	}
+	sort.Strings(s.paths)
+	return s, nil
+}
+
+func (s *Snapshot) indexFile(fd protoreflect.FileDescriptor) error {
+	source := s.sources[fd.Path()]
+	services := fd.Services()
+	for i := 0; i < services.Len(); i++ {
+		sd := services.Get(i)
+		methods := sd.Methods()
+		for j := 0; j < methods.Len(); j++ {
+			md := methods.Get(j)
+			path := "/" + string(sd.FullName()) + "/" + string(md.Name())
+			s.methods[path] = &Method{Path: path, Desc: md, Source: source}
+		}
+	}
+	return registerTypes(s.types, fd.Messages(), fd.Enums(), fd.Extensions())
+}
+
+// registerTypes makes every message, enum and extension resolvable by
+// name, for JSON mapping and Any. Linked generated types are preferred, so
+// transcoding takes the fast path when they exist; dynamicpb otherwise.
+func registerTypes(t *protoregistry.Types, msgs protoreflect.MessageDescriptors, enums protoreflect.EnumDescriptors, exts protoreflect.ExtensionDescriptors) error {
+	for i := 0; i < enums.Len(); i++ {
+		ed := enums.Get(i)
+		var et protoreflect.EnumType
+		if linked, err := protoregistry.GlobalTypes.FindEnumByName(ed.FullName()); err == nil && linked.Descriptor() == ed {
+			et = linked
+		} else {
+			et = dynamicpb.NewEnumType(ed)
+		}
+		if err := t.RegisterEnum(et); err != nil {
+			return err
+		}
+	}
+	for i := 0; i < msgs.Len(); i++ {
+		md := msgs.Get(i)
+		if !md.IsMapEntry() {
+			var mt protoreflect.MessageType
+			if linked, err := protoregistry.GlobalTypes.FindMessageByName(md.FullName()); err == nil && linked.Descriptor() == md {
+				mt = linked
+			} else {
+				mt = dynamicpb.NewMessageType(md)
+			}
+			if err := t.RegisterMessage(mt); err != nil {
+				return err
+			}
+		}
+		if err := registerTypes(t, md.Messages(), md.Enums(), md.Extensions()); err != nil {
+			return err
+		}
+	}
+	for i := 0; i < exts.Len(); i++ {
+		xd := exts.Get(i)
+		var xt protoreflect.ExtensionType
+		if linked, err := protoregistry.GlobalTypes.FindExtensionByName(xd.FullName()); err == nil && linked.TypeDescriptor().Descriptor() == xd {
+			xt = linked
+		} else {
+			xt = dynamicpb.NewExtensionType(xd)
+		}
+		if err := t.RegisterExtension(xt); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Method returns the method at path ("/package.Service/Method").
+func (s *Snapshot) Method(path string) (*Method, bool) {
+	m, ok := s.methods[path]
+	return m, ok
+}
+
+// Methods returns every method, sorted by path.
+func (s *Snapshot) Methods() []*Method {
+	out := make([]*Method, len(s.paths))
+	for i, p := range s.paths {
+		out[i] = s.methods[p]
+	}
+	return out
+}
+
+// Services returns the full names of every service, sorted.
+func (s *Snapshot) Services() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range s.paths {
+		svc := strings.TrimPrefix(p[:strings.LastIndexByte(p, '/')], "/")
+		if !seen[svc] {
+			seen[svc] = true
+			out = append(out, svc)
+		}
+	}
+	return out
+}
+
+// Files resolves descriptors by path or symbol name.
+func (s *Snapshot) Files() *protoregistry.Files { return s.files }
+
+// Types resolves message, enum and extension types, for JSON mapping and
+// google.protobuf.Any.
+func (s *Snapshot) Types() *protoregistry.Types { return s.types }
+
+// Source names where the file at path came from.
+func (s *Snapshot) Source(path string) string { return s.sources[path] }

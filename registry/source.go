@@ -1,0 +1,107 @@
+package registry
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/descriptorpb"
+)
+
+// Source yields file descriptors for a snapshot. Name identifies the
+// source in errors, so a conflict can name both sides.
+type Source interface {
+	Name() string
+	Files() ([]*descriptorpb.FileDescriptorProto, error)
+}
+
+// Linked is a Source over generated code linked into the binary. Pass the
+// generated File_*_proto descriptors; their imports come along.
+func Linked(files ...protoreflect.FileDescriptor) Source {
+	return linkedSource{files: files}
+}
+
+type linkedSource struct {
+	files []protoreflect.FileDescriptor
+}
+
+func (linkedSource) Name() string { return "linked" }
+
+func (s linkedSource) Files() ([]*descriptorpb.FileDescriptorProto, error) {
+	var out []*descriptorpb.FileDescriptorProto
+	seen := map[string]bool{}
+	var add func(fd protoreflect.FileDescriptor)
+	add = func(fd protoreflect.FileDescriptor) {
+		if seen[fd.Path()] {
+			return
+		}
+		seen[fd.Path()] = true
+		imports := fd.Imports()
+		for i := 0; i < imports.Len(); i++ {
+			add(imports.Get(i).FileDescriptor)
+		}
+		out = append(out, protodesc.ToFileDescriptorProto(fd))
+	}
+	for _, fd := range s.files {
+		if fd == nil {
+			return nil, errors.New("linked: nil file descriptor")
+		}
+		add(fd)
+	}
+	return out, nil
+}
+
+// DescriptorSetFile is a Source reading a serialized
+// google.protobuf.FileDescriptorSet from path when the snapshot is built.
+func DescriptorSetFile(path string) Source {
+	return descriptorSetFile{path: path}
+}
+
+type descriptorSetFile struct{ path string }
+
+func (s descriptorSetFile) Name() string { return s.path }
+
+func (s descriptorSetFile) Files() ([]*descriptorpb.FileDescriptorProto, error) {
+	data, err := os.ReadFile(s.path)
+	if err != nil {
+		return nil, fmt.Errorf("read descriptor set: %w", err)
+	}
+	return ParseDescriptorSet(data)
+}
+
+// DescriptorSet is a Source over an in-memory descriptor set; name is how
+// errors refer to it.
+func DescriptorSet(name string, data []byte) Source {
+	return descriptorSetBytes{name: name, data: data}
+}
+
+type descriptorSetBytes struct {
+	name string
+	data []byte
+}
+
+func (s descriptorSetBytes) Name() string { return s.name }
+
+func (s descriptorSetBytes) Files() ([]*descriptorpb.FileDescriptorProto, error) {
+	return ParseDescriptorSet(s.data)
+}
+
+// ParseDescriptorSet decodes a serialized FileDescriptorSet.
+func ParseDescriptorSet(data []byte) ([]*descriptorpb.FileDescriptorProto, error) {
+	var set descriptorpb.FileDescriptorSet
+	if err := proto.Unmarshal(data, &set); err != nil {
+		return nil, fmt.Errorf("not a FileDescriptorSet: %w", err)
+	}
+	if len(set.GetFile()) == 0 {
+		return nil, errors.New("descriptor set holds no files")
+	}
+	for i, f := range set.GetFile() {
+		if f.GetName() == "" {
+			return nil, fmt.Errorf("file %d in descriptor set has no name", i)
+		}
+	}
+	return set.GetFile(), nil
+}

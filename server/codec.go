@@ -1,0 +1,88 @@
+package server
+
+import (
+	"fmt"
+
+	"google.golang.org/grpc/encoding"
+	_ "google.golang.org/grpc/encoding/proto" // registers the "proto" codec used for non-frame messages
+	"google.golang.org/grpc/mem"
+)
+
+// Frame is one gRPC message in wire format, as received from a peer. The
+// proxy moves Frames between the client and the upstream without decoding
+// them; the bytes stay in grpc-go's pooled buffers from the read on one leg
+// to the write on the other, so forwarding costs no copy.
+//
+// A Frame owns one reference to its buffers. Sending it hands that
+// reference to grpc-go, which frees the buffers once written, so a Frame
+// must be sent at most once. A Frame that is received but never sent must be
+// released with Free.
+type Frame struct {
+	data mem.BufferSlice
+}
+
+// Len reports the size of the message in bytes.
+func (f *Frame) Len() int { return f.data.Len() }
+
+// Bytes returns a copy of the message's wire-format bytes. It is meant for
+// the edges that must look inside a message, not for forwarding.
+func (f *Frame) Bytes() []byte { return f.data.Materialize() }
+
+// Free releases the Frame's buffers. It is safe to call on an empty Frame.
+func (f *Frame) Free() {
+	if f.data != nil {
+		f.data.Free()
+		f.data = nil
+	}
+}
+
+// NewFrame returns a Frame holding a copy of b.
+func NewFrame(b []byte) *Frame {
+	return &Frame{data: mem.BufferSlice{mem.SliceBuffer(append([]byte(nil), b...))}}
+}
+
+// frameCodec is a pass-through codec: Frames go through untouched and any
+// other message (the gateway's own services, such as health) falls back to
+// the regular proto codec.
+//
+// Its name is empty on purpose. grpc-go derives a client call's content
+// subtype from the forced codec's name; an empty name keeps the upstream
+// request at plain "application/grpc" unless the proxy asks for the
+// client's own subtype with grpc.CallContentSubtype.
+type frameCodec struct {
+	fallback encoding.CodecV2
+}
+
+func newFrameCodec() frameCodec {
+	return frameCodec{fallback: encoding.GetCodecV2("proto")}
+}
+
+func (c frameCodec) Marshal(v any) (mem.BufferSlice, error) {
+	if f, ok := v.(*Frame); ok {
+		data := f.data
+		f.data = nil // the reference moves to grpc-go, which frees it after the write
+		if data == nil {
+			return mem.BufferSlice{}, nil
+		}
+		return data, nil
+	}
+	if c.fallback == nil {
+		return nil, fmt.Errorf("frame codec: cannot marshal %T", v)
+	}
+	return c.fallback.Marshal(v)
+}
+
+func (c frameCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	if f, ok := v.(*Frame); ok {
+		f.Free()
+		data.Ref() // grpc-go frees its own reference after Unmarshal returns
+		f.data = data
+		return nil
+	}
+	if c.fallback == nil {
+		return fmt.Errorf("frame codec: cannot unmarshal into %T", v)
+	}
+	return c.fallback.Unmarshal(data, v)
+}
+
+func (frameCodec) Name() string { return "" }

@@ -1,0 +1,373 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/net/http2"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/tap"
+
+	"github.com/sluice-dev/sluice/server/frontdoor"
+	"github.com/sluice-dev/sluice/transcoding"
+)
+
+// Limits are the server-side protections every connection gets. Zero
+// fields take the defaults of DefaultLimits.
+type Limits struct {
+	// MaxConcurrentStreams is the HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS
+	// advertised to clients (default 1000).
+	MaxConcurrentStreams uint32
+	// MaxRecvMsgSize bounds one message from a client after decompression
+	// (default 4 MiB); larger ones fail with RESOURCE_EXHAUSTED.
+	MaxRecvMsgSize int
+	// MaxSendMsgSize bounds one message to a client (default 4 MiB).
+	MaxSendMsgSize int
+	// MaxHeaderListSize bounds the headers of one request (default 16 KiB).
+	MaxHeaderListSize uint32
+	// InitialWindowSize and InitialConnWindowSize set fixed HTTP/2 flow
+	// control windows per stream and per connection. Zero keeps grpc-go's
+	// dynamic (BDP-estimated) windows.
+	InitialWindowSize     int32
+	InitialConnWindowSize int32
+}
+
+// DefaultLimits are safe defaults for a public-facing gateway.
+func DefaultLimits() Limits {
+	return Limits{
+		MaxConcurrentStreams: 1000,
+		MaxRecvMsgSize:       4 << 20,
+		MaxSendMsgSize:       4 << 20,
+		MaxHeaderListSize:    16 << 10,
+	}
+}
+
+// Option configures a Gateway.
+type Option interface{ apply(*gatewayConfig) }
+
+type optionFunc func(*gatewayConfig)
+
+func (f optionFunc) apply(c *gatewayConfig) { f(c) }
+
+type gatewayConfig struct {
+	interceptors []grpc.StreamServerInterceptor
+	unary        []grpc.UnaryServerInterceptor
+	tls          *tls.Config
+	limits       Limits
+	keepalive    keepalive.ServerParameters
+	enforcement  keepalive.EnforcementPolicy
+	httpHandler  http.Handler
+	logger       *slog.Logger
+	sniffTimeout time.Duration
+	services     []func(grpc.ServiceRegistrar)
+	serverOpts   []grpc.ServerOption
+}
+
+// WithInterceptors sets the stream interceptor chain, in order: the first
+// is outermost. Every call, native or transcoded, passes through it.
+func WithInterceptors(chain ...grpc.StreamServerInterceptor) Option {
+	return optionFunc(func(c *gatewayConfig) { c.interceptors = chain })
+}
+
+// WithUnaryInterceptors sets the chain for the gateway's own unary
+// services (health). Proxied calls are all streams and never see it.
+func WithUnaryInterceptors(chain ...grpc.UnaryServerInterceptor) Option {
+	return optionFunc(func(c *gatewayConfig) { c.unary = chain })
+}
+
+// WithTLS serves TLS (ALPN h2 and http/1.1) instead of cleartext h2c and
+// HTTP/1.1. Set ClientAuth and ClientCAs for mTLS.
+func WithTLS(cfg *tls.Config) Option {
+	return optionFunc(func(c *gatewayConfig) { c.tls = cfg })
+}
+
+// WithLimits sets message, stream and header limits.
+func WithLimits(l Limits) Option {
+	return optionFunc(func(c *gatewayConfig) { c.limits = l })
+}
+
+// WithKeepalive sets the keepalive parameters and the enforcement policy
+// for clients' pings.
+func WithKeepalive(p keepalive.ServerParameters, e keepalive.EnforcementPolicy) Option {
+	return optionFunc(func(c *gatewayConfig) { c.keepalive, c.enforcement = p, e })
+}
+
+// WithHTTPHandler sets the handler for requests that are not native gRPC
+// (REST, gRPC-Web). Without one they get 404 with a google.rpc.Status body.
+func WithHTTPHandler(h http.Handler) Option {
+	return optionFunc(func(c *gatewayConfig) { c.httpHandler = h })
+}
+
+// WithLogger sets the logger for the gateway's own events.
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(c *gatewayConfig) { c.logger = l })
+}
+
+// WithSniffTimeout bounds how long a new connection may take to show which
+// protocol it speaks (default 10s).
+func WithSniffTimeout(d time.Duration) Option {
+	return optionFunc(func(c *gatewayConfig) { c.sniffTimeout = d })
+}
+
+// WithService registers a service the gateway itself serves (such as
+// server reflection over its contracts). Methods of registered services
+// are not proxied.
+func WithService(register func(grpc.ServiceRegistrar)) Option {
+	return optionFunc(func(c *gatewayConfig) { c.services = append(c.services, register) })
+}
+
+// WithServerOptions appends raw grpc.ServerOptions, for what the other
+// options do not cover (stats handlers, for example).
+func WithServerOptions(opts ...grpc.ServerOption) Option {
+	return optionFunc(func(c *gatewayConfig) { c.serverOpts = append(c.serverOpts, opts...) })
+}
+
+// Gateway serves every protocol on one listener and forwards calls through
+// the interceptor chain to the Proxy. Create it with NewGateway, run it
+// with Start, stop it with Shutdown.
+type Gateway struct {
+	cfg    gatewayConfig
+	grpc   *grpc.Server
+	health *health.Server
+	http   *http.Server
+	errs   *transcoding.ErrorWriter
+
+	mu   sync.Mutex
+	door *frontdoor.Door
+	wg   sync.WaitGroup
+}
+
+// NewGateway builds a gateway whose unmatched methods go to proxy.
+func NewGateway(proxy *Proxy, opts ...Option) (*Gateway, error) {
+	if proxy == nil {
+		return nil, errors.New("gateway: nil proxy")
+	}
+	cfg := gatewayConfig{
+		limits:       DefaultLimits(),
+		logger:       slog.New(slog.DiscardHandler),
+		sniffTimeout: 10 * time.Second,
+		enforcement:  keepalive.EnforcementPolicy{MinTime: 10 * time.Second},
+	}
+	for _, o := range opts {
+		o.apply(&cfg)
+	}
+	cfg.limits = withDefaultLimits(cfg.limits)
+	if cfg.sniffTimeout <= 0 {
+		return nil, fmt.Errorf("gateway: sniff timeout must be positive, got %v", cfg.sniffTimeout)
+	}
+
+	g := &Gateway{cfg: cfg, health: health.NewServer(), errs: transcoding.NewErrorWriter(nil)}
+	chain := append([]grpc.StreamServerInterceptor{canonicalMethod}, cfg.interceptors...)
+	sopts := []grpc.ServerOption{
+		grpc.ForceServerCodecV2(newFrameCodec()),
+		grpc.UnknownServiceHandler(proxy.Handle),
+		grpc.ChainStreamInterceptor(chain...),
+		grpc.ChainUnaryInterceptor(cfg.unary...),
+		grpc.InTapHandle(tapCanonicalMethod),
+		grpc.MaxConcurrentStreams(cfg.limits.MaxConcurrentStreams),
+		grpc.MaxRecvMsgSize(cfg.limits.MaxRecvMsgSize),
+		grpc.MaxSendMsgSize(cfg.limits.MaxSendMsgSize),
+		grpc.MaxHeaderListSize(cfg.limits.MaxHeaderListSize),
+		grpc.KeepaliveParams(cfg.keepalive),
+		grpc.KeepaliveEnforcementPolicy(cfg.enforcement),
+	}
+	if cfg.limits.InitialWindowSize > 0 {
+		sopts = append(sopts, grpc.InitialWindowSize(cfg.limits.InitialWindowSize))
+	}
+	if cfg.limits.InitialConnWindowSize > 0 {
+		sopts = append(sopts, grpc.InitialConnWindowSize(cfg.limits.InitialConnWindowSize))
+	}
+	if cfg.tls != nil {
+		sopts = append(sopts, grpc.Creds(frontdoor.TransportCredentials()))
+	}
+	sopts = append(sopts, cfg.serverOpts...)
+	g.grpc = grpc.NewServer(sopts...)
+	healthpb.RegisterHealthServer(g.grpc, g.health)
+	for _, register := range cfg.services {
+		register(g.grpc)
+	}
+
+	g.http = &http.Server{
+		Handler:           http.HandlerFunc(g.serveHTTP),
+		ReadHeaderTimeout: cfg.sniffTimeout,
+		MaxHeaderBytes:    int(cfg.limits.MaxHeaderListSize),
+		ErrorLog:          slog.NewLogLogger(cfg.logger.Handler(), slog.LevelDebug),
+	}
+	return g, nil
+}
+
+func withDefaultLimits(l Limits) Limits {
+	d := DefaultLimits()
+	if l.MaxConcurrentStreams == 0 {
+		l.MaxConcurrentStreams = d.MaxConcurrentStreams
+	}
+	if l.MaxRecvMsgSize == 0 {
+		l.MaxRecvMsgSize = d.MaxRecvMsgSize
+	}
+	if l.MaxSendMsgSize == 0 {
+		l.MaxSendMsgSize = d.MaxSendMsgSize
+	}
+	if l.MaxHeaderListSize == 0 {
+		l.MaxHeaderListSize = d.MaxHeaderListSize
+	}
+	return l
+}
+
+// Health is the gateway's own grpc.health.v1 service. The overall status
+// ("") is SERVING once Start runs and NOT_SERVING from Shutdown on.
+func (g *Gateway) Health() *health.Server { return g.health }
+
+// GRPCServer exposes the underlying server, so adapters can hand streams to
+// the same chain.
+func (g *Gateway) GRPCServer() *grpc.Server { return g.grpc }
+
+// Start serves on ln in background goroutines and returns at once. The
+// gateway owns ln from then on.
+func (g *Gateway) Start(ln net.Listener) error {
+	var opts []frontdoor.Option
+	if g.cfg.tls != nil {
+		opts = append(opts, frontdoor.WithTLS(g.cfg.tls))
+	}
+	opts = append(opts,
+		frontdoor.WithSniffTimeout(g.cfg.sniffTimeout),
+		frontdoor.WithLogger(g.cfg.logger),
+		frontdoor.WithHTTP2Server(&http2.Server{
+			MaxConcurrentStreams:         g.cfg.limits.MaxConcurrentStreams,
+			MaxUploadBufferPerStream:     g.cfg.limits.InitialWindowSize,
+			MaxUploadBufferPerConnection: g.cfg.limits.InitialConnWindowSize,
+			MaxReadFrameSize:             1 << 20,
+		}),
+	)
+	door, err := frontdoor.New(ln, opts...)
+	if err != nil {
+		return fmt.Errorf("front door: %w", err)
+	}
+	g.mu.Lock()
+	g.door = door
+	g.mu.Unlock()
+	g.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+
+	g.wg.Add(3)
+	go func() {
+		defer g.wg.Done()
+		if err := door.Serve(); err != nil {
+			g.cfg.logger.Error("front door stopped", "error", err)
+		}
+	}()
+	go func() {
+		defer g.wg.Done()
+		if err := g.grpc.Serve(door.GRPC()); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			g.cfg.logger.Debug("grpc server stopped", "error", err)
+		}
+	}()
+	go func() {
+		defer g.wg.Done()
+		if err := door.ServeHTTP(g.http); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			g.cfg.logger.Debug("http server stopped", "error", err)
+		}
+	}()
+	return nil
+}
+
+// Addr is the address the gateway listens on, or nil before Start.
+func (g *Gateway) Addr() net.Addr {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.door == nil {
+		return nil
+	}
+	return g.door.Addr()
+}
+
+// Shutdown stops accepting connections and lets calls in flight finish
+// until ctx ends; calls still running then are cut, and their clients see
+// UNAVAILABLE. It returns ctx's error if it had to cut calls.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.health.Shutdown()
+	g.mu.Lock()
+	door := g.door
+	g.mu.Unlock()
+
+	var wg sync.WaitGroup
+	var httpErr error
+	if door != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			httpErr = door.Shutdown(ctx)
+		}()
+	}
+	stopped := make(chan struct{})
+	go func() {
+		g.grpc.GracefulStop()
+		close(stopped)
+	}()
+	var err error
+	select {
+	case <-stopped:
+	case <-ctx.Done():
+		err = ctx.Err()
+		g.grpc.Stop()
+		<-stopped
+	}
+	wg.Wait()
+	if door != nil {
+		_ = door.Close()
+	}
+	g.wg.Wait()
+	if err == nil && httpErr != nil && !errors.Is(httpErr, http.ErrServerClosed) {
+		err = httpErr
+	}
+	return err
+}
+
+// serveHTTP handles what the front door classified as not native gRPC.
+// A gRPC request can still land here when it shares an HTTP/2 connection
+// whose first request was REST: grpc-go's handler transport serves it,
+// through the same chain.
+func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor == 2 && isGRPCContentType(r.Header.Get("Content-Type")) {
+		g.grpc.ServeHTTP(w, r)
+		return
+	}
+	if g.cfg.httpHandler != nil {
+		g.cfg.httpHandler.ServeHTTP(w, r)
+		return
+	}
+	g.errs.WriteStatus(w, status.Newf(codes.NotFound, "no route for %s %s", r.Method, r.URL.EscapedPath()))
+}
+
+func isGRPCContentType(ct string) bool {
+	rest, ok := strings.CutPrefix(strings.ToLower(ct), "application/grpc")
+	return ok && (rest == "" || rest[0] == '+' || rest[0] == ';')
+}
+
+// canonicalMethod refuses non-canonical method paths before any policy
+// sees them. It is always first in the chain; tapCanonicalMethod does the
+// same earlier still for native gRPC.
+func canonicalMethod(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if err := CheckMethod(info.FullMethod); err != nil {
+		return err
+	}
+	return handler(srv, ss)
+}
+
+func tapCanonicalMethod(ctx context.Context, info *tap.Info) (context.Context, error) {
+	if err := CheckMethod(info.FullMethodName); err != nil {
+		return nil, err
+	}
+	return ctx, nil
+}

@@ -1,0 +1,303 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"strings"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	_ "google.golang.org/grpc/encoding/gzip" // gzip on both legs: clients and upstreams may compress
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+)
+
+// Proxy forwards calls to upstream gRPC services frame by frame. It is the
+// handler at the end of the interceptor chain: it serves every method the
+// gateway has no service of its own for, whatever protocol the call came
+// in on.
+//
+// For each call it opens one client stream to the upstream chosen by the
+// method's route and pumps messages both ways, one message in flight per
+// direction: it reads the next message from a peer only after the previous
+// one was written to the other, so HTTP/2 flow control carries a slow
+// peer's pace back to a fast one and nothing queues in between. Headers,
+// trailers and the final status (code, message and details) are forwarded
+// as they are.
+type Proxy struct {
+	upstreams *Upstreams
+	codec     frameCodec
+	logger    *slog.Logger
+	xff       bool
+}
+
+// ProxyOption configures a Proxy.
+type ProxyOption interface{ applyProxy(*Proxy) }
+
+type proxyOptionFunc func(*Proxy)
+
+func (f proxyOptionFunc) applyProxy(p *Proxy) { f(p) }
+
+// WithProxyLogger sets where the proxy reports panics in its pump
+// goroutines. The default discards them.
+func WithProxyLogger(l *slog.Logger) ProxyOption {
+	return proxyOptionFunc(func(p *Proxy) { p.logger = l })
+}
+
+// WithForwardedFor controls whether the caller's address is appended to the
+// x-forwarded-for metadata sent upstream (default true).
+func WithForwardedFor(on bool) ProxyOption {
+	return proxyOptionFunc(func(p *Proxy) { p.xff = on })
+}
+
+// NewProxy returns a Proxy that routes by ups.
+func NewProxy(ups *Upstreams, opts ...ProxyOption) *Proxy {
+	p := &Proxy{
+		upstreams: ups,
+		codec:     newFrameCodec(),
+		logger:    slog.New(slog.DiscardHandler),
+		xff:       true,
+	}
+	for _, o := range opts {
+		o.applyProxy(p)
+	}
+	return p
+}
+
+// Handle is a grpc.StreamHandler that proxies the call on stream.
+func (p *Proxy) Handle(_ any, stream grpc.ServerStream) error {
+	method, ok := grpc.MethodFromServerStream(stream)
+	if !ok {
+		return status.Error(codes.Internal, "proxy: no method in stream context")
+	}
+	if err := CheckMethod(method); err != nil {
+		return err
+	}
+	conn, name, ok := p.upstreams.Lookup(method)
+	if !ok {
+		return status.Errorf(codes.Unimplemented, "method %s is not served here: no upstream matches it", method)
+	}
+
+	inCtx := stream.Context()
+	ctx, cancel := context.WithCancel(inCtx)
+	defer cancel()
+	in, _ := metadata.FromIncomingContext(inCtx)
+	out := forwardedRequestMetadata(in)
+	if p.xff {
+		if pr, ok := peer.FromContext(inCtx); ok && pr.Addr != nil {
+			appendForwardedFor(out, pr.Addr)
+		}
+	}
+	ctx = metadata.NewOutgoingContext(ctx, out)
+
+	callOpts := []grpc.CallOption{grpc.ForceCodecV2(p.codec)}
+	if sub := contentSubtype(in); sub != "" {
+		callOpts = append(callOpts, grpc.CallContentSubtype(sub))
+	}
+	upstream, err := conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true, ClientStreams: true}, method, callOpts...)
+	if err != nil {
+		return upstreamError(err, name)
+	}
+
+	reqDone := make(chan error, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				p.logger.ErrorContext(inCtx, "panic in request pump", "method", method, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				reqDone <- status.Error(codes.Internal, "internal error")
+				cancel()
+			}
+		}()
+		err := forwardRequests(stream, upstream)
+		if err != nil {
+			// The client's side failed: give up on the upstream call too.
+			cancel()
+		}
+		reqDone <- err
+	}()
+
+	err = p.forwardResponses(stream, upstream)
+	// A failure on the request side is the real cause when the response side
+	// only saw the cancellation it triggered.
+	select {
+	case reqErr := <-reqDone:
+		if reqErr != nil {
+			return reqErr
+		}
+	default:
+	}
+	if err != nil {
+		if inCtx.Err() != nil && status.Code(err) == codes.Canceled {
+			return status.FromContextError(inCtx.Err()).Err()
+		}
+		return err
+	}
+	return nil
+}
+
+// forwardRequests pumps client messages upstream until the client
+// half-closes (then it half-closes upstream) or either side ends. It
+// returns nil when the client finished or the upstream ended first (the
+// upstream's status is then read by the response pump), and the client's
+// error otherwise.
+func forwardRequests(client grpc.ServerStream, upstream grpc.ClientStream) error {
+	for {
+		f := new(Frame)
+		if err := client.RecvMsg(f); err != nil {
+			f.Free()
+			if errors.Is(err, io.EOF) {
+				_ = upstream.CloseSend()
+				return nil
+			}
+			return toStatus(err)
+		}
+		if err := upstream.SendMsg(f); err != nil {
+			f.Free()
+			// io.EOF: the upstream ended the call; its status arrives on
+			// the response side. Any other error has already been recorded
+			// as the upstream stream's status as well.
+			return nil
+		}
+	}
+}
+
+// forwardResponses pumps upstream headers, messages and trailers to the
+// client and returns the upstream's final status.
+func (p *Proxy) forwardResponses(client grpc.ServerStream, upstream grpc.ClientStream) error {
+	hdr, err := upstream.Header()
+	if err == nil && hdr != nil {
+		if err := client.SendHeader(forwardedResponseMetadata(hdr)); err != nil {
+			return toStatus(err)
+		}
+	}
+	for {
+		f := new(Frame)
+		if err := upstream.RecvMsg(f); err != nil {
+			f.Free()
+			client.SetTrailer(forwardedResponseMetadata(upstream.Trailer()))
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return toStatus(err)
+		}
+		if err := client.SendMsg(f); err != nil {
+			f.Free()
+			return toStatus(err)
+		}
+	}
+}
+
+// toStatus makes sure err crosses the gRPC boundary as a status, with
+// context errors mapped to their codes.
+func toStatus(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return status.FromContextError(err).Err()
+	}
+	return status.Error(codes.Internal, err.Error())
+}
+
+func upstreamError(err error, name string) error {
+	st, ok := status.FromError(err)
+	if !ok {
+		return status.Errorf(codes.Unavailable, "upstream %s: %v", name, err)
+	}
+	return st.Err()
+}
+
+// hopHeaders never cross the proxy: they describe one connection, not the
+// call, or grpc-go sets them itself on each leg.
+var hopHeaders = map[string]bool{
+	"connection":          true,
+	"keep-alive":          true,
+	"proxy-connection":    true,
+	"proxy-authenticate":  true,
+	"proxy-authorization": true,
+	"transfer-encoding":   true,
+	"upgrade":             true,
+	"te":                  true,
+	"host":                true,
+	"content-type":        true,
+	"content-length":      true,
+	"user-agent":          true,
+}
+
+func forwardable(key string) bool {
+	if key == "" || key[0] == ':' || hopHeaders[key] {
+		return false
+	}
+	// grpc-* names are the protocol's own (timeout, encodings, status);
+	// grpc-go regenerates the ones each leg needs. Tracing context passes.
+	if strings.HasPrefix(key, "grpc-") && key != "grpc-trace-bin" {
+		return false
+	}
+	return true
+}
+
+func forwardedRequestMetadata(in metadata.MD) metadata.MD {
+	out := make(metadata.MD, len(in)+1)
+	for k, v := range in {
+		if forwardable(k) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func forwardedResponseMetadata(in metadata.MD) metadata.MD {
+	out := make(metadata.MD, len(in))
+	for k, v := range in {
+		if forwardable(k) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func appendForwardedFor(md metadata.MD, addr net.Addr) {
+	host := addr.String()
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if host == "" {
+		return
+	}
+	prev := md.Get("x-forwarded-for")
+	if len(prev) == 0 {
+		md.Set("x-forwarded-for", host)
+		return
+	}
+	md.Set("x-forwarded-for", strings.Join(prev, ", ")+", "+host)
+}
+
+// contentSubtype returns the "proto" of "application/grpc+proto" from the
+// request's content-type, so the upstream sees the subtype the client sent.
+func contentSubtype(md metadata.MD) string {
+	for _, ct := range md.Get("content-type") {
+		rest, ok := strings.CutPrefix(strings.ToLower(ct), "application/grpc")
+		if !ok {
+			continue
+		}
+		if len(rest) > 1 && (rest[0] == '+' || rest[0] == ';') {
+			if rest[0] == '+' {
+				if i := strings.IndexByte(rest, ';'); i >= 0 {
+					rest = rest[:i]
+				}
+				return rest[1:]
+			}
+		}
+		return ""
+	}
+	return ""
+}
