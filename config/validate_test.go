@@ -202,7 +202,7 @@ func TestDefaults(t *testing.T) {
 		{"max_send_msg_size", c.Server.MaxSendMsgSize, config.ByteSize(4 << 20)},
 		{"keepalive.time", time.Duration(c.Server.Keepalive.Time), 2 * time.Hour},
 		{"shutdown_grace", time.Duration(c.Server.ShutdownGrace), 30 * time.Second},
-		{"upstream keepalive.time", time.Duration(u.Keepalive.Time), 30 * time.Second},
+		{"upstream keepalive.time", time.Duration(u.Keepalive.Time), 5 * time.Minute},
 		{"upstream load_balancing", u.LoadBalancing, config.RoundRobin},
 	}
 	for _, ch := range checks {
