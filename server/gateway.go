@@ -144,6 +144,8 @@ type Gateway struct {
 	health *health.Server
 	http   *http.Server
 	errs   *transcoding.ErrorWriter
+	proxy  *Proxy
+	chain  grpc.StreamServerInterceptor
 
 	mu   sync.Mutex
 	door *frontdoor.Door
@@ -169,12 +171,12 @@ func NewGateway(proxy *Proxy, opts ...Option) (*Gateway, error) {
 		return nil, fmt.Errorf("gateway: sniff timeout must be positive, got %v", cfg.sniffTimeout)
 	}
 
-	g := &Gateway{cfg: cfg, health: health.NewServer(), errs: transcoding.NewErrorWriter(nil)}
-	chain := append([]grpc.StreamServerInterceptor{canonicalMethod}, cfg.interceptors...)
+	g := &Gateway{cfg: cfg, health: health.NewServer(), errs: transcoding.NewErrorWriter(nil), proxy: proxy}
+	g.chain = chainStream(append([]grpc.StreamServerInterceptor{canonicalMethod}, cfg.interceptors...))
 	sopts := []grpc.ServerOption{
 		grpc.ForceServerCodecV2(newFrameCodec()),
 		grpc.UnknownServiceHandler(proxy.Handle),
-		grpc.ChainStreamInterceptor(chain...),
+		grpc.StreamInterceptor(g.chain),
 		grpc.ChainUnaryInterceptor(cfg.unary...),
 		grpc.InTapHandle(tapCanonicalMethod),
 		grpc.MaxConcurrentStreams(cfg.limits.MaxConcurrentStreams),
@@ -280,6 +282,21 @@ func (g *Gateway) Start(ln net.Listener) error {
 		}
 	}()
 	return nil
+}
+
+// Dispatch runs one call that an adapter (REST, gRPC-Web) turned into a
+// stream through the same interceptor chain and proxy as native gRPC calls:
+// no second chain, no loopback hop. method ("/pkg.Service/Method") is what
+// the policies see and where the proxy routes; clientStreams and
+// serverStreams give the call's kind, from its contract. Adapters should
+// also put a grpc.ServerTransportStream in ss's context
+// (grpc.NewContextWithServerTransportStream) so that interceptors can set
+// headers and trailers as they do for native calls.
+func (g *Gateway) Dispatch(ss grpc.ServerStream, method string, clientStreams, serverStreams bool) error {
+	info := &grpc.StreamServerInfo{FullMethod: method, IsClientStream: clientStreams, IsServerStream: serverStreams}
+	return g.chain(nil, ss, info, func(_ any, stream grpc.ServerStream) error {
+		return g.proxy.Forward(stream, method)
+	})
 }
 
 // Addr is the address the gateway listens on, or nil before Start.

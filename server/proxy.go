@@ -70,12 +70,18 @@ func NewProxy(ups *Upstreams, opts ...ProxyOption) *Proxy {
 	return p
 }
 
-// Handle is a grpc.StreamHandler that proxies the call on stream.
+// Handle is a grpc.StreamHandler that proxies the call on stream, to the
+// method the stream's context names.
 func (p *Proxy) Handle(_ any, stream grpc.ServerStream) error {
 	method, ok := grpc.MethodFromServerStream(stream)
 	if !ok {
 		return status.Error(codes.Internal, "proxy: no method in stream context")
 	}
+	return p.Forward(stream, method)
+}
+
+// Forward proxies the call on stream to method ("/pkg.Service/Method").
+func (p *Proxy) Forward(stream grpc.ServerStream, method string) error {
 	if err := CheckMethod(method); err != nil {
 		return err
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/sluice-dev/sluice/config"
 )
 
 // Route maps a method pattern to an upstream. A pattern is a package,
@@ -35,7 +37,7 @@ func newRouteTable(routes []Route) (*routeTable, error) {
 	t := &routeTable{}
 	seen := make(map[string]string, len(routes))
 	for _, r := range routes {
-		if err := validPattern(r.Pattern); err != nil {
+		if err := config.ValidPattern(r.Pattern); err != nil {
 			return nil, err
 		}
 		if prev, ok := seen[r.Pattern]; ok && prev != r.Upstream {
@@ -75,30 +77,4 @@ func (r compiledRoute) matches(name string) bool {
 		return strings.HasPrefix(name, r.prefix)
 	}
 	return name == r.prefix || (strings.HasPrefix(name, r.prefix) && name[len(r.prefix)] == '.')
-}
-
-// validPattern checks the grammar of an upstream method pattern.
-func validPattern(p string) error {
-	if p == "" {
-		return fmt.Errorf("empty method pattern")
-	}
-	if p == "*" {
-		return nil
-	}
-	body := strings.TrimSuffix(p, "*")
-	if strings.Contains(body, "*") {
-		return fmt.Errorf("method pattern %q: '*' is only allowed at the end", p)
-	}
-	if strings.HasPrefix(body, ".") || strings.Contains(body, "..") {
-		return fmt.Errorf("method pattern %q: empty name component", p)
-	}
-	if !strings.HasSuffix(p, "*") && strings.HasSuffix(body, ".") {
-		return fmt.Errorf("method pattern %q: empty name component", p)
-	}
-	for _, c := range body {
-		if !(c == '.' || c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-			return fmt.Errorf("method pattern %q: invalid character %q", p, c)
-		}
-	}
-	return nil
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	_ "google.golang.org/grpc/health" // client-side health checking, when an upstream asks for it
 	"google.golang.org/grpc/keepalive"
 )
 
@@ -36,6 +38,11 @@ type Upstream struct {
 	// Keepalive pings idle connections so dead upstreams are noticed.
 	// Zero values take grpc-go's defaults.
 	Keepalive keepalive.ClientParameters
+	// HealthCheck turns on client-side grpc.health.v1 checks of every
+	// address, so calls avoid unhealthy replicas; HealthService is the
+	// service name asked about ("" for the whole server).
+	HealthCheck   bool
+	HealthService string
 	// ConnectTimeout bounds one connection attempt (default 20s).
 	ConnectTimeout time.Duration
 	// DialOptions are appended last; tests use them for in-memory dialers.
@@ -126,7 +133,7 @@ func dialUpstream(up Upstream, maxRecv, maxSend int) (*grpc.ClientConn, error) {
 	}
 	opts := []grpc.DialOption{
 		grpc.WithTransportCredentials(creds),
-		grpc.WithDefaultServiceConfig(fmt.Sprintf(`{"loadBalancingConfig":[{%q:{}}]}`, lb)),
+		grpc.WithDefaultServiceConfig(serviceConfig(lb, up)),
 		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.DefaultConfig, MinConnectTimeout: connectTimeout}),
 		grpc.WithUserAgent("sluice"),
 	}
@@ -138,6 +145,15 @@ func dialUpstream(up Upstream, maxRecv, maxSend int) (*grpc.ClientConn, error) {
 	}
 	opts = append(opts, up.DialOptions...)
 	return grpc.NewClient(up.Target, opts...)
+}
+
+func serviceConfig(lb string, up Upstream) string {
+	sc := map[string]any{"loadBalancingConfig": []any{map[string]any{lb: map[string]any{}}}}
+	if up.HealthCheck {
+		sc["healthCheckConfig"] = map[string]any{"serviceName": up.HealthService}
+	}
+	b, _ := json.Marshal(sc) // maps of strings always marshal
+	return string(b)
 }
 
 // Lookup returns the connection and upstream name for a method path

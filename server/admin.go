@@ -1,0 +1,49 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+)
+
+// ReadinessCheck reports whether one part of the gateway is ready to serve
+// and, when it is not, why.
+type ReadinessCheck func() (ready bool, reason string)
+
+// NewAdminHandler serves the admin endpoints:
+//
+//	/healthz  200 while the process is up (liveness)
+//	/readyz   200 when every check passes, 503 otherwise, with a JSON body
+//	          naming each check and its state (readiness)
+//
+// checks is keyed by name ("contracts", "upstreams"); it is read, never
+// changed.
+func NewAdminHandler(checks map[string]ReadinessCheck) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		type result struct {
+			Ready  bool   `json:"ready"`
+			Reason string `json:"reason,omitempty"`
+		}
+		all := true
+		results := make(map[string]result, len(checks))
+		for name, check := range checks {
+			ok, why := check()
+			results[name] = result{Ready: ok, Reason: why}
+			all = all && ok
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		if !all {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		_ = json.NewEncoder(w).Encode(struct {
+			Ready  bool              `json:"ready"`
+			Checks map[string]result `json:"checks"`
+		}{all, results})
+	})
+	return mux
+}
