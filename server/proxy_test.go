@@ -341,7 +341,9 @@ type compressionStats struct {
 	in []*stats.InPayload
 }
 
-func (c *compressionStats) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context { return ctx }
+func (c *compressionStats) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context {
+	return ctx
+}
 func (c *compressionStats) HandleRPC(_ context.Context, s stats.RPCStats) {
 	if p, ok := s.(*stats.InPayload); ok {
 		c.in = append(c.in, p)
