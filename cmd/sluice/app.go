@@ -1,0 +1,333 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxevent"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
+
+	"github.com/sluice-dev/sluice/config"
+	"github.com/sluice-dev/sluice/interceptors/logging"
+	"github.com/sluice-dev/sluice/interceptors/recovery"
+	"github.com/sluice-dev/sluice/registry"
+	"github.com/sluice-dev/sluice/server"
+)
+
+// appOptions is the whole composition root: one fx.Module per area, each
+// wrapping plain constructors from the library packages.
+func appOptions(cfg *config.Config, logger *slog.Logger, extra ...fx.Option) fx.Option {
+	return fx.Options(
+		fx.Supply(cfg, logger),
+		fx.WithLogger(func() fxevent.Logger { return fxevent.NopLogger }),
+		fx.StartTimeout(30*time.Second),
+		// Stopping waits for the gateway's grace period, plus time to cut
+		// what is left and close the upstream connections.
+		fx.StopTimeout(time.Duration(cfg.Server.ShutdownGrace)+15*time.Second),
+		contractsModule,
+		upstreamsModule,
+		gatewayModule,
+		adminModule,
+		fx.Options(extra...),
+	)
+}
+
+var contractsModule = fx.Module("contracts",
+	fx.Provide(newRegistry),
+)
+
+// linkedContracts lets the embedded demo add the contracts compiled into
+// the binary; a real deployment names descriptor sets.
+type linkedContracts struct {
+	fx.In
+	Sources []registry.Source `group:"linked_contracts"`
+}
+
+func newRegistry(cfg *config.Config, linked linkedContracts) (*registry.Registry, error) {
+	sources := append([]registry.Source(nil), linked.Sources...)
+	for _, f := range cfg.DescriptorSets {
+		sources = append(sources, registry.DescriptorSetFile(f))
+	}
+	return registry.New(sources...)
+}
+
+var upstreamsModule = fx.Module("upstreams",
+	fx.Provide(newUpstreams),
+)
+
+// upstreamDialers lets an upstream be reached through a custom dialer (the
+// embedded demo's in-process upstream), keyed by upstream name.
+type upstreamDialers struct {
+	fx.In
+	Dialers []upstreamDialer `group:"upstream_dialers"`
+}
+
+type upstreamDialer struct {
+	Upstream string
+	Dial     func(ctx context.Context, addr string) (net.Conn, error)
+}
+
+func newUpstreams(lc fx.Lifecycle, cfg *config.Config, dialers upstreamDialers) (*server.Upstreams, error) {
+	specs, err := upstreamSpecs(cfg, dialers.Dialers)
+	if err != nil {
+		return nil, err
+	}
+	ups, err := server.NewUpstreams(specs, int(cfg.Server.MaxSendMsgSize), int(cfg.Server.MaxRecvMsgSize))
+	if err != nil {
+		return nil, err
+	}
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error { ups.Connect(); return nil },
+		OnStop:  func(context.Context) error { return ups.Close() },
+	})
+	return ups, nil
+}
+
+func upstreamSpecs(cfg *config.Config, dialers []upstreamDialer) ([]server.Upstream, error) {
+	var specs []server.Upstream
+	for _, u := range cfg.Upstreams {
+		spec := server.Upstream{
+			Name:          u.EffectiveName(),
+			Target:        u.Target,
+			Methods:       u.Methods,
+			LoadBalancing: string(u.LoadBalancing),
+			Keepalive: keepalive.ClientParameters{
+				Time:                time.Duration(u.Keepalive.Time),
+				Timeout:             time.Duration(u.Keepalive.Timeout),
+				PermitWithoutStream: u.Keepalive.PermitWithoutStream,
+			},
+			ConnectTimeout: time.Duration(u.ConnectTimeout),
+			HealthCheck:    u.HealthCheck.Enabled,
+			HealthService:  u.HealthCheck.Service,
+		}
+		if u.TLS.Enabled {
+			tc, err := upstreamTLS(u.TLS)
+			if err != nil {
+				return nil, fmt.Errorf("upstream %q: %w", spec.Name, err)
+			}
+			spec.TLS = tc
+		}
+		for _, d := range dialers {
+			if d.Upstream == spec.Name {
+				spec.DialOptions = append(spec.DialOptions, grpc.WithContextDialer(d.Dial))
+			}
+		}
+		specs = append(specs, spec)
+	}
+	return specs, nil
+}
+
+func upstreamTLS(c config.UpstreamTLS) (*tls.Config, error) {
+	tc := &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		ServerName:         c.ServerName,
+		InsecureSkipVerify: c.InsecureSkipVerify, //nolint:gosec // an explicit, documented test-only switch
+	}
+	if c.CAFile != "" {
+		pool, err := loadCertPool(c.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		tc.RootCAs = pool
+	}
+	if c.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("load client certificate: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+func loadCertPool(path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read CA bundle: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("CA bundle %s holds no PEM certificate", path)
+	}
+	return pool, nil
+}
+
+func serverTLS(c config.ServerTLS) (*tls.Config, error) {
+	if c.CertFile == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("load server certificate: %w", err)
+	}
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if c.MinVersion == config.TLS13 {
+		tc.MinVersion = tls.VersionTLS13
+	}
+	if c.ClientCAFile != "" {
+		pool, err := loadCertPool(c.ClientCAFile)
+		if err != nil {
+			return nil, err
+		}
+		tc.ClientCAs = pool
+	}
+	switch c.ClientAuth {
+	case config.ClientAuthRequest:
+		tc.ClientAuth = tls.VerifyClientCertIfGiven
+	case config.ClientAuthRequireAndVerify:
+		tc.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return tc, nil
+}
+
+// interceptorChain is the one place the order of policies is written.
+// Every call, whatever protocol it came in on, passes through it in this
+// order before it reaches the proxy:
+//
+//	recover -> observe (access log) -> ...later: authenticate -> authorize
+//	-> rate limit -> concurrency limit -> deadline -> flow control
+func interceptorChain(logger *slog.Logger) []grpc.StreamServerInterceptor {
+	return []grpc.StreamServerInterceptor{
+		recovery.StreamServerInterceptor(recovery.WithLogger(logger)),
+		logging.StreamServerInterceptor(logger),
+	}
+}
+
+var gatewayModule = fx.Module("gateway",
+	fx.Provide(newProxy, newGateway),
+	fx.Invoke(func(*server.Gateway) {}),
+)
+
+func newProxy(ups *server.Upstreams, logger *slog.Logger) *server.Proxy {
+	return server.NewProxy(ups, server.WithProxyLogger(logger))
+}
+
+func newGateway(lc fx.Lifecycle, cfg *config.Config, proxy *server.Proxy, logger *slog.Logger) (*server.Gateway, error) {
+	tc, err := serverTLS(cfg.TLS)
+	if err != nil {
+		return nil, err
+	}
+	s := cfg.Server
+	opts := []server.Option{
+		server.WithInterceptors(interceptorChain(logger)...),
+		server.WithUnaryInterceptors(recovery.UnaryServerInterceptor(recovery.WithLogger(logger))),
+		server.WithLimits(server.Limits{
+			MaxConcurrentStreams:  s.MaxConcurrentStreams,
+			MaxRecvMsgSize:        int(s.MaxRecvMsgSize),
+			MaxSendMsgSize:        int(s.MaxSendMsgSize),
+			MaxHeaderListSize:     uint32(s.MaxHeaderListSize),
+			InitialWindowSize:     int32(s.InitialWindowSize),
+			InitialConnWindowSize: int32(s.InitialConnWindowSize),
+		}),
+		server.WithKeepalive(keepalive.ServerParameters{
+			Time:                  time.Duration(s.Keepalive.Time),
+			Timeout:               time.Duration(s.Keepalive.Timeout),
+			MaxConnectionIdle:     time.Duration(s.Keepalive.MaxConnectionIdle),
+			MaxConnectionAge:      time.Duration(s.Keepalive.MaxConnectionAge),
+			MaxConnectionAgeGrace: time.Duration(s.Keepalive.MaxConnectionAgeGrace),
+		}, keepalive.EnforcementPolicy{
+			MinTime:             time.Duration(s.Keepalive.MinTime),
+			PermitWithoutStream: s.Keepalive.PermitWithoutStream,
+		}),
+		server.WithLogger(logger),
+		server.WithSniffTimeout(time.Duration(s.SniffTimeout)),
+	}
+	if tc != nil {
+		opts = append(opts, server.WithTLS(tc))
+	}
+	gw, err := server.NewGateway(proxy, opts...)
+	if err != nil {
+		return nil, err
+	}
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error {
+			ln, err := net.Listen("tcp", cfg.Listen)
+			if err != nil {
+				return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+			}
+			if err := gw.Start(ln); err != nil {
+				_ = ln.Close()
+				return err
+			}
+			logger.Info("gateway listening", "addr", gw.Addr().String(), "tls", tc != nil)
+			return nil
+		},
+		OnStop: func(context.Context) error {
+			grace := time.Duration(cfg.Server.ShutdownGrace)
+			logger.Info("draining", "grace", grace.String())
+			ctx, cancel := context.WithTimeout(context.Background(), grace)
+			defer cancel()
+			if err := gw.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+				return err
+			}
+			logger.Info("gateway stopped")
+			return nil
+		},
+	})
+	return gw, nil
+}
+
+var adminModule = fx.Module("admin",
+	fx.Invoke(startAdmin),
+)
+
+func startAdmin(lc fx.Lifecycle, cfg *config.Config, reg *registry.Registry, ups *server.Upstreams, logger *slog.Logger) {
+	if cfg.Admin == "" {
+		return
+	}
+	srv := &http.Server{
+		Handler: server.NewAdminHandler(map[string]server.ReadinessCheck{
+			"contracts": func() (bool, string) {
+				if reg.Snapshot() == nil {
+					return false, "no contracts loaded"
+				}
+				return true, ""
+			},
+			"upstreams": ups.Ready,
+		}),
+		ReadHeaderTimeout: 5 * time.Second,
+	}
+	done := make(chan struct{})
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error {
+			ln, err := net.Listen("tcp", cfg.Admin)
+			if err != nil {
+				return fmt.Errorf("admin: listen on %s: %w", cfg.Admin, err)
+			}
+			logger.Info("admin listening", "addr", ln.Addr().String())
+			go func() {
+				defer close(done)
+				if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+					logger.Error("admin server", "error", err)
+				}
+			}()
+			return nil
+		},
+		OnStop: func(ctx context.Context) error {
+			err := srv.Shutdown(ctx)
+			<-done
+			return err
+		},
+	})
+}
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Log.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Log.Format == config.LogText {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+
+	"go.uber.org/fx"
+	"google.golang.org/grpc"
+
+	"github.com/sluice-dev/sluice/config"
+	"github.com/sluice-dev/sluice/demo"
+	libraryv1 "github.com/sluice-dev/sluice/gen/go/sluice/demo/library/v1"
+	"github.com/sluice-dev/sluice/registry"
+)
+
+const demoUpstreamName = "demo"
+
+// demoUpstreamConfig routes the demo API, and server reflection so that
+// grpcurl can list it through the gateway, to the in-process upstream.
+func demoUpstreamConfig() config.Upstream {
+	up := config.DefaultUpstream()
+	up.Name = demoUpstreamName
+	up.Target = "passthrough:///sluice-demo-upstream"
+	up.Methods = []string{"sluice.demo.library.v1", "grpc.reflection"}
+	return up
+}
+
+// demoModule runs the demo library service in-process on a loopback port
+// and hands the gateway its contracts and a dialer to reach it.
+var demoModule = fx.Module("demo",
+	fx.Provide(
+		newDemoUpstream,
+		fx.Annotate(demoContracts, fx.ResultTags(`group:"linked_contracts"`)),
+		fx.Annotate(demoDialer, fx.ResultTags(`group:"upstream_dialers"`)),
+	),
+)
+
+type demoUpstream struct {
+	lib  *demo.Library
+	srv  *grpc.Server
+	mu   sync.Mutex
+	addr string
+}
+
+func newDemoUpstream(lc fx.Lifecycle) *demoUpstream {
+	lib := demo.NewLibrary()
+	d := &demoUpstream{lib: lib, srv: demo.NewServer(lib)}
+	done := make(chan struct{})
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				return fmt.Errorf("demo upstream: %w", err)
+			}
+			d.mu.Lock()
+			d.addr = ln.Addr().String()
+			d.mu.Unlock()
+			go func() {
+				defer close(done)
+				_ = d.srv.Serve(ln)
+			}()
+			return nil
+		},
+		OnStop: func(ctx context.Context) error {
+			// Watch streams never end by themselves: end them first, or the
+			// graceful stop would wait for them.
+			d.lib.Close()
+			stopped := make(chan struct{})
+			go func() { d.srv.GracefulStop(); close(stopped) }()
+			select {
+			case <-stopped:
+			case <-ctx.Done():
+				d.srv.Stop()
+			}
+			<-done
+			return nil
+		},
+	})
+	return d
+}
+
+func demoContracts() registry.Source {
+	return registry.Linked(libraryv1.File_sluice_demo_library_v1_library_proto)
+}
+
+func demoDialer(d *demoUpstream) upstreamDialer {
+	return upstreamDialer{
+		Upstream: demoUpstreamName,
+		Dial: func(ctx context.Context, _ string) (net.Conn, error) {
+			d.mu.Lock()
+			addr := d.addr
+			d.mu.Unlock()
+			if addr == "" {
+				return nil, errors.New("demo upstream not started")
+			}
+			var dialer net.Dialer
+			return dialer.DialContext(ctx, "tcp", addr)
+		},
+	}
+}
+
+func printDemoTour(w io.Writer, cfg *config.Config) {
+	addr := cfg.Listen
+	fmt.Fprintf(w, `sluice is serving the embedded demo (a library API) on %[1]s.
+
+Try it:
+  grpcurl -plaintext %[1]s list
+  grpcurl -plaintext %[1]s list sluice.demo.library.v1.LibraryService
+  grpcurl -plaintext -d '{"parent":"shelves/classics"}' %[1]s sluice.demo.library.v1.LibraryService/ListBooks
+  grpcurl -plaintext %[1]s grpc.health.v1.Health/Check
+  curl -s http://%[2]s/readyz
+
+Stop with Ctrl-C.
+`, addr, cfg.Admin)
+}
+
+func demoUpstreamCommand(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("demo-upstream", stderr)
+	listen := fs.String("listen", "127.0.0.1:50051", "`address` to serve the demo library service on")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		fmt.Fprintf(stderr, "sluice demo-upstream: listen on %s: %v\n", *listen, err)
+		return 1
+	}
+	lib := demo.NewLibrary()
+	srv := demo.NewServer(lib)
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(signals)
+	go func() {
+		<-signals
+		lib.Close()
+		srv.GracefulStop()
+	}()
+	fmt.Fprintf(stdout, "demo upstream serving sluice.demo.library.v1.LibraryService on %s\n", ln.Addr())
+	if err := srv.Serve(ln); err != nil {
+		fmt.Fprintf(stderr, "sluice demo-upstream: %v\n", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,54 @@
+// Command sluice is the gRPC-first API gateway: one binary, one port, every
+// protocol, with one interceptor chain in front of every upstream call.
+//
+//	sluice serve [--config FILE] [--listen ADDR] [--admin ADDR]
+//	             [--descriptor-set FILE]... [--upstream PATTERN=TARGET]...
+//	sluice validate [same flags]
+//	sluice demo-upstream [--listen ADDR]
+//
+// With no --config, --descriptor-set or --upstream, serve runs the embedded
+// demo: the library API in-process behind the gateway.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `sluice: a gRPC-first API gateway
+
+usage:
+  sluice serve [flags]          run the gateway (no flags: the embedded demo)
+  sluice validate [flags]       check the configuration; print every problem
+  sluice demo-upstream [flags]  run the demo library service alone
+  sluice help                   show this text
+
+Run 'sluice COMMAND -h' for the flags of a command.
+`
+
+// run is main without the exit, for tests.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serveCommand(args[1:], stdout, stderr)
+	case "validate":
+		return validateCommand(args[1:], stdout, stderr)
+	case "demo-upstream":
+		return demoUpstreamCommand(args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "sluice: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+}

@@ -1,0 +1,409 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/fx"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/grpc/status"
+
+	"github.com/sluice-dev/sluice/config"
+	"github.com/sluice-dev/sluice/demo"
+	libraryv1 "github.com/sluice-dev/sluice/gen/go/sluice/demo/library/v1"
+)
+
+var sluiceBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "sluice-bin")
+	if err != nil {
+		panic(err)
+	}
+	sluiceBin = filepath.Join(dir, "sluice")
+	build := exec.Command("go", "build", "-o", sluiceBin, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		panic("build sluice: " + err.Error())
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func TestValidateApp(t *testing.T) {
+	t.Parallel()
+	cfg := config.Default()
+	cfg.Upstreams = append(cfg.Upstreams, demoUpstreamConfig())
+	logger := slog.New(slog.DiscardHandler)
+	if err := fx.ValidateApp(appOptions(&cfg, logger, demoModule)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// process is a running sluice binary whose log lines are collected.
+type process struct {
+	cmd     *exec.Cmd
+	mu      sync.Mutex
+	lines   []map[string]any
+	raw     strings.Builder
+	stdout  strings.Builder
+	exited  chan struct{}
+	exitErr error
+}
+
+func startSluice(t *testing.T, args ...string) *process {
+	t.Helper()
+	p := &process{cmd: exec.Command(sluiceBin, args...), exited: make(chan struct{})}
+	stderr, err := p.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Stdout = &lockedWriter{mu: &p.mu, w: &p.stdout}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			var line map[string]any
+			p.mu.Lock()
+			p.raw.WriteString(sc.Text() + "\n")
+			if json.Unmarshal(sc.Bytes(), &line) == nil {
+				p.lines = append(p.lines, line)
+			}
+			p.mu.Unlock()
+		}
+		p.exitErr = p.cmd.Wait()
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+		if t.Failed() {
+			t.Logf("sluice log:\n%s", p.log())
+		}
+	})
+	return p
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+func (p *process) log() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.raw.String()
+}
+
+// waitLog waits for a log line with the given msg and returns its field.
+func (p *process) waitLog(t *testing.T, msg, field string) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		p.mu.Lock()
+		for _, l := range p.lines {
+			if l["msg"] == msg {
+				v, _ := l[field].(string)
+				p.mu.Unlock()
+				return v
+			}
+		}
+		p.mu.Unlock()
+		select {
+		case <-p.exited:
+			t.Fatalf("sluice exited (%v) before logging %q", p.exitErr, msg)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatalf("sluice did not log %q within 30s", msg)
+	return ""
+}
+
+func (p *process) stop(t *testing.T) int {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("sluice did not exit within 30s of SIGTERM")
+	}
+	var exit *exec.ExitError
+	if errors.As(p.exitErr, &exit) {
+		return exit.ExitCode()
+	}
+	return 0
+}
+
+func dialGateway(t *testing.T, addr string) *grpc.ClientConn {
+	t.Helper()
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cc.Close() })
+	return cc
+}
+
+// With no contract or upstream flags, serve runs the embedded demo: the
+// library API answers through the gateway, reflection lists it, the
+// gateway's own health service and readiness endpoint answer, and SIGTERM
+// ends the process with 0.
+func TestServeEmbeddedDemo(t *testing.T) {
+	t.Parallel()
+	p := startSluice(t, "serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0")
+	addr := p.waitLog(t, "gateway listening", "addr")
+	admin := p.waitLog(t, "admin listening", "addr")
+	cc := dialGateway(t, addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	books, err := libraryv1.NewLibraryServiceClient(cc).ListBooks(ctx, &libraryv1.ListBooksRequest{Parent: demo.SeedShelfClassics})
+	if err != nil {
+		t.Fatalf("ListBooks: %v", err)
+	}
+	if len(books.GetBooks()) == 0 {
+		t.Error("ListBooks returned no books from the seeded demo")
+	}
+
+	refl, err := reflectionpb.NewServerReflectionClient(cc).ServerReflectionInfo(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := refl.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{ListServices: ""}}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := refl.Recv()
+	if err != nil {
+		t.Fatalf("reflection: %v", err)
+	}
+	var services []string
+	for _, s := range resp.GetListServicesResponse().GetService() {
+		services = append(services, s.GetName())
+	}
+	if !strings.Contains(strings.Join(services, ","), "sluice.demo.library.v1.LibraryService") {
+		t.Errorf("reflection lists %v, want the library service", services)
+	}
+	_ = refl.CloseSend()
+
+	hc, err := healthpb.NewHealthClient(cc).Check(ctx, &healthpb.HealthCheckRequest{})
+	if err != nil || hc.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("gateway health = %v, %v; want SERVING", hc.GetStatus(), err)
+	}
+
+	waitHTTP(t, "http://"+admin+"/readyz", http.StatusOK)
+	waitHTTP(t, "http://"+admin+"/healthz", http.StatusOK)
+
+	// Non-gRPC requests get a google.rpc.Status 404 until REST lands.
+	res, err := http.Get("http://" + addr + "/v1/shelves")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	var st struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	}
+	if res.StatusCode != http.StatusNotFound || json.Unmarshal(body, &st) != nil || st.Code != int(codes.NotFound) {
+		t.Errorf("GET /v1/shelves = %d %s, want 404 with a google.rpc.Status body", res.StatusCode, body)
+	}
+
+	if code := p.stop(t); code != 0 {
+		t.Errorf("exit code %d, want 0", code)
+	}
+}
+
+func waitHTTP(t *testing.T, url string, want int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		res, err := http.Get(url)
+		if err == nil {
+			_ = res.Body.Close()
+			if res.StatusCode == want {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s: %v %v, want %d", url, res, err, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// startDemoUpstream runs the demo library service on loopback for a test.
+func startDemoUpstream(t *testing.T) string {
+	t.Helper()
+	lib := demo.NewLibrary()
+	srv := demo.NewServer(lib)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(ln) }()
+	t.Cleanup(func() { lib.Close(); srv.Stop(); <-done })
+	return ln.Addr().String()
+}
+
+func writeConfig(t *testing.T, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "sluice.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// SIGTERM with a server stream in flight: the stream completes within the
+// grace period and the process exits 0. A stream that outlives the grace
+// period is cut with UNAVAILABLE, and the process still exits 0.
+func TestGracefulShutdown(t *testing.T) {
+	t.Parallel()
+	upstream := startDemoUpstream(t)
+
+	t.Run("stream finishes within grace", func(t *testing.T) {
+		t.Parallel()
+		cfgPath := writeConfig(t, "admin: \"\"\nserver:\n  shutdown_grace: 10s\n")
+		p := startSluice(t, "serve", "--config", cfgPath, "--listen", "127.0.0.1:0", "--upstream", "sluice.demo.library.v1.*="+upstream)
+		addr := p.waitLog(t, "gateway listening", "addr")
+		cc := dialGateway(t, addr)
+		ctx := metadata.AppendToOutgoingContext(context.Background(), "x-demo-delay", "300ms")
+		stream, err := libraryv1.NewLibraryServiceClient(cc).ExportBooks(ctx, &libraryv1.ExportBooksRequest{Parent: demo.SeedShelfClassics})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := stream.Recv(); err != nil {
+			t.Fatalf("first message: %v", err)
+		}
+		exited := make(chan int, 1)
+		go func() { exited <- p.stop(t) }()
+		n := 1
+		for {
+			_, err := stream.Recv()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatalf("after %d messages: %v, want the stream to complete", n, err)
+			}
+			n++
+		}
+		if n < 2 {
+			t.Errorf("export sent %d books; the seed has more, so the drain was not exercised", n)
+		}
+		if code := <-exited; code != 0 {
+			t.Errorf("exit code %d, want 0", code)
+		}
+	})
+
+	t.Run("stream outliving grace is cut", func(t *testing.T) {
+		t.Parallel()
+		cfgPath := writeConfig(t, "admin: \"\"\nserver:\n  shutdown_grace: 1s\n")
+		p := startSluice(t, "serve", "--config", cfgPath, "--listen", "127.0.0.1:0", "--upstream", "sluice.demo.library.v1.*="+upstream)
+		addr := p.waitLog(t, "gateway listening", "addr")
+		cc := dialGateway(t, addr)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		stream, err := libraryv1.NewLibraryServiceClient(cc).WatchShelf(ctx, &libraryv1.WatchShelfRequest{Name: demo.SeedShelfClassics})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := stream.Header(); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		exited := make(chan int, 1)
+		go func() { exited <- p.stop(t) }()
+		for {
+			if _, err := stream.Recv(); err != nil {
+				if status.Code(err) != codes.Unavailable {
+					t.Errorf("watch ended with %v, want UNAVAILABLE", err)
+				}
+				break
+			}
+		}
+		if d := time.Since(start); d < 900*time.Millisecond {
+			t.Errorf("watch cut after %v, before the 1s grace period", d)
+		}
+		if code := <-exited; code != 0 {
+			t.Errorf("exit code %d, want 0", code)
+		}
+	})
+}
+
+func TestPortInUseFailsStartup(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	out, err := exec.Command(sluiceBin, "serve", "--listen", ln.Addr().String(), "--admin", "off").CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("serve on a busy port: %v, want exit 1\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "listen on "+ln.Addr().String()) || !strings.Contains(string(out), "address already in use") {
+		t.Errorf("output does not say which address is in use:\n%s", out)
+	}
+}
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	t.Parallel()
+	cfgPath := writeConfig(t, `listen: "nonsense"
+upstreams:
+  - target: ""
+    methods: ["bad pattern"]
+  - target: 127.0.0.1:1
+    methodz: ["a.*"]
+server:
+  max_recv_msg_size: 0
+`)
+	out, err := exec.Command(sluiceBin, "validate", "--config", cfgPath).CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("validate: %v, want exit 1\n%s", err, out)
+	}
+	for _, want := range []string{"sluice.yaml:1:", "upstreams[0].target", "upstreams[0].methods[0]", "upstreams[1].methodz", "server.max_recv_msg_size"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("validate output lacks %q:\n%s", want, out)
+		}
+	}
+
+	good := writeConfig(t, "upstreams:\n  - target: 127.0.0.1:50051\n    methods: [\"sluice.demo.*\"]\n")
+	if out, err := exec.Command(sluiceBin, "validate", "--config", good).CombinedOutput(); err != nil {
+		t.Errorf("validate good config: %v\n%s", err, out)
+	}
+}

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"go.uber.org/fx"
+
+	"github.com/sluice-dev/sluice/config"
+)
+
+func serveCommand(args []string, stdout, stderr io.Writer) int {
+	var in inputs
+	fs := newFlagSet("serve", stderr)
+	in.register(fs)
+	if err := in.parse(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "sluice serve: %v\n", err)
+		return 2
+	}
+	cfg, err := in.load()
+	if err != nil {
+		fmt.Fprintf(stderr, "sluice serve: invalid configuration:\n%v\n", err)
+		return 1
+	}
+	logger := newLogger(cfg, stderr)
+
+	var extra []fx.Option
+	demo := in.demo()
+	if demo {
+		cfg.Upstreams = append(cfg.Upstreams, demoUpstreamConfig())
+		extra = append(extra, demoModule)
+	}
+
+	app := fx.New(appOptions(cfg, logger, extra...))
+	if err := app.Err(); err != nil {
+		fmt.Fprintf(stderr, "sluice serve: %v\n", err)
+		return 1
+	}
+	return runApp(app, cfg, logger, demo, stdout, stderr)
+}
+
+// runApp starts app, waits for SIGINT or SIGTERM, and drains. It returns
+// the process exit code: 0 after a clean drain.
+func runApp(app *fx.App, cfg *config.Config, logger *slog.Logger, demo bool, stdout, stderr io.Writer) int {
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(signals)
+
+	startCtx, cancel := context.WithTimeout(context.Background(), app.StartTimeout())
+	defer cancel()
+	if err := app.Start(startCtx); err != nil {
+		fmt.Fprintf(stderr, "sluice serve: start: %v\n", err)
+		return 1
+	}
+	if demo {
+		printDemoTour(stdout, cfg)
+	}
+	sig := <-signals
+	logger.Info("shutting down", "signal", sig.String())
+	stopCtx, cancelStop := context.WithTimeout(context.Background(), app.StopTimeout())
+	defer cancelStop()
+	if err := app.Stop(stopCtx); err != nil {
+		fmt.Fprintf(stderr, "sluice serve: stop: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func validateCommand(args []string, stdout, stderr io.Writer) int {
+	var in inputs
+	fs := newFlagSet("validate", stderr)
+	in.register(fs)
+	if err := in.parse(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "sluice validate: %v\n", err)
+		return 2
+	}
+	cfg, err := in.load()
+	if err != nil {
+		fmt.Fprintf(stderr, "%v\n", err)
+		return 1
+	}
+	// The configuration is well formed; check that its contracts load and
+	// that its upstreams can be built, as serve would.
+	if _, err := newRegistry(cfg, linkedContracts{}); err != nil {
+		fmt.Fprintf(stderr, "contracts: %v\n", err)
+		return 1
+	}
+	if _, err := upstreamSpecs(cfg, nil); err != nil {
+		fmt.Fprintf(stderr, "%v\n", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, "configuration is valid")
+	return 0
+}
