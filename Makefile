@@ -13,7 +13,7 @@ GEN_TOOLS := $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc \
 # The branch `buf breaking` compares against.
 BREAKING_BRANCH ?= main
 
-.PHONY: tools generate lint-proto
+.PHONY: tools generate lint-proto test lint check-generate check build
 
 # Installs every tool of tools/go.mod into .bin.
 tools:
@@ -43,3 +43,33 @@ lint-proto: $(BUF)
 	else \
 		echo "lint-proto: $(BREAKING_BRANCH) has no proto/ yet, skipping buf breaking"; \
 	fi
+
+# The test command (README): every Go test, with the race detector (the
+# gateway is concurrent through and through), then grpc-go's interop suite
+# through a real sluice binary.
+test:
+	go test -race -count=1 -timeout 10m ./...
+	./scripts/interop.sh
+
+build:
+	go build -o $(BIN)/sluice ./cmd/sluice
+
+# gofmt, go vet and staticcheck over our code (gen/ is the generator's).
+lint: $(BIN)/staticcheck
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/')); \
+	if [[ -n "$$unformatted" ]]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	go vet ./...
+	$(BIN)/staticcheck ./...
+
+$(BIN)/staticcheck:
+	cd tools && GOBIN=$(BIN) go install tool
+
+# Regenerates gen/ and third_party/ and fails if anything differs from what
+# is committed.
+check-generate: generate
+	@if [[ -n "$$(git status --porcelain -- gen third_party)" ]]; then \
+		echo "gen/ or third_party/ differ from a fresh 'make generate':"; git status --porcelain -- gen third_party; \
+		git diff --stat -- gen third_party; exit 1; fi
+
+# Everything CI checks besides the tests.
+check: check-generate lint-proto lint

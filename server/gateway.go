@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/net/http2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
@@ -207,6 +206,12 @@ func NewGateway(proxy *Proxy, opts ...Option) (*Gateway, error) {
 		ReadHeaderTimeout: cfg.sniffTimeout,
 		MaxHeaderBytes:    int(cfg.limits.MaxHeaderListSize),
 		ErrorLog:          slog.NewLogLogger(cfg.logger.Handler(), slog.LevelDebug),
+		HTTP2: &http.HTTP2Config{
+			MaxConcurrentStreams:          int(cfg.limits.MaxConcurrentStreams),
+			MaxReceiveBufferPerStream:     int(cfg.limits.InitialWindowSize),
+			MaxReceiveBufferPerConnection: int(cfg.limits.InitialConnWindowSize),
+			MaxReadFrameSize:              1 << 20,
+		},
 	}
 	return g, nil
 }
@@ -246,12 +251,6 @@ func (g *Gateway) Start(ln net.Listener) error {
 	opts = append(opts,
 		frontdoor.WithSniffTimeout(g.cfg.sniffTimeout),
 		frontdoor.WithLogger(g.cfg.logger),
-		frontdoor.WithHTTP2Server(&http2.Server{
-			MaxConcurrentStreams:         g.cfg.limits.MaxConcurrentStreams,
-			MaxUploadBufferPerStream:     g.cfg.limits.InitialWindowSize,
-			MaxUploadBufferPerConnection: g.cfg.limits.InitialConnWindowSize,
-			MaxReadFrameSize:             1 << 20,
-		}),
 	)
 	door, err := frontdoor.New(ln, opts...)
 	if err != nil {
