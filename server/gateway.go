@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/tap"
 
+	"github.com/sluice-dev/sluice/server/frame"
 	"github.com/sluice-dev/sluice/server/frontdoor"
 	"github.com/sluice-dev/sluice/transcoding"
 )
@@ -173,7 +174,7 @@ func NewGateway(proxy *Proxy, opts ...Option) (*Gateway, error) {
 	g := &Gateway{cfg: cfg, health: health.NewServer(), errs: transcoding.NewErrorWriter(nil), proxy: proxy}
 	g.chain = chainStream(append([]grpc.StreamServerInterceptor{canonicalMethod}, cfg.interceptors...))
 	sopts := []grpc.ServerOption{
-		grpc.ForceServerCodecV2(newFrameCodec()),
+		grpc.ForceServerCodecV2(frame.Codec()),
 		grpc.UnknownServiceHandler(proxy.Handle),
 		grpc.StreamInterceptor(g.chain),
 		grpc.ChainUnaryInterceptor(cfg.unary...),

@@ -12,10 +12,13 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/encoding"
 	_ "google.golang.org/grpc/encoding/gzip" // gzip on both legs: clients and upstreams may compress
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
+
+	"github.com/sluice-dev/sluice/server/frame"
 )
 
 // Proxy forwards calls to upstream gRPC services frame by frame. It is the
@@ -32,7 +35,7 @@ import (
 // as they are.
 type Proxy struct {
 	upstreams *Upstreams
-	codec     frameCodec
+	codec     encoding.CodecV2
 	logger    *slog.Logger
 	xff       bool
 }
@@ -60,7 +63,7 @@ func WithForwardedFor(on bool) ProxyOption {
 func NewProxy(ups *Upstreams, opts ...ProxyOption) *Proxy {
 	p := &Proxy{
 		upstreams: ups,
-		codec:     newFrameCodec(),
+		codec:     frame.Codec(),
 		logger:    slog.New(slog.DiscardHandler),
 		xff:       true,
 	}
@@ -154,7 +157,7 @@ func (p *Proxy) Forward(stream grpc.ServerStream, method string) error {
 // error otherwise.
 func forwardRequests(client grpc.ServerStream, upstream grpc.ClientStream) error {
 	for {
-		f := new(Frame)
+		f := new(frame.Frame)
 		if err := client.RecvMsg(f); err != nil {
 			f.Free()
 			if errors.Is(err, io.EOF) {
@@ -183,7 +186,7 @@ func (p *Proxy) forwardResponses(client grpc.ServerStream, upstream grpc.ClientS
 		}
 	}
 	for {
-		f := new(Frame)
+		f := new(frame.Frame)
 		if err := upstream.RecvMsg(f); err != nil {
 			f.Free()
 			client.SetTrailer(forwardedResponseMetadata(upstream.Trailer()))

@@ -24,8 +24,12 @@
 // HTTP handler is expected to route them to grpc.Server.ServeHTTP.
 //
 // Classification is bounded: each connection sniffs in its own goroutine,
-// within [WithSniffTimeout] and a fixed byte budget, and a connection that
-// does not classify in time is closed without delaying anyone else.
+// within [WithSniffTimeout] and a byte budget (what an HTTP/2 client sends
+// before its first request is complete, header block included, must fit in
+// 64 KiB plus one frame), and a connection that does not classify in time is
+// closed without delaying anyone else. Malformed HTTP/2 (no SETTINGS first,
+// GOAWAY, RST_STREAM or DATA before the first request, an undecodable header
+// block, an oversized frame) is closed at once.
 //
 // Cleartext HTTP/1.1 "Upgrade: h2c" is not supported: RFC 9113 deprecates it,
 // net/http does not implement it, and x/net's h2c package is deprecated.

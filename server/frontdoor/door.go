@@ -164,7 +164,7 @@ func (d *Door) handle(tc *trackedConn) {
 	defer d.sniffers.Done()
 	c, s, err := d.classify(tc)
 	if err != nil {
-		d.cfg.logger.Debug("frontdoor: dropped connection", "remote", tc.RemoteAddr().String(), "error", err)
+		d.cfg.logger.Debug("frontdoor: dropped connection", "remote", tc.RemoteAddr(), "error", err)
 		_ = tc.Close()
 		return
 	}

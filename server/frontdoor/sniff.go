@@ -91,8 +91,8 @@ func (d *Door) classify(raw *trackedConn) (net.Conn, side, error) {
 }
 
 // peekPreface reads until the bytes either diverge from the HTTP/2 client
-// preface or complete it. Reading no further than the first divergent byte
-// matters: an HTTP/1 request can be shorter than the preface.
+// preface or complete it. It never waits for more once they diverge: an
+// HTTP/1 request can be shorter than the preface.
 func peekPreface(r io.Reader) ([]byte, bool, error) {
 	buf := make([]byte, len(http2.ClientPreface))
 	n := 0

@@ -1,4 +1,12 @@
-package server
+// Package frame is the currency of the gateway's data path: one gRPC
+// message in wire format, moved between peers without being decoded, and
+// the pass-through codec that lets grpc-go hand such messages over.
+//
+// The proxy reads Frames from one leg and writes them to the other; the
+// adapters that carry REST and gRPC-Web calls into the chain fill Frames
+// from the messages they decode and read Frames they must encode. Only the
+// edges that must decode a message do.
+package frame
 
 import (
 	"fmt"
@@ -36,10 +44,28 @@ func (f *Frame) Free() {
 	}
 }
 
-// NewFrame returns a Frame holding a copy of b.
-func NewFrame(b []byte) *Frame {
-	return &Frame{data: mem.BufferSlice{mem.SliceBuffer(append([]byte(nil), b...))}}
+// FromBytes returns a Frame holding b. The Frame takes b over: the caller
+// must not change it afterwards.
+func FromBytes(b []byte) *Frame {
+	return &Frame{data: mem.BufferSlice{mem.SliceBuffer(b)}}
 }
+
+// SetBytes replaces the Frame's content with b, which the Frame takes
+// over, releasing what it held before.
+func (f *Frame) SetBytes(b []byte) {
+	f.Free()
+	f.data = mem.BufferSlice{mem.SliceBuffer(b)}
+}
+
+// Codec returns the pass-through codec: Frames go through untouched and
+// any other message falls back to the regular proto codec, so the
+// gateway's own services (health, reflection) work on the same server.
+//
+// Its name is empty on purpose. grpc-go derives a client call's content
+// subtype from a forced codec's name; an empty name keeps the upstream
+// request at plain "application/grpc" unless the caller asks for the
+// client's own subtype with grpc.CallContentSubtype.
+func Codec() encoding.CodecV2 { return newFrameCodec() }
 
 // frameCodec is a pass-through codec: Frames go through untouched and any
 // other message (the gateway's own services, such as health) falls back to
