@@ -1,13 +1,52 @@
 package server
 
 import (
+	"errors"
+	"fmt"
+
 	"google.golang.org/grpc"
 )
 
-// chainStream composes interceptors into one, the first outermost. The
-// gateway builds its chain once with it and uses that one value both for
-// the native gRPC server and for Dispatch, so that no protocol can take a
-// different path through the policies.
+// Dispatcher is the one path every call takes after its protocol has been
+// dealt with: the gateway's canonical-method check, the interceptor chain,
+// then the proxy. The native gRPC server runs calls through it, and so do
+// the REST and gRPC-Web adapters (Dispatch), so no protocol can take a
+// different path through the policies. It is immutable and safe for
+// concurrent use.
+type Dispatcher struct {
+	chain grpc.StreamServerInterceptor
+	proxy *Proxy
+}
+
+// NewDispatcher builds the path to proxy through interceptors, in order:
+// the first is outermost.
+func NewDispatcher(proxy *Proxy, interceptors ...grpc.StreamServerInterceptor) (*Dispatcher, error) {
+	if proxy == nil {
+		return nil, errors.New("dispatcher: nil proxy")
+	}
+	for i, in := range interceptors {
+		if in == nil {
+			return nil, fmt.Errorf("dispatcher: interceptor %d is nil", i)
+		}
+	}
+	all := append([]grpc.StreamServerInterceptor{canonicalMethod}, interceptors...)
+	return &Dispatcher{chain: chainStream(all), proxy: proxy}, nil
+}
+
+// Dispatch runs one call that an adapter (REST, gRPC-Web) turned into a
+// stream. method ("/pkg.Service/Method") is what the policies see and where
+// the proxy routes; clientStreams and serverStreams give the call's kind,
+// from its contract. Adapters should also put a grpc.ServerTransportStream
+// in ss's context (grpc.NewContextWithServerTransportStream) so that
+// interceptors can set headers and trailers as they do for native calls.
+func (d *Dispatcher) Dispatch(ss grpc.ServerStream, method string, clientStreams, serverStreams bool) error {
+	info := &grpc.StreamServerInfo{FullMethod: method, IsClientStream: clientStreams, IsServerStream: serverStreams}
+	return d.chain(nil, ss, info, func(_ any, stream grpc.ServerStream) error {
+		return d.proxy.Forward(stream, method)
+	})
+}
+
+// chainStream composes interceptors into one, the first outermost.
 func chainStream(interceptors []grpc.StreamServerInterceptor) grpc.StreamServerInterceptor {
 	switch len(interceptors) {
 	case 0:

@@ -63,7 +63,6 @@ type optionFunc func(*gatewayConfig)
 func (f optionFunc) apply(c *gatewayConfig) { f(c) }
 
 type gatewayConfig struct {
-	interceptors []grpc.StreamServerInterceptor
 	unary        []grpc.UnaryServerInterceptor
 	tls          *tls.Config
 	limits       Limits
@@ -74,12 +73,6 @@ type gatewayConfig struct {
 	sniffTimeout time.Duration
 	services     []func(grpc.ServiceRegistrar)
 	serverOpts   []grpc.ServerOption
-}
-
-// WithInterceptors sets the stream interceptor chain, in order: the first
-// is outermost. Every call, native or transcoded, passes through it.
-func WithInterceptors(chain ...grpc.StreamServerInterceptor) Option {
-	return optionFunc(func(c *gatewayConfig) { c.interceptors = chain })
 }
 
 // WithUnaryInterceptors sets the chain for the gateway's own unary
@@ -135,8 +128,8 @@ func WithServerOptions(opts ...grpc.ServerOption) Option {
 	return optionFunc(func(c *gatewayConfig) { c.serverOpts = append(c.serverOpts, opts...) })
 }
 
-// Gateway serves every protocol on one listener and forwards calls through
-// the interceptor chain to the Proxy. Create it with NewGateway, run it
+// Gateway serves every protocol on one listener and runs calls through a
+// Dispatcher (the interceptor chain, then the proxy). Create it with NewGateway, run it
 // with Start, stop it with Shutdown.
 type Gateway struct {
 	cfg    gatewayConfig
@@ -144,18 +137,17 @@ type Gateway struct {
 	health *health.Server
 	http   *http.Server
 	errs   *transcoding.ErrorWriter
-	proxy  *Proxy
-	chain  grpc.StreamServerInterceptor
 
 	mu   sync.Mutex
 	door *frontdoor.Door
 	wg   sync.WaitGroup
 }
 
-// NewGateway builds a gateway whose unmatched methods go to proxy.
-func NewGateway(proxy *Proxy, opts ...Option) (*Gateway, error) {
-	if proxy == nil {
-		return nil, errors.New("gateway: nil proxy")
+// NewGateway builds a gateway that runs every call it does not serve
+// itself (health, registered services) through d.
+func NewGateway(d *Dispatcher, opts ...Option) (*Gateway, error) {
+	if d == nil {
+		return nil, errors.New("gateway: nil dispatcher")
 	}
 	cfg := gatewayConfig{
 		limits:       DefaultLimits(),
@@ -171,12 +163,11 @@ func NewGateway(proxy *Proxy, opts ...Option) (*Gateway, error) {
 		return nil, fmt.Errorf("gateway: sniff timeout must be positive, got %v", cfg.sniffTimeout)
 	}
 
-	g := &Gateway{cfg: cfg, health: health.NewServer(), errs: transcoding.NewErrorWriter(nil), proxy: proxy}
-	g.chain = chainStream(append([]grpc.StreamServerInterceptor{canonicalMethod}, cfg.interceptors...))
+	g := &Gateway{cfg: cfg, health: health.NewServer(), errs: transcoding.NewErrorWriter(nil)}
 	sopts := []grpc.ServerOption{
 		grpc.ForceServerCodecV2(frame.Codec()),
-		grpc.UnknownServiceHandler(proxy.Handle),
-		grpc.StreamInterceptor(g.chain),
+		grpc.UnknownServiceHandler(d.proxy.Handle),
+		grpc.StreamInterceptor(d.chain),
 		grpc.ChainUnaryInterceptor(cfg.unary...),
 		grpc.InTapHandle(tapCanonicalMethod),
 		grpc.MaxConcurrentStreams(cfg.limits.MaxConcurrentStreams),
@@ -282,21 +273,6 @@ func (g *Gateway) Start(ln net.Listener) error {
 		}
 	}()
 	return nil
-}
-
-// Dispatch runs one call that an adapter (REST, gRPC-Web) turned into a
-// stream through the same interceptor chain and proxy as native gRPC calls:
-// no second chain, no loopback hop. method ("/pkg.Service/Method") is what
-// the policies see and where the proxy routes; clientStreams and
-// serverStreams give the call's kind, from its contract. Adapters should
-// also put a grpc.ServerTransportStream in ss's context
-// (grpc.NewContextWithServerTransportStream) so that interceptors can set
-// headers and trailers as they do for native calls.
-func (g *Gateway) Dispatch(ss grpc.ServerStream, method string, clientStreams, serverStreams bool) error {
-	info := &grpc.StreamServerInfo{FullMethod: method, IsClientStream: clientStreams, IsServerStream: serverStreams}
-	return g.chain(nil, ss, info, func(_ any, stream grpc.ServerStream) error {
-		return g.proxy.Forward(stream, method)
-	})
 }
 
 // Addr is the address the gateway listens on, or nil before Start.

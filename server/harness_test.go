@@ -163,6 +163,7 @@ func startEcho(t testing.TB) *echoUpstream {
 
 type gatewayHarness struct {
 	gw   *server.Gateway
+	d    *server.Dispatcher
 	addr string
 	ups  *server.Upstreams
 }
@@ -170,6 +171,12 @@ type gatewayHarness struct {
 // startGateway runs a gateway in front of the given routes
 // (pattern -> target) and closes it when the test ends.
 func startGateway(t testing.TB, routes map[string]string, opts ...server.Option) *gatewayHarness {
+	t.Helper()
+	return startGatewayWithChain(t, routes, nil, opts...)
+}
+
+// startGatewayWithChain is startGateway with an interceptor chain.
+func startGatewayWithChain(t testing.TB, routes map[string]string, chain []grpc.StreamServerInterceptor, opts ...server.Option) *gatewayHarness {
 	t.Helper()
 	byTarget := map[string][]string{}
 	for p, target := range routes {
@@ -183,7 +190,11 @@ func startGateway(t testing.TB, routes map[string]string, opts ...server.Option)
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw, err := server.NewGateway(server.NewProxy(ups), opts...)
+	d, err := server.NewDispatcher(server.NewProxy(ups), chain...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, err := server.NewGateway(d, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +211,7 @@ func startGateway(t testing.TB, routes map[string]string, opts ...server.Option)
 		_ = gw.Shutdown(ctx)
 		_ = ups.Close()
 	})
-	return &gatewayHarness{gw: gw, addr: ln.Addr().String(), ups: ups}
+	return &gatewayHarness{gw: gw, d: d, addr: ln.Addr().String(), ups: ups}
 }
 
 func dial(t testing.TB, addr string, opts ...grpc.DialOption) *grpc.ClientConn {

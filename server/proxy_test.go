@@ -18,7 +18,6 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
-	"github.com/sluice-dev/sluice/server"
 )
 
 func echoRoutes(u *echoUpstream) map[string]string {
@@ -254,7 +253,7 @@ func TestProxyClientCancelCancelsUpstream(t *testing.T) {
 		logged <- status.Code(err)
 		return err
 	}
-	gw := startGateway(t, echoRoutes(up), server.WithInterceptors(record))
+	gw := startGatewayWithChain(t, echoRoutes(up), []grpc.StreamServerInterceptor{record})
 	cc := dial(t, gw.addr)
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -316,7 +315,7 @@ func TestNonCanonicalPathsRefused(t *testing.T) {
 		mu.Unlock()
 		return h(srv, ss)
 	}
-	gw := startGateway(t, map[string]string{"*": up.addr}, server.WithInterceptors(record))
+	gw := startGatewayWithChain(t, map[string]string{"*": up.addr}, []grpc.StreamServerInterceptor{record})
 	cc := dial(t, gw.addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -397,7 +396,7 @@ func TestPanicsBecomeInternal(t *testing.T) {
 			return h(srv, ss)
 		},
 	}
-	gw := startGateway(t, echoRoutes(up), server.WithInterceptors(chain...))
+	gw := startGatewayWithChain(t, echoRoutes(up), chain)
 	cc := dial(t, gw.addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -205,7 +205,7 @@ func interceptorChain(logger *slog.Logger) []grpc.StreamServerInterceptor {
 }
 
 var gatewayModule = fx.Module("gateway",
-	fx.Provide(newProxy, newGateway),
+	fx.Provide(newProxy, newDispatcher, newGateway),
 	fx.Invoke(func(*server.Gateway) {}),
 )
 
@@ -213,14 +213,17 @@ func newProxy(ups *server.Upstreams, logger *slog.Logger) *server.Proxy {
 	return server.NewProxy(ups, server.WithProxyLogger(logger))
 }
 
-func newGateway(lc fx.Lifecycle, cfg *config.Config, proxy *server.Proxy, logger *slog.Logger) (*server.Gateway, error) {
+func newDispatcher(proxy *server.Proxy, logger *slog.Logger) (*server.Dispatcher, error) {
+	return server.NewDispatcher(proxy, interceptorChain(logger)...)
+}
+
+func newGateway(lc fx.Lifecycle, cfg *config.Config, d *server.Dispatcher, logger *slog.Logger) (*server.Gateway, error) {
 	tc, err := serverTLS(cfg.TLS)
 	if err != nil {
 		return nil, err
 	}
 	s := cfg.Server
 	opts := []server.Option{
-		server.WithInterceptors(interceptorChain(logger)...),
 		server.WithUnaryInterceptors(recovery.UnaryServerInterceptor(recovery.WithLogger(logger))),
 		server.WithLimits(server.Limits{
 			MaxConcurrentStreams:  s.MaxConcurrentStreams,
@@ -246,7 +249,7 @@ func newGateway(lc fx.Lifecycle, cfg *config.Config, proxy *server.Proxy, logger
 	if tc != nil {
 		opts = append(opts, server.WithTLS(tc))
 	}
-	gw, err := server.NewGateway(proxy, opts...)
+	gw, err := server.NewGateway(d, opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -121,6 +121,9 @@ type harnessOptions struct {
 	tls      bool
 	sniff    time.Duration
 	listener func(net.Listener) net.Listener
+	// tlsConfig replaces the door's TLS config built from the pki.
+	tlsConfig func(*pki) *tls.Config
+	opts      []frontdoor.Option
 }
 
 func startHarness(t *testing.T, o harnessOptions) *harness {
@@ -141,17 +144,21 @@ func startHarness(t *testing.T, o harnessOptions) *harness {
 	var gopts []grpc.ServerOption
 	if o.tls {
 		h.pki = newPKI(t)
-		opts = append(opts, frontdoor.WithTLS(&tls.Config{
+		cfg := &tls.Config{
 			Certificates: []tls.Certificate{h.pki.server},
 			ClientAuth:   tls.VerifyClientCertIfGiven,
 			ClientCAs:    h.pki.pool,
-		}))
+		}
+		if o.tlsConfig != nil {
+			cfg = o.tlsConfig(h.pki)
+		}
+		opts = append(opts, frontdoor.WithTLS(cfg))
 		gopts = append(gopts, grpc.Creds(frontdoor.TransportCredentials()))
 	}
 	if o.sniff > 0 {
 		opts = append(opts, frontdoor.WithSniffTimeout(o.sniff))
 	}
-	door, err := frontdoor.New(ln, opts...)
+	door, err := frontdoor.New(ln, append(opts, o.opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,6 +211,18 @@ func (h *harness) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-TLS", strconv.FormatBool(r.TLS != nil))
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
 		w.Header().Set("X-Peer-CN", r.TLS.PeerCertificates[0].Subject.CommonName)
+	}
+	if r.URL.Path == "/hijack" {
+		c, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		defer c.Close()
+		h.entered <- struct{}{}
+		<-h.release
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+		return
 	}
 	if r.URL.Path == "/slow" {
 		h.entered <- struct{}{}

@@ -1,11 +1,15 @@
 package frontdoor_test
 
 import (
+	"bytes"
 	"crypto/tls"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -181,5 +185,62 @@ func TestClosingGRPCListenerLeavesDoorOpen(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("status = %d", resp.StatusCode)
+	}
+}
+
+// Configs from GetConfigForClient get the door's ALPN protocols too.
+func TestTLSConfigFromGetConfigForClient(t *testing.T) {
+	t.Parallel()
+	h := startHarness(t, harnessOptions{tls: true, tlsConfig: func(p *pki) *tls.Config {
+		return &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			return &tls.Config{Certificates: []tls.Certificate{p.server}}, nil
+		}}
+	}})
+	resp, err := h.httpClient(t, modeHTTP2, false).Get(h.url("/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 || resp.Header.Get("X-TLS") != "true" {
+		t.Fatalf("got HTTP/%d, TLS %s; want HTTP/2 over TLS", resp.ProtoMajor, resp.Header.Get("X-TLS"))
+	}
+	h.grpcCheck(t, false)
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestDroppedConnectionsAreLoggedAtDebug(t *testing.T) {
+	t.Parallel()
+	var logs lockedBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h := startHarness(t, harnessOptions{opts: []frontdoor.Option{frontdoor.WithLogger(logger)}})
+	c, err := net.Dial("tcp", h.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	write(t, c, new(frames).preface().ack().wire.Bytes())
+	readUntilClosed(t, c, 5*time.Second)
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logs.String(), "level=DEBUG msg=\"frontdoor: dropped connection\"") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no debug record of the dropped connection in %q", logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

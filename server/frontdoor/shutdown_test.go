@@ -22,11 +22,16 @@ type result struct {
 
 // slowRequest starts a GET /slow and returns once the handler runs it.
 func slowRequest(t *testing.T, h *harness, mode httpMode) <-chan result {
+	return blockedRequest(t, h, mode, "/slow")
+}
+
+// blockedRequest starts a GET path and returns once the handler runs it.
+func blockedRequest(t *testing.T, h *harness, mode httpMode, path string) <-chan result {
 	t.Helper()
 	client := h.httpClient(t, mode, false)
 	done := make(chan result, 1)
 	go func() {
-		resp, err := client.Get(h.url("/slow"))
+		resp, err := client.Get(h.url(path))
 		if err != nil {
 			done <- result{err: err}
 			return
@@ -167,4 +172,55 @@ func TestShutdownLeavesGRPCConnectionsAlone(t *testing.T) {
 	if _, err := client.Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
 		t.Fatalf("call on the existing gRPC connection after Shutdown: %v", err)
 	}
+}
+
+// Connections hijacked from the HTTP server are waited for too, and closed
+// when the deadline passes.
+func TestShutdownWaitsForHijackedConnections(t *testing.T) {
+	t.Parallel()
+	t.Run("graceful", func(t *testing.T) {
+		t.Parallel()
+		h := startHarness(t, harnessOptions{})
+		inFlight := blockedRequest(t, h, modeHTTP1, "/hijack")
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		shut := make(chan error, 1)
+		go func() { shut <- h.door.Shutdown(ctx) }()
+		select {
+		case err := <-shut:
+			t.Fatalf("Shutdown returned %v with a hijacked connection open", err)
+		case <-time.After(200 * time.Millisecond):
+		}
+		close(h.release)
+		if r := <-inFlight; r.err != nil || r.body != "ok" {
+			t.Fatalf("hijacked request: %v %q", r.err, r.body)
+		}
+		select {
+		case err := <-shut:
+			if err != nil {
+				t.Fatalf("Shutdown: %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("Shutdown did not return after the hijacked connection closed")
+		}
+	})
+	t.Run("deadline", func(t *testing.T) {
+		t.Parallel()
+		h := startHarness(t, harnessOptions{})
+		inFlight := blockedRequest(t, h, modeHTTP1, "/hijack")
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		if err := h.door.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Shutdown = %v, want DeadlineExceeded", err)
+		}
+		select {
+		case r := <-inFlight:
+			if r.err == nil {
+				t.Fatalf("request on a hijacked connection cut by Shutdown succeeded: %q", r.body)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("hijacked connection still open after the Shutdown deadline")
+		}
+		close(h.release)
+	})
 }
