@@ -17,7 +17,6 @@ import (
 	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/wrapperspb"
-
 )
 
 func echoRoutes(u *echoUpstream) map[string]string {
