@@ -23,8 +23,9 @@ import (
 //
 // Requests on a TLS connection always have Request.TLS set.
 //
-// ServeHTTP may be called once per door, before or after Serve; connections
-// classified before it runs wait for it, within the door's limits.
+// ServeHTTP may be called once per door, before or after Serve; HTTP-side
+// connections classified before it runs wait for it (or for the door to
+// close). It is not an http.Handler method, despite the name.
 func (d *Door) ServeHTTP(srv *http.Server) error {
 	if srv == nil {
 		return errors.New("frontdoor: nil http.Server")
@@ -75,9 +76,6 @@ func (d *Door) httpServer(srv *http.Server) *http.Server {
 		ErrorLog:    srv.ErrorLog,
 		BaseContext: srv.BaseContext,
 		ConnContext: srv.ConnContext,
-	}
-	if hs.HTTP2 == nil {
-		hs.HTTP2 = d.cfg.h2
 	}
 	if d.tls == nil {
 		return hs

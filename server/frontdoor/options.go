@@ -3,10 +3,7 @@ package frontdoor
 import (
 	"crypto/tls"
 	"log/slog"
-	"net/http"
 	"time"
-
-	"golang.org/x/net/http2"
 )
 
 // DefaultSniffTimeout is how long a connection may take, from accept, to
@@ -24,7 +21,6 @@ type config struct {
 	tls          *tls.Config
 	sniffTimeout time.Duration
 	logger       *slog.Logger
-	h2           *http.HTTP2Config // from the deprecated WithHTTP2Server
 }
 
 func defaultConfig() config {
@@ -54,36 +50,4 @@ func WithSniffTimeout(d time.Duration) Option {
 // connections it dropped while classifying them (Debug). The default discards.
 func WithLogger(l *slog.Logger) Option {
 	return optionFunc(func(c *config) { c.logger = l })
-}
-
-// WithHTTP2Server sets the HTTP side's HTTP/2 settings from an x/net
-// http2.Server: MaxConcurrentStreams, the header table and frame sizes,
-// MaxUploadBuffer* (as receive windows), PermitProhibitedCipherSuites,
-// ReadIdleTimeout, PingTimeout, WriteByteTimeout and CountError. They apply
-// when the http.Server given to [Door.ServeHTTP] has no HTTP2 config of its
-// own. IdleTimeout, MaxHandlers and NewWriteScheduler are ignored.
-//
-// Deprecated: x/net deprecates http2.Server and the door serves HTTP/2 with
-// net/http's own server: set http.Server.HTTP2 instead. This remains only so
-// that existing callers build; it will be removed.
-func WithHTTP2Server(s *http2.Server) Option {
-	return optionFunc(func(c *config) {
-		if s == nil {
-			c.h2 = nil
-			return
-		}
-		c.h2 = &http.HTTP2Config{
-			MaxConcurrentStreams:          int(s.MaxConcurrentStreams),
-			MaxDecoderHeaderTableSize:     int(s.MaxDecoderHeaderTableSize),
-			MaxEncoderHeaderTableSize:     int(s.MaxEncoderHeaderTableSize),
-			MaxReadFrameSize:              int(s.MaxReadFrameSize),
-			PermitProhibitedCipherSuites:  s.PermitProhibitedCipherSuites,
-			MaxReceiveBufferPerConnection: int(s.MaxUploadBufferPerConnection),
-			MaxReceiveBufferPerStream:     int(s.MaxUploadBufferPerStream),
-			SendPingTimeout:               s.ReadIdleTimeout,
-			PingTimeout:                   s.PingTimeout,
-			WriteByteTimeout:              s.WriteByteTimeout,
-			CountError:                    s.CountError,
-		}
-	})
 }

@@ -400,8 +400,7 @@ func TestShortHTTP1RequestIsServed(t *testing.T) {
 	}
 }
 
-// The HTTP side's HTTP/2 settings come from http.Server.HTTP2, or from the
-// deprecated WithHTTP2Server when that is unset.
+// The HTTP side's HTTP/2 settings come from http.Server.HTTP2.
 func TestHTTP2SettingsReachHTTPSide(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -411,10 +410,7 @@ func TestHTTP2SettingsReachHTTPSide(t *testing.T) {
 		want  uint32
 	}{
 		{"http.Server.HTTP2", nil, &http.HTTP2Config{MaxConcurrentStreams: 7}, 7},
-		//lint:ignore SA1019 testing the deprecated option
-		{"WithHTTP2Server", []frontdoor.Option{frontdoor.WithHTTP2Server(&http2.Server{MaxConcurrentStreams: 9})}, nil, 9},
-		//lint:ignore SA1019 testing the deprecated option
-		{"http.Server.HTTP2 wins", []frontdoor.Option{frontdoor.WithHTTP2Server(&http2.Server{MaxConcurrentStreams: 9})}, &http.HTTP2Config{MaxConcurrentStreams: 11}, 11},
+		{"http.Server.HTTP2 other value", nil, &http.HTTP2Config{MaxConcurrentStreams: 11}, 11},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
