@@ -70,6 +70,20 @@ func Build(sources ...Source) (*Snapshot, error) {
 	byPath := map[string]entry{}
 	var order []string
 	var errs []error
+	// Generated code linked into the binary is registered as it is, so
+	// its Go types serve as the fast path.
+	linkedByPath := map[string]protoreflect.FileDescriptor{}
+	for _, src := range sources {
+		if ls, ok := src.(interface {
+			linked() []protoreflect.FileDescriptor
+		}); ok {
+			for _, fd := range ls.linked() {
+				if fd != nil {
+					linkedByPath[fd.Path()] = fd
+				}
+			}
+		}
+	}
 	for _, src := range sources {
 		fds, err := src.Files()
 		if err != nil {
@@ -83,7 +97,7 @@ func Build(sources ...Source) (*Snapshot, error) {
 				order = append(order, fd.GetName())
 				continue
 			}
-			if !proto.Equal(prev.fd, fd) {
+			if !equalIgnoringSourceInfo(prev.fd, fd) {
 				errs = append(errs, fmt.Errorf("file %q is defined differently by %s and %s", fd.GetName(), prev.source, src.Name()))
 			}
 		}
@@ -113,6 +127,22 @@ func Build(sources ...Source) (*Snapshot, error) {
 			return false
 		}
 		e, ok := byPath[path]
+		if ok && e.source != "linked" {
+			// A descriptor set's copy of a file linked into the binary
+			// takes the linked one, and its generated types, when they
+			// are the same contract.
+			if linked, err := protoregistry.GlobalFiles.FindFileByPath(path); err == nil && sameContract(linked, e.fd) {
+				ok = false
+			}
+		}
+		if ok && e.source == "linked" {
+			ok = linkedByPath[path] == nil
+			if !ok {
+				if _, err := protoregistry.GlobalFiles.FindFileByPath(path); err != nil {
+					ok = true // not in the global registry: build it from its proto
+				}
+			}
+		}
 		if !ok {
 			if linked, err := protoregistry.GlobalFiles.FindFileByPath(path); err == nil {
 				state[path] = 1
@@ -128,7 +158,11 @@ func Build(sources ...Source) (*Snapshot, error) {
 					state[path] = 3
 					return false
 				}
-				s.sources[path] = "linked"
+				if e, inSet := byPath[path]; inSet {
+					s.sources[path] = e.source
+				} else {
+					s.sources[path] = "linked"
+				}
 				state[path] = 2
 				return true
 			}
@@ -287,3 +321,20 @@ func (s *Snapshot) Types() *protoregistry.Types { return s.types }
 
 // Source names where the file at path came from.
 func (s *Snapshot) Source(path string) string { return s.sources[path] }
+
+// sameContract reports whether fd describes the same contract as linked,
+// ignoring source information (comments, positions), which generated code
+// does not carry.
+func sameContract(linked protoreflect.FileDescriptor, fd *descriptorpb.FileDescriptorProto) bool {
+	return equalIgnoringSourceInfo(protodesc.ToFileDescriptorProto(linked), fd)
+}
+
+func equalIgnoringSourceInfo(a, b *descriptorpb.FileDescriptorProto) bool {
+	if a.GetSourceCodeInfo() == nil && b.GetSourceCodeInfo() == nil {
+		return proto.Equal(a, b)
+	}
+	a = proto.Clone(a).(*descriptorpb.FileDescriptorProto)
+	b = proto.Clone(b).(*descriptorpb.FileDescriptorProto)
+	a.SourceCodeInfo, b.SourceCodeInfo = nil, nil
+	return proto.Equal(a, b)
+}

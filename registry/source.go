@@ -30,6 +30,10 @@ type linkedSource struct {
 
 func (linkedSource) Name() string { return "linked" }
 
+// linked returns the generated descriptors themselves, so the snapshot can
+// register them as they are and keep their generated Go types.
+func (s linkedSource) linked() []protoreflect.FileDescriptor { return s.files }
+
 func (s linkedSource) Files() ([]*descriptorpb.FileDescriptorProto, error) {
 	var out []*descriptorpb.FileDescriptorProto
 	seen := map[string]bool{}
