@@ -61,6 +61,9 @@ type Snapshot struct {
 // missing from all sources are looked up among the descriptors linked into
 // the binary (well-known types, for example); a file whose imports are
 // still missing is an error naming the file, the import and the source.
+// Protobuf's own files (google/protobuf/*) always come from the binary,
+// and a file that equals one linked into the binary uses the linked
+// descriptor and its generated Go types.
 // Every problem found is reported, joined.
 func Build(sources ...Source) (*Snapshot, error) {
 	type entry struct {
@@ -91,6 +94,9 @@ func Build(sources ...Source) (*Snapshot, error) {
 			continue
 		}
 		for _, fd := range fds {
+			if isWellKnown(fd.GetName()) {
+				continue // always the binary's own copy: see isWellKnown
+			}
 			prev, ok := byPath[fd.GetName()]
 			if !ok {
 				byPath[fd.GetName()] = entry{fd: fd, source: src.Name()}
@@ -337,4 +343,16 @@ func equalIgnoringSourceInfo(a, b *descriptorpb.FileDescriptorProto) bool {
 	b = proto.Clone(b).(*descriptorpb.FileDescriptorProto)
 	a.SourceCodeInfo, b.SourceCodeInfo = nil, nil
 	return proto.Equal(a, b)
+}
+
+// isWellKnown reports whether path is one of protobuf's own files
+// (google/protobuf/*.proto) linked into the binary. Descriptor sets carry
+// whichever version their compiler shipped; the protobuf runtime has
+// exactly one, so that one is used and the sets' copies are ignored.
+func isWellKnown(path string) bool {
+	if !strings.HasPrefix(path, "google/protobuf/") {
+		return false
+	}
+	_, err := protoregistry.GlobalFiles.FindFileByPath(path)
+	return err == nil
 }
