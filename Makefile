@@ -46,10 +46,12 @@ lint-proto: $(BUF)
 
 # The test command (README): every Go test, with the race detector (the
 # gateway is concurrent through and through), then grpc-go's interop suite
-# through a real sluice binary.
+# through a real sluice binary, then the README's demo command checked with
+# grpcurl.
 test:
 	go test -race -count=1 -timeout 10m ./...
 	./scripts/interop.sh
+	./scripts/demo-smoke.sh
 
 build:
 	go build -o $(BIN)/sluice ./cmd/sluice
