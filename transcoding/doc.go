@@ -5,4 +5,13 @@
 //
 // It knows nothing of authentication or limits: those are interceptors,
 // and they see a transcoded call exactly as they see a native gRPC one.
+//
+// REST: BuildRoutes compiles the rules of a registry snapshot into Routes
+// (a route trie, see httprule); REST is the http.Handler that matches a
+// request, builds the request message (body, then path variables, then
+// query parameters, as grpc-gateway does; generated types when linked,
+// dynamicpb otherwise), and hands the call to a Dispatcher as a
+// grpc.ServerStream carrying metadata from allowlisted headers, the peer,
+// the Grpc-Timeout deadline and protocol.REST. JSON follows grpc-gateway's
+// default marshaler so clients can switch gateways unchanged.
 package transcoding

@@ -3,6 +3,7 @@ package transcoding
 import (
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc/codes"
@@ -38,17 +39,50 @@ func NewErrorWriter(resolver interface {
 	return &ErrorWriter{marshal: protojson.MarshalOptions{Resolver: resolver}}
 }
 
+// newErrorWriter returns an ErrorWriter with the given JSON options, so
+// that REST error bodies follow the same JSON settings as its responses.
+func newErrorWriter(m protojson.MarshalOptions) *ErrorWriter {
+	return &ErrorWriter{marshal: m}
+}
+
 // WriteStatus writes st to w. Headers set on w before the call are kept.
 func (ew *ErrorWriter) WriteStatus(w http.ResponseWriter, st *status.Status) {
-	body, err := ew.marshal.Marshal(st.Proto())
-	if err != nil {
-		// A detail whose type cannot be resolved: keep code and message.
-		body, _ = ew.marshal.Marshal(status.New(st.Code(), st.Message()).Proto())
-	}
+	ew.writeStatus(w, st, HTTPStatus(st.Code()))
+}
+
+// writeStatus writes st with an HTTP status that the code table does not
+// give, for HTTP-only failures such as 405, 406 and 415.
+func (ew *ErrorWriter) writeStatus(w http.ResponseWriter, st *status.Status, httpStatus int) {
+	body := ew.statusJSON(st)
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(HTTPStatus(st.Code()))
+	w.WriteHeader(httpStatus)
 	_, _ = w.Write(body)
+}
+
+// statusJSON is st as a google.rpc.Status JSON object.
+func (ew *ErrorWriter) statusJSON(st *status.Status) []byte {
+	body, err := ew.marshal.Marshal(st.Proto())
+	if err == nil {
+		return body
+	}
+	// A message that is not UTF-8 (it may quote the client's bytes) or a
+	// detail whose type cannot be resolved: keep the code, a valid message
+	// and every detail that does render.
+	p := st.Proto()
+	p.Message = strings.ToValidUTF8(p.GetMessage(), "\uFFFD")
+	details := p.GetDetails()
+	p.Details = nil
+	for _, d := range details {
+		if _, err := ew.marshal.Marshal(d); err == nil {
+			p.Details = append(p.Details, d)
+		}
+	}
+	body, err = ew.marshal.Marshal(p)
+	if err != nil {
+		body, _ = ew.marshal.Marshal(status.New(st.Code(), p.GetMessage()).Proto())
+	}
+	return body
 }

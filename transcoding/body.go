@@ -1,0 +1,203 @@
+package transcoding
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// readBody reads the whole request body, refusing one longer than limit
+// with RESOURCE_EXHAUSTED before reading it when Content-Length says so,
+// and as soon as the limit is crossed otherwise.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	if r.ContentLength > limit {
+		return nil, withHTTPStatus(status.Newf(codes.ResourceExhausted, "request body of %d bytes is larger than the limit of %d bytes", r.ContentLength, limit), http.StatusRequestEntityTooLarge)
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, withHTTPStatus(status.Newf(codes.ResourceExhausted, "request body is larger than the limit of %d bytes", limit), http.StatusRequestEntityTooLarge)
+		}
+		if ctxErr := r.Context().Err(); ctxErr != nil {
+			return nil, status.FromContextError(ctxErr).Err()
+		}
+		return nil, status.Errorf(codes.InvalidArgument, "read request body: %v", err)
+	}
+	return b, nil
+}
+
+// checkJSONContentType accepts what a JSON body may be labelled with:
+// nothing, application/json or any application/*+json. Anything else is
+// UNSUPPORTED_MEDIA_TYPE (415): decoding a form or XML as JSON would only
+// produce a confusing syntax error.
+func checkJSONContentType(ct string) error {
+	if ct == "" {
+		return nil
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err == nil && (mt == "application/json" || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")) {
+		return nil
+	}
+	return withHTTPStatus(status.Newf(codes.InvalidArgument, "content type %q is not supported: send application/json", ct), http.StatusUnsupportedMediaType)
+}
+
+// httpStatusError is a failure whose HTTP status is not the one the code
+// table gives: 413 for an oversize body (RESOURCE_EXHAUSTED would be 429,
+// which says "slow down", not "send less") and 415 for a content type.
+type httpStatusError struct {
+	st         *status.Status
+	httpStatus int
+}
+
+func (e *httpStatusError) Error() string { return e.st.Message() }
+
+// GRPCStatus lets status.Convert see the status inside.
+func (e *httpStatusError) GRPCStatus() *status.Status { return e.st }
+
+func withHTTPStatus(st *status.Status, httpStatus int) error {
+	return &httpStatusError{st: st, httpStatus: httpStatus}
+}
+
+// isBlank reports whether b holds only JSON whitespace: an empty body,
+// which binds nothing, as with grpc-gateway.
+func isBlank(b []byte) bool {
+	return len(bytes.Trim(b, " \t\r\n")) == 0
+}
+
+// checkDepth refuses JSON nested deeper than max, scanning once without
+// decoding, so that no decoder ever recurses on attacker-chosen depth.
+func checkDepth(b []byte, max int) error {
+	depth, inString := 0, false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if inString {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '{', '[':
+			depth++
+			if depth > max {
+				return fmt.Errorf("JSON body nests deeper than %d levels", max)
+			}
+		case '}', ']':
+			depth--
+		}
+	}
+	return nil
+}
+
+// bindBody decodes body into m as the binding says: the whole message
+// (body "*"), one top-level field, or, for google.api.HttpBody, the raw
+// bytes and the request's content type.
+func (h *REST) bindBody(m protoreflect.Message, b *binding, body []byte, contentType string, unmarshal protojson.UnmarshalOptions) error {
+	switch {
+	case b.rawRequest:
+		setHTTPBody(m, contentType, body)
+		return nil
+	case b.rawBodyField:
+		setHTTPBody(m.Mutable(b.bodyField).Message(), contentType, body)
+		return nil
+	}
+	if err := checkJSONContentType(contentType); err != nil {
+		return err
+	}
+	if isBlank(body) {
+		// Like grpc-gateway, an empty body for a message field yields an
+		// empty message rather than none, so upstream validation reports
+		// the field's own required members.
+		if b.body != bodyAll {
+			if fd := b.bodyField; fd.Message() != nil && !fd.IsList() && !fd.IsMap() {
+				m.Mutable(fd)
+			}
+		}
+		return nil
+	}
+	if err := checkDepth(body, h.cfg.maxDepth); err != nil {
+		return status.Error(codes.InvalidArgument, err.Error())
+	}
+	if b.body == bodyAll {
+		if err := unmarshal.Unmarshal(body, m.Interface()); err != nil {
+			return status.Error(codes.InvalidArgument, err.Error())
+		}
+		return nil
+	}
+	fd := b.bodyField
+	if fd.Message() != nil && !fd.IsList() && !fd.IsMap() {
+		if err := unmarshal.Unmarshal(body, m.Mutable(fd).Message().Interface()); err != nil {
+			return status.Error(codes.InvalidArgument, err.Error())
+		}
+		return nil
+	}
+	// A scalar, repeated or map field: decode it as the one field of an
+	// object of the request type, which protojson knows how to read.
+	wrapped := make([]byte, 0, len(body)+len(fd.JSONName())+5)
+	wrapped = append(wrapped, `{"`...)
+	wrapped = append(wrapped, fd.JSONName()...)
+	wrapped = append(wrapped, `":`...)
+	wrapped = append(wrapped, body...)
+	wrapped = append(wrapped, '}')
+	tmp := m.New()
+	if err := unmarshal.Unmarshal(wrapped, tmp.Interface()); err != nil {
+		return status.Error(codes.InvalidArgument, err.Error())
+	}
+	if tmp.Has(fd) {
+		m.Set(fd, tmp.Get(fd))
+	}
+	return nil
+}
+
+// setHTTPBody fills a google.api.HttpBody, generated or dynamic.
+func setHTTPBody(m protoreflect.Message, contentType string, data []byte) {
+	fields := m.Descriptor().Fields()
+	if fd := fields.ByName("content_type"); fd != nil && contentType != "" {
+		m.Set(fd, protoreflect.ValueOfString(contentType))
+	}
+	if fd := fields.ByName("data"); fd != nil && len(data) > 0 {
+		m.Set(fd, protoreflect.ValueOfBytes(data))
+	}
+}
+
+// fillUpdateMask implements the PATCH convention of grpc-gateway: an empty
+// update_mask is filled with the paths of the fields the JSON body set.
+func fillUpdateMask(m protoreflect.Message, b *binding, body []byte) error {
+	if b.updateMask == nil || isBlank(body) {
+		return nil
+	}
+	mask := m.Get(b.updateMask).Message()
+	paths := mask.Descriptor().Fields().ByName("paths")
+	if paths == nil || mask.Get(paths).List().Len() > 0 {
+		return nil
+	}
+	fm, err := runtime.FieldMaskFromRequestBody(bytes.NewReader(body), m.Get(b.bodyField).Message().Interface())
+	if err != nil {
+		return status.Error(codes.InvalidArgument, err.Error())
+	}
+	v := m.NewField(b.updateMask)
+	if err := convertMessage(fm, v.Message()); err != nil {
+		return status.Error(codes.Internal, err.Error())
+	}
+	m.Set(b.updateMask, v)
+	return nil
+}

@@ -1,0 +1,133 @@
+package transcoding
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// CORS is the cross-origin policy for browsers calling the REST API.
+// Preflight requests (OPTIONS with Origin and
+// Access-Control-Request-Method) are answered by the handler itself and
+// never reach the chain or the upstream; other requests from an allowed
+// origin get the Access-Control-Allow-Origin headers on their responses.
+type CORS struct {
+	// AllowedOrigins lists the origins allowed, exactly as browsers send
+	// them ("https://app.example.com"), or "*" for any.
+	AllowedOrigins []string
+	// AllowedMethods lists the methods a preflight allows (default GET,
+	// POST, PUT, PATCH, DELETE).
+	AllowedMethods []string
+	// AllowedHeaders lists the request headers a preflight allows (default
+	// Authorization, Content-Type, X-Request-Id, Grpc-Timeout,
+	// traceparent, tracestate). Names are case-insensitive.
+	AllowedHeaders []string
+	// ExposedHeaders lists the response headers scripts may read.
+	ExposedHeaders []string
+	// AllowCredentials lets browsers send cookies and HTTP auth. It cannot
+	// be combined with the "*" origin.
+	AllowCredentials bool
+	// MaxAge is how long browsers may cache a preflight answer; zero sends
+	// no Access-Control-Max-Age.
+	MaxAge time.Duration
+}
+
+func (c CORS) validate() error {
+	if len(c.AllowedOrigins) == 0 {
+		return errors.New("cors: no allowed origins")
+	}
+	if c.AllowCredentials && slices.Contains(c.AllowedOrigins, "*") {
+		return errors.New(`cors: credentials cannot be allowed for the "*" origin`)
+	}
+	if c.MaxAge < 0 {
+		return errors.New("cors: negative max age")
+	}
+	return nil
+}
+
+func (c CORS) normalized() CORS {
+	if len(c.AllowedMethods) == 0 {
+		c.AllowedMethods = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
+	}
+	if len(c.AllowedHeaders) == 0 {
+		c.AllowedHeaders = []string{"Authorization", "Content-Type", "X-Request-Id", "Grpc-Timeout", "Traceparent", "Tracestate"}
+	}
+	for i, h := range c.AllowedHeaders {
+		c.AllowedHeaders[i] = strings.ToLower(h)
+	}
+	return c
+}
+
+func (c *CORS) originAllowed(origin string) bool {
+	for _, o := range c.AllowedOrigins {
+		if o == "*" || o == origin {
+			return true
+		}
+	}
+	return false
+}
+
+// handle adds CORS headers for r and reports whether r was a preflight,
+// which it has then answered.
+func (c *CORS) handle(w http.ResponseWriter, r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return false
+	}
+	h := w.Header()
+	h.Add("Vary", "Origin")
+	preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
+	if preflight {
+		h.Add("Vary", "Access-Control-Request-Method")
+		h.Add("Vary", "Access-Control-Request-Headers")
+	}
+	allowed := c.originAllowed(origin)
+	if allowed {
+		if slices.Contains(c.AllowedOrigins, "*") {
+			h.Set("Access-Control-Allow-Origin", "*")
+		} else {
+			h.Set("Access-Control-Allow-Origin", origin)
+		}
+		if c.AllowCredentials {
+			h.Set("Access-Control-Allow-Credentials", "true")
+		}
+	}
+	if !preflight {
+		if allowed && len(c.ExposedHeaders) > 0 {
+			h.Set("Access-Control-Expose-Headers", strings.Join(c.ExposedHeaders, ", "))
+		}
+		return false
+	}
+	// A preflight is answered here whatever its outcome; a refused one
+	// simply lacks the allow headers, which the browser enforces.
+	method := r.Header.Get("Access-Control-Request-Method")
+	if allowed && slices.Contains(c.AllowedMethods, method) && c.headersAllowed(r.Header.Values("Access-Control-Request-Headers")) {
+		h.Set("Access-Control-Allow-Methods", strings.Join(c.AllowedMethods, ", "))
+		if reqHeaders := r.Header.Values("Access-Control-Request-Headers"); len(reqHeaders) > 0 {
+			h.Set("Access-Control-Allow-Headers", strings.Join(reqHeaders, ", "))
+		}
+		if c.MaxAge > 0 {
+			h.Set("Access-Control-Max-Age", strconv.Itoa(int(c.MaxAge/time.Second)))
+		}
+	} else {
+		h.Del("Access-Control-Allow-Origin")
+		h.Del("Access-Control-Allow-Credentials")
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return true
+}
+
+func (c *CORS) headersAllowed(values []string) bool {
+	for _, v := range values {
+		for _, name := range strings.Split(v, ",") {
+			name = strings.ToLower(strings.TrimSpace(name))
+			if name != "" && !slices.Contains(c.AllowedHeaders, name) {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -1,0 +1,202 @@
+package transcoding_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/sluice-dev/sluice/demo"
+	libraryv1 "github.com/sluice-dev/sluice/gen/go/sluice/demo/library/v1"
+	"github.com/sluice-dev/sluice/interceptors/logging"
+	"github.com/sluice-dev/sluice/registry"
+	"github.com/sluice-dev/sluice/server"
+	"github.com/sluice-dev/sluice/transcoding"
+)
+
+// env is a real gateway on loopback with the REST handler in front of the
+// in-memory demo upstream, also on loopback.
+type env struct {
+	base   string // http://127.0.0.1:port
+	addr   string
+	client *http.Client
+	logs   *recorder
+	lib    *demo.Library
+}
+
+// recorder is a slog.Handler that keeps every record, for the access log
+// comparisons.
+type recorder struct {
+	mu      sync.Mutex
+	records []map[string]string
+}
+
+func (r *recorder) Enabled(context.Context, slog.Level) bool { return true }
+func (r *recorder) WithAttrs([]slog.Attr) slog.Handler       { return r }
+func (r *recorder) WithGroup(string) slog.Handler            { return r }
+func (r *recorder) Handle(_ context.Context, rec slog.Record) error {
+	m := map[string]string{"msg": rec.Message}
+	rec.Attrs(func(a slog.Attr) bool {
+		m[a.Key] = a.Value.String()
+		return true
+	})
+	r.mu.Lock()
+	r.records = append(r.records, m)
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *recorder) all() []map[string]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]map[string]string(nil), r.records...)
+}
+
+// startDemo serves the demo library on loopback.
+func startDemo(t testing.TB) (addr string, lib *demo.Library) {
+	t.Helper()
+	lib = demo.NewLibrary()
+	srv := demo.NewServer(lib)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() {
+		lib.Close()
+		srv.Stop()
+	})
+	return ln.Addr().String(), lib
+}
+
+// newEnv starts the demo upstream and a gateway serving REST for the demo
+// API. The caller's goroutines are checked for leaks when the test ends.
+func newEnv(t *testing.T, opts ...transcoding.Option) *env {
+	t.Helper()
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	upAddr, lib := startDemo(t)
+
+	reg, err := registry.New(registry.Linked(libraryv1.File_sluice_demo_library_v1_library_proto))
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes, err := transcoding.BuildRoutes(reg.Snapshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ups, err := server.NewUpstreams([]server.Upstream{{Target: upAddr, Methods: []string{"sluice.demo.library.v1"}}}, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &recorder{}
+	d, err := server.NewDispatcher(server.NewProxy(ups), logging.StreamServerInterceptor(slog.New(logs)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rest, err := transcoding.NewREST(func() *transcoding.Routes { return routes }, d, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, err := server.NewGateway(d, server.WithHTTPHandler(rest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.Start(ln); err != nil {
+		t.Fatal(err)
+	}
+	client := newClient()
+	t.Cleanup(func() {
+		client.CloseIdleConnections()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = gw.Shutdown(ctx)
+		_ = ups.Close()
+	})
+	return &env{base: "http://" + ln.Addr().String(), addr: ln.Addr().String(), client: client, logs: logs, lib: lib}
+}
+
+// response is what a test looks at: status, headers and the body, parsed
+// as JSON when it is JSON.
+type response struct {
+	code   int
+	header http.Header
+	raw    []byte
+	json   map[string]any
+}
+
+func (e *env) do(t *testing.T, method, path string, body string, headers ...string) response {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, e.base+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := e.client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("%s %s: read body: %v", method, path, err)
+	}
+	out := response{code: res.StatusCode, header: res.Header, raw: raw}
+	if strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") && len(raw) > 0 {
+		_ = json.Unmarshal(raw, &out.json)
+	}
+	// Trailers are only complete once the body was read.
+	for k, v := range res.Trailer {
+		out.header[k] = v
+	}
+	return out
+}
+
+func dialGRPC(t *testing.T, addr string) *grpc.ClientConn {
+	t.Helper()
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cc.Close() })
+	return cc
+}
+
+// get returns the value at a dotted path of a decoded JSON object.
+func get(v any, path string) any {
+	for _, k := range strings.Split(path, ".") {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
+
+// newClient returns a client with its own connections, closed by the test.
+func newClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{}, Timeout: 10 * time.Second}
+}

@@ -1,0 +1,183 @@
+package transcoding
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+)
+
+// Request headers are carried into the call as metadata only by an
+// allowlist: an HTTP request carries much that means nothing to the
+// upstream (cookies, caching, connection management), and some of it would
+// be dangerous to forward (hop-by-hop headers, grpc-* protocol headers that
+// could forge a status or a timeout).
+
+const (
+	metadataHeaderPrefix = "Grpc-Metadata-"
+	trailerHeaderPrefix  = "Grpc-Trailer-"
+	timeoutHeader        = "Grpc-Timeout"
+)
+
+// hopByHop are the HTTP/1.1 connection-level headers (RFC 9110 7.6.1) and
+// the ones HTTP itself regenerates on every leg.
+var hopByHop = map[string]bool{
+	"connection":          true,
+	"keep-alive":          true,
+	"proxy-connection":    true,
+	"proxy-authenticate":  true,
+	"proxy-authorization": true,
+	"transfer-encoding":   true,
+	"upgrade":             true,
+	"te":                  true,
+	"trailer":             true,
+	"host":                true,
+	"content-length":      true,
+	"content-type":        true,
+}
+
+// passable reports whether a lower-case name may ever become metadata.
+func passable(key string) bool {
+	if key == "" || key[0] == ':' || hopByHop[key] || strings.HasPrefix(key, "grpc-") {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// incomingMetadata builds the call's metadata from the allowlisted request
+// headers and the Grpc-Metadata-* ones. Values of "-bin" keys travel
+// base64-encoded in HTTP and are decoded, as gRPC does.
+func (c *config) incomingMetadata(h http.Header) (metadata.MD, error) {
+	md := metadata.MD{}
+	for name, vals := range h {
+		key := strings.ToLower(name)
+		switch {
+		case c.incoming[key]:
+		case c.metadataPrefix && len(name) > len(metadataHeaderPrefix) &&
+			strings.EqualFold(name[:len(metadataHeaderPrefix)], metadataHeaderPrefix):
+			key = key[len(metadataHeaderPrefix):]
+			if !passable(key) {
+				continue
+			}
+		default:
+			continue
+		}
+		for _, v := range vals {
+			if strings.HasSuffix(key, "-bin") {
+				b, err := decodeBinHeader(v)
+				if err != nil {
+					return nil, fmt.Errorf("header %s: %w", name, err)
+				}
+				v = string(b)
+			}
+			md[key] = append(md[key], v)
+		}
+	}
+	return md, nil
+}
+
+// decodeBinHeader accepts padded and unpadded standard base64, as gRPC
+// implementations send both.
+func decodeBinHeader(v string) ([]byte, error) {
+	if len(v)%4 == 0 {
+		return base64.StdEncoding.DecodeString(v)
+	}
+	return base64.RawStdEncoding.DecodeString(v)
+}
+
+// maxTimeout is what a Grpc-Timeout can express at most; longer values
+// are clamped, as grpc-go does.
+const maxTimeout = time.Duration(1<<63 - 1)
+
+// ParseTimeout parses a Grpc-Timeout header value as the gRPC over HTTP/2
+// spec writes it: 1 to 8 ASCII digits and a unit, H (hours), M (minutes),
+// S (seconds), m (milliseconds), u (microseconds) or n (nanoseconds).
+// Anything else is an error: a deadline the client meant but the gateway
+// misread would be worse than a refusal.
+func ParseTimeout(s string) (time.Duration, error) {
+	if len(s) < 2 || len(s) > 9 {
+		return 0, fmt.Errorf("grpc-timeout %q: want 1 to 8 digits and a unit", s)
+	}
+	digits := s[:len(s)-1]
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return 0, fmt.Errorf("grpc-timeout %q: want 1 to 8 digits and a unit", s)
+		}
+	}
+	n, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("grpc-timeout %q: %w", s, err)
+	}
+	var unit time.Duration
+	switch s[len(s)-1] {
+	case 'H':
+		unit = time.Hour
+	case 'M':
+		unit = time.Minute
+	case 'S':
+		unit = time.Second
+	case 'm':
+		unit = time.Millisecond
+	case 'u':
+		unit = time.Microsecond
+	case 'n':
+		unit = time.Nanosecond
+	default:
+		return 0, fmt.Errorf("grpc-timeout %q: unit must be one of H, M, S, m, u, n", s)
+	}
+	if n > int64(maxTimeout/unit) {
+		return maxTimeout, nil
+	}
+	return time.Duration(n) * unit, nil
+}
+
+// requestPeer describes the HTTP client the way grpc-go describes a gRPC
+// one, so that policies keyed on the peer (and the access log) see the
+// same thing whatever protocol the client used.
+func requestPeer(r *http.Request) *peer.Peer {
+	p := &peer.Peer{Addr: addrOf(r.RemoteAddr)}
+	if la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		p.LocalAddr = la
+	}
+	if r.TLS != nil {
+		p.AuthInfo = credentials.TLSInfo{
+			State:          *r.TLS,
+			CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity},
+		}
+	}
+	return p
+}
+
+func addrOf(remote string) net.Addr {
+	if ap, err := netip.ParseAddrPort(remote); err == nil {
+		return net.TCPAddrFromAddrPort(ap)
+	}
+	return stringAddr(remote)
+}
+
+// stringAddr is a remote address that is not host:port (a Unix socket, or
+// a test's made-up one).
+type stringAddr string
+
+func (a stringAddr) Network() string { return "unknown" }
+func (a stringAddr) String() string  { return string(a) }
+
+// responseHeaderName is the HTTP header an upstream metadata key returns
+// as: Grpc-Metadata-<key> for headers, Grpc-Trailer-<key> for trailers.
+func responseHeaderName(prefix, key string) string {
+	return http.CanonicalHeaderKey(prefix + key)
+}

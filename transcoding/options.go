@@ -1,0 +1,217 @@
+package transcoding
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// Option configures a REST handler (NewREST).
+type Option interface{ apply(*config) }
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+// DefaultMaxBodyBytes bounds a REST request body unless WithMaxBodyBytes
+// says otherwise: the same 4 MiB as the default gRPC message limit, so a
+// REST call can carry what a gRPC call can.
+const DefaultMaxBodyBytes = 4 << 20
+
+// DefaultMaxJSONDepth bounds the nesting of JSON request bodies unless
+// WithMaxJSONDepth says otherwise.
+const DefaultMaxJSONDepth = 64
+
+type config struct {
+	maxBody         int64
+	maxDepth        int
+	strictQuery     bool
+	discardUnknown  bool
+	emitUnpopulated bool
+	protoNames      bool
+	enumNumbers     bool
+	incoming        map[string]bool // lower-case header names passed as metadata
+	metadataPrefix  bool            // Grpc-Metadata-* passes as its suffix
+	outgoing        func(key string) bool
+	cors            *CORS
+	success         map[string]int // gRPC method path -> HTTP status
+	errs            []error
+}
+
+// defaultIncomingHeaders are the request headers that reach the chain as
+// metadata when WithIncomingHeaders is not given: credentials, request
+// correlation and trace context. Everything else about an HTTP request
+// (cookies, user agents, caching) is the HTTP layer's business, not the
+// call's.
+var defaultIncomingHeaders = []string{
+	"Authorization", "X-Request-Id", "Traceparent", "Tracestate", "X-Forwarded-For",
+}
+
+func defaultConfig() config {
+	c := config{
+		maxBody:         DefaultMaxBodyBytes,
+		maxDepth:        DefaultMaxJSONDepth,
+		discardUnknown:  true,
+		emitUnpopulated: true,
+		metadataPrefix:  true,
+		incoming:        map[string]bool{},
+	}
+	for _, h := range defaultIncomingHeaders {
+		c.incoming[strings.ToLower(h)] = true
+	}
+	return c
+}
+
+// WithMaxBodyBytes bounds the size of a request body (default 4 MiB). A
+// larger body is refused with RESOURCE_EXHAUSTED (HTTP 413) before any of it
+// is decoded.
+func WithMaxBodyBytes(n int64) Option {
+	return optionFunc(func(c *config) {
+		if n <= 0 {
+			c.errs = append(c.errs, fmt.Errorf("max body bytes must be positive, got %d", n))
+		}
+		c.maxBody = n
+	})
+}
+
+// WithMaxJSONDepth bounds how deeply objects and arrays may nest in a JSON
+// request body (default 64). Deeper bodies are refused with
+// INVALID_ARGUMENT before protojson sees them.
+func WithMaxJSONDepth(n int) Option {
+	return optionFunc(func(c *config) {
+		if n <= 0 {
+			c.errs = append(c.errs, fmt.Errorf("max JSON depth must be positive, got %d", n))
+		}
+		c.maxDepth = n
+	})
+}
+
+// WithStrictQuery makes a query parameter that names no field of the
+// request INVALID_ARGUMENT instead of ignoring it (the default, as
+// grpc-gateway does).
+func WithStrictQuery() Option {
+	return optionFunc(func(c *config) { c.strictQuery = true })
+}
+
+// WithDiscardUnknown says whether unknown fields in JSON request bodies are
+// ignored (true, the default, as grpc-gateway does) or refused with
+// INVALID_ARGUMENT. Routes of methods named by WithStrictMethods refuse them
+// whatever this says.
+func WithDiscardUnknown(discard bool) Option {
+	return optionFunc(func(c *config) { c.discardUnknown = discard })
+}
+
+// WithEmitUnpopulated says whether JSON responses carry fields that hold
+// their zero value (true, the default, as grpc-gateway does).
+func WithEmitUnpopulated(emit bool) Option {
+	return optionFunc(func(c *config) { c.emitUnpopulated = emit })
+}
+
+// WithProtoNames makes JSON responses use the proto field names
+// (snake_case) instead of the lowerCamelCase JSON names (the default).
+// Requests accept both spellings either way.
+func WithProtoNames(on bool) Option {
+	return optionFunc(func(c *config) { c.protoNames = on })
+}
+
+// WithEnumNumbers makes JSON responses write enums as numbers instead of
+// their names (the default). Requests accept both either way.
+func WithEnumNumbers(on bool) Option {
+	return optionFunc(func(c *config) { c.enumNumbers = on })
+}
+
+// WithIncomingHeaders replaces the allowlist of request headers passed to
+// the chain as metadata (default: Authorization, X-Request-Id,
+// traceparent, tracestate, X-Forwarded-For). Names are case-insensitive.
+// Hop-by-hop headers, pseudo-headers and grpc-* names are refused: they
+// describe the HTTP exchange, not the call. Grpc-Metadata-<key> headers
+// pass as <key> regardless, unless WithoutMetadataHeaders is given;
+// Grpc-Timeout always sets the deadline.
+func WithIncomingHeaders(names ...string) Option {
+	return optionFunc(func(c *config) {
+		c.incoming = map[string]bool{}
+		for _, n := range names {
+			k := strings.ToLower(n)
+			if !passable(k) {
+				c.errs = append(c.errs, fmt.Errorf("incoming header %q can never be passed as metadata", n))
+				continue
+			}
+			c.incoming[k] = true
+		}
+	})
+}
+
+// WithoutMetadataHeaders stops Grpc-Metadata-<key> request headers from
+// being passed as metadata <key>.
+func WithoutMetadataHeaders() Option {
+	return optionFunc(func(c *config) { c.metadataPrefix = false })
+}
+
+// WithResponseMetadata sets which upstream header and trailer keys
+// (lower case) are returned to REST clients, as Grpc-Metadata-<key> and
+// Grpc-Trailer-<key> headers. The default returns all of them, as
+// grpc-gateway does; nil restores it.
+func WithResponseMetadata(allow func(key string) bool) Option {
+	return optionFunc(func(c *config) { c.outgoing = allow })
+}
+
+// WithSuccessCode makes a successful call of method ("/pkg.Service/Method")
+// answer with code (2xx) instead of 200, e.g. 201 for a Create method.
+func WithSuccessCode(method string, code int) Option {
+	return optionFunc(func(c *config) {
+		if code < 200 || code > 299 || code == http.StatusNoContent {
+			c.errs = append(c.errs, fmt.Errorf("success code for %s: %d is not a 2xx status with a body", method, code))
+			return
+		}
+		if c.success == nil {
+			c.success = map[string]int{}
+		}
+		c.success[method] = code
+	})
+}
+
+// WithCORS answers CORS preflight requests (without reaching the chain) and
+// adds CORS headers to responses for the origins cors allows.
+func WithCORS(cors CORS) Option {
+	return optionFunc(func(c *config) {
+		if err := cors.validate(); err != nil {
+			c.errs = append(c.errs, err)
+			return
+		}
+		cc := cors.normalized()
+		c.cors = &cc
+	})
+}
+
+// RouteOption configures BuildRoutes.
+type RouteOption interface{ applyRoute(*routeConfig) }
+
+type routeOptionFunc func(*routeConfig)
+
+func (f routeOptionFunc) applyRoute(c *routeConfig) { f(c) }
+
+type routeConfig struct {
+	strict      map[string]bool
+	fullyDecode bool
+}
+
+// WithStrictMethods makes the routes of the named methods
+// ("/pkg.Service/Method") refuse unknown JSON body fields and unknown query
+// parameters with INVALID_ARGUMENT, whatever the handler's defaults.
+func WithStrictMethods(methods ...string) RouteOption {
+	return routeOptionFunc(func(c *routeConfig) {
+		if c.strict == nil {
+			c.strict = map[string]bool{}
+		}
+		for _, m := range methods {
+			c.strict[m] = true
+		}
+	})
+}
+
+// WithFullyDecodeReservedExpansion mirrors google.api.Http's
+// fully_decode_reserved_expansion: multi-segment path variables are fully
+// percent-decoded except "%2F".
+func WithFullyDecodeReservedExpansion() RouteOption {
+	return routeOptionFunc(func(c *routeConfig) { c.fullyDecode = true })
+}

@@ -1,0 +1,243 @@
+package transcoding
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// fail writes an error that happened before the call was dispatched.
+func (c *call) fail(err error) {
+	var hs *httpStatusError
+	if errors.As(err, &hs) {
+		c.errs.writeStatus(c.w, hs.st, hs.httpStatus)
+		return
+	}
+	c.errs.WriteStatus(c.w, status.Convert(err))
+}
+
+// requestsTrailers reports whether the client said it reads HTTP trailers
+// (TE: trailers); only then are upstream trailers sent, as grpc-gateway
+// does (RFC 9110 6.5.1).
+func requestsTrailers(r *http.Request) bool {
+	return strings.Contains(strings.ToLower(r.Header.Get("TE")), "trailers")
+}
+
+// setMetadataHeaders adds md to h as prefix+key headers.
+func setMetadataHeaders(h http.Header, prefix string, md metadata.MD, allow func(string) bool) {
+	for k, vs := range md {
+		if !passable(k) || (allow != nil && !allow(k)) {
+			continue
+		}
+		name := responseHeaderName(prefix, k)
+		bin := strings.HasSuffix(k, "-bin")
+		for _, v := range vs {
+			if bin {
+				v = base64.RawStdEncoding.EncodeToString([]byte(v))
+			}
+			h.Add(name, v)
+		}
+	}
+}
+
+// declareTrailers announces the trailers that will follow the body.
+func declareTrailers(h http.Header, md metadata.MD, allow func(string) bool) {
+	for k := range md {
+		if passable(k) && (allow == nil || allow(k)) {
+			h.Add("Trailer", responseHeaderName(trailerHeaderPrefix, k))
+		}
+	}
+}
+
+// writeError writes the call's final error with the upstream's headers
+// and, when asked for, its trailers.
+func (c *call) writeError(s *restStream, err error) {
+	st := status.Convert(err)
+	h := c.w.Header()
+	hdr, _ := s.headers()
+	setMetadataHeaders(h, metadataHeaderPrefix, hdr, c.allow)
+	if !requestsTrailers(c.r) {
+		c.errs.WriteStatus(c.w, st)
+		return
+	}
+	trl := s.trailers()
+	declareTrailers(h, trl, c.allow)
+	body := c.errs.statusJSON(st)
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	c.w.WriteHeader(HTTPStatus(st.Code()))
+	_, _ = c.w.Write(body)
+	setMetadataHeaders(h, trailerHeaderPrefix, trl, c.allow)
+}
+
+// writeUnary writes a unary call's response: the whole message, its
+// response_body field, or a google.api.HttpBody's raw bytes.
+func (c *call) writeUnary(s *restStream, data []byte, code int) {
+	allow := c.allow
+	body, contentType, err := c.encode(data)
+	if err != nil {
+		c.writeError(s, err)
+		return
+	}
+	h := c.w.Header()
+	hdr, _ := s.headers()
+	setMetadataHeaders(h, metadataHeaderPrefix, hdr, allow)
+	h.Set("Content-Type", contentType)
+	trailers := requestsTrailers(c.r)
+	var trl metadata.MD
+	if trailers {
+		trl = s.trailers()
+		declareTrailers(h, trl, allow)
+	} else {
+		h.Set("Content-Length", strconv.Itoa(len(body)))
+	}
+	c.w.WriteHeader(code)
+	_, _ = c.w.Write(body)
+	if trailers {
+		setMetadataHeaders(h, trailerHeaderPrefix, trl, allow)
+	}
+}
+
+// encode decodes one response message in wire format and encodes what the
+// binding says goes to the client.
+func (c *call) encode(data []byte) (body []byte, contentType string, err error) {
+	b := c.b
+	m := b.out.New()
+	if err := (proto.UnmarshalOptions{Resolver: c.unmarshal.Resolver}).Unmarshal(data, m.Interface()); err != nil {
+		return nil, "", status.Errorf(codes.Internal, "decode %s response: %v", b.out.Descriptor().FullName(), err)
+	}
+	if b.rawResponse {
+		hb := m
+		if b.respField != nil {
+			hb = m.Get(b.respField).Message()
+		}
+		ct, raw := httpBodyParts(hb)
+		if ct == "" {
+			ct = "application/octet-stream"
+		}
+		return raw, ct, nil
+	}
+	if b.respField == nil {
+		body, err = c.marshal.Marshal(m.Interface())
+	} else {
+		body, err = c.marshalField(m, b.respField)
+	}
+	if err != nil {
+		return nil, "", status.Errorf(codes.Internal, "encode %s response as JSON: %v", b.out.Descriptor().FullName(), err)
+	}
+	return body, "application/json", nil
+}
+
+// marshalField encodes one field's value as JSON: a message field as that
+// message, any other field through a message holding only it.
+func (c *call) marshalField(m protoreflect.Message, fd protoreflect.FieldDescriptor) ([]byte, error) {
+	if fd.Message() != nil && !fd.IsList() && !fd.IsMap() {
+		return c.marshal.Marshal(m.Get(fd).Message().Interface())
+	}
+	only := m.New()
+	if m.Has(fd) {
+		only.Set(fd, m.Get(fd))
+	}
+	opts := c.marshal
+	opts.EmitUnpopulated = true
+	whole, err := opts.Marshal(only.Interface())
+	if err != nil {
+		return nil, err
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(whole, &obj); err != nil {
+		return nil, err
+	}
+	name := fd.JSONName()
+	if opts.UseProtoNames {
+		name = string(fd.Name())
+	}
+	return obj[name], nil
+}
+
+func httpBodyParts(m protoreflect.Message) (contentType string, data []byte) {
+	fields := m.Descriptor().Fields()
+	if fd := fields.ByName("content_type"); fd != nil {
+		contentType = m.Get(fd).String()
+	}
+	if fd := fields.ByName("data"); fd != nil {
+		data = m.Get(fd).Bytes()
+	}
+	return contentType, data
+}
+
+// streamResponder writes a server-streaming call as grpc-gateway does by
+// default: one {"result": ...} JSON object per message, each followed by
+// a newline and flushed, and {"error": ...} if the call fails after the
+// first message. A google.api.HttpBody stream is written raw.
+type streamResponder struct {
+	c     *call
+	wrote bool
+}
+
+func (sr *streamResponder) header(md metadata.MD) {
+	setMetadataHeaders(sr.c.w.Header(), metadataHeaderPrefix, md, sr.c.allow)
+}
+
+func (sr *streamResponder) message(data []byte) error {
+	c := sr.c
+	body, ct, err := c.encode(data)
+	if err != nil {
+		return err
+	}
+	if !sr.wrote {
+		c.w.Header().Set("Content-Type", ct)
+		c.w.Header().Set("X-Content-Type-Options", "nosniff")
+		c.w.WriteHeader(http.StatusOK)
+		sr.wrote = true
+	}
+	if !c.b.rawResponse {
+		chunk := make([]byte, 0, len(body)+12)
+		chunk = append(chunk, `{"result":`...)
+		chunk = append(chunk, body...)
+		chunk = append(chunk, "}\n"...)
+		body = chunk
+	}
+	if _, err := c.w.Write(body); err != nil {
+		return status.Errorf(codes.Canceled, "write response: %v", err)
+	}
+	if err := http.NewResponseController(c.w).Flush(); err != nil {
+		return status.Errorf(codes.Canceled, "flush response: %v", err)
+	}
+	return nil
+}
+
+func (sr *streamResponder) finish(s *restStream, err error) {
+	c := sr.c
+	if err == nil {
+		if !sr.wrote {
+			if hdr, sent := s.headers(); !sent {
+				sr.header(hdr)
+			}
+			c.w.Header().Set("Content-Type", "application/json")
+			c.w.WriteHeader(http.StatusOK)
+		}
+		return
+	}
+	st := status.Convert(err)
+	if !sr.wrote {
+		if hdr, sent := s.headers(); !sent {
+			sr.header(hdr)
+		}
+		c.w.Header().Set("Content-Type", "application/json")
+		c.w.WriteHeader(HTTPStatus(st.Code()))
+	}
+	chunk := []byte(`{"error":`)
+	chunk = append(chunk, c.errs.statusJSON(st)...)
+	chunk = append(chunk, "}\n"...)
+	_, _ = c.w.Write(chunk)
+}

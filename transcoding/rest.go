@@ -1,0 +1,291 @@
+package transcoding
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/sluice-dev/sluice/protocol"
+	"github.com/sluice-dev/sluice/transcoding/httprule"
+)
+
+// Dispatcher runs an adapted call through the gateway's one interceptor
+// chain and proxy. *server.Dispatcher implements it.
+type Dispatcher interface {
+	Dispatch(ss grpc.ServerStream, method string, clientStreams, serverStreams bool) error
+}
+
+// REST transcodes REST/JSON requests into gRPC calls by the google.api.http
+// rules of the contracts, and their results back into HTTP responses. A
+// call is matched against the current Routes, its request message built
+// from the path, the query and the body, and handed to the Dispatcher as a
+// grpc.ServerStream, so every policy sees it exactly as a native gRPC call
+// of the same method. It is safe for concurrent use.
+type REST struct {
+	routes func() *Routes
+	d      Dispatcher
+	cfg    config
+}
+
+var _ http.Handler = (*REST)(nil)
+
+// NewREST returns a REST handler dispatching to d. routes is called once
+// per request and its result kept for the whole request, so a reload that
+// swaps the table never changes a call in flight; it may return nil while
+// nothing is loaded (every request is then 404).
+func NewREST(routes func() *Routes, d Dispatcher, opts ...Option) (*REST, error) {
+	if routes == nil {
+		return nil, errors.New("rest: nil routes function")
+	}
+	if d == nil {
+		return nil, errors.New("rest: nil dispatcher")
+	}
+	cfg := defaultConfig()
+	for _, o := range opts {
+		o.apply(&cfg)
+	}
+	if len(cfg.errs) > 0 {
+		return nil, fmt.Errorf("rest: %w", errors.Join(cfg.errs...))
+	}
+	return &REST{routes: routes, d: d, cfg: cfg}, nil
+}
+
+// call is the per-request state shared by the stages of ServeHTTP.
+type call struct {
+	w         http.ResponseWriter
+	r         *http.Request
+	b         *binding
+	errs      *ErrorWriter
+	marshal   protojson.MarshalOptions
+	unmarshal protojson.UnmarshalOptions
+	allow     func(key string) bool // response metadata filter
+}
+
+// ServeHTTP serves one REST request.
+func (h *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.cfg.cors != nil && h.cfg.cors.handle(w, r) {
+		return
+	}
+	rt := h.routes()
+	c := &call{w: w, r: r, allow: h.cfg.outgoing, marshal: protojson.MarshalOptions{
+		EmitUnpopulated: h.cfg.emitUnpopulated,
+		UseProtoNames:   h.cfg.protoNames,
+		UseEnumNumbers:  h.cfg.enumNumbers,
+	}}
+	if rt != nil && rt.snap != nil {
+		c.marshal.Resolver = withLinkedTypes(rt.snap.Types())
+	}
+	c.errs = newErrorWriter(c.marshal)
+	path := r.URL.EscapedPath()
+	if rt == nil || rt.snap == nil || rt.router == nil {
+		c.errs.WriteStatus(w, status.Newf(codes.NotFound, "no route for %s %s", r.Method, path))
+		return
+	}
+	match, res := rt.router.Match(r.Method, path)
+	switch res {
+	case httprule.NotFound:
+		c.errs.WriteStatus(w, status.Newf(codes.NotFound, "no route for %s %s", r.Method, path))
+		return
+	case httprule.MalformedPath:
+		c.errs.WriteStatus(w, status.Newf(codes.InvalidArgument, "malformed path %q: invalid percent-encoding", path))
+		return
+	case httprule.MethodNotAllowed:
+		w.Header().Set("Allow", strings.Join(match.Allow, ", "))
+		c.errs.writeStatus(w, status.Newf(codes.Unimplemented, "method %s is not allowed for %s; allowed: %s",
+			r.Method, path, strings.Join(match.Allow, ", ")), http.StatusMethodNotAllowed)
+		return
+	}
+	b, _ := match.Route.Value.(*binding)
+	if b == nil {
+		c.errs.WriteStatus(w, status.New(codes.Internal, "route without a binding"))
+		return
+	}
+	c.b = b
+	c.unmarshal = protojson.UnmarshalOptions{
+		DiscardUnknown: h.cfg.discardUnknown && !b.strict,
+		Resolver:       c.marshal.Resolver,
+		RecursionLimit: h.cfg.maxDepth + 1,
+	}
+	if b.method.ClientStreaming() {
+		c.errs.WriteStatus(w, status.Newf(codes.Unimplemented,
+			"%s is a client-streaming method, which REST does not carry yet; call it over gRPC or gRPC-Web", b.method.Path))
+		return
+	}
+	if !b.rawResponse && !acceptsJSON(r.Header.Values("Accept")) {
+		c.errs.writeStatus(w, status.Newf(codes.InvalidArgument,
+			"the response is application/json, which the Accept header %q does not allow", strings.Join(r.Header.Values("Accept"), ", ")),
+			http.StatusNotAcceptable)
+		return
+	}
+
+	ctx, cancel, err := h.callContext(r)
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	defer cancel()
+	req, err := h.buildRequest(c, match.Vars)
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	s := &restStream{method: b.method.Path, request: req}
+	s.ctx = grpc.NewContextWithServerTransportStream(ctx, transportStream{s})
+	if b.method.ServerStreaming() {
+		sr := &streamResponder{c: c}
+		s.onHeader, s.onMessage = sr.header, sr.message
+		err := h.d.Dispatch(s, b.method.Path, false, true)
+		sr.finish(s, err)
+		return
+	}
+	var resp []byte
+	got := false
+	s.onHeader = func(metadata.MD) {}
+	s.onMessage = func(data []byte) error {
+		if got {
+			return status.Errorf(codes.Internal, "upstream sent more than one response to unary %s", b.method.Path)
+		}
+		got, resp = true, data
+		return nil
+	}
+	err = h.d.Dispatch(s, b.method.Path, false, false)
+	if err == nil && !got {
+		err = status.Error(codes.Internal, errNoResponse.Error())
+	}
+	if err != nil {
+		c.writeError(s, err)
+		return
+	}
+	code := http.StatusOK
+	if sc, ok := h.cfg.success[b.method.Path]; ok {
+		code = sc
+	}
+	c.writeUnary(s, resp, code)
+}
+
+// callContext derives the call's context from the request: incoming
+// metadata, peer, protocol and the Grpc-Timeout deadline.
+func (h *REST) callContext(r *http.Request) (context.Context, context.CancelFunc, error) {
+	md, err := h.cfg.incomingMetadata(r.Header)
+	if err != nil {
+		return nil, nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	ctx := r.Context()
+	cancel := context.CancelFunc(func() {})
+	if v := r.Header.Values(timeoutHeader); len(v) > 0 {
+		if len(v) > 1 {
+			return nil, nil, status.Errorf(codes.InvalidArgument, "invalid grpc-timeout: %d values", len(v))
+		}
+		d, err := ParseTimeout(v[0])
+		if err != nil {
+			return nil, nil, status.Errorf(codes.InvalidArgument, "invalid grpc-timeout: %v", err)
+		}
+		ctx, cancel = context.WithTimeout(ctx, d)
+	}
+	ctx = metadata.NewIncomingContext(ctx, md)
+	ctx = peer.NewContext(ctx, requestPeer(r))
+	ctx = protocol.NewContext(ctx, protocol.REST)
+	return ctx, cancel, nil
+}
+
+// buildRequest builds the request message, in the order grpc-gateway
+// uses: body, then path variables (which win over the body), then query
+// parameters for the fields neither bound, then the PATCH update mask.
+// It returns the message in wire format.
+func (h *REST) buildRequest(c *call, vars []httprule.Var) ([]byte, error) {
+	b, r := c.b, c.r
+	m := b.in.New()
+	var body []byte
+	if b.body != bodyNone {
+		var err error
+		if body, err = readBody(c.w, r, h.cfg.maxBody); err != nil {
+			return nil, err
+		}
+		if err := h.bindBody(m, b, body, r.Header.Get("Content-Type"), c.unmarshal); err != nil {
+			return nil, err
+		}
+	}
+	for i, v := range vars {
+		if i >= len(b.vars) {
+			break
+		}
+		if err := setPath(m, b.vars[i], []string{v.Value}); err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", strings.Join(v.FieldPath, "."), err)
+		}
+	}
+	strict := h.cfg.strictQuery || b.strict
+	if b.body == bodyAll {
+		if strict && r.URL.RawQuery != "" {
+			return nil, status.Error(codes.InvalidArgument, "query parameters are not allowed: the body binds the whole request")
+		}
+	} else if r.URL.RawQuery != "" {
+		q, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "%v", err)
+		}
+		if err := bindQuery(m, q, b.bound, strict); err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "%v", err)
+		}
+	}
+	if err := fillUpdateMask(m, b, body); err != nil {
+		return nil, err
+	}
+	out, err := proto.Marshal(m.Interface())
+	if err != nil {
+		// Only what the client sent can make a message unmarshallable
+		// (invalid UTF-8 in a string, say).
+		return nil, status.Errorf(codes.InvalidArgument, "invalid request: %v", err)
+	}
+	return out, nil
+}
+
+// acceptsJSON reports whether an Accept header allows application/json.
+// No header accepts anything.
+func acceptsJSON(values []string) bool {
+	if len(values) == 0 {
+		return true
+	}
+	seen := false
+	for _, v := range values {
+		for _, part := range strings.Split(v, ",") {
+			part = strings.TrimSpace(part)
+			if part == "" {
+				continue
+			}
+			seen = true
+			mt, params, _ := strings.Cut(part, ";")
+			mt = strings.ToLower(strings.TrimSpace(mt))
+			if mt != "*/*" && mt != "application/*" && mt != "application/json" {
+				continue
+			}
+			if zeroQ(params) {
+				continue
+			}
+			return true
+		}
+	}
+	return !seen
+}
+
+// zeroQ reports whether media-range parameters carry q=0.
+func zeroQ(params string) bool {
+	for _, p := range strings.Split(params, ";") {
+		k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
+		if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
+			v = strings.TrimSpace(v)
+			return strings.Trim(v, "0.") == "" && v != ""
+		}
+	}
+	return false
+}
