@@ -13,8 +13,11 @@ type Config struct {
 	TLS            ServerTLS  `yaml:"tls" doc:"TLS on the main listener. TLS is off when {cert_file} is empty; the listener then speaks cleartext HTTP/2 (h2c) and HTTP/1.1."`
 	DescriptorSets []string   `yaml:"descriptor_sets" kind:"path" doc:"Files holding a serialized {google.protobuf.FileDescriptorSet}, as written by {buf build -o api.binpb} or {protoc --include_imports --descriptor_set_out}. They define the methods, HTTP routes and messages sluice knows. Imports must be included."`
 	Upstreams      []Upstream `yaml:"upstreams" doc:"The gRPC services behind the gateway and the methods each one serves. A method is routed to the upstream with the most specific matching pattern."`
+	REST           REST       `yaml:"rest" doc:"REST/JSON transcoding of the methods that have {google.api.http} rules."`
 	Server         Server     `yaml:"server" doc:"Limits and timeouts of the main listener."`
 	Log            Log        `yaml:"log" doc:"Process logging."`
+	Policy         Policy     `yaml:"policy" doc:"Authentication, authorization, identity propagation and deadlines: the policies every call passes, whatever its protocol."`
+	RateLimits     RateLimits `yaml:"rate_limits" doc:"Rate limits: token buckets per method pattern and per caller (identity, API key, client IP, header value or everyone), local to each instance or shared by all instances through Redis."`
 }
 
 // ServerTLS configures TLS on the main listener.
@@ -125,7 +128,10 @@ func Default() Config {
 			SniffTimeout:  Duration(10 * time.Second),
 			ShutdownGrace: Duration(30 * time.Second),
 		},
-		Log: Log{Level: LogInfo, Format: LogJSON},
+		Log:        Log{Level: LogInfo, Format: LogJSON},
+		REST:       DefaultREST(),
+		Policy:     defaultPolicy(),
+		RateLimits: defaultRateLimits(),
 	}
 }
 

@@ -152,8 +152,12 @@ func writeStruct(b *strings.Builder, prefix string, t reflect.Type, def reflect.
 	for _, f := range fieldsOf(t) {
 		key := prefix + "." + f.name
 		writeRow(b, key, f, def.FieldByIndex(f.index))
-		if f.typ.Kind() == reflect.Struct && !isScalarType(f.typ) {
+		switch {
+		case f.typ.Kind() == reflect.Struct && !isScalarType(f.typ):
 			writeStruct(b, key, f.typ, def.FieldByIndex(f.index))
+		case isStructSlice(f.typ):
+			// Entries of nested lists start from their zero value.
+			writeStruct(b, key+"[]", f.typ.Elem(), reflect.Zero(f.typ.Elem()))
 		}
 	}
 }

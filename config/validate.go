@@ -42,7 +42,10 @@ func (c *Config) validate() Errors {
 		checkFile(&errs, path, f)
 	}
 	c.validateUpstreams(&errs)
+	c.REST.validate(&errs, "rest")
 	c.Server.validate(&errs, "server")
+	c.Policy.validate(&errs, "policy", &c.TLS)
+	c.RateLimits.validate(&errs, "rate_limits")
 	checkEnum(&errs, "log.level", c.Log.Level)
 	checkEnum(&errs, "log.format", c.Log.Format)
 	return errs

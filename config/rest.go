@@ -1,0 +1,63 @@
+package config
+
+import (
+	"slices"
+	"strconv"
+)
+
+// REST configures REST/JSON transcoding by the contracts' google.api.http
+// rules. The JSON defaults are grpc-gateway's, so clients can switch
+// gateways without changes.
+type REST struct {
+	Enabled         bool     `yaml:"enabled" doc:"Serve REST/JSON on the main port for every method with a {google.api.http} rule. Off, non-gRPC requests get 404."`
+	MaxBodySize     ByteSize `yaml:"max_body_size" doc:"Largest request body read; larger ones get 413 ({RESOURCE_EXHAUSTED}) before any decoding. At most 1GiB."`
+	MaxJSONDepth    int      `yaml:"max_json_depth" doc:"Deepest nesting of JSON objects and arrays accepted in a body (1 to 10000); deeper bodies get 400 before decoding."`
+	StrictQuery     bool     `yaml:"strict_query" doc:"Reject query parameters that name no field with 400 ({INVALID_ARGUMENT}) instead of ignoring them."`
+	DiscardUnknown  bool     `yaml:"discard_unknown" doc:"Ignore unknown fields in JSON bodies. When false they get 400 ({INVALID_ARGUMENT})."`
+	EmitUnpopulated bool     `yaml:"emit_unpopulated" doc:"Write fields that hold their zero value in JSON responses."`
+	ProtoNames      bool     `yaml:"proto_names" doc:"Write JSON field names as in the .proto ({page_size}) instead of lowerCamelCase ({pageSize}). Both are always accepted in requests."`
+	EnumNumbers     bool     `yaml:"enum_numbers" doc:"Write enums as numbers instead of names. Both are always accepted in requests."`
+	CORS            CORS     `yaml:"cors" doc:"Cross-origin requests from browsers. Off while {allowed_origins} is empty; preflights are answered by the gateway and never reach an upstream."`
+}
+
+// CORS configures cross-origin resource sharing for REST.
+type CORS struct {
+	AllowedOrigins   []string `yaml:"allowed_origins" doc:"Origins allowed, exactly as browsers send them ({https://app.example.com}), or {*} for any."`
+	AllowedMethods   []string `yaml:"allowed_methods" doc:"Methods a preflight allows; empty means GET, POST, PUT, PATCH and DELETE."`
+	AllowedHeaders   []string `yaml:"allowed_headers" doc:"Request headers a preflight allows; empty means Authorization, Content-Type, X-Request-Id, Grpc-Timeout, traceparent and tracestate."`
+	ExposedHeaders   []string `yaml:"exposed_headers" doc:"Response headers that scripts may read."`
+	AllowCredentials bool     `yaml:"allow_credentials" doc:"Let browsers send cookies and HTTP authentication. Not allowed with the {*} origin."`
+	MaxAge           Duration `yaml:"max_age" doc:"How long browsers may cache a preflight answer; 0 sends no {Access-Control-Max-Age}."`
+}
+
+// DefaultREST returns REST's defaults.
+func DefaultREST() REST {
+	return REST{
+		Enabled:         true,
+		MaxBodySize:     4 << 20,
+		MaxJSONDepth:    64,
+		DiscardUnknown:  true,
+		EmitUnpopulated: true,
+	}
+}
+
+func (r *REST) validate(errs *Errors, path string) {
+	if r.MaxBodySize <= 0 || r.MaxBodySize > 1<<30 {
+		errs.add(path+".max_body_size", "must be between 1B and 1GiB")
+	}
+	if r.MaxJSONDepth < 1 || r.MaxJSONDepth > 10000 {
+		errs.add(path+".max_json_depth", "must be between 1 and 10000")
+	}
+	c := &r.CORS
+	for i, o := range c.AllowedOrigins {
+		if o == "" {
+			errs.add(path+".cors.allowed_origins["+strconv.Itoa(i)+"]", "must not be empty")
+		}
+	}
+	if c.AllowCredentials && slices.Contains(c.AllowedOrigins, "*") {
+		errs.add(path+".cors.allow_credentials", `cannot be true with the "*" origin`)
+	}
+	if c.MaxAge < 0 {
+		errs.add(path+".cors.max_age", "must not be negative")
+	}
+}
