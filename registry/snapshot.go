@@ -52,6 +52,9 @@ type Snapshot struct {
 	methods map[string]*Method
 	paths   []string // sorted
 	sources map[string]string
+	// commented are descriptor-set files whose linked twins were used:
+	// generated descriptors carry no comments, these do.
+	commented []*descriptorpb.FileDescriptorProto
 }
 
 // Build loads every source and links them into one snapshot. Sources may
@@ -139,6 +142,9 @@ func Build(sources ...Source) (*Snapshot, error) {
 			// are the same contract.
 			if linked, err := protoregistry.GlobalFiles.FindFileByPath(path); err == nil && sameContract(linked, e.fd) {
 				ok = false
+				if e.fd.GetSourceCodeInfo() != nil {
+					s.commented = append(s.commented, e.fd)
+				}
 			}
 		}
 		if ok && e.source == "linked" {
@@ -324,6 +330,13 @@ func (s *Snapshot) Files() *protoregistry.Files { return s.files }
 // Types resolves message, enum and extension types, for JSON mapping and
 // google.protobuf.Any.
 func (s *Snapshot) Types() *protoregistry.Types { return s.types }
+
+// CommentedFiles returns the descriptor-set files, with their comments,
+// of contracts the snapshot serves from the binary's own generated
+// descriptors (which carry no comments), for documentation generators.
+func (s *Snapshot) CommentedFiles() []*descriptorpb.FileDescriptorProto {
+	return append([]*descriptorpb.FileDescriptorProto(nil), s.commented...)
+}
 
 // Source names where the file at path came from.
 func (s *Snapshot) Source(path string) string { return s.sources[path] }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/fx"
@@ -23,6 +24,7 @@ import (
 	"github.com/sluice-dev/sluice/interceptors/recovery"
 	"github.com/sluice-dev/sluice/registry"
 	"github.com/sluice-dev/sluice/server"
+	"github.com/sluice-dev/sluice/transcoding"
 )
 
 // appOptions is the whole composition root: one fx.Module per area, each
@@ -44,8 +46,28 @@ func appOptions(cfg *config.Config, logger *slog.Logger, extra ...fx.Option) fx.
 }
 
 var contractsModule = fx.Module("contracts",
-	fx.Provide(newRegistry),
+	fx.Provide(newRegistry, newRouteTable),
 )
+
+// routeTable holds the REST route table of the current contracts. It is
+// swapped whole when contracts reload, so a request uses one table.
+type routeTable struct {
+	current atomic.Pointer[transcoding.Routes]
+}
+
+func (t *routeTable) Load() *transcoding.Routes { return t.current.Load() }
+
+// newRouteTable builds the REST routes of the loaded contracts. Conflicting
+// or malformed rules fail start-up, naming both sources.
+func newRouteTable(reg *registry.Registry) (*routeTable, error) {
+	routes, err := transcoding.BuildRoutes(reg.Snapshot())
+	if err != nil {
+		return nil, fmt.Errorf("REST routes: %w", err)
+	}
+	t := &routeTable{}
+	t.current.Store(routes)
+	return t, nil
+}
 
 // linkedContracts lets the embedded demo add the contracts compiled into
 // the binary; a real deployment names descriptor sets.
@@ -217,7 +239,33 @@ func newDispatcher(proxy *server.Proxy, logger *slog.Logger) (*server.Dispatcher
 	return server.NewDispatcher(proxy, interceptorChain(logger)...)
 }
 
-func newGateway(lc fx.Lifecycle, cfg *config.Config, d *server.Dispatcher, logger *slog.Logger) (*server.Gateway, error) {
+func newREST(cfg *config.Config, routes *routeTable, d *server.Dispatcher) (*transcoding.REST, error) {
+	r := cfg.REST
+	opts := []transcoding.Option{
+		transcoding.WithMaxBodyBytes(int64(r.MaxBodySize)),
+		transcoding.WithMaxJSONDepth(r.MaxJSONDepth),
+		transcoding.WithDiscardUnknown(r.DiscardUnknown),
+		transcoding.WithEmitUnpopulated(r.EmitUnpopulated),
+		transcoding.WithProtoNames(r.ProtoNames),
+		transcoding.WithEnumNumbers(r.EnumNumbers),
+	}
+	if r.StrictQuery {
+		opts = append(opts, transcoding.WithStrictQuery())
+	}
+	if len(r.CORS.AllowedOrigins) > 0 {
+		opts = append(opts, transcoding.WithCORS(transcoding.CORS{
+			AllowedOrigins:   r.CORS.AllowedOrigins,
+			AllowedMethods:   r.CORS.AllowedMethods,
+			AllowedHeaders:   r.CORS.AllowedHeaders,
+			ExposedHeaders:   r.CORS.ExposedHeaders,
+			AllowCredentials: r.CORS.AllowCredentials,
+			MaxAge:           time.Duration(r.CORS.MaxAge),
+		}))
+	}
+	return transcoding.NewREST(routes.Load, d, opts...)
+}
+
+func newGateway(lc fx.Lifecycle, cfg *config.Config, d *server.Dispatcher, routes *routeTable, logger *slog.Logger) (*server.Gateway, error) {
 	tc, err := serverTLS(cfg.TLS)
 	if err != nil {
 		return nil, err
@@ -248,6 +296,13 @@ func newGateway(lc fx.Lifecycle, cfg *config.Config, d *server.Dispatcher, logge
 	}
 	if tc != nil {
 		opts = append(opts, server.WithTLS(tc))
+	}
+	if cfg.REST.Enabled {
+		rest, err := newREST(cfg, routes, d)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, server.WithHTTPHandler(rest))
 	}
 	gw, err := server.NewGateway(d, opts...)
 	if err != nil {

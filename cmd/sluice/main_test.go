@@ -224,19 +224,33 @@ func TestServeEmbeddedDemo(t *testing.T) {
 	waitHTTP(t, "http://"+admin+"/readyz", http.StatusOK)
 	waitHTTP(t, "http://"+admin+"/healthz", http.StatusOK)
 
-	// Non-gRPC requests get a google.rpc.Status 404 until REST lands.
-	res, err := http.Get("http://" + addr + "/v1/shelves")
+	// REST/JSON by the contract's google.api.http rules, through the
+	// same chain, and errors as google.rpc.Status bodies.
+	res, err := http.Get("http://" + addr + "/v1/" + demo.SeedBookMobyDick)
 	if err != nil {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	var book struct {
+		Name  string `json:"name"`
+		Title string `json:"title"`
+	}
+	if res.StatusCode != http.StatusOK || json.Unmarshal(body, &book) != nil || book.Name != demo.SeedBookMobyDick || book.Title == "" {
+		t.Errorf("GET /v1/%s = %d %s, want the book as JSON", demo.SeedBookMobyDick, res.StatusCode, body)
+	}
+	res, err = http.Get("http://" + addr + "/v1/shelves/nope")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(res.Body)
 	_ = res.Body.Close()
 	var st struct {
 		Code    int    `json:"code"`
 		Message string `json:"message"`
 	}
 	if res.StatusCode != http.StatusNotFound || json.Unmarshal(body, &st) != nil || st.Code != int(codes.NotFound) {
-		t.Errorf("GET /v1/shelves = %d %s, want 404 with a google.rpc.Status body", res.StatusCode, body)
+		t.Errorf("GET /v1/shelves/nope = %d %s, want 404 with a google.rpc.Status body", res.StatusCode, body)
 	}
 
 	if code := p.stop(t); code != 0 {

@@ -1,0 +1,240 @@
+package registry
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// WatchOption configures a Watcher.
+type WatchOption interface{ apply(*watchConfig) }
+
+type watchOptionFunc func(*watchConfig)
+
+func (f watchOptionFunc) apply(c *watchConfig) { f(c) }
+
+type watchConfig struct {
+	interval time.Duration
+	always   bool
+	files    []string
+	onChange func(*Snapshot)
+	logger   *slog.Logger
+}
+
+// WithInterval sets how often the watcher looks for changes; the default
+// is 30 seconds. A value <= 0 disables polling: only Trigger reloads.
+func WithInterval(d time.Duration) WatchOption {
+	return watchOptionFunc(func(c *watchConfig) { c.interval = d })
+}
+
+// WithReloadEveryInterval reloads on every tick, for sources that can not
+// tell whether they changed without being asked (server reflection).
+// Without it a tick reloads only when a watched file changed.
+func WithReloadEveryInterval() WatchOption {
+	return watchOptionFunc(func(c *watchConfig) { c.always = true })
+}
+
+// WithFiles watches descriptor set files: a tick that finds one changed
+// (modification time, size or content) reloads.
+func WithFiles(paths ...string) WatchOption {
+	return watchOptionFunc(func(c *watchConfig) { c.files = append(c.files, paths...) })
+}
+
+// WithOnChange calls fn with the new snapshot after a reload that changed
+// the contracts (a reload that yields the same contracts does not call
+// it), so a REST route table or an OpenAPI document can be rebuilt. fn is
+// called from the watcher's goroutine, one call at a time, in order.
+func WithOnChange(fn func(*Snapshot)) WatchOption {
+	return watchOptionFunc(func(c *watchConfig) { c.onChange = fn })
+}
+
+// WithWatchLogger logs reloads and refused reloads; the default discards.
+func WithWatchLogger(l *slog.Logger) WatchOption {
+	return watchOptionFunc(func(c *watchConfig) {
+		if l != nil {
+			c.logger = l
+		}
+	})
+}
+
+// Watcher reloads a Registry on an interval, when a watched descriptor set
+// file changes, and on demand (Trigger, for SIGHUP). A refused reload is
+// logged and the old snapshot keeps serving. Run drives it; Trigger is
+// safe to call from any goroutine, before, during or after Run.
+type Watcher struct {
+	reg     *Registry
+	cfg     watchConfig
+	trigger chan struct{}
+
+	mu    sync.Mutex // guards the fields below, touched only by Run
+	files map[string]fileState
+	last  [sha256.Size]byte
+}
+
+// fileState is what a tick compares to tell that a file changed.
+type fileState struct {
+	modTime time.Time
+	size    int64
+	sum     [sha256.Size]byte
+	missing bool
+}
+
+// NewWatcher returns a watcher of reg. The current snapshot and the
+// current state of the watched files are the baseline.
+func NewWatcher(reg *Registry, opts ...WatchOption) *Watcher {
+	cfg := watchConfig{
+		interval: 30 * time.Second,
+		logger:   slog.New(slog.DiscardHandler),
+	}
+	for _, o := range opts {
+		o.apply(&cfg)
+	}
+	w := &Watcher{
+		reg:     reg,
+		cfg:     cfg,
+		trigger: make(chan struct{}, 1),
+		files:   map[string]fileState{},
+		last:    Fingerprint(reg.Snapshot()),
+	}
+	for _, p := range cfg.files {
+		w.files[p] = statFile(p)
+	}
+	return w
+}
+
+// Trigger asks for a reload as soon as possible. It never blocks; triggers
+// that arrive while one is pending are merged.
+func (w *Watcher) Trigger() {
+	select {
+	case w.trigger <- struct{}{}:
+	default:
+	}
+}
+
+// Run watches until ctx ends, then returns ctx's error. Run it once.
+func (w *Watcher) Run(ctx context.Context) error {
+	var tick <-chan time.Time
+	if w.cfg.interval > 0 {
+		t := time.NewTicker(w.cfg.interval)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-w.trigger:
+			w.pollFiles() // take the files' new state as the baseline
+			w.reload("trigger")
+		case <-tick:
+			if changed := w.pollFiles(); changed != "" {
+				w.reload("file changed: " + changed)
+			} else if w.cfg.always {
+				w.reload("interval")
+			}
+		}
+	}
+}
+
+// pollFiles records the state of every watched file and returns the first
+// one (in name order) that changed, or "".
+func (w *Watcher) pollFiles() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	paths := make([]string, 0, len(w.files))
+	for p := range w.files {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	changed := ""
+	for _, p := range paths {
+		now := statFile(p)
+		if now != w.files[p] && changed == "" {
+			changed = p
+		}
+		w.files[p] = now
+	}
+	return changed
+}
+
+// reload reloads the registry; a refused reload keeps the old snapshot.
+func (w *Watcher) reload(why string) {
+	if err := w.reg.Reload(); err != nil {
+		w.cfg.logger.Error("contracts reload refused; the previous contracts stay in use", "reason", why, "error", err)
+		return
+	}
+	s := w.reg.Snapshot()
+	fp := Fingerprint(s)
+	w.mu.Lock()
+	same := fp == w.last
+	w.last = fp
+	w.mu.Unlock()
+	if same {
+		w.cfg.logger.Debug("contracts reloaded, unchanged", "reason", why)
+		return
+	}
+	w.cfg.logger.Info("contracts reloaded", "reason", why, "methods", len(s.Methods()))
+	if w.cfg.onChange != nil {
+		w.cfg.onChange(s)
+	}
+}
+
+func statFile(path string) fileState {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileState{missing: true}
+	}
+	st := fileState{modTime: fi.ModTime(), size: fi.Size()}
+	f, err := os.Open(path)
+	if err != nil {
+		return fileState{missing: true}
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return fileState{missing: true}
+	}
+	copy(st.sum[:], h.Sum(nil))
+	return st
+}
+
+// Fingerprint returns a digest of every file of s, source information
+// (comments) and the source of each file included, so two snapshots with equal fingerprints describe
+// the same contracts and the same documentation. A nil snapshot has the
+// zero fingerprint.
+func Fingerprint(s *Snapshot) [sha256.Size]byte {
+	var out [sha256.Size]byte
+	if s == nil {
+		return out
+	}
+	var fds []protoreflect.FileDescriptor
+	s.Files().RangeFiles(func(fd protoreflect.FileDescriptor) bool {
+		fds = append(fds, fd)
+		return true
+	})
+	sort.Slice(fds, func(i, j int) bool { return fds[i].Path() < fds[j].Path() })
+	h := sha256.New()
+	opts := proto.MarshalOptions{Deterministic: true}
+	for _, fd := range fds {
+		b, err := opts.Marshal(protodesc.ToFileDescriptorProto(fd))
+		if err != nil {
+			b = nil // cannot happen for a registered file
+		}
+		// Path and source separate the files; a file that moves to
+		// another source changes what `sluice routes` prints.
+		fmt.Fprintf(h, "%s\x00%s\x00%d\x00", fd.Path(), s.Source(fd.Path()), len(b))
+		h.Write(b)
+	}
+	copy(out[:], h.Sum(nil))
+	return out
+}
