@@ -22,6 +22,7 @@ import (
 	"github.com/sluice-dev/sluice/config"
 	"github.com/sluice-dev/sluice/interceptors/logging"
 	"github.com/sluice-dev/sluice/interceptors/recovery"
+	"github.com/sluice-dev/sluice/openapi"
 	"github.com/sluice-dev/sluice/registry"
 	"github.com/sluice-dev/sluice/server"
 	"github.com/sluice-dev/sluice/transcoding"
@@ -344,18 +345,21 @@ func startAdmin(lc fx.Lifecycle, cfg *config.Config, reg *registry.Registry, ups
 	if cfg.Admin == "" {
 		return
 	}
+	mux := http.NewServeMux()
+	mux.Handle("/openapi.json", openapi.Handler(reg.Snapshot, openAPIOptions(cfg)...))
 	srv := &http.Server{
-		Handler: server.NewAdminHandler(map[string]server.ReadinessCheck{
-			"contracts": func() (bool, string) {
-				if reg.Snapshot() == nil {
-					return false, "no contracts loaded"
-				}
-				return true, ""
-			},
-			"upstreams": ups.Ready,
-		}),
-		ReadHeaderTimeout: 5 * time.Second,
+		Handler: mux,
 	}
+	mux.Handle("/", server.NewAdminHandler(map[string]server.ReadinessCheck{
+		"contracts": func() (bool, string) {
+			if reg.Snapshot() == nil {
+				return false, "no contracts loaded"
+			}
+			return true, ""
+		},
+		"upstreams": ups.Ready,
+	}))
+	srv.ReadHeaderTimeout = 5 * time.Second
 	done := make(chan struct{})
 	lc.Append(fx.Hook{
 		OnStart: func(context.Context) error {

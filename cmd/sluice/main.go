@@ -4,6 +4,8 @@
 //	sluice serve [--config FILE] [--listen ADDR] [--admin ADDR]
 //	             [--descriptor-set FILE]... [--upstream PATTERN=TARGET]...
 //	sluice validate [same flags]
+//	sluice routes [same flags]
+//	sluice openapi [same flags]
 //	sluice demo-upstream [--listen ADDR]
 //
 // With no --config, --descriptor-set or --upstream, serve runs the embedded
@@ -25,6 +27,8 @@ const usage = `sluice: a gRPC-first API gateway
 usage:
   sluice serve [flags]          run the gateway (no flags: the embedded demo)
   sluice validate [flags]       check the configuration; print every problem
+  sluice routes [flags]         print the REST route table of the contracts
+  sluice openapi [flags]        print the OpenAPI 3.1 document of the contracts
   sluice demo-upstream [flags]  run the demo library service alone
   sluice help                   show this text
 
@@ -42,6 +46,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serveCommand(args[1:], stdout, stderr)
 	case "validate":
 		return validateCommand(args[1:], stdout, stderr)
+	case "routes", "openapi":
+		return docsCommand(args[0], args[1:], stdout, stderr)
 	case "demo-upstream":
 		return demoUpstreamCommand(args[1:], stdout, stderr)
 	case "help", "-h", "--help":

@@ -421,3 +421,30 @@ server:
 		t.Errorf("validate good config: %v\n%s", err, out)
 	}
 }
+
+func TestRoutesAndOpenAPICommands(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command(sluiceBin, "routes").Output()
+	if err != nil {
+		t.Fatalf("sluice routes: %v", err)
+	}
+	for _, want := range []string{"PATCH   /v1/{book.name=shelves/*/books/*}", "/sluice.demo.library.v1.LibraryService/UpdateBook", "additional binding"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("sluice routes lacks %q:\n%s", want, out)
+		}
+	}
+	out, err = exec.Command(sluiceBin, "openapi", "--descriptor-set", "../../gen/descriptors/demo.binpb", "--upstream", "sluice.*=127.0.0.1:1").Output()
+	if err != nil {
+		t.Fatalf("sluice openapi: %v", err)
+	}
+	var doc struct {
+		OpenAPI string                    `json:"openapi"`
+		Paths   map[string]map[string]any `json:"paths"`
+	}
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatalf("sluice openapi printed no JSON: %v", err)
+	}
+	if doc.OpenAPI != "3.1.0" || len(doc.Paths) == 0 {
+		t.Errorf("openapi = %q with %d paths, want 3.1.0 with the demo's paths", doc.OpenAPI, len(doc.Paths))
+	}
+}
