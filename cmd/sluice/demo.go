@@ -116,7 +116,11 @@ Try it:
   grpcurl -plaintext %[1]s list sluice.demo.library.v1.LibraryService
   grpcurl -plaintext -d '{"parent":"shelves/classics"}' %[1]s sluice.demo.library.v1.LibraryService/ListBooks
   grpcurl -plaintext %[1]s grpc.health.v1.Health/Check
+  curl -s http://%[1]s/v1/shelves/classics/books/moby-dick
+  curl -s 'http://%[1]s/v1/shelves/classics/books?pageSize=1'
+  curl -sN http://%[1]s/v1/shelves/classics/books:export
   curl -s http://%[2]s/readyz
+  curl -s http://%[2]s/openapi.json
 
 Stop with Ctrl-C.
 `, addr, cfg.Admin)
