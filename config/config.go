@@ -13,8 +13,10 @@ type Config struct {
 	TLS            ServerTLS  `yaml:"tls" doc:"TLS on the main listener. TLS is off when {cert_file} is empty; the listener then speaks cleartext HTTP/2 (h2c) and HTTP/1.1."`
 	DescriptorSets []string   `yaml:"descriptor_sets" kind:"path" doc:"Files holding a serialized {google.protobuf.FileDescriptorSet}, as written by {buf build -o api.binpb} or {protoc --include_imports --descriptor_set_out}. They define the methods, HTTP routes and messages sluice knows. Imports must be included."`
 	Upstreams      []Upstream `yaml:"upstreams" doc:"The gRPC services behind the gateway and the methods each one serves. A method is routed to the upstream with the most specific matching pattern."`
+	Contracts      Contracts  `yaml:"contracts" doc:"Reloading contracts while sluice runs: descriptor set files that change and upstream server reflection."`
 	REST           REST       `yaml:"rest" doc:"REST/JSON transcoding of the methods that have {google.api.http} rules."`
 	Server         Server     `yaml:"server" doc:"Limits and timeouts of the main listener."`
+	Limits         Limits     `yaml:"limits" doc:"Send-stall timeout, concurrency limits and per-method message limits, applied to every call whatever its protocol."`
 	Log            Log        `yaml:"log" doc:"Process logging."`
 	Policy         Policy     `yaml:"policy" doc:"Authentication, authorization, identity propagation and deadlines: the policies every call passes, whatever its protocol."`
 	RateLimits     RateLimits `yaml:"rate_limits" doc:"Rate limits: token buckets per method pattern and per caller (identity, API key, client IP, header value or everyone), local to each instance or shared by all instances through Redis."`
@@ -39,6 +41,7 @@ type Upstream struct {
 	Keepalive      UpstreamKeepalive `yaml:"keepalive" doc:"HTTP/2 pings towards the upstream, which detect dead connections."`
 	LoadBalancing  LoadBalancing     `yaml:"load_balancing" doc:"How calls are spread over the addresses the target resolves to: {round_robin} uses all of them, {pick_first} uses the first one that connects."`
 	ConnectTimeout Duration          `yaml:"connect_timeout" doc:"Longest time one connection attempt to the upstream may take."`
+	Reflection     bool              `yaml:"reflection" doc:"Load this upstream's contracts from its gRPC server reflection service ({grpc.reflection.v1}, falling back to {v1alpha}), refreshed every {contracts.refresh_interval}, so its {google.api.http} rules are served over REST without a descriptor set. Until the upstream first answers, its methods are proxied over gRPC only."`
 	HealthCheck    HealthCheck       `yaml:"health_check" doc:"Client-side gRPC health checking ({grpc.health.v1.Health/Watch}) of every upstream address; unhealthy addresses get no calls."`
 }
 
@@ -130,8 +133,10 @@ func Default() Config {
 		},
 		Log:        Log{Level: LogInfo, Format: LogJSON},
 		REST:       DefaultREST(),
+		Contracts:  defaultContracts(),
 		Policy:     defaultPolicy(),
 		RateLimits: defaultRateLimits(),
+		Limits:     defaultLimits(),
 	}
 }
 

@@ -43,7 +43,9 @@ func (c *Config) validate() Errors {
 	}
 	c.validateUpstreams(&errs)
 	c.REST.validate(&errs, "rest")
+	c.Contracts.validate(&errs, "contracts")
 	c.Server.validate(&errs, "server")
+	c.Limits.validate(&errs, "limits", &c.Server)
 	c.Policy.validate(&errs, "policy", &c.TLS)
 	c.RateLimits.validate(&errs, "rate_limits")
 	checkEnum(&errs, "log.level", c.Log.Level)

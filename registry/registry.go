@@ -31,11 +31,23 @@ func (r *Registry) Snapshot() *Snapshot { return r.current.Load() }
 // Reload rebuilds the snapshot from the sources. On error the current
 // snapshot stays in place and the error says why the new one was refused.
 func (r *Registry) Reload() error {
+	return r.ReloadChecked(nil)
+}
+
+// ReloadChecked is Reload with one more gate: check sees the new snapshot
+// before it is swapped in, and an error from it refuses the snapshot just
+// as a broken contract would (for example, REST routes that collide).
+func (r *Registry) ReloadChecked(check func(*Snapshot) error) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s, err := Build(r.sources...)
 	if err != nil {
 		return fmt.Errorf("load contracts: %w", err)
+	}
+	if check != nil {
+		if err := check(s); err != nil {
+			return fmt.Errorf("load contracts: %w", err)
+		}
 	}
 	r.current.Store(s)
 	return nil

@@ -28,6 +28,7 @@ type watchConfig struct {
 	always   bool
 	files    []string
 	onChange func(*Snapshot)
+	check    func(*Snapshot) error
 	logger   *slog.Logger
 }
 
@@ -48,6 +49,13 @@ func WithReloadEveryInterval() WatchOption {
 // (modification time, size or content) reloads.
 func WithFiles(paths ...string) WatchOption {
 	return watchOptionFunc(func(c *watchConfig) { c.files = append(c.files, paths...) })
+}
+
+// WithCheck vets every new snapshot before it replaces the current one
+// (see Registry.ReloadChecked); a refused snapshot is logged and the
+// current one stays.
+func WithCheck(check func(*Snapshot) error) WatchOption {
+	return watchOptionFunc(func(c *watchConfig) { c.check = check })
 }
 
 // WithOnChange calls fn with the new snapshot after a reload that changed
@@ -169,7 +177,7 @@ func (w *Watcher) pollFiles() string {
 
 // reload reloads the registry; a refused reload keeps the old snapshot.
 func (w *Watcher) reload(why string) {
-	if err := w.reg.Reload(); err != nil {
+	if err := w.reg.ReloadChecked(w.cfg.check); err != nil {
 		w.cfg.logger.Error("contracts reload refused; the previous contracts stay in use", "reason", why, "error", err)
 		return
 	}

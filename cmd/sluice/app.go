@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"sync/atomic"
 	"time"
 
 	"go.uber.org/fx"
@@ -44,45 +43,6 @@ func appOptions(cfg *config.Config, logger *slog.Logger, extra ...fx.Option) fx.
 		adminModule,
 		fx.Options(extra...),
 	)
-}
-
-var contractsModule = fx.Module("contracts",
-	fx.Provide(newRegistry, newRouteTable),
-)
-
-// routeTable holds the REST route table of the current contracts. It is
-// swapped whole when contracts reload, so a request uses one table.
-type routeTable struct {
-	current atomic.Pointer[transcoding.Routes]
-}
-
-func (t *routeTable) Load() *transcoding.Routes { return t.current.Load() }
-
-// newRouteTable builds the REST routes of the loaded contracts. Conflicting
-// or malformed rules fail start-up, naming both sources.
-func newRouteTable(reg *registry.Registry) (*routeTable, error) {
-	routes, err := transcoding.BuildRoutes(reg.Snapshot())
-	if err != nil {
-		return nil, fmt.Errorf("REST routes: %w", err)
-	}
-	t := &routeTable{}
-	t.current.Store(routes)
-	return t, nil
-}
-
-// linkedContracts lets the embedded demo add the contracts compiled into
-// the binary; a real deployment names descriptor sets.
-type linkedContracts struct {
-	fx.In
-	Sources []registry.Source `group:"linked_contracts"`
-}
-
-func newRegistry(cfg *config.Config, linked linkedContracts) (*registry.Registry, error) {
-	sources := append([]registry.Source(nil), linked.Sources...)
-	for _, f := range cfg.DescriptorSets {
-		sources = append(sources, registry.DescriptorSetFile(f))
-	}
-	return registry.New(sources...)
 }
 
 var upstreamsModule = fx.Module("upstreams",

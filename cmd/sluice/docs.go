@@ -14,11 +14,11 @@ import (
 // loadContracts builds the snapshot serve would start with: the embedded
 // demo's contracts when no input names any, the descriptor sets otherwise.
 func loadContracts(in *inputs, cfg *config.Config) (*registry.Snapshot, error) {
-	var linked linkedContracts
+	var linked []registry.Source
 	if in.demo() {
-		linked.Sources = append(linked.Sources, demoContracts())
+		linked = append(linked, demoContracts())
 	}
-	reg, err := newRegistry(cfg, linked)
+	reg, err := newRegistry(fileSources(cfg, linked))
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/sluice-dev/sluice/config"
+	"github.com/sluice-dev/sluice/transcoding"
 )
 
 func serveCommand(args []string, stdout, stderr io.Writer) int {
@@ -94,8 +95,13 @@ func validateCommand(args []string, stdout, stderr io.Writer) int {
 	}
 	// The configuration is well formed; check that its contracts load and
 	// that its upstreams can be built, as serve would.
-	if _, err := newRegistry(cfg, linkedContracts{}); err != nil {
+	reg, err := newRegistry(fileSources(cfg, nil))
+	if err != nil {
 		fmt.Fprintf(stderr, "contracts: %v\n", err)
+		return 1
+	}
+	if _, err := transcoding.BuildRoutes(reg.Snapshot()); err != nil {
+		fmt.Fprintf(stderr, "REST routes: %v\n", err)
 		return 1
 	}
 	if _, err := upstreamSpecs(cfg, nil); err != nil {

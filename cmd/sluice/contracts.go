@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"go.uber.org/fx"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/types/descriptorpb"
+
+	"github.com/sluice-dev/sluice/config"
+	"github.com/sluice-dev/sluice/registry"
+	"github.com/sluice-dev/sluice/transcoding"
+)
+
+var contractsModule = fx.Module("contracts",
+	fx.Provide(newContractSources, newRegistry, newRouteTable),
+	fx.Invoke(watchContracts),
+)
+
+// linkedContracts lets the embedded demo add the contracts compiled into
+// the binary; a real deployment names descriptor sets or upstreams with
+// reflection.
+type linkedContracts struct {
+	fx.In
+	Sources []registry.Source `group:"linked_contracts"`
+}
+
+// contractSources are every source of contracts, in order, and whether
+// any of them must be asked again to know whether it changed.
+type contractSources struct {
+	sources    []registry.Source
+	reflection bool
+}
+
+// fileSources are the contracts that need no network: linked code and
+// descriptor set files.
+func fileSources(cfg *config.Config, linked []registry.Source) *contractSources {
+	cs := &contractSources{sources: append([]registry.Source(nil), linked...)}
+	for _, f := range cfg.DescriptorSets {
+		cs.sources = append(cs.sources, registry.DescriptorSetFile(f))
+	}
+	return cs
+}
+
+func newContractSources(lc fx.Lifecycle, cfg *config.Config, linked linkedContracts, logger *slog.Logger) (*contractSources, error) {
+	cs := fileSources(cfg, linked.Sources)
+	var closers []func() error
+	for _, u := range cfg.Upstreams {
+		if !u.Reflection {
+			continue
+		}
+		creds := insecure.NewCredentials()
+		if u.TLS.Enabled {
+			tc, err := upstreamTLS(u.TLS)
+			if err != nil {
+				return nil, fmt.Errorf("upstream %q: %w", u.EffectiveName(), err)
+			}
+			creds = credentials.NewTLS(tc)
+		}
+		src, err := registry.DialReflection(u.Target, []grpc.DialOption{grpc.WithTransportCredentials(creds)})
+		if err != nil {
+			return nil, fmt.Errorf("upstream %q: %w", u.EffectiveName(), err)
+		}
+		closers = append(closers, src.Close)
+		cs.sources = append(cs.sources, &pendingSource{Source: src, logger: logger})
+		cs.reflection = true
+	}
+	lc.Append(fx.Hook{OnStop: func(context.Context) error {
+		var errs []error
+		for _, c := range closers {
+			errs = append(errs, c())
+		}
+		return errors.Join(errs...)
+	}})
+	return cs, nil
+}
+
+// pendingSource lets sluice start while an upstream that supplies its
+// contracts by reflection is not reachable yet: until the first answer it
+// contributes nothing (its methods are still proxied over gRPC). Once it
+// has answered, a failure refuses the reload like any broken contract, so
+// the contracts last seen stay in use.
+type pendingSource struct {
+	registry.Source
+	logger   *slog.Logger
+	answered atomic.Bool
+}
+
+func (p *pendingSource) Files() ([]*descriptorpb.FileDescriptorProto, error) {
+	files, err := p.Source.Files()
+	if err == nil {
+		p.answered.Store(true)
+		return files, nil
+	}
+	if p.answered.Load() {
+		return nil, err
+	}
+	p.logger.Warn("contracts by reflection not available yet; will retry", "source", p.Name(), "error", err)
+	return nil, nil
+}
+
+func newRegistry(cs *contractSources) (*registry.Registry, error) {
+	return registry.New(cs.sources...)
+}
+
+// routeTable holds the REST route table of the current contracts. It is
+// swapped whole when contracts reload, so a request uses one table.
+type routeTable struct {
+	current atomic.Pointer[transcoding.Routes]
+}
+
+func (t *routeTable) Load() *transcoding.Routes { return t.current.Load() }
+
+// newRouteTable builds the REST routes of the loaded contracts. Conflicting
+// or malformed rules fail start-up, naming both sources.
+func newRouteTable(reg *registry.Registry) (*routeTable, error) {
+	routes, err := transcoding.BuildRoutes(reg.Snapshot())
+	if err != nil {
+		return nil, fmt.Errorf("REST routes: %w", err)
+	}
+	t := &routeTable{}
+	t.current.Store(routes)
+	return t, nil
+}
+
+// watchContracts reloads contracts on SIGHUP, when a descriptor set file
+// changes, and on every refresh interval for reflection sources. A new
+// snapshot replaces the old one only when its REST routes build; calls in
+// flight finish on what they started with.
+func watchContracts(lc fx.Lifecycle, cfg *config.Config, cs *contractSources, reg *registry.Registry, routes *routeTable, logger *slog.Logger) {
+	opts := []registry.WatchOption{
+		registry.WithInterval(time.Duration(cfg.Contracts.RefreshInterval)),
+		registry.WithFiles(cfg.DescriptorSets...),
+		registry.WithWatchLogger(logger),
+		registry.WithCheck(func(s *registry.Snapshot) error {
+			r, err := transcoding.BuildRoutes(s)
+			if err != nil {
+				return fmt.Errorf("REST routes: %w", err)
+			}
+			routes.current.Store(r)
+			return nil
+		}),
+	}
+	if cs.reflection {
+		opts = append(opts, registry.WithReloadEveryInterval())
+	}
+	w := registry.NewWatcher(reg, opts...)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	hup := make(chan os.Signal, 1)
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error {
+			signal.Notify(hup, syscall.SIGHUP)
+			wg.Add(2)
+			go func() { defer wg.Done(); _ = w.Run(ctx) }()
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-hup:
+						logger.Info("SIGHUP: reloading contracts")
+						w.Trigger()
+					case <-ctx.Done():
+						return
+					}
+				}
+			}()
+			return nil
+		},
+		OnStop: func(context.Context) error {
+			signal.Stop(hup)
+			cancel()
+			wg.Wait()
+			return nil
+		},
+	})
+}
