@@ -1,0 +1,18 @@
+package concurrency
+
+// KeysInUse reports how many keys the per-key tables of l hold, so tests
+// can check that they shrink back when calls end.
+func KeysInUse(l *Limiter) int {
+	n := 0
+	if l.perKey != nil {
+		n += l.perKey.size()
+	}
+	seen := map[*keyedSlots]bool{}
+	for _, e := range l.rules.entries {
+		if k := e.value.perKey; k != nil && !seen[k] {
+			seen[k] = true
+			n += k.size()
+		}
+	}
+	return n
+}

@@ -1,0 +1,209 @@
+package flow_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/sluice-dev/sluice/interceptors/flow"
+	"github.com/sluice-dev/sluice/server/frame"
+)
+
+// fakeStream receives frames of a fixed size and sends into a channel
+// (nil: sends block until the context ends).
+type fakeStream struct {
+	grpc.ServerStream
+	ctx     context.Context
+	recvLen int
+	sent    chan *frame.Frame
+}
+
+func (s *fakeStream) Context() context.Context { return s.ctx }
+
+func (s *fakeStream) RecvMsg(m any) error {
+	m.(*frame.Frame).SetBytes(make([]byte, s.recvLen))
+	return nil
+}
+
+func (s *fakeStream) SendMsg(m any) error {
+	if s.sent == nil {
+		<-s.ctx.Done()
+		return s.ctx.Err()
+	}
+	s.sent <- m.(*frame.Frame)
+	return nil
+}
+
+// run calls the interceptor of c for method with body as the handler.
+func run(t *testing.T, c *flow.Controller, ss grpc.ServerStream, method string, body func(grpc.ServerStream) error) error {
+	t.Helper()
+	return c.StreamServerInterceptor()(nil, ss, &grpc.StreamServerInfo{FullMethod: method}, func(_ any, s grpc.ServerStream) error {
+		return body(s)
+	})
+}
+
+func TestMessageSizeLimits(t *testing.T) {
+	t.Parallel()
+	c, err := flow.New(
+		flow.WithRule(flow.Rule{Methods: []string{"a.v1"}, MaxRecvMsgSize: 100, MaxSendMsgSize: 50}),
+		flow.WithRule(flow.Rule{Methods: []string{"a.v1.S.Big"}, MaxRecvMsgSize: 1000}),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, method     string
+		recvLen, sendLen int
+		wantRecv         codes.Code
+		wantSend         codes.Code
+	}{
+		{"within", "/a.v1.S/M", 100, 50, codes.OK, codes.OK},
+		{"recv too big", "/a.v1.S/M", 101, 0, codes.ResourceExhausted, codes.OK},
+		{"send too big", "/a.v1.S/M", 0, 51, codes.OK, codes.ResourceExhausted},
+		{"more specific rule", "/a.v1.S/Big", 1000, 5000, codes.OK, codes.OK},
+		{"no rule", "/b.S/M", 1 << 20, 1 << 20, codes.OK, codes.OK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ss := &fakeStream{ctx: context.Background(), recvLen: tt.recvLen, sent: make(chan *frame.Frame, 1)}
+			_ = run(t, c, ss, tt.method, func(s grpc.ServerStream) error {
+				f := new(frame.Frame)
+				err := s.RecvMsg(f)
+				if status.Code(err) != tt.wantRecv {
+					t.Errorf("RecvMsg of %d bytes: %v, want %v", tt.recvLen, err, tt.wantRecv)
+				}
+				if err != nil && f.Len() != 0 {
+					t.Error("refused frame was not released")
+				}
+				err = s.SendMsg(frame.FromBytes(make([]byte, tt.sendLen)))
+				if status.Code(err) != tt.wantSend {
+					t.Errorf("SendMsg of %d bytes: %v, want %v", tt.sendLen, err, tt.wantSend)
+				}
+				return nil
+			})
+		})
+	}
+}
+
+func TestPacing(t *testing.T) {
+	t.Parallel()
+	const rate, msgs = 100.0, 11 // 10 intervals of 10ms after the first
+	tests := []struct {
+		name    string
+		rule    flow.Rule
+		streams int // run concurrently, sharing the key
+		minimum time.Duration
+	}{
+		{"per stream", flow.Rule{Methods: []string{"*"}, MessagesPerSecond: rate}, 1, 100 * time.Millisecond},
+		{"per key shared by two streams", flow.Rule{Methods: []string{"*"}, MessagesPerSecondPerKey: rate}, 2, 210 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := flow.New(flow.WithRule(tt.rule), flow.WithKey(func(ctx context.Context, _ string) (string, bool) {
+				return "k", true
+			}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			begin := time.Now()
+			done := make(chan struct{}, tt.streams)
+			for range tt.streams {
+				go func() {
+					defer func() { done <- struct{}{} }()
+					_ = run(t, c, &fakeStream{ctx: context.Background()}, "/a.S/M", func(s grpc.ServerStream) error {
+						for range msgs {
+							if err := s.RecvMsg(new(frame.Frame)); err != nil {
+								t.Error(err)
+							}
+						}
+						return nil
+					})
+				}()
+			}
+			for range tt.streams {
+				<-done
+			}
+			if d := time.Since(begin); d < tt.minimum-5*time.Millisecond {
+				t.Errorf("%d streams x %d messages at %v/s took %v, want at least %v", tt.streams, msgs, rate, d, tt.minimum)
+			}
+		})
+	}
+}
+
+func TestPacingRespectsDeadline(t *testing.T) {
+	t.Parallel()
+	c, err := flow.New(flow.WithRule(flow.Rule{Methods: []string{"*"}, MessagesPerSecond: 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	err = run(t, c, &fakeStream{ctx: ctx}, "/a.S/M", func(s grpc.ServerStream) error {
+		if err := s.RecvMsg(new(frame.Frame)); err != nil {
+			return err
+		}
+		return s.RecvMsg(new(frame.Frame)) // allowed only in 1s
+	})
+	if status.Code(err) != codes.DeadlineExceeded {
+		t.Fatalf("second message: %v, want DEADLINE_EXCEEDED at once", err)
+	}
+}
+
+func TestSendStall(t *testing.T) {
+	t.Parallel()
+	c, err := flow.New(flow.WithSendStallTimeout(50 * time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(metadata.NewIncomingContext(context.Background(), nil))
+	defer cancel()
+	begin := time.Now()
+	err = run(t, c, &fakeStream{ctx: ctx}, "/a.S/M", func(s grpc.ServerStream) error {
+		f := frame.FromBytes([]byte("hello"))
+		err := s.SendMsg(f)
+		if f.Len() != 0 {
+			t.Error("a stalled frame stayed with the caller, who would free it under the send")
+		}
+		if again := s.SendMsg(frame.FromBytes([]byte("x"))); status.Code(again) != codes.DeadlineExceeded {
+			t.Errorf("send after a stall: %v, want DEADLINE_EXCEEDED at once", again)
+		}
+		return err
+	})
+	if st := status.Convert(err); st.Code() != codes.DeadlineExceeded || !strings.Contains(st.Message(), "send stalled") {
+		t.Fatalf("stalled send: %v, want DEADLINE_EXCEEDED send stalled", err)
+	}
+	if d := time.Since(begin); d < 50*time.Millisecond {
+		t.Errorf("cut after %v, before the 50ms timeout", d)
+	}
+}
+
+func TestNewRejectsBadSettings(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		opts []flow.Option
+		want string
+	}{
+		{"negative stall", []flow.Option{flow.WithSendStallTimeout(-1)}, "negative"},
+		{"negative size", []flow.Option{flow.WithRule(flow.Rule{Methods: []string{"*"}, MaxRecvMsgSize: -1})}, "negative"},
+		{"per key without key", []flow.Option{flow.WithRule(flow.Rule{Methods: []string{"*"}, MessagesPerSecondPerKey: 1})}, "needs a key"},
+		{"no methods", []flow.Option{flow.WithRule(flow.Rule{MessagesPerSecond: 1})}, "no method pattern"},
+		{"twice", []flow.Option{flow.WithRule(flow.Rule{Methods: []string{"a"}}), flow.WithRule(flow.Rule{Methods: []string{"a"}})}, "given twice"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if _, err := flow.New(tt.opts...); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("New: %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
