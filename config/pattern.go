@@ -1,61 +1,15 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"strings"
-	"unicode"
+
+	"github.com/sluice-dev/sluice/methodpattern"
 )
 
-// ValidPattern reports whether p is a well-formed method pattern: "*", or a
-// dot-separated protobuf full name ("library.v1", "library.v1.Library",
-// "library.v1.Library.GetBook"), optionally ending in "*" ("library.*",
-// "library.v1.Lib*"). Names are identifiers ([A-Za-z_][A-Za-z0-9_]*); a
-// pattern holds no spaces, no slashes and at most one "*", at the end.
-// server/ uses it too, so that config and routing agree on the grammar.
-func ValidPattern(p string) error {
-	if p == "" {
-		return errors.New("method pattern must not be empty")
-	}
-	if p == "*" {
-		return nil
-	}
-	if strings.IndexFunc(p, unicode.IsSpace) >= 0 {
-		return fmt.Errorf("method pattern %q must not contain spaces", p)
-	}
-	if strings.Contains(p, "/") {
-		return fmt.Errorf("method pattern %q must not contain \"/\": write methods as package.Service.Method", p)
-	}
-	body, wildcard := strings.CutSuffix(p, "*")
-	if strings.Contains(body, "*") {
-		return fmt.Errorf("method pattern %q: \"*\" is allowed only once, at the end", p)
-	}
-	parts := strings.Split(body, ".")
-	for i, part := range parts {
-		if part == "" {
-			if wildcard && i == len(parts)-1 && i > 0 {
-				continue // "library.*"
-			}
-			return fmt.Errorf("method pattern %q has an empty name component", p)
-		}
-		if !isIdent(part) {
-			return fmt.Errorf("method pattern %q: %q is not a protobuf identifier", p, part)
-		}
-	}
-	return nil
-}
-
-func isIdent(s string) bool {
-	for i, c := range s {
-		switch {
-		case c == '_', c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
-		case c >= '0' && c <= '9' && i > 0:
-		default:
-			return false
-		}
-	}
-	return s != ""
-}
+// ValidPattern reports whether p is a well-formed method pattern (see
+// package methodpattern, which routing and every policy share).
+func ValidPattern(p string) error { return methodpattern.Valid(p) }
 
 // ParseUpstreamFlag parses the value of a --upstream flag,
 // "PATTERN[,PATTERN...]=TARGET", into an upstream with the defaults of

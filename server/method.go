@@ -29,13 +29,3 @@ func CheckMethod(path string) error {
 	}
 	return nil
 }
-
-// fullName turns "/pkg.Service/Method" into the protobuf full name
-// "pkg.Service.Method" that upstream patterns are written in.
-func fullName(path string) string {
-	s := strings.TrimPrefix(path, "/")
-	if i := strings.LastIndexByte(s, '/'); i >= 0 {
-		return s[:i] + "." + s[i+1:]
-	}
-	return s
-}

@@ -8,8 +8,8 @@ func KeysInUse(l *Limiter) int {
 		n += l.perKey.size()
 	}
 	seen := map[*keyedSlots]bool{}
-	for _, e := range l.rules.entries {
-		if k := e.value.perKey; k != nil && !seen[k] {
+	for _, v := range l.rules.Values() {
+		if k := v.perKey; k != nil && !seen[k] {
 			seen[k] = true
 			n += k.size()
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sluice-dev/sluice/methodpattern"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -91,7 +92,7 @@ type Limiter struct {
 	global       *slots      // nil: no bound
 	perKey       *keyedSlots // nil: no bound
 	key          KeyFunc
-	rules        patternTable[*ruleLimits]
+	rules        methodpattern.Table[*ruleLimits]
 	queueTimeout time.Duration
 	retryDelay   time.Duration
 	inFlight     atomic.Int64
@@ -141,7 +142,7 @@ func New(opts ...Option) (*Limiter, error) {
 			needKey = true
 		}
 		for _, p := range r.Methods {
-			if err := l.rules.add(p, rl); err != nil {
+			if err := l.rules.Add(p, rl); err != nil {
 				errs = append(errs, fmt.Errorf("concurrency: rule %d: %w", i, err))
 			}
 		}
@@ -192,7 +193,7 @@ func (l *Limiter) admit(ctx context.Context, method string, t *ticket) error {
 			t.wait.Stop()
 		}
 	}()
-	rule, _ := l.rules.lookup(method)
+	rule, _ := l.rules.Lookup(method)
 	var key string
 	hasKey := false
 	if l.key != nil && (l.perKey != nil || (rule != nil && rule.perKey != nil)) {

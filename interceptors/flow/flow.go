@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sluice-dev/sluice/methodpattern"
 	"math"
 	"time"
 
@@ -87,7 +88,7 @@ func WithRule(r Rule) Option {
 type Controller struct {
 	stall time.Duration
 	key   KeyFunc
-	rules patternTable[*compiledRule]
+	rules methodpattern.Table[*compiledRule]
 }
 
 type compiledRule struct {
@@ -128,7 +129,7 @@ func New(opts ...Option) (*Controller, error) {
 			needKey = true
 		}
 		for _, p := range r.Methods {
-			if err := c.rules.add(p, cr); err != nil {
+			if err := c.rules.Add(p, cr); err != nil {
 				errs = append(errs, fmt.Errorf("flow: rule %d: %w", i, err))
 			}
 		}
@@ -148,7 +149,7 @@ func validRate(r float64) bool { return r >= 0 && !math.IsInf(r, 0) && !math.IsN
 // that no rule matches, when no stall timeout is set, pass untouched.
 func (c *Controller) StreamServerInterceptor() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		rule, _ := c.rules.lookup(info.FullMethod)
+		rule, _ := c.rules.Lookup(info.FullMethod)
 		if rule == nil && c.stall <= 0 {
 			return handler(srv, ss)
 		}

@@ -1,0 +1,166 @@
+// Package methodpattern matches gRPC methods against the patterns that
+// upstream routes and every policy are keyed on, so that all of them agree
+// on what a pattern means and which one is most specific.
+//
+// A pattern is "*" (every method), or a protobuf full name of a package,
+// service or method ("library.v1", "library.v1.Library",
+// "library.v1.Library.GetBook"), which matches that name and every name
+// below it, or a prefix ending in "*" ("library.*", "library.v1.Lib*").
+// Patterns name methods, never HTTP paths: a policy on a method holds for
+// every protocol and every HTTP binding of it.
+package methodpattern
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"unicode"
+)
+
+// Valid reports whether p is a well-formed pattern. Names are identifiers
+// ([A-Za-z_][A-Za-z0-9_]*); a pattern holds no spaces, no slashes and at
+// most one "*", at the end.
+func Valid(p string) error {
+	if p == "" {
+		return errors.New("method pattern must not be empty")
+	}
+	if p == "*" {
+		return nil
+	}
+	if strings.IndexFunc(p, unicode.IsSpace) >= 0 {
+		return fmt.Errorf("method pattern %q must not contain spaces", p)
+	}
+	if strings.Contains(p, "/") {
+		return fmt.Errorf("method pattern %q must not contain \"/\": write methods as package.Service.Method", p)
+	}
+	body, wildcard := strings.CutSuffix(p, "*")
+	if strings.Contains(body, "*") {
+		return fmt.Errorf("method pattern %q: \"*\" is allowed only once, at the end", p)
+	}
+	parts := strings.Split(body, ".")
+	for i, part := range parts {
+		if part == "" {
+			if wildcard && i == len(parts)-1 && i > 0 {
+				continue // "library.*"
+			}
+			return fmt.Errorf("method pattern %q has an empty name component", p)
+		}
+		if !isIdent(part) {
+			return fmt.Errorf("method pattern %q: %q is not a protobuf identifier", p, part)
+		}
+	}
+	return nil
+}
+
+func isIdent(s string) bool {
+	for i, c := range s {
+		switch {
+		case c == '_', c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+		case c >= '0' && c <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return s != ""
+}
+
+// FullName turns a method path, "/pkg.Service/Method", into the full name
+// "pkg.Service.Method" that patterns are written in.
+func FullName(path string) string {
+	s := strings.TrimPrefix(path, "/")
+	if i := strings.LastIndexByte(s, '/'); i >= 0 {
+		return s[:i] + "." + s[i+1:]
+	}
+	return s
+}
+
+type entry[T any] struct {
+	pattern  string
+	prefix   string // the pattern without its "*"
+	wildcard bool
+	value    T
+}
+
+func (e entry[T]) matches(name string) bool {
+	if e.wildcard {
+		return strings.HasPrefix(name, e.prefix)
+	}
+	return name == e.prefix || (strings.HasPrefix(name, e.prefix) && name[len(e.prefix)] == '.')
+}
+
+// Table maps patterns to values and finds the value of the most specific
+// pattern matching a method: the longest literal part wins, and at equal
+// length a pattern without "*" beats one with it. Build it with Add before
+// sharing it; Lookup is then safe for concurrent use.
+type Table[T any] struct {
+	entries []entry[T] // most specific first
+}
+
+// Add maps pattern to v. A malformed pattern, or one already in the table,
+// is an error.
+func (t *Table[T]) Add(pattern string, v T) error {
+	if err := Valid(pattern); err != nil {
+		return err
+	}
+	for _, e := range t.entries {
+		if e.pattern == pattern {
+			return fmt.Errorf("method pattern %q is given twice", pattern)
+		}
+	}
+	t.entries = append(t.entries, entry[T]{
+		pattern:  pattern,
+		prefix:   strings.TrimSuffix(pattern, "*"),
+		wildcard: strings.HasSuffix(pattern, "*"),
+		value:    v,
+	})
+	sort.SliceStable(t.entries, func(i, j int) bool {
+		a, b := t.entries[i], t.entries[j]
+		if len(a.prefix) != len(b.prefix) {
+			return len(a.prefix) > len(b.prefix)
+		}
+		return !a.wildcard && b.wildcard
+	})
+	return nil
+}
+
+// Lookup returns the value of the most specific pattern matching the
+// method at path ("/pkg.Service/Method").
+func (t *Table[T]) Lookup(path string) (T, bool) {
+	v, _, ok := t.LookupPattern(path)
+	return v, ok
+}
+
+// LookupPattern is Lookup that also returns the pattern that matched.
+func (t *Table[T]) LookupPattern(path string) (T, string, bool) {
+	if t != nil {
+		name := FullName(path)
+		for _, e := range t.entries {
+			if e.matches(name) {
+				return e.value, e.pattern, true
+			}
+		}
+	}
+	var zero T
+	return zero, "", false
+}
+
+// Values returns the values of the table, most specific pattern first.
+func (t *Table[T]) Values() []T {
+	if t == nil {
+		return nil
+	}
+	out := make([]T, len(t.entries))
+	for i, e := range t.entries {
+		out[i] = e.value
+	}
+	return out
+}
+
+// Len reports how many patterns the table holds.
+func (t *Table[T]) Len() int {
+	if t == nil {
+		return 0
+	}
+	return len(t.entries)
+}
