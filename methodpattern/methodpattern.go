@@ -75,6 +75,33 @@ func FullName(path string) string {
 	return s
 }
 
+// Pattern is one compiled, valid pattern.
+type Pattern struct {
+	prefix   string // the pattern without its "*"
+	wildcard bool
+}
+
+// Compile checks p and returns it ready for matching.
+func Compile(p string) (Pattern, error) {
+	if err := Valid(p); err != nil {
+		return Pattern{}, err
+	}
+	return Pattern{prefix: strings.TrimSuffix(p, "*"), wildcard: strings.HasSuffix(p, "*")}, nil
+}
+
+// Matches reports whether the method at path ("/pkg.Service/Method")
+// matches the pattern.
+func (p Pattern) Matches(path string) bool {
+	return p.matchesName(FullName(path))
+}
+
+func (p Pattern) matchesName(name string) bool {
+	if p.wildcard {
+		return strings.HasPrefix(name, p.prefix)
+	}
+	return name == p.prefix || (strings.HasPrefix(name, p.prefix) && name[len(p.prefix)] == '.')
+}
+
 type entry[T any] struct {
 	pattern  string
 	prefix   string // the pattern without its "*"

@@ -45,6 +45,12 @@ type Upstream struct {
 	HealthService string
 	// ConnectTimeout bounds one connection attempt (default 20s).
 	ConnectTimeout time.Duration
+	// Retry, when non-nil, retries calls to the methods it names that fail
+	// before their first response message (see RetryPolicy).
+	Retry *RetryPolicy
+	// OutlierDetection, when non-nil, ejects addresses that fail calls
+	// repeatedly (see OutlierDetection).
+	OutlierDetection *OutlierDetection
 	// DialOptions are appended last; tests use them for in-memory dialers.
 	DialOptions []grpc.DialOption
 }
@@ -116,6 +122,13 @@ func dialUpstream(up Upstream, maxRecv, maxSend int) (*grpc.ClientConn, error) {
 	if lb != "round_robin" && lb != "pick_first" {
 		return nil, fmt.Errorf("unknown load balancing policy %q", lb)
 	}
+	if up.OutlierDetection != nil {
+		od := up.OutlierDetection.withDefaults()
+		if err := od.validate(); err != nil {
+			return nil, err
+		}
+		up.OutlierDetection = &od
+	}
 	creds := insecure.NewCredentials()
 	if up.TLS != nil {
 		creds = credentials.NewTLS(up.TLS.Clone())
@@ -140,6 +153,13 @@ func dialUpstream(up Upstream, maxRecv, maxSend int) (*grpc.ClientConn, error) {
 	if len(callOpts) > 0 {
 		opts = append(opts, grpc.WithDefaultCallOptions(callOpts...))
 	}
+	if up.Retry != nil {
+		r, err := newRetrier(*up.Retry)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, grpc.WithChainStreamInterceptor(r.interceptor))
+	}
 	if up.Keepalive != (keepalive.ClientParameters{}) {
 		opts = append(opts, grpc.WithKeepaliveParams(up.Keepalive))
 	}
@@ -149,6 +169,9 @@ func dialUpstream(up Upstream, maxRecv, maxSend int) (*grpc.ClientConn, error) {
 
 func serviceConfig(lb string, up Upstream) string {
 	sc := map[string]any{"loadBalancingConfig": []any{map[string]any{lb: map[string]any{}}}}
+	if up.OutlierDetection != nil {
+		sc["loadBalancingConfig"] = []any{outlierServiceConfig(lb, *up.OutlierDetection)}
+	}
 	if up.HealthCheck {
 		sc["healthCheckConfig"] = map[string]any{"serviceName": up.HealthService}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/sluice-dev/sluice/methodpattern"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -14,6 +13,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/sluice-dev/sluice/methodpattern"
 )
 
 // Rule limits the calls in flight to the methods its patterns match.

@@ -1,0 +1,495 @@
+package authn_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/MicahParks/jwkset"
+	"github.com/golang-jwt/jwt/v5"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/sluice-dev/sluice/config"
+	"github.com/sluice-dev/sluice/interceptors/authn"
+	"github.com/sluice-dev/sluice/interceptors/authz"
+	"github.com/sluice-dev/sluice/interceptors/identity"
+)
+
+const (
+	testIssuer   = "https://issuer.test"
+	testAudience = "sluice"
+	testAPIKey   = "s3cret-api-key"
+)
+
+// testKeys are generated once: RSA key generation is slow.
+type testKeys struct {
+	rsaA, rsaB, rsaOther *rsa.PrivateKey
+	ec                   *ecdsa.PrivateKey
+	ed                   ed25519.PrivateKey
+}
+
+var (
+	keysOnce sync.Once
+	keys     testKeys
+)
+
+func getKeys(t testing.TB) testKeys {
+	keysOnce.Do(func() {
+		mustRSA := func() *rsa.PrivateKey {
+			k, err := rsa.GenerateKey(rand.Reader, 2048)
+			if err != nil {
+				panic(err)
+			}
+			return k
+		}
+		keys.rsaA, keys.rsaB, keys.rsaOther = mustRSA(), mustRSA(), mustRSA()
+		var err error
+		if keys.ec, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
+			panic(err)
+		}
+		if _, keys.ed, err = ed25519.GenerateKey(rand.Reader); err != nil {
+			panic(err)
+		}
+	})
+	return keys
+}
+
+// jwksDoc builds a key set document; alg may be empty.
+func jwksDoc(t testing.TB, entries ...jwkEntry) []byte {
+	t.Helper()
+	var doc jwkset.JWKSMarshal
+	for _, e := range entries {
+		jwk, err := jwkset.NewJWKFromKey(e.pub, jwkset.JWKOptions{Metadata: jwkset.JWKMetadataOptions{KID: e.kid, ALG: jwkset.ALG(e.alg)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc.Keys = append(doc.Keys, jwk.Marshal())
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+type jwkEntry struct {
+	kid, alg string
+	pub      any
+}
+
+// jwksServer serves a swappable key set and counts the fetches.
+type jwksServer struct {
+	*httptest.Server
+	doc     atomic.Pointer[[]byte]
+	down    atomic.Bool
+	fetches atomic.Int64
+}
+
+func startJWKS(t testing.TB, doc []byte) *jwksServer {
+	s := &jwksServer{}
+	s.set(doc)
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.fetches.Add(1)
+		if s.down.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(*s.doc.Load())
+	}))
+	t.Cleanup(func() {
+		s.Client().CloseIdleConnections()
+		s.Close()
+	})
+	return s
+}
+
+func (s *jwksServer) set(doc []byte) { s.doc.Store(&doc) }
+
+// clock is a settable time source shared by the authenticator and the
+// token minting of a test.
+type clock struct{ off atomic.Int64 }
+
+var epoch = time.Now().Truncate(time.Second)
+
+func (c *clock) now() time.Time           { return epoch.Add(time.Duration(c.off.Load())) }
+func (c *clock) advance(d time.Duration)  { c.off.Add(int64(d)) }
+func (c *clock) at(d time.Duration) int64 { return c.now().Add(d).Unix() }
+
+// env is one gateway with authn, authz and identity propagation in front
+// of an echo upstream.
+type env struct {
+	keys  testKeys
+	jwks  *jwksServer
+	clock *clock
+	up    *upstream
+	cc    *grpc.ClientConn
+	authn *authn.Authenticator
+}
+
+func testAuthnConfig(url string) config.Authn {
+	c := config.Default().Policy.Authn
+	c.JWT.JWKSURL = url
+	c.JWT.Issuer = testIssuer
+	c.JWT.Audiences = []string{testAudience, "other-audience"}
+	c.JWT.RequiredClaims = []string{"tenant"}
+	c.APIKeys.Keys = []config.APIKey{{Name: "ci", Hash: authn.HashAPIKey(testAPIKey), Scopes: []string{"library.read"}}}
+	return c
+}
+
+func testPolicy() config.Authz {
+	return config.Authz{
+		Default: config.AccessDeny,
+		Rules: []config.AuthzRule{
+			{Methods: []string{"test.Echo.Public"}, Access: config.AccessAnonymous},
+			{Methods: []string{"test.Echo"}, Access: config.AccessAuthenticated},
+			{Methods: []string{"test.Echo.Write"}, Access: config.AccessAuthenticated, Scopes: []string{"library.write"}},
+			{Methods: []string{"test.Echo.Admin"}, Access: config.AccessAuthenticated, Claims: []string{"role == admin"}},
+			{Methods: []string{"test.Echo.KeyOnly"}, Access: config.AccessAuthenticated, Providers: []string{"api_key"}},
+			{Methods: []string{"test.Echo.Closed"}, Access: config.AccessDeny},
+		},
+	}
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	k := getKeys(t)
+	e := &env{keys: k, clock: &clock{}}
+	e.jwks = startJWKS(t, jwksDoc(t,
+		jwkEntry{"a", "", &k.rsaA.PublicKey},
+		jwkEntry{"ec", "ES256", &k.ec.PublicKey},
+		jwkEntry{"ed", "", k.ed.Public()},
+	))
+	pol, err := authz.New(testPolicy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.authn, err = authn.New(testAuthnConfig(e.jwks.URL),
+		authn.WithMethodPolicy(pol),
+		authn.WithHTTPClient(e.jwks.Client()),
+		authn.WithClock(e.clock.now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.authn.Close)
+	prop, err := identity.NewPropagator(config.Default().Policy.Identity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.up = startUpstream(t)
+	e.cc = startGateway(t, e.up, e.authn.StreamServerInterceptor(), pol.StreamServerInterceptor(), prop.StreamServerInterceptor())
+	return e
+}
+
+// claims returns valid claims for subject at the env's clock.
+func (e *env) claims(sub string) jwt.MapClaims {
+	return jwt.MapClaims{
+		"iss":    testIssuer,
+		"aud":    testAudience,
+		"sub":    sub,
+		"tenant": "t1",
+		"iat":    e.clock.at(-time.Minute),
+		"nbf":    e.clock.at(-time.Minute),
+		"exp":    e.clock.at(time.Hour),
+	}
+}
+
+func sign(t testing.TB, m jwt.SigningMethod, key any, kid any, claims jwt.MapClaims) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(m, claims)
+	if kid != nil {
+		tok.Header["kid"] = kid
+	}
+	s, err := tok.SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func b64(v any) string {
+	b, _ := json.Marshal(v)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func with(c jwt.MapClaims, kv ...any) jwt.MapClaims {
+	out := jwt.MapClaims{}
+	for k, v := range c {
+		out[k] = v
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] == nil {
+			delete(out, kv[i].(string))
+			continue
+		}
+		out[kv[i].(string)] = kv[i+1]
+	}
+	return out
+}
+
+// TestTokens is the acceptance table: every kind of token, right or
+// wrong, gets the right code, and the upstream sees the verified subject.
+func TestTokens(t *testing.T) {
+	checkLeaks(t)
+	e := newEnv(t)
+	k := e.keys
+	valid := e.claims("alice")
+	rs := func(c jwt.MapClaims) string { return sign(t, jwt.SigningMethodRS256, k.rsaA, "a", c) }
+
+	pubPEM := func() []byte {
+		der, err := x509.MarshalPKIXPublicKey(&k.rsaA.PublicKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	}()
+	good := rs(valid)
+	parts := strings.Split(good, ".")
+	tampered := parts[0] + "." + b64(with(valid, "sub", "mallory")) + "." + parts[2]
+	noneTok := b64(map[string]any{"alg": "none", "typ": "JWT", "kid": "a"}) + "." + b64(valid) + "."
+	noneUpper := b64(map[string]any{"alg": "NONE", "kid": "a"}) + "." + b64(valid) + "."
+	esWithRSA := sign(t, jwt.SigningMethodRS256, k.rsaA, "ec", valid) // kid of an EC key, RSA alg
+
+	bearer := func(tok string) metadata.MD { return metadata.Pairs("authorization", "Bearer "+tok) }
+	type tc struct {
+		name    string
+		method  string // default /test.Echo/Get
+		md      metadata.MD
+		code    codes.Code
+		subject string // expected upstream x-sluice-subject on success
+	}
+	cases := []tc{
+		{name: "valid RS256", md: bearer(good), code: codes.OK, subject: "alice"},
+		{name: "valid PS256 on unpinned RSA key", md: bearer(sign(t, jwt.SigningMethodPS256, k.rsaA, "a", valid)), code: codes.OK, subject: "alice"},
+		{name: "valid ES256", md: bearer(sign(t, jwt.SigningMethodES256, k.ec, "ec", valid)), code: codes.OK, subject: "alice"},
+		{name: "valid EdDSA", md: bearer(sign(t, jwt.SigningMethodEdDSA, k.ed, "ed", valid)), code: codes.OK, subject: "alice"},
+		{name: "valid without kid", md: bearer(sign(t, jwt.SigningMethodRS256, k.rsaA, nil, valid)), code: codes.OK, subject: "alice"},
+		{name: "lower-case bearer scheme", md: metadata.Pairs("authorization", "bearer "+good), code: codes.OK, subject: "alice"},
+		{name: "aud list with an accepted audience", md: bearer(rs(with(valid, "aud", []string{"x", testAudience}))), code: codes.OK, subject: "alice"},
+		{name: "expired within leeway", md: bearer(rs(with(valid, "exp", e.clock.at(-10*time.Second)))), code: codes.OK, subject: "alice"},
+		{name: "nbf within leeway", md: bearer(rs(with(valid, "nbf", e.clock.at(10*time.Second)))), code: codes.OK, subject: "alice"},
+		{name: "expired", md: bearer(rs(with(valid, "exp", e.clock.at(-time.Hour)))), code: codes.Unauthenticated},
+		{name: "not yet valid", md: bearer(rs(with(valid, "nbf", e.clock.at(time.Hour)))), code: codes.Unauthenticated},
+		{name: "issued in the future", md: bearer(rs(with(valid, "iat", e.clock.at(time.Hour)))), code: codes.Unauthenticated},
+		{name: "no exp", md: bearer(rs(with(valid, "exp", nil))), code: codes.Unauthenticated},
+		{name: "wrong iss", md: bearer(rs(with(valid, "iss", "https://evil.test"))), code: codes.Unauthenticated},
+		{name: "no iss", md: bearer(rs(with(valid, "iss", nil))), code: codes.Unauthenticated},
+		{name: "wrong aud", md: bearer(rs(with(valid, "aud", "billing"))), code: codes.Unauthenticated},
+		{name: "no aud", md: bearer(rs(with(valid, "aud", nil))), code: codes.Unauthenticated},
+		{name: "missing required claim", md: bearer(rs(with(valid, "tenant", nil))), code: codes.Unauthenticated},
+		{name: "no subject", md: bearer(rs(with(valid, "sub", nil))), code: codes.Unauthenticated},
+		{name: "alg none", md: bearer(noneTok), code: codes.Unauthenticated},
+		{name: "alg NONE", md: bearer(noneUpper), code: codes.Unauthenticated},
+		{name: "HS256 with the RSA public key PEM as secret", md: bearer(sign(t, jwt.SigningMethodHS256, pubPEM, "a", valid)), code: codes.Unauthenticated},
+		{name: "HS256 with the RSA modulus as secret", md: bearer(sign(t, jwt.SigningMethodHS256, k.rsaA.PublicKey.N.Bytes(), "a", valid)), code: codes.Unauthenticated},
+		{name: "RS256 under the kid of an ES256 key", md: bearer(esWithRSA), code: codes.Unauthenticated},
+		{name: "signed by another key under a known kid", md: bearer(sign(t, jwt.SigningMethodRS256, k.rsaOther, "a", valid)), code: codes.Unauthenticated},
+		{name: "tampered payload", md: bearer(tampered), code: codes.Unauthenticated},
+		{name: "unknown kid", md: bearer(sign(t, jwt.SigningMethodRS256, k.rsaOther, "nope", valid)), code: codes.Unauthenticated},
+		{name: "kid not a string", md: bearer(sign(t, jwt.SigningMethodRS256, k.rsaA, 7, valid)), code: codes.Unauthenticated},
+		{name: "garbage", md: bearer("not-a-jwt"), code: codes.Unauthenticated},
+		{name: "garbage with three parts", md: bearer("aaa.bbb.ccc"), code: codes.Unauthenticated},
+		{name: "oversized", md: bearer(good + strings.Repeat("A", 9<<10)), code: codes.Unauthenticated},
+		{name: "empty bearer", md: metadata.Pairs("authorization", "Bearer "), code: codes.Unauthenticated},
+		{name: "basic scheme", md: metadata.Pairs("authorization", "Basic YWxpY2U6cHc="), code: codes.Unauthenticated},
+		{name: "token without scheme", md: metadata.Pairs("authorization", good), code: codes.Unauthenticated},
+		{name: "token in the wrong header", md: metadata.Pairs("x-token", good), code: codes.Unauthenticated},
+		{name: "two authorization values", md: metadata.Pairs("authorization", "Bearer "+good, "authorization", "Bearer "+good), code: codes.Unauthenticated},
+		{name: "no credentials", md: metadata.MD{}, code: codes.Unauthenticated},
+		{name: "public without credentials", method: "/test.Echo/Public", md: metadata.MD{}, code: codes.OK},
+		{name: "public with a bad token", method: "/test.Echo/Public", md: bearer("garbage"), code: codes.Unauthenticated},
+		{name: "missing scope", method: "/test.Echo/Write", md: bearer(good), code: codes.PermissionDenied},
+		{name: "scope held", method: "/test.Echo/Write", md: bearer(rs(with(valid, "scope", "library.read library.write"))), code: codes.OK, subject: "alice"},
+		{name: "claim not met", method: "/test.Echo/Admin", md: bearer(good), code: codes.PermissionDenied},
+		{name: "claim met", method: "/test.Echo/Admin", md: bearer(rs(with(valid, "role", "admin"))), code: codes.OK, subject: "alice"},
+		{name: "denied rule", method: "/test.Echo/Closed", md: bearer(good), code: codes.PermissionDenied},
+		{name: "default deny", method: "/test.Other/Get", md: bearer(good), code: codes.PermissionDenied},
+		{name: "api key", md: metadata.Pairs("x-api-key", testAPIKey), code: codes.OK, subject: "ci"},
+		{name: "wrong api key", md: metadata.Pairs("x-api-key", "guess"), code: codes.Unauthenticated},
+		{name: "two api keys", md: metadata.Pairs("x-api-key", testAPIKey, "x-api-key", testAPIKey), code: codes.Unauthenticated},
+		{name: "api-key-only method with a token", method: "/test.Echo/KeyOnly", md: bearer(good), code: codes.Unauthenticated},
+		{name: "api-key-only method with a key", method: "/test.Echo/KeyOnly", md: metadata.Pairs("x-api-key", testAPIKey), code: codes.OK, subject: "ci"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			method := c.method
+			if method == "" {
+				method = "/test.Echo/Get"
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			ctx = metadata.NewOutgoingContext(ctx, c.md)
+			got, header, err := call(ctx, e.cc, method, "hi-"+c.name)
+			if code := status.Code(err); code != c.code {
+				t.Fatalf("code = %v (%v), want %v", code, err, c.code)
+			}
+			if err != nil {
+				msg := status.Convert(err).Message()
+				for _, v := range c.md.Get("authorization") {
+					if tok := strings.TrimPrefix(v, "Bearer "); len(tok) > 8 && strings.Contains(msg, tok) {
+						t.Errorf("message echoes the token: %q", msg)
+					}
+				}
+				if strings.Contains(msg, testAPIKey) {
+					t.Errorf("message echoes the API key: %q", msg)
+				}
+				if c.code == codes.Unauthenticated && len(header.Get(authn.ChallengeKey)) == 0 {
+					t.Errorf("no %s header on %v", authn.ChallengeKey, err)
+				}
+				return
+			}
+			if got != "hi-"+c.name {
+				t.Errorf("answer = %q", got)
+			}
+			// The echo upstream answers only after recording the call, so
+			// the call is recorded; find it by its subject.
+			if c.subject != "" {
+				if !e.up.sawSubject(c.subject) {
+					t.Errorf("upstream never saw subject %q", c.subject)
+				}
+			}
+		})
+	}
+}
+
+func (u *upstream) sawSubject(sub string) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, md := range u.incoming {
+		if v := md.Get("x-sluice-subject"); len(v) == 1 && v[0] == sub {
+			return true
+		}
+	}
+	return false
+}
+
+// TestKeyRotation: a token signed by a key the gateway has not seen yet is
+// accepted once the JWKS endpoint serves it, through one re-fetch.
+func TestKeyRotation(t *testing.T) {
+	checkLeaks(t)
+	e := newEnv(t)
+	k := e.keys
+	tok := sign(t, jwt.SigningMethodRS256, k.rsaB, "b", e.claims("bob"))
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+tok)
+	before := e.jwks.fetches.Load()
+
+	// Rotated at the provider, but the last fetch was just now: the
+	// unknown kid may not trigger a fetch yet.
+	e.jwks.set(jwksDoc(t, jwkEntry{"a", "", &k.rsaA.PublicKey}, jwkEntry{"b", "", &k.rsaB.PublicKey}))
+	if _, _, err := call(ctx, e.cc, "/test.Echo/Get", "x"); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("before min_refetch_interval: %v, want Unauthenticated", err)
+	}
+	if got := e.jwks.fetches.Load() - before; got != 0 {
+		t.Fatalf("fetches within min_refetch_interval = %d, want 0", got)
+	}
+	e.clock.advance(31 * time.Second)
+	if _, _, err := call(ctx, e.cc, "/test.Echo/Get", "x"); err != nil {
+		t.Fatalf("after rotation: %v", err)
+	}
+	if got := e.jwks.fetches.Load() - before; got != 1 {
+		t.Fatalf("fetches = %d, want 1", got)
+	}
+}
+
+// TestUnknownKidFlood: many calls with made-up kids cost at most one fetch
+// per min_refetch_interval.
+func TestUnknownKidFlood(t *testing.T) {
+	checkLeaks(t)
+	e := newEnv(t)
+	e.clock.advance(31 * time.Second) // past the initial fetch's interval
+	before := e.jwks.fetches.Load()
+	flood := func(round int) {
+		var wg sync.WaitGroup
+		for i := range 100 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				tok := sign(t, jwt.SigningMethodRS256, e.keys.rsaOther, fmt.Sprintf("made-up-%d-%d", round, i), e.claims("x"))
+				ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+tok)
+				if _, _, err := call(ctx, e.cc, "/test.Echo/Get", "x"); status.Code(err) != codes.Unauthenticated {
+					t.Errorf("made-up kid: %v, want Unauthenticated", err)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	flood(1)
+	if got := e.jwks.fetches.Load() - before; got != 1 {
+		t.Fatalf("fetches during the first flood = %d, want 1", got)
+	}
+	flood(2) // same interval: no fetch at all
+	if got := e.jwks.fetches.Load() - before; got != 1 {
+		t.Fatalf("fetches after the second flood = %d, want 1", got)
+	}
+	e.clock.advance(31 * time.Second)
+	flood(3)
+	if got := e.jwks.fetches.Load() - before; got != 2 {
+		t.Fatalf("fetches after the next interval = %d, want 2", got)
+	}
+}
+
+// TestJWKSDown: when the key set cannot be fetched, the last good keys
+// stay in use.
+func TestJWKSDown(t *testing.T) {
+	checkLeaks(t)
+	e := newEnv(t)
+	e.jwks.down.Store(true)
+	e.clock.advance(6 * time.Minute) // past refresh_interval: refresh due
+	before := e.jwks.fetches.Load()
+	for i := range 3 {
+		tok := sign(t, jwt.SigningMethodRS256, e.keys.rsaA, "a", e.claims("alice"))
+		ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+tok)
+		if _, _, err := call(ctx, e.cc, "/test.Echo/Get", "x"); err != nil {
+			t.Fatalf("call %d with the JWKS endpoint down: %v", i, err)
+		}
+	}
+	// The refresh was attempted (in the background) and failed.
+	deadline := time.Now().Add(5 * time.Second)
+	for e.jwks.fetches.Load() == before && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if e.jwks.fetches.Load() == before {
+		t.Fatal("no refresh attempted")
+	}
+}
+
+// TestNoKeysYet: with the JWKS endpoint down from the start, tokens cannot
+// be verified and the refusal says the gateway is unavailable, not that
+// the caller is wrong.
+func TestNoKeysYet(t *testing.T) {
+	checkLeaks(t)
+	s := startJWKS(t, nil)
+	s.down.Store(true)
+	a, err := authn.New(testAuthnConfig(s.URL), authn.WithHTTPClient(s.Client()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	k := getKeys(t)
+	c := &clock{}
+	e := &env{clock: c}
+	tok := sign(t, jwt.SigningMethodRS256, k.rsaA, "a", with(e.claims("alice"), "iat", time.Now().Unix(), "nbf", time.Now().Unix(), "exp", time.Now().Add(time.Hour).Unix()))
+	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs("authorization", "Bearer "+tok))
+	if _, err := a.Authenticate(ctx, "/test.Echo/Get"); status.Code(err) != codes.Unavailable {
+		t.Fatalf("got %v, want Unavailable", err)
+	}
+}

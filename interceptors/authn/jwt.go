@@ -1,0 +1,196 @@
+package authn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/sluice-dev/sluice/config"
+	"github.com/sluice-dev/sluice/interceptors/identity"
+)
+
+// jwtProvider verifies "authorization: Bearer <JWT>" credentials with
+// golang-jwt, against keys from a keyCache.
+type jwtProvider struct {
+	cfg    config.JWTAuth
+	keys   *keyCache
+	parser *jwt.Parser
+}
+
+func newJWTProvider(cfg config.JWTAuth, keys *keyCache, now func() time.Time) *jwtProvider {
+	algs := cfg.Algorithms
+	if len(algs) == 0 {
+		algs = config.JWTAlgorithms()
+	}
+	opts := []jwt.ParserOption{
+		jwt.WithValidMethods(algs),
+		jwt.WithLeeway(time.Duration(cfg.Leeway)),
+		jwt.WithTimeFunc(now),
+		jwt.WithIssuedAt(),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuer(cfg.Issuer),
+		jwt.WithAudience(cfg.Audiences...),
+	}
+	return &jwtProvider{cfg: cfg, keys: keys, parser: jwt.NewParser(opts...)}
+}
+
+func (p *jwtProvider) name() string { return config.ProviderJWT }
+
+func (p *jwtProvider) present(ctx context.Context, md metadata.MD) bool {
+	return len(md.Get("authorization")) > 0
+}
+
+func (p *jwtProvider) authenticate(ctx context.Context, md metadata.MD) (*identity.Identity, error) {
+	vals := md.Get("authorization")
+	if len(vals) != 1 {
+		return nil, unauthenticated("more than one authorization value")
+	}
+	scheme, raw, ok := strings.Cut(vals[0], " ")
+	if !ok || !strings.EqualFold(scheme, "bearer") {
+		return nil, unauthenticated("authorization must use the Bearer scheme")
+	}
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return nil, unauthenticated("empty bearer token")
+	}
+	if len(raw) > int(p.cfg.MaxTokenSize) {
+		return nil, unauthenticated(fmt.Sprintf("bearer token longer than %d bytes", int64(p.cfg.MaxTokenSize)))
+	}
+	claims := jwt.MapClaims{}
+	var unavailable error
+	_, err := p.parser.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
+		key, err := p.key(ctx, t)
+		if errors.Is(err, errNoKeys) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			unavailable = err
+		}
+		return key, err
+	})
+	if unavailable != nil {
+		if errors.Is(unavailable, errNoKeys) {
+			return nil, status.Error(codes.Unavailable, "token signing keys are not available yet")
+		}
+		return nil, status.FromContextError(unavailable).Err()
+	}
+	if err != nil {
+		return nil, unauthenticated(tokenProblem(err))
+	}
+	for _, c := range p.cfg.RequiredClaims {
+		if v, ok := claims[c]; !ok || v == nil {
+			return nil, unauthenticated(fmt.Sprintf("token lacks required claim %q", c))
+		}
+	}
+	sub, _ := claims[p.cfg.SubjectClaim].(string)
+	if sub == "" {
+		return nil, unauthenticated(fmt.Sprintf("token has no %q claim naming the subject", p.cfg.SubjectClaim))
+	}
+	return &identity.Identity{
+		Subject:  sub,
+		Provider: config.ProviderJWT,
+		Scopes:   scopesOf(claims[p.cfg.ScopeClaim]),
+		Claims:   map[string]any(claims),
+	}, nil
+}
+
+var (
+	errNoKeys      = errors.New("no signing keys loaded")
+	errUnknownKey  = errors.New("token names an unknown signing key")
+	errKeyMismatch = errors.New("token algorithm does not fit its signing key")
+	errKIDType     = errors.New("token kid is not a string")
+)
+
+// key finds the verification key of t: by kid, re-fetching the key set
+// (rate-limited, shared) when the kid is unknown. The algorithm must fit
+// the key's type, so an attacker cannot choose how a key is used.
+func (p *jwtProvider) key(ctx context.Context, t *jwt.Token) (any, error) {
+	kid := ""
+	if v, ok := t.Header["kid"]; ok {
+		s, ok := v.(string)
+		if !ok {
+			return nil, errKIDType
+		}
+		kid = s
+	}
+	alg := t.Method.Alg()
+	ks := p.keys.current()
+	if ks == nil || (kid != "" && !ks.hasKID(kid)) {
+		var err error
+		if ks, err = p.keys.refetch(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if ks == nil {
+		return nil, errNoKeys
+	}
+	if kid != "" && !ks.hasKID(kid) {
+		return nil, errUnknownKey
+	}
+	cands := ks.candidates(kid, alg)
+	switch len(cands) {
+	case 0:
+		return nil, errKeyMismatch
+	case 1:
+		return cands[0].pub, nil
+	}
+	set := jwt.VerificationKeySet{}
+	for _, k := range cands {
+		set.Keys = append(set.Keys, k.pub)
+	}
+	return set, nil
+}
+
+// tokenProblem says what was wrong with a token without quoting it.
+func tokenProblem(err error) string {
+	switch {
+	case errors.Is(err, errUnknownKey):
+		return errUnknownKey.Error()
+	case errors.Is(err, errKeyMismatch):
+		return errKeyMismatch.Error()
+	case errors.Is(err, errKIDType):
+		return errKIDType.Error()
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return "malformed token"
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return "token signature or algorithm is not accepted"
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return "token has expired"
+	case errors.Is(err, jwt.ErrTokenNotValidYet):
+		return "token is not valid yet"
+	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return "token is issued in the future"
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		return "token issuer is not accepted"
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return "token audience is not accepted"
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		return "token lacks a required claim (exp, iss or aud)"
+	case errors.Is(err, jwt.ErrTokenInvalidClaims):
+		return "token claims are invalid"
+	case errors.Is(err, jwt.ErrTokenUnverifiable):
+		return "token cannot be verified"
+	}
+	return "invalid token"
+}
+
+// scopesOf reads scopes from a space-separated string or a list of strings.
+func scopesOf(v any) []string {
+	switch v := v.(type) {
+	case string:
+		return strings.Fields(v)
+	case []any:
+		out := make([]string, 0, len(v))
+		for _, e := range v {
+			if s, ok := e.(string); ok && s != "" {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}

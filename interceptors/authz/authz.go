@@ -1,0 +1,267 @@
+// Package authz decides, per call, whether the caller may call the method:
+// rules keyed on the gRPC method full name, never on HTTP paths, so that
+// every protocol and every HTTP binding of a method gets one decision.
+//
+// A rule allows anonymous callers, requires an authenticated identity
+// (optionally holding scopes and meeting claim conditions), or denies.
+// The rule with the most specific matching pattern wins: the longest
+// pattern once its trailing "*" is dropped, and at equal length the one
+// without "*" (the same order as upstream routing). A method no rule
+// matches gets the configured default, deny unless configured otherwise.
+//
+// Refusals are PERMISSION_DENIED, or UNAUTHENTICATED when a rule needs an
+// identity and the call has none (interceptors/authn normally refuses
+// those first, with a challenge). Policy also implements authn.MethodPolicy
+// so that the same rule says which credentials a method accepts.
+package authz
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/sluice-dev/sluice/config"
+	"github.com/sluice-dev/sluice/interceptors/identity"
+	"github.com/sluice-dev/sluice/methodpattern"
+)
+
+// Policy is a compiled rule table. It is immutable and safe for concurrent
+// use.
+type Policy struct {
+	def     config.Access
+	table   methodpattern.Table[*entry]
+	entries []*entry // in configuration order
+}
+
+type rule struct {
+	index     int
+	access    config.Access
+	providers []string
+	scopes    []string
+	claims    []config.ClaimCheck
+}
+
+// entry is one pattern of one rule.
+type entry struct {
+	pattern  string
+	compiled methodpattern.Pattern
+	rule     *rule
+	patIndex int
+}
+
+// New validates cfg and compiles it.
+func New(cfg config.Authz) (*Policy, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	p := &Policy{def: cfg.Default}
+	for i, r := range cfg.Rules {
+		cr := &rule{index: i, access: r.Access, providers: r.Providers, scopes: r.Scopes}
+		for _, c := range r.Claims {
+			cc, err := config.ParseClaimCheck(c)
+			if err != nil { // Validate parsed it already
+				return nil, err
+			}
+			cr.claims = append(cr.claims, cc)
+		}
+		for k, pat := range r.Methods {
+			compiled, err := methodpattern.Compile(pat)
+			if err != nil {
+				return nil, err
+			}
+			e := &entry{pattern: pat, compiled: compiled, rule: cr, patIndex: k}
+			if err := p.table.Add(pat, e); err != nil {
+				return nil, err
+			}
+			p.entries = append(p.entries, e)
+		}
+	}
+	return p, nil
+}
+
+// match returns the entry deciding method, or nil for the default.
+func (p *Policy) match(method string) *entry {
+	e, _ := p.table.Lookup(method)
+	return e
+}
+
+// Accepts implements authn.MethodPolicy: the providers the deciding rule
+// names (nil for all) and whether the method may be called without
+// credentials, which is so unless the rule requires authentication (a
+// denied method needs no credentials to be refused).
+func (p *Policy) Accepts(fullMethod string) ([]string, bool) {
+	e := p.match(fullMethod)
+	if e == nil {
+		return nil, p.def != config.AccessAuthenticated
+	}
+	return e.rule.providers, e.rule.access != config.AccessAuthenticated
+}
+
+// Decide returns nil when the call in ctx (carrying its identity, if any)
+// may call fullMethod, and the refusal status otherwise.
+func (p *Policy) Decide(ctx context.Context, fullMethod string) error {
+	access, r := p.def, (*rule)(nil)
+	if e := p.match(fullMethod); e != nil {
+		access, r = e.rule.access, e.rule
+	}
+	switch access {
+	case config.AccessAnonymous:
+		return nil
+	case config.AccessAuthenticated:
+	default:
+		return status.Errorf(codes.PermissionDenied, "method %s is not open to any caller", fullMethod)
+	}
+	id, ok := identity.FromContext(ctx)
+	if !ok {
+		return status.Errorf(codes.Unauthenticated, "method %s requires an authenticated caller", fullMethod)
+	}
+	if r == nil {
+		return nil
+	}
+	if len(r.providers) > 0 && !slices.Contains(r.providers, id.Provider) {
+		return status.Errorf(codes.Unauthenticated, "method %s does not accept %s credentials", fullMethod, id.Provider)
+	}
+	for _, s := range r.scopes {
+		if !id.HasScope(s) {
+			return status.Errorf(codes.PermissionDenied, "method %s requires scope %q", fullMethod, s)
+		}
+	}
+	for _, c := range r.claims {
+		if !holds(id, c) {
+			return status.Errorf(codes.PermissionDenied, "caller does not meet the claim conditions of method %s", fullMethod)
+		}
+	}
+	return nil
+}
+
+// StreamServerInterceptor returns the interceptor. It belongs right after
+// authentication.
+func (p *Policy) StreamServerInterceptor() grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		if err := p.Decide(ss.Context(), info.FullMethod); err != nil {
+			return err
+		}
+		return handler(srv, ss)
+	}
+}
+
+// holds evaluates one claim condition; a missing claim fails it.
+func holds(id *identity.Identity, c config.ClaimCheck) bool {
+	v, ok := id.Claim(c.Claim)
+	if !ok || v == nil {
+		return false
+	}
+	switch c.Op {
+	case "==":
+		s, ok := scalar(v)
+		return ok && s == c.Value
+	case "!=":
+		s, ok := scalar(v)
+		return ok && s != c.Value
+	case "contains":
+		switch v := v.(type) {
+		case string:
+			return slices.Contains(strings.Fields(v), c.Value)
+		case []any:
+			for _, e := range v {
+				if s, ok := scalar(e); ok && s == c.Value {
+					return true
+				}
+			}
+		case []string:
+			return slices.Contains(v, c.Value)
+		}
+	}
+	return false
+}
+
+// scalar renders a JSON scalar as text: strings as they are, booleans as
+// true/false, numbers in their shortest form.
+func scalar(v any) (string, bool) {
+	switch v := v.(type) {
+	case string:
+		return v, true
+	case bool:
+		return strconv.FormatBool(v), true
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64), true
+	case json.Number:
+		return v.String(), true
+	case int:
+		return strconv.Itoa(v), true
+	case int64:
+		return strconv.FormatInt(v, 10), true
+	}
+	return "", false
+}
+
+// Lint returns warnings about rules that decide nothing, given the methods
+// the gateway knows ("/pkg.Service/Method", as registry snapshots list
+// them): a
+// pattern that matches no method is unreachable (often a typo), and a
+// pattern whose every method is decided by a more specific pattern is
+// shadowed. Each warning starts with the key path under the authz
+// section, like "rules[2].methods[0]: ...". It also notes methods that fall
+// to a deny default, so that "sluice validate" shows what is closed.
+func (p *Policy) Lint(methods []string) []string {
+	var warns []string
+	for _, e := range p.entries {
+		var matched int
+		winners := map[string]bool{}
+		for _, m := range methods {
+			if !e.compiled.Matches(m) {
+				continue
+			}
+			matched++
+			if w := p.match(m); w != nil && w != e {
+				winners[w.pattern] = true
+			}
+		}
+		where := fmt.Sprintf("rules[%d].methods[%d]", e.rule.index, e.patIndex)
+		switch {
+		case matched == 0:
+			warns = append(warns, fmt.Sprintf("%s: pattern %q matches no known method; it is unreachable", where, e.pattern))
+		case len(winners) > 0 && p.decidesNone(e, methods):
+			ws := make([]string, 0, len(winners))
+			for w := range winners {
+				ws = append(ws, strconv.Quote(w))
+			}
+			sort.Strings(ws)
+			warns = append(warns, fmt.Sprintf("%s: pattern %q is shadowed: every method it matches is decided by the more specific %s", where, e.pattern, strings.Join(ws, ", ")))
+		}
+	}
+	if p.def == config.AccessDeny {
+		var fallen []string
+		for _, m := range methods {
+			if p.match(m) == nil {
+				fallen = append(fallen, methodpattern.FullName(m))
+			}
+		}
+		if len(fallen) > 0 {
+			const show = 5
+			list := strings.Join(fallen[:min(show, len(fallen))], ", ")
+			if len(fallen) > show {
+				list += fmt.Sprintf(" and %d more", len(fallen)-show)
+			}
+			warns = append(warns, fmt.Sprintf("default: %d method(s) match no rule and are denied: %s", len(fallen), list))
+		}
+	}
+	return warns
+}
+
+func (p *Policy) decidesNone(e *entry, methods []string) bool {
+	for _, m := range methods {
+		if p.match(m) == e {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,276 @@
+package deadline_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/sluice-dev/sluice/config"
+	"github.com/sluice-dev/sluice/interceptors/deadline"
+)
+
+func testConfig() config.Deadline {
+	return config.Deadline{
+		Default: config.Duration(2 * time.Second),
+		Max:     config.Duration(5 * time.Second),
+		Rules: []config.DeadlineRule{
+			{Methods: []string{"test.Echo.Clamp"}, Default: config.Duration(500 * time.Millisecond), Max: config.Duration(time.Second)},
+			{Methods: []string{"test.Echo.Offset"}, Default: config.Duration(2 * time.Second), Offset: config.Duration(500 * time.Millisecond)},
+			{Methods: []string{"test.Echo.Watch*"}},
+			{Methods: []string{"test.Echo.Slow"}, Default: config.Duration(200 * time.Millisecond), Max: config.Duration(200 * time.Millisecond)},
+		},
+	}
+}
+
+// TestDeadlines (acceptance 4): the upstream receives the deadline the
+// configuration gives the call.
+func TestDeadlines(t *testing.T) {
+	checkLeaks(t)
+	d, err := deadline.New(testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := startUpstream(t)
+	cc := startGateway(t, up, d.StreamServerInterceptor())
+	cases := []struct {
+		name     string
+		method   string
+		callerTO time.Duration // 0: none
+		md       metadata.MD
+		lo, hi   time.Duration // upstream's remaining deadline; hi < 0: none
+	}{
+		{name: "default applied", method: "/test.Echo/Get", lo: 1500 * time.Millisecond, hi: 2 * time.Second},
+		{name: "caller's shorter deadline kept", method: "/test.Echo/Get", callerTO: time.Second, lo: 700 * time.Millisecond, hi: time.Second},
+		{name: "caller's longer deadline kept under max", method: "/test.Echo/Get", callerTO: 4 * time.Second, lo: 3500 * time.Millisecond, hi: 4 * time.Second},
+		{name: "clamped to max", method: "/test.Echo/Get", callerTO: time.Hour, lo: 4500 * time.Millisecond, hi: 5 * time.Second},
+		{name: "per-method default", method: "/test.Echo/Clamp", lo: 300 * time.Millisecond, hi: 500 * time.Millisecond},
+		{name: "per-method clamp", method: "/test.Echo/Clamp", callerTO: 30 * time.Second, lo: 700 * time.Millisecond, hi: time.Second},
+		{name: "offset on the default", method: "/test.Echo/Offset", lo: 1200 * time.Millisecond, hi: 1500 * time.Millisecond},
+		{name: "offset on the caller's deadline", method: "/test.Echo/Offset", callerTO: time.Second, lo: 300 * time.Millisecond, hi: 500 * time.Millisecond},
+		{name: "no deadline for watches", method: "/test.Echo/WatchShelf", hi: -1},
+		{name: "x-request-timeout metadata", method: "/test.Echo/Get", md: metadata.Pairs("x-request-timeout", "800m"), lo: 500 * time.Millisecond, hi: 800 * time.Millisecond},
+		{name: "x-request-timeout clamped", method: "/test.Echo/Clamp", md: metadata.Pairs("x-request-timeout", "1H"), lo: 700 * time.Millisecond, hi: time.Second},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			// Not parallel: each case reads the upstream's last call.
+			ctx := context.Background()
+			if c.callerTO > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, c.callerTO)
+				defer cancel()
+			}
+			if c.md != nil {
+				ctx = metadata.NewOutgoingContext(ctx, c.md)
+			}
+			if _, _, err := call(ctx, cc, c.method, "x"); err != nil {
+				t.Fatal(err)
+			}
+			_, got := up.last()
+			if c.hi < 0 {
+				if got != -1 {
+					t.Fatalf("upstream deadline = %v, want none", got)
+				}
+				return
+			}
+			if got < c.lo || got > c.hi {
+				t.Fatalf("upstream deadline = %v, want in [%v, %v]", got, c.lo, c.hi)
+			}
+		})
+	}
+}
+
+// TestMalformedTimeouts: timeouts an adapter passes on as metadata are
+// parsed strictly; bad ones are INVALID_ARGUMENT and reach no upstream.
+func TestMalformedTimeouts(t *testing.T) {
+	checkLeaks(t)
+	d, err := deadline.New(testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := startUpstream(t)
+	cc := startGateway(t, up, d.StreamServerInterceptor())
+	in := d.StreamServerInterceptor()
+	for _, key := range []string{"grpc-timeout", "x-request-timeout"} {
+		for _, c := range []struct {
+			name string
+			vals []string
+		}{
+			{"negative", []string{"-5S"}},
+			{"nine digits", []string{"999999999H"}},
+			{"overflow", []string{"99999999H"}},
+			{"unknown unit", []string{"1x"}},
+			{"no unit", []string{"100"}},
+			{"empty", []string{""}},
+			{"space", []string{" 1S"}},
+			{"plus", []string{"+1S"}},
+			{"duplicated", []string{"1S", "2S"}},
+		} {
+			t.Run(key+"/"+c.name, func(t *testing.T) {
+				t.Parallel()
+				md := metadata.MD{key: c.vals}
+				// As an adapter delivers it: straight into the chain.
+				ss := &fakeStream{ctx: metadata.NewIncomingContext(context.Background(), md)}
+				called := false
+				err := in(nil, ss, &grpc.StreamServerInfo{FullMethod: "/test.Echo/Get"}, func(any, grpc.ServerStream) error {
+					called = true
+					return nil
+				})
+				if status.Code(err) != codes.InvalidArgument || called {
+					t.Fatalf("got %v (handler called: %v), want InvalidArgument", err, called)
+				}
+				if key == "grpc-timeout" {
+					return // grpc-go clients never send it as metadata
+				}
+				ctx := metadata.NewOutgoingContext(context.Background(), md)
+				if _, _, err := call(ctx, cc, "/test.Echo/Get", "x"); status.Code(err) != codes.InvalidArgument {
+					t.Fatalf("through the gateway: %v, want InvalidArgument", err)
+				}
+			})
+		}
+	}
+}
+
+// TestSlowUpstream: the upstream sees its context end, and the caller gets
+// DEADLINE_EXCEEDED, soon after the deadline.
+func TestSlowUpstream(t *testing.T) {
+	checkLeaks(t)
+	d, err := deadline.New(testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := startUpstream(t)
+	cc := startGateway(t, up, d.StreamServerInterceptor())
+	ended := 0
+	for _, c := range []struct {
+		name   string
+		method string
+		offset bool
+	}{
+		{"max deadline", "/test.Echo/Slow", false},
+		{"offset deadline", "/test.Echo/Offset", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			start := time.Now()
+			_, _, err := call(ctx, cc, c.method, "sleep:10s")
+			if status.Code(err) != codes.DeadlineExceeded {
+				t.Fatalf("got %v, want DeadlineExceeded", err)
+			}
+			if c.offset && ctx.Err() != nil {
+				t.Fatal("the caller's own deadline ended the call; the offset should have answered first")
+			}
+			if el := time.Since(start); el > 900*time.Millisecond {
+				t.Errorf("took %v", el)
+			}
+			// The upstream saw its context end (the deadline reached it).
+			waitUntil := time.Now().Add(2 * time.Second)
+			for {
+				up.mu.Lock()
+				n := up.ended
+				up.mu.Unlock()
+				if n >= ended+1 {
+					break
+				}
+				if time.Now().After(waitUntil) {
+					t.Fatal("the upstream's context never ended")
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			ended++
+		})
+	}
+}
+
+// TestOffsetLeavesNothing: a caller deadline shorter than the offset is
+// refused at once rather than sent upstream with no time.
+func TestOffsetLeavesNothing(t *testing.T) {
+	t.Parallel()
+	d, err := deadline.New(testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	err = d.StreamServerInterceptor()(nil, &fakeStream{ctx: ctx}, &grpc.StreamServerInfo{FullMethod: "/test.Echo/Offset"}, func(any, grpc.ServerStream) error {
+		t.Error("handler called")
+		return nil
+	})
+	if status.Code(err) != codes.DeadlineExceeded {
+		t.Fatalf("got %v, want DeadlineExceeded", err)
+	}
+}
+
+type fakeStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *fakeStream) Context() context.Context { return s.ctx }
+
+func TestParseTimeout(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"1H", time.Hour, true},
+		{"2M", 2 * time.Minute, true},
+		{"30S", 30 * time.Second, true},
+		{"250m", 250 * time.Millisecond, true},
+		{"7u", 7 * time.Microsecond, true},
+		{"99999999n", 99999999, true},
+		{"0S", 0, true},
+		{"00000001S", time.Second, true},
+		{"2562047H", 2562047 * time.Hour, true},
+		{"2562048H", 0, false},
+		{"99999999H", 0, false},
+		{"999999999S", 0, false},
+		{"-5S", 0, false},
+		{"1x", 0, false},
+		{"1s", 0, false},
+		{"1h", 0, false},
+		{"S", 0, false},
+		{"", 0, false},
+		{"1.5S", 0, false},
+		{"1 S", 0, false},
+		{"0x10S", 0, false},
+		{"１S", 0, false},
+	} {
+		t.Run(c.in, func(t *testing.T) {
+			t.Parallel()
+			got, err := deadline.ParseTimeout(c.in)
+			if (err == nil) != c.ok || got != c.want {
+				t.Fatalf("ParseTimeout(%q) = %v, %v; want %v, ok=%v", c.in, got, err, c.want, c.ok)
+			}
+		})
+	}
+}
+
+func FuzzParseTimeout(f *testing.F) {
+	for _, s := range []string{"1H", "30S", "250m", "-5S", "999999999H", "99999999H", "1x", "", "0n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := deadline.ParseTimeout(s)
+		if err != nil {
+			if d != 0 {
+				t.Fatalf("error with a duration: %v", d)
+			}
+			return
+		}
+		if d < 0 {
+			t.Fatalf("negative duration %v for %q", d, s)
+		}
+		if len(s) < 2 || len(s) > 9 {
+			t.Fatalf("accepted %q of length %d", s, len(s))
+		}
+	})
+}

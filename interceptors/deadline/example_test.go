@@ -1,0 +1,41 @@
+package deadline_test
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/sluice-dev/sluice/config"
+	"github.com/sluice-dev/sluice/interceptors/deadline"
+)
+
+func ExampleNew() {
+	d, err := deadline.New(config.Deadline{
+		Default: config.Duration(10 * time.Second),
+		Max:     config.Duration(time.Minute),
+		Offset:  config.Duration(100 * time.Millisecond),
+		Rules: []config.DeadlineRule{
+			{Methods: []string{"library.v1.Library.Watch*"}}, // long-lived streams: no deadline
+		},
+	})
+	if err != nil {
+		panic(err)
+	}
+	// In the chain: d.StreamServerInterceptor(), right before the proxy.
+	fmt.Printf("%+v\n", d.For("/library.v1.Library/GetBook"))
+	fmt.Printf("%+v\n", d.For("/library.v1.Library/WatchShelf"))
+	// Output:
+	// {Default:10s Max:1m0s Offset:100ms}
+	// {Default:0s Max:0s Offset:0s}
+}
+
+func ExampleParseTimeout() {
+	for _, s := range []string{"250m", "30S", "-5S", "999999999H"} {
+		d, err := deadline.ParseTimeout(s)
+		fmt.Println(d, err)
+	}
+	// Output:
+	// 250ms <nil>
+	// 30s <nil>
+	// 0s timeout "-5S": want only digits before the unit
+	// 0s timeout "999999999H": more than 8 digits
+}

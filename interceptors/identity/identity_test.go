@@ -1,0 +1,174 @@
+package identity_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/sluice-dev/sluice/config"
+	"github.com/sluice-dev/sluice/interceptors/identity"
+)
+
+// fakeAuthn stands in for authn: it puts a fixed identity into calls that
+// carry "authorization: Bearer good".
+func fakeAuthn(id *identity.Identity) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+		md, _ := metadata.FromIncomingContext(ss.Context())
+		if v := md.Get("authorization"); len(v) == 1 && v[0] == "Bearer good" {
+			return h(srv, &ctxStream{ss, identity.NewContext(ss.Context(), id)})
+		}
+		return h(srv, ss)
+	}
+}
+
+type ctxStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *ctxStream) Context() context.Context { return s.ctx }
+
+// TestNoSpoofing (acceptance 3, gRPC part): whatever identity metadata a
+// client sends, the upstream sees only the verified identity, and the
+// credentials are stripped. Add rows for other ways a client could send
+// the keys (REST headers arrive as the same metadata).
+func TestNoSpoofing(t *testing.T) {
+	checkLeaks(t)
+	cfg := config.Default().Policy.Identity
+	cfg.Claims = []config.ClaimKey{{Claim: "role", Key: "x-sluice-role"}, {Claim: "org.name", Key: "x-sluice-org"}}
+	p, err := identity.NewPropagator(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verified := &identity.Identity{
+		Subject:  "alice",
+		Provider: "jwt",
+		Scopes:   []string{"library.read", "library.write"},
+		Claims:   map[string]any{"role": "reader", "org": map[string]any{"name": "Acme\nInc 100%"}},
+	}
+	up := startUpstream(t)
+	cc := startGateway(t, up, fakeAuthn(verified), p.StreamServerInterceptor())
+
+	spoof := []string{
+		"x-sluice-subject", "admin",
+		"x-sluice-provider", "mtls",
+		"x-sluice-scopes", "admin.all",
+		"x-sluice-role", "admin",
+		"x-sluice-org", "evil",
+		"grpc-metadata-x-sluice-subject", "admin",
+		"x-api-key", "k",
+	}
+	cases := []struct {
+		name string
+		md   metadata.MD
+		want map[string][]string // nil values: key absent
+	}{
+		{
+			name: "authenticated caller spoofing every key",
+			md:   metadata.Pairs(append([]string{"authorization", "Bearer good"}, spoof...)...),
+			want: map[string][]string{
+				"x-sluice-subject":               {"alice"},
+				"x-sluice-provider":              {"jwt"},
+				"x-sluice-scopes":                {"library.read library.write"},
+				"x-sluice-role":                  {"reader"},
+				"x-sluice-org":                   {"Acme%0AInc 100%25"},
+				"authorization":                  nil,
+				"x-api-key":                      nil,
+				"grpc-metadata-x-sluice-subject": nil,
+			},
+		},
+		{
+			name: "anonymous caller spoofing",
+			md:   metadata.Pairs(spoof...),
+			want: map[string][]string{
+				"x-sluice-subject":  nil,
+				"x-sluice-provider": nil,
+				"x-sluice-scopes":   nil,
+				"x-sluice-role":     nil,
+				"x-api-key":         nil,
+			},
+		},
+		{
+			name: "repeated spoofed values",
+			md:   metadata.Pairs("authorization", "Bearer good", "x-sluice-subject", "admin", "x-sluice-subject", "root"),
+			want: map[string][]string{"x-sluice-subject": {"alice"}},
+		},
+		{
+			name: "other metadata passes",
+			md:   metadata.Pairs("x-request-id", "r1", "x-sluice-subject", "admin"),
+			want: map[string][]string{"x-request-id": {"r1"}, "x-sluice-subject": nil},
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			// Not parallel: each case reads the upstream's last call.
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			ctx = metadata.NewOutgoingContext(ctx, c.md)
+			if _, _, err := call(ctx, cc, "/test.Echo/Get", "x"); err != nil {
+				t.Fatal(err)
+			}
+			md, _ := up.last()
+			for k, want := range c.want {
+				if got := md.Get(k); !slices.Equal(got, want) {
+					t.Errorf("upstream %s = %q, want %q", k, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestClaim(t *testing.T) {
+	t.Parallel()
+	id := &identity.Identity{Claims: map[string]any{
+		"a.b":          "flat",
+		"realm_access": map[string]any{"roles": []any{"admin"}},
+		"n":            1.0,
+	}}
+	for _, c := range []struct {
+		name string
+		ok   bool
+		want any
+	}{
+		{"a.b", true, "flat"},
+		{"realm_access.roles", true, []any{"admin"}},
+		{"realm_access.none", false, nil},
+		{"n.x", false, nil},
+		{"missing", false, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			got, ok := id.Claim(c.name)
+			if ok != c.ok {
+				t.Fatalf("ok = %v", ok)
+			}
+			if ok {
+				if s, isSlice := got.([]any); isSlice {
+					if !slices.Equal(s, c.want.([]any)) {
+						t.Errorf("got %v", got)
+					}
+				} else if got != c.want {
+					t.Errorf("got %v, want %v", got, c.want)
+				}
+			}
+		})
+	}
+}
+
+func TestFromContext(t *testing.T) {
+	t.Parallel()
+	if _, ok := identity.FromContext(context.Background()); ok {
+		t.Error("identity in an empty context")
+	}
+	if _, ok := identity.FromContext(identity.NewContext(context.Background(), nil)); ok {
+		t.Error("nil identity reported")
+	}
+	id := &identity.Identity{Subject: "s"}
+	if got, ok := identity.FromContext(identity.NewContext(context.Background(), id)); !ok || got != id {
+		t.Error("identity lost")
+	}
+}

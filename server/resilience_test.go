@@ -1,0 +1,455 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/resolver"
+	"google.golang.org/grpc/resolver/manual"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/sluice-dev/sluice/server"
+)
+
+// Replica behaviours.
+const (
+	healthy     int32 = iota
+	failing           // response header, then UNAVAILABLE in the trailers
+	slow              // answers after 300ms
+	lateFailing       // reads every request message, then fails with UNAVAILABLE
+)
+
+// replica is one address of a multi-address upstream. Every method echoes
+// the request, or fails, or is slow, as its mode says; it sends the
+// header x-replica with its name first.
+type replica struct {
+	name   string
+	addr   string
+	mode   atomic.Int32
+	health *health.Server
+
+	mu     sync.Mutex
+	starts []time.Time
+	calls  map[string]int // per method
+}
+
+func startReplica(t *testing.T, name string) *replica {
+	t.Helper()
+	r := &replica{name: name, health: health.NewServer(), calls: map[string]int{}}
+	srv := grpc.NewServer(grpc.UnknownServiceHandler(r.handle))
+	healthpb.RegisterHealthServer(srv, r.health)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.addr = ln.Addr().String()
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Stop(); <-done })
+	return r
+}
+
+func (r *replica) handle(_ any, ss grpc.ServerStream) error {
+	method, _ := grpc.MethodFromServerStream(ss)
+	r.mu.Lock()
+	r.starts = append(r.starts, time.Now())
+	r.calls[method]++
+	r.mu.Unlock()
+	if err := ss.SendHeader(metadata.Pairs("x-replica", r.name)); err != nil {
+		return err
+	}
+	switch r.mode.Load() {
+	case failing:
+		return status.Error(codes.Unavailable, r.name+" is failing")
+	case slow:
+		select {
+		case <-time.After(300 * time.Millisecond):
+		case <-ss.Context().Done():
+			return status.FromContextError(ss.Context().Err()).Err()
+		}
+	}
+	for {
+		m := new(wrapperspb.StringValue)
+		if err := ss.RecvMsg(m); err != nil {
+			if errors.Is(err, io.EOF) {
+				if r.mode.Load() == lateFailing {
+					return status.Error(codes.Unavailable, r.name+" failed late")
+				}
+				return nil
+			}
+			return err
+		}
+		if r.mode.Load() == lateFailing {
+			continue
+		}
+		if err := ss.SendMsg(m); err != nil {
+			return err
+		}
+	}
+}
+
+func (r *replica) count(method string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if method == "" {
+		return len(r.starts)
+	}
+	return r.calls[method]
+}
+
+func (r *replica) lastStart() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.starts) == 0 {
+		return time.Time{}
+	}
+	return r.starts[len(r.starts)-1]
+}
+
+// startPool runs a gateway whose one upstream resolves to the replicas'
+// addresses, configured by mod, and returns a client of the gateway.
+func startPool(t *testing.T, mod func(*server.Upstream), replicas ...*replica) *grpc.ClientConn {
+	t.Helper()
+	res := manual.NewBuilderWithScheme("replicas")
+	var eps []resolver.Endpoint
+	for _, r := range replicas {
+		eps = append(eps, resolver.Endpoint{Addresses: []resolver.Address{{Addr: r.addr}}})
+	}
+	res.InitialState(resolver.State{Endpoints: eps})
+	up := server.Upstream{
+		Name:        "pool",
+		Target:      "replicas:///pool",
+		Methods:     []string{"test"},
+		DialOptions: []grpc.DialOption{grpc.WithResolvers(res)},
+	}
+	mod(&up)
+	ups, err := server.NewUpstreams([]server.Upstream{up}, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := server.NewDispatcher(server.NewProxy(ups))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, err := server.NewGateway(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.Start(ln); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = gw.Shutdown(ctx)
+		_ = ups.Close()
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := ups.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return dial(t, ln.Addr().String())
+}
+
+// unary calls method with timeout and returns the x-replica header of the
+// answer and the error.
+func unary(cc *grpc.ClientConn, method string, timeout time.Duration) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var hdr metadata.MD
+	out := new(wrapperspb.StringValue)
+	err := cc.Invoke(ctx, method, wrapperspb.String("ping"), out, grpc.Header(&hdr))
+	if err == nil && out.GetValue() != "ping" {
+		err = errors.New("wrong answer " + out.GetValue())
+	}
+	return strings.Join(hdr.Get("x-replica"), ","), err
+}
+
+const (
+	idempotent = "/test.Echo/Get"
+	other      = "/test.Echo/Create"
+)
+
+func fastRetry(methods ...string) *server.RetryPolicy {
+	return &server.RetryPolicy{Methods: methods, MaxAttempts: 3, InitialBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, BudgetTokens: 100}
+}
+
+// TestRetry: one replica of two fails every call with UNAVAILABLE in the
+// trailers after a response header. Calls to a retryable method all
+// succeed, and their answer carries the healthy replica's header (not the
+// failed attempt's); calls to a method not marked retryable are not
+// retried, so about half of them fail.
+func TestRetry(t *testing.T) {
+	checkLeaks(t)
+	bad, good := startReplica(t, "bad"), startReplica(t, "good")
+	bad.mode.Store(failing)
+	cc := startPool(t, func(u *server.Upstream) { u.Retry = fastRetry("test.Echo.Get") }, bad, good)
+
+	for i := range 20 {
+		from, err := unary(cc, idempotent, 5*time.Second)
+		if err != nil {
+			t.Fatalf("retryable call %d: %v", i+1, err)
+		}
+		if from != "good" {
+			t.Fatalf("retryable call %d: header from %q, want only the successful attempt's", i+1, from)
+		}
+	}
+	if bad.count(idempotent) == 0 {
+		t.Fatal("the failing replica got no calls: retries were not exercised")
+	}
+	failed := 0
+	for range 20 {
+		if _, err := unary(cc, other, 5*time.Second); status.Code(err) == codes.Unavailable {
+			failed++
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if failed == 0 || bad.count(other) != failed || bad.count(other)+good.count(other) != 20 {
+		t.Errorf("non-retryable method: %d failed, bad saw %d, good saw %d; want every failure seen once and 20 calls in all",
+			failed, bad.count(other), good.count(other))
+	}
+}
+
+// TestStreamsNotRetriedAfterFirstMessage: a replica that fails only after
+// reading the whole request. Single-message calls are retried and succeed;
+// a stream that sent two messages is committed and its failure reaches the
+// client.
+func TestStreamsNotRetriedAfterFirstMessage(t *testing.T) {
+	checkLeaks(t)
+	bad, good := startReplica(t, "bad"), startReplica(t, "good")
+	bad.mode.Store(lateFailing)
+	cc := startPool(t, func(u *server.Upstream) { u.Retry = fastRetry("test") }, bad, good)
+	for i := range 10 {
+		if _, err := unary(cc, idempotent, 5*time.Second); err != nil {
+			t.Fatalf("unary call %d: %v", i+1, err)
+		}
+	}
+	const method = "/test.Echo/Upload"
+	failed := 0
+	for range 10 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		st, err := cc.NewStream(ctx, anyStream, method)
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		for _, v := range []string{"one", "two"} {
+			if err := st.SendMsg(wrapperspb.String(v)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_ = st.CloseSend()
+		for err == nil {
+			err = st.RecvMsg(new(wrapperspb.StringValue))
+		}
+		cancel()
+		switch status.Code(err) {
+		case codes.Unavailable:
+			failed++
+		case codes.OK:
+		default:
+			if !errors.Is(err, io.EOF) {
+				t.Fatal(err)
+			}
+		}
+	}
+	if failed == 0 || bad.count(method) != failed {
+		t.Errorf("streams: %d failed, bad saw %d; want each failure seen once, not retried", failed, bad.count(method))
+	}
+}
+
+// TestResilienceConfigErrors: invalid policies are construction errors.
+func TestResilienceConfigErrors(t *testing.T) {
+	t.Parallel()
+	cases := map[string]server.Upstream{
+		"retry without methods":   {Retry: &server.RetryPolicy{}},
+		"retry with bad pattern":  {Retry: &server.RetryPolicy{Methods: []string{"/a/b"}}},
+		"one attempt":             {Retry: &server.RetryPolicy{Methods: []string{"a"}, MaxAttempts: 1}},
+		"retry OK":                {Retry: &server.RetryPolicy{Methods: []string{"a"}, Codes: []codes.Code{codes.OK}}},
+		"max below initial":       {Retry: &server.RetryPolicy{Methods: []string{"a"}, InitialBackoff: time.Second, MaxBackoff: time.Millisecond}},
+		"negative failures":       {OutlierDetection: &server.OutlierDetection{ConsecutiveFailures: -1}},
+		"max ejection below base": {OutlierDetection: &server.OutlierDetection{BaseEjectionTime: time.Minute, MaxEjectionTime: time.Second}},
+		"cancelled as failure":    {OutlierDetection: &server.OutlierDetection{FailureCodes: []codes.Code{codes.Canceled}}},
+	}
+	for name, up := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			up.Target, up.Methods = "127.0.0.1:1", []string{"a"}
+			if ups, err := server.NewUpstreams([]server.Upstream{up}, 0, 0); err == nil {
+				_ = ups.Close()
+				t.Fatal("NewUpstreams accepted it")
+			}
+		})
+	}
+}
+
+// TestRetryWithinDeadline: with only a failing replica and backoffs far
+// longer than the caller's deadline, the call ends by its deadline and no
+// attempt starts after it; with a slow replica and a per-try timeout, the
+// call moves on to the healthy replica in time.
+func TestRetryWithinDeadline(t *testing.T) {
+	checkLeaks(t)
+	t.Run("backoff past the deadline", func(t *testing.T) {
+		bad := startReplica(t, "bad")
+		bad.mode.Store(failing)
+		cc := startPool(t, func(u *server.Upstream) {
+			u.Retry = &server.RetryPolicy{Methods: []string{"test"}, MaxAttempts: 5, InitialBackoff: time.Second, MaxBackoff: time.Second}
+		}, bad)
+		for range 5 {
+			start := time.Now()
+			_, err := unary(cc, idempotent, 100*time.Millisecond)
+			elapsed := time.Since(start)
+			if c := status.Code(err); c != codes.Unavailable && c != codes.DeadlineExceeded {
+				t.Fatalf("got %v, want UNAVAILABLE or DEADLINE_EXCEEDED", err)
+			}
+			if elapsed > 150*time.Millisecond {
+				t.Fatalf("the call took %s, past its 100ms deadline", elapsed)
+			}
+			if last := bad.lastStart(); last.After(start.Add(100 * time.Millisecond)) {
+				t.Fatalf("an attempt started %s after the call, past its deadline", last.Sub(start))
+			}
+		}
+	})
+	t.Run("per-try timeout", func(t *testing.T) {
+		lazy, good := startReplica(t, "lazy"), startReplica(t, "good")
+		lazy.mode.Store(slow)
+		cc := startPool(t, func(u *server.Upstream) {
+			u.Retry = fastRetry("test")
+			u.Retry.PerTryTimeout = 50 * time.Millisecond
+		}, lazy, good)
+		for i := range 6 {
+			start := time.Now()
+			from, err := unary(cc, idempotent, 250*time.Millisecond)
+			if err != nil || from != "good" {
+				t.Fatalf("call %d: from %q, %v; want an answer from good", i+1, from, err)
+			}
+			if elapsed := time.Since(start); elapsed > 200*time.Millisecond {
+				t.Errorf("call %d took %s; the per-try timeout is 50ms", i+1, elapsed)
+			}
+		}
+		if lazy.count("") == 0 {
+			t.Fatal("the slow replica got no calls: the per-try timeout was not exercised")
+		}
+	})
+}
+
+// TestOutlierDetection: an address that fails N calls in a row is
+// ejected, re-admitted after the ejection time (and ejected again, for
+// longer, while it still fails), and serves again once healthy; with every
+// address ejected, calls fail at once with UNAVAILABLE.
+func TestOutlierDetection(t *testing.T) {
+	checkLeaks(t)
+	const base = 300 * time.Millisecond
+	bad, good := startReplica(t, "bad"), startReplica(t, "good")
+	bad.mode.Store(failing)
+	cc := startPool(t, func(u *server.Upstream) {
+		u.OutlierDetection = &server.OutlierDetection{ConsecutiveFailures: 3, BaseEjectionTime: base, MaxEjectionTime: 10 * base}
+	}, bad, good)
+
+	drive := func(n int) (failed int) {
+		for range n {
+			if _, err := unary(cc, other, 5*time.Second); err != nil {
+				if status.Code(err) != codes.Unavailable {
+					t.Fatal(err)
+				}
+				failed++
+			}
+		}
+		return failed
+	}
+	start := time.Now()
+	if failed := drive(20); failed != 3 || bad.count("") != 3 {
+		t.Fatalf("before ejection: %d calls failed, bad saw %d; want exactly 3 (then ejected)", failed, bad.count(""))
+	}
+	if time.Since(start) > base {
+		t.Skip("the machine is too slow for a 300ms ejection time")
+	}
+	time.Sleep(base) // ejection over: bad is tried again, fails 3 more, is ejected for 2x base
+	if failed := drive(20); failed != 3 || bad.count("") != 6 {
+		t.Fatalf("after re-admission: %d calls failed, bad saw %d in all; want 3 more", failed, bad.count(""))
+	}
+	bad.mode.Store(healthy)
+	time.Sleep(2 * base)
+	if failed := drive(20); failed != 0 || bad.count("") < 10 {
+		t.Fatalf("bad healthy again: %d calls failed, bad saw %d in all; want it back in rotation", failed, bad.count(""))
+	}
+
+	// All out: fail fast.
+	bad.mode.Store(failing)
+	good.mode.Store(failing)
+	drive(6)
+	seen := bad.count("") + good.count("")
+	for range 5 {
+		start := time.Now()
+		_, err := unary(cc, other, 5*time.Second)
+		if status.Code(err) != codes.Unavailable || !strings.Contains(status.Convert(err).Message(), "ejected") {
+			t.Fatalf("all ejected: got %v, want UNAVAILABLE naming the ejection", err)
+		}
+		if d := time.Since(start); d > 50*time.Millisecond {
+			t.Errorf("all ejected: the call took %s, want an immediate failure", d)
+		}
+	}
+	if n := bad.count("") + good.count(""); n != seen {
+		t.Errorf("all ejected: the replicas saw %d more calls", n-seen)
+	}
+}
+
+// TestHealthCheck: an address whose grpc.health.v1 status is NOT_SERVING
+// gets no calls until it reports SERVING again.
+func TestHealthCheck(t *testing.T) {
+	checkLeaks(t)
+	a, b := startReplica(t, "a"), startReplica(t, "b")
+	cc := startPool(t, func(u *server.Upstream) { u.HealthCheck = true }, a, b)
+	if _, err := unary(cc, other, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	a.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	waitUntil(t, "a to leave the rotation", func() bool {
+		from, err := unary(cc, other, 5*time.Second)
+		return err == nil && from == "b"
+	})
+	before := a.count("")
+	for i := range 10 {
+		if from, err := unary(cc, other, 5*time.Second); err != nil || from != "b" {
+			t.Fatalf("call %d: from %q, %v; want b only while a is NOT_SERVING", i+1, from, err)
+		}
+	}
+	if a.count("") != before {
+		t.Fatalf("a got %d calls while NOT_SERVING", a.count("")-before)
+	}
+	a.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	waitUntil(t, "a to rejoin the rotation", func() bool {
+		from, err := unary(cc, other, 5*time.Second)
+		return err == nil && from == "a"
+	})
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
