@@ -19,7 +19,6 @@ import (
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/sluice-dev/sluice/config"
-	"github.com/sluice-dev/sluice/interceptors/logging"
 	"github.com/sluice-dev/sluice/interceptors/recovery"
 	"github.com/sluice-dev/sluice/openapi"
 	"github.com/sluice-dev/sluice/registry"
@@ -39,6 +38,7 @@ func appOptions(cfg *config.Config, logger *slog.Logger, extra ...fx.Option) fx.
 		fx.StopTimeout(time.Duration(cfg.Server.ShutdownGrace)+15*time.Second),
 		contractsModule,
 		upstreamsModule,
+		policyModule,
 		gatewayModule,
 		adminModule,
 		fx.Options(extra...),
@@ -174,19 +174,6 @@ func serverTLS(c config.ServerTLS) (*tls.Config, error) {
 	return tc, nil
 }
 
-// interceptorChain is the one place the order of policies is written.
-// Every call, whatever protocol it came in on, passes through it in this
-// order before it reaches the proxy:
-//
-//	recover -> observe (access log) -> ...later: authenticate -> authorize
-//	-> rate limit -> concurrency limit -> deadline -> flow control
-func interceptorChain(logger *slog.Logger) []grpc.StreamServerInterceptor {
-	return []grpc.StreamServerInterceptor{
-		recovery.StreamServerInterceptor(recovery.WithLogger(logger)),
-		logging.StreamServerInterceptor(logger),
-	}
-}
-
 var gatewayModule = fx.Module("gateway",
 	fx.Provide(newProxy, newDispatcher, newGateway),
 	fx.Invoke(func(*server.Gateway) {}),
@@ -196,8 +183,8 @@ func newProxy(ups *server.Upstreams, logger *slog.Logger) *server.Proxy {
 	return server.NewProxy(ups, server.WithProxyLogger(logger))
 }
 
-func newDispatcher(proxy *server.Proxy, logger *slog.Logger) (*server.Dispatcher, error) {
-	return server.NewDispatcher(proxy, interceptorChain(logger)...)
+func newDispatcher(proxy *server.Proxy, p *policies) (*server.Dispatcher, error) {
+	return server.NewDispatcher(proxy, p.chain...)
 }
 
 func newREST(cfg *config.Config, routes *routeTable, d *server.Dispatcher) (*transcoding.REST, error) {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sluice-dev/sluice/config"
 	"github.com/sluice-dev/sluice/demo"
+	"github.com/sluice-dev/sluice/interceptors/authn"
 	libraryv1 "github.com/sluice-dev/sluice/gen/go/sluice/demo/library/v1"
 	"github.com/sluice-dev/sluice/registry"
 )
@@ -34,14 +35,49 @@ func demoUpstreamConfig() config.Upstream {
 }
 
 // demoModule runs the demo library service in-process on a loopback port
-// and hands the gateway its contracts and a dialer to reach it.
+// and hands the gateway its contracts, a dialer to reach it and the demo's
+// token signing keys.
 var demoModule = fx.Module("demo",
 	fx.Provide(
 		newDemoUpstream,
 		fx.Annotate(demoContracts, fx.ResultTags(`group:"linked_contracts"`)),
 		fx.Annotate(demoDialer, fx.ResultTags(`group:"upstream_dialers"`)),
+		fx.Annotate(demoKeys, fx.ResultTags(`group:"authn_options"`)),
 	),
 )
+
+// demoWriteScope is the scope demo tokens need to change the library.
+const demoWriteScope = "library.write"
+
+// applyDemoPolicy opens the demo's reads to anyone and requires a JWT with
+// the library.write scope for everything else, so the tour shows
+// authentication and authorization at work. Tokens come from
+// `sluice token`, signed with a key compiled into the binary: a demo, not
+// a way to run in production.
+func applyDemoPolicy(cfg *config.Config) {
+	const svc = "sluice.demo.library.v1.LibraryService."
+	jwt := &cfg.Policy.Authn.JWT
+	jwt.JWKSURL = authn.DemoIssuer + "/jwks.json" // served in-process, see demoKeys
+	jwt.Issuer = authn.DemoIssuer
+	jwt.Audiences = []string{authn.DemoAudience}
+	cfg.Policy.Authz.Rules = append(cfg.Policy.Authz.Rules,
+		config.AuthzRule{
+			Methods: []string{svc + "Get*", svc + "List*", svc + "Export*", svc + "Watch*", svc + "DownloadBook", svc + "DiscussBook", "grpc.reflection"},
+			Access:  config.AccessAnonymous,
+		},
+		config.AuthzRule{
+			Methods: []string{"sluice.demo.library.v1"},
+			Access:  config.AccessAuthenticated,
+			Scopes:  []string{demoWriteScope},
+		},
+	)
+}
+
+func demoKeys() authn.Option {
+	return authn.WithKeySource(authn.KeySourceFunc(func(context.Context) ([]byte, error) {
+		return authn.DemoJWKS()
+	}))
+}
 
 type demoUpstream struct {
 	lib  *demo.Library
@@ -119,6 +155,8 @@ Try it:
   curl -s http://%[1]s/v1/shelves/classics/books/moby-dick
   curl -s 'http://%[1]s/v1/shelves/classics/books?pageSize=1'
   curl -sN http://%[1]s/v1/shelves/classics/books:export
+  TOKEN=$(sluice token)     # a demo token with the library.write scope (demo key: not for production)
+  curl -s -X POST http://%[1]s/v1/shelves -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{"shelf":{"displayName":"Poetry"}}'
   curl -s http://%[2]s/readyz
   curl -s http://%[2]s/openapi.json
 

@@ -30,6 +30,7 @@ usage:
   sluice routes [flags]         print the REST route table of the contracts
   sluice openapi [flags]        print the OpenAPI 3.1 document of the contracts
   sluice demo-upstream [flags]  run the demo library service alone
+  sluice token [flags]          mint a token for the embedded demo (demo key: not for production)
   sluice help                   show this text
 
 Run 'sluice COMMAND -h' for the flags of a command.
@@ -50,6 +51,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return docsCommand(args[0], args[1:], stdout, stderr)
 	case "demo-upstream":
 		return demoUpstreamCommand(args[1:], stdout, stderr)
+	case "token":
+		return tokenCommand(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

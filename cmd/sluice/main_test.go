@@ -253,6 +253,49 @@ func TestServeEmbeddedDemo(t *testing.T) {
 		t.Errorf("GET /v1/shelves/nope = %d %s, want 404 with a google.rpc.Status body", res.StatusCode, body)
 	}
 
+	// The demo policy: reads are open, writes need a token with the
+	// library.write scope, over gRPC and REST alike.
+	lib := libraryv1.NewLibraryServiceClient(cc)
+	_, err = lib.CreateShelf(ctx, &libraryv1.CreateShelfRequest{Shelf: &libraryv1.Shelf{DisplayName: "Poetry"}})
+	if status.Code(err) != codes.Unauthenticated {
+		t.Errorf("gRPC write without a token: %v, want UNAUTHENTICATED", err)
+	}
+	tok, err := exec.Command(sluiceBin, "token").Output()
+	if err != nil {
+		t.Fatalf("sluice token: %v", err)
+	}
+	token := strings.TrimSpace(string(tok))
+	authed := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
+	if _, err := lib.CreateShelf(authed, &libraryv1.CreateShelfRequest{Shelf: &libraryv1.Shelf{DisplayName: "Poetry"}}); err != nil {
+		t.Errorf("gRPC write with a demo token: %v", err)
+	}
+	readOnly, err := exec.Command(sluiceBin, "token", "--scope", "library.read").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	weak := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+strings.TrimSpace(string(readOnly)))
+	if _, err := lib.CreateShelf(weak, &libraryv1.CreateShelfRequest{Shelf: &libraryv1.Shelf{DisplayName: "Poetry"}}); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("gRPC write with a token lacking the scope: %v, want PERMISSION_DENIED", err)
+	}
+	for _, tc := range []struct {
+		auth string
+		want int
+	}{{"", http.StatusUnauthorized}, {"Bearer " + token, http.StatusOK}} {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/shelves", strings.NewReader(`{"shelf":{"displayName":"Drama"}}`))
+		req.Header.Set("Content-Type", "application/json")
+		if tc.auth != "" {
+			req.Header.Set("Authorization", tc.auth)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = res.Body.Close()
+		if res.StatusCode != tc.want {
+			t.Errorf("REST write (token sent: %v): %d, want %d", tc.auth != "", res.StatusCode, tc.want)
+		}
+	}
+
 	if code := p.stop(t); code != 0 {
 		t.Errorf("exit code %d, want 0", code)
 	}

@@ -39,6 +39,11 @@ func serveCommand(args []string, stdout, stderr io.Writer) int {
 	demo := in.demo()
 	if demo {
 		cfg.Upstreams = append(cfg.Upstreams, demoUpstreamConfig())
+		applyDemoPolicy(cfg)
+		if err := cfg.Validate(); err != nil {
+			fmt.Fprintf(stderr, "sluice serve: demo configuration: %v\n", err)
+			return 1
+		}
 		extra = append(extra, demoModule)
 	}
 
