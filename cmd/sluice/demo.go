@@ -17,8 +17,8 @@ import (
 
 	"github.com/sluice-dev/sluice/config"
 	"github.com/sluice-dev/sluice/demo"
-	"github.com/sluice-dev/sluice/interceptors/authn"
 	libraryv1 "github.com/sluice-dev/sluice/gen/go/sluice/demo/library/v1"
+	"github.com/sluice-dev/sluice/interceptors/authn"
 	"github.com/sluice-dev/sluice/registry"
 )
 
