@@ -34,15 +34,17 @@ type ServerTLS struct {
 // Upstream is one gRPC service behind the gateway. Parse and
 // ParseUpstreamFlag start every upstream from DefaultUpstream.
 type Upstream struct {
-	Name           string            `yaml:"name" doc:"Name of the upstream in logs, metrics and errors. Defaults to {target}; names must be unique."`
-	Target         string            `yaml:"target" doc:"gRPC target to dial: {host:port}, {dns:///host:port} (port defaults to 443), {unix:///path/to.sock}, {unix-abstract:name}, {passthrough:///host:port} or {xds:///name}. Required."`
-	Methods        []string          `yaml:"methods" doc:"Methods routed to this upstream; at least one. Each pattern is a package, service or method full name ({library.v1}, {library.v1.Library}, {library.v1.Library.GetBook}) matching that name and every name below it, or a prefix ending in {*} ({library.*}); {*} alone matches every method. No pattern may appear on two upstreams."`
-	TLS            UpstreamTLS       `yaml:"tls" doc:"TLS towards the upstream."`
-	Keepalive      UpstreamKeepalive `yaml:"keepalive" doc:"HTTP/2 pings towards the upstream, which detect dead connections."`
-	LoadBalancing  LoadBalancing     `yaml:"load_balancing" doc:"How calls are spread over the addresses the target resolves to: {round_robin} uses all of them, {pick_first} uses the first one that connects."`
-	ConnectTimeout Duration          `yaml:"connect_timeout" doc:"Longest time one connection attempt to the upstream may take."`
-	Reflection     bool              `yaml:"reflection" doc:"Load this upstream's contracts from its gRPC server reflection service ({grpc.reflection.v1}, falling back to {v1alpha}), refreshed every {contracts.refresh_interval}, so its {google.api.http} rules are served over REST without a descriptor set. Until the upstream first answers, its methods are proxied over gRPC only."`
-	HealthCheck    HealthCheck       `yaml:"health_check" doc:"Client-side gRPC health checking ({grpc.health.v1.Health/Watch}) of every upstream address; unhealthy addresses get no calls."`
+	Name             string            `yaml:"name" doc:"Name of the upstream in logs, metrics and errors. Defaults to {target}; names must be unique."`
+	Target           string            `yaml:"target" doc:"gRPC target to dial: {host:port}, {dns:///host:port} (port defaults to 443), {unix:///path/to.sock}, {unix-abstract:name}, {passthrough:///host:port} or {xds:///name}. Required."`
+	Methods          []string          `yaml:"methods" doc:"Methods routed to this upstream; at least one. Each pattern is a package, service or method full name ({library.v1}, {library.v1.Library}, {library.v1.Library.GetBook}) matching that name and every name below it, or a prefix ending in {*} ({library.*}); {*} alone matches every method. No pattern may appear on two upstreams."`
+	TLS              UpstreamTLS       `yaml:"tls" doc:"TLS towards the upstream."`
+	Keepalive        UpstreamKeepalive `yaml:"keepalive" doc:"HTTP/2 pings towards the upstream, which detect dead connections."`
+	LoadBalancing    LoadBalancing     `yaml:"load_balancing" doc:"How calls are spread over the addresses the target resolves to: {round_robin} uses all of them, {pick_first} uses the first one that connects."`
+	ConnectTimeout   Duration          `yaml:"connect_timeout" doc:"Longest time one connection attempt to the upstream may take."`
+	Retry            Retry             `yaml:"retry" doc:"Retries of calls to this upstream's idempotent methods."`
+	OutlierDetection OutlierDetection  `yaml:"outlier_detection" doc:"Ejection of this upstream's addresses that keep failing."`
+	Reflection       bool              `yaml:"reflection" doc:"Load this upstream's contracts from its gRPC server reflection service ({grpc.reflection.v1}, falling back to {v1alpha}), refreshed every {contracts.refresh_interval}, so its {google.api.http} rules are served over REST without a descriptor set. Until the upstream first answers, its methods are proxied over gRPC only."`
+	HealthCheck      HealthCheck       `yaml:"health_check" doc:"Client-side gRPC health checking ({grpc.health.v1.Health/Watch}) of every upstream address; unhealthy addresses get no calls."`
 }
 
 // EffectiveName is the name that identifies u: Name, or Target when Name is
@@ -148,7 +150,9 @@ func DefaultUpstream() Upstream {
 			Time:    Duration(5 * time.Minute),
 			Timeout: Duration(10 * time.Second),
 		},
-		LoadBalancing:  RoundRobin,
-		ConnectTimeout: Duration(20 * time.Second),
+		LoadBalancing:    RoundRobin,
+		ConnectTimeout:   Duration(20 * time.Second),
+		Retry:            defaultRetry(),
+		OutlierDetection: defaultOutlierDetection(),
 	}
 }

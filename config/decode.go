@@ -102,6 +102,14 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		v.SetUint(i)
+	case reflect.Float64:
+		var f float64
+		tag := n.ShortTag()
+		if n.Kind != yaml.ScalarNode || (tag != "!!int" && tag != "!!float") || n.Decode(&f) != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			d.fail(n, path, "must be a number, got %s", describe(n))
+			return
+		}
+		v.SetFloat(f)
 	default:
 		// Only reachable if a field of an unsupported type is added to
 		// Config; TestReference walks every field and would fail first.

@@ -197,6 +197,8 @@ func typeName(t reflect.Type) string {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		return "integer"
+	case reflect.Float64:
+		return "number"
 	case reflect.Struct:
 		return "mapping"
 	case reflect.Slice:

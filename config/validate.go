@@ -160,6 +160,8 @@ func (c *Config) validateUpstreams(errs *Errors) {
 		}
 		u.TLS.validate(errs, path+".tls")
 		u.Keepalive.validate(errs, path+".keepalive")
+		u.Retry.validate(errs, path+".retry")
+		u.OutlierDetection.validate(errs, path+".outlier_detection")
 		checkEnum(errs, path+".load_balancing", u.LoadBalancing)
 		checkDuration(errs, path+".connect_timeout", u.ConnectTimeout, time.Nanosecond)
 		if !u.HealthCheck.Enabled && u.HealthCheck.Service != "" {

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/sluice-dev/sluice/config"
@@ -94,6 +95,27 @@ func upstreamSpecs(cfg *config.Config, dialers []upstreamDialer) ([]server.Upstr
 			HealthCheck:    u.HealthCheck.Enabled,
 			HealthService:  u.HealthCheck.Service,
 		}
+		if r := u.Retry; len(r.Methods) > 0 {
+			spec.Retry = &server.RetryPolicy{
+				Methods:           r.Methods,
+				MaxAttempts:       r.MaxAttempts,
+				Codes:             grpcCodes(r.Codes),
+				InitialBackoff:    time.Duration(r.InitialBackoff),
+				MaxBackoff:        time.Duration(r.MaxBackoff),
+				BackoffMultiplier: r.BackoffMultiplier,
+				PerTryTimeout:     time.Duration(r.PerTryTimeout),
+				BudgetTokens:      r.BudgetTokens,
+				BudgetRatio:       r.BudgetRatio,
+			}
+		}
+		if o := u.OutlierDetection; o.Enabled {
+			spec.OutlierDetection = &server.OutlierDetection{
+				ConsecutiveFailures: o.ConsecutiveFailures,
+				FailureCodes:        grpcCodes(o.FailureCodes),
+				BaseEjectionTime:    time.Duration(o.BaseEjectionTime),
+				MaxEjectionTime:     time.Duration(o.MaxEjectionTime),
+			}
+		}
 		if u.TLS.Enabled {
 			tc, err := upstreamTLS(u.TLS)
 			if err != nil {
@@ -109,6 +131,14 @@ func upstreamSpecs(cfg *config.Config, dialers []upstreamDialer) ([]server.Upstr
 		specs = append(specs, spec)
 	}
 	return specs, nil
+}
+
+func grpcCodes(cs []config.StatusCode) []codes.Code {
+	out := make([]codes.Code, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, codes.Code(c.Number()))
+	}
+	return out
 }
 
 func upstreamTLS(c config.UpstreamTLS) (*tls.Config, error) {
