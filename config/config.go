@@ -85,8 +85,8 @@ type Server struct {
 	MaxRecvMsgSize        ByteSize        `yaml:"max_recv_msg_size" doc:"Largest message accepted from a client, at most 1GiB. With at most one message in flight per direction, this and {max_send_msg_size} bound the memory of a stream."`
 	MaxSendMsgSize        ByteSize        `yaml:"max_send_msg_size" doc:"Largest message sent to a client (and so accepted from an upstream), at most 1GiB. 4MiB matches the receive limit of gRPC clients, which would reject anything larger anyway."`
 	MaxHeaderListSize     ByteSize        `yaml:"max_header_list_size" doc:"Largest request header block (metadata) accepted, at most 16MiB. 64KiB leaves room for large bearer tokens and cookies."`
-	InitialWindowSize     ByteSize        `yaml:"initial_window_size" doc:"HTTP/2 flow-control window of each stream. 0 keeps gRPC's default, which sizes windows dynamically from the measured bandwidth-delay product; otherwise between 64KiB and 2GiB-1, which turns the dynamic sizing off."`
-	InitialConnWindowSize ByteSize        `yaml:"initial_conn_window_size" doc:"HTTP/2 flow-control window of each connection; 0 and the limits as for {initial_window_size}."`
+	InitialWindowSize     ByteSize        `yaml:"initial_window_size" doc:"HTTP/2 flow-control window of each stream, on the client leg and on the upstream leg. It bounds what a stream can hold in the gateway: about this window plus one message per direction, whatever a slow peer does. 1MiB still moves 20MB/s per stream at 50ms round trips. 0 uses gRPC's dynamic windows (sized from the measured bandwidth-delay product, up to 16MiB per leg), which trade that bound for throughput on long fat links; otherwise between 64KiB and 2GiB-1."`
+	InitialConnWindowSize ByteSize        `yaml:"initial_conn_window_size" doc:"HTTP/2 flow-control window of each connection, on both legs: it caps what all streams of one connection hold together. 0 and the limits as for {initial_window_size}."`
 	Keepalive             ServerKeepalive `yaml:"keepalive" doc:"HTTP/2 pings and connection lifetimes on client connections."`
 	SniffTimeout          Duration        `yaml:"sniff_timeout" doc:"Longest time a new connection may take, TLS handshake included, to send the first bytes that tell its protocol (the HTTP/2 preface or an HTTP/1.1 request line); slower connections are closed."`
 	ShutdownGrace         Duration        `yaml:"shutdown_grace" doc:"On shutdown, how long calls in flight may take to finish before they are cancelled; 0 cancels them at once."`
@@ -121,10 +121,12 @@ func Default() Config {
 			MinVersion: TLS12,
 		},
 		Server: Server{
-			MaxConcurrentStreams: 1000,
-			MaxRecvMsgSize:       4 << 20,
-			MaxSendMsgSize:       4 << 20,
-			MaxHeaderListSize:    64 << 10,
+			MaxConcurrentStreams:  1000,
+			MaxRecvMsgSize:        4 << 20,
+			MaxSendMsgSize:        4 << 20,
+			MaxHeaderListSize:     64 << 10,
+			InitialWindowSize:     1 << 20,
+			InitialConnWindowSize: 4 << 20,
 			Keepalive: ServerKeepalive{
 				Time:    Duration(2 * time.Hour),
 				Timeout: Duration(20 * time.Second),

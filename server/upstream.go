@@ -43,6 +43,11 @@ type Upstream struct {
 	// service name asked about ("" for the whole server).
 	HealthCheck   bool
 	HealthService string
+	// InitialWindowSize and InitialConnWindowSize fix the HTTP/2 flow
+	// control windows of the upstream leg per stream and per connection;
+	// zero keeps grpc-go's dynamic windows.
+	InitialWindowSize     int32
+	InitialConnWindowSize int32
 	// ConnectTimeout bounds one connection attempt (default 20s).
 	ConnectTimeout time.Duration
 	// Retry, when non-nil, retries calls to the methods it names that fail
@@ -159,6 +164,12 @@ func dialUpstream(up Upstream, maxRecv, maxSend int) (*grpc.ClientConn, error) {
 			return nil, err
 		}
 		opts = append(opts, grpc.WithChainStreamInterceptor(r.interceptor))
+	}
+	if up.InitialWindowSize > 0 {
+		opts = append(opts, grpc.WithInitialWindowSize(up.InitialWindowSize))
+	}
+	if up.InitialConnWindowSize > 0 {
+		opts = append(opts, grpc.WithInitialConnWindowSize(up.InitialConnWindowSize))
 	}
 	if up.Keepalive != (keepalive.ClientParameters{}) {
 		opts = append(opts, grpc.WithKeepaliveParams(up.Keepalive))

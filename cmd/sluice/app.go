@@ -91,9 +91,11 @@ func upstreamSpecs(cfg *config.Config, dialers []upstreamDialer) ([]server.Upstr
 				Timeout:             time.Duration(u.Keepalive.Timeout),
 				PermitWithoutStream: u.Keepalive.PermitWithoutStream,
 			},
-			ConnectTimeout: time.Duration(u.ConnectTimeout),
-			HealthCheck:    u.HealthCheck.Enabled,
-			HealthService:  u.HealthCheck.Service,
+			ConnectTimeout:        time.Duration(u.ConnectTimeout),
+			InitialWindowSize:     int32(cfg.Server.InitialWindowSize),
+			InitialConnWindowSize: int32(cfg.Server.InitialConnWindowSize),
+			HealthCheck:           u.HealthCheck.Enabled,
+			HealthService:         u.HealthCheck.Service,
 		}
 		if r := u.Retry; len(r.Methods) > 0 {
 			spec.Retry = &server.RetryPolicy{
