@@ -7,7 +7,7 @@
 // gRPC callers set grpc-timeout, which grpc-go has already turned into the
 // context's deadline (and refuses itself when malformed). Adapted calls
 // (REST) carry the caller's Grpc-Timeout and X-Request-Timeout headers as
-// metadata; they are parsed strictly with ParseTimeout and a malformed,
+// metadata; they are parsed strictly with grpctimeout.Parse and a malformed,
 // empty or repeated value is INVALID_ARGUMENT. A call whose deadline
 // passes ends with DEADLINE_EXCEEDED.
 package deadline
@@ -23,10 +23,11 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/sluice-dev/sluice/config"
+	"github.com/sluice-dev/sluice/grpctimeout"
 	"github.com/sluice-dev/sluice/methodpattern"
 )
 
-// timeoutKeys are the metadata keys whose values ParseTimeout reads as the
+// timeoutKeys are the metadata keys whose values grpctimeout.Parse reads as the
 // caller's timeout, for calls that arrive as metadata rather than as
 // native gRPC (native gRPC clients' grpc-timeout never reaches metadata).
 var timeoutKeys = []string{"grpc-timeout", "x-request-timeout"}
@@ -91,7 +92,7 @@ func callerTimeout(md metadata.MD) (time.Duration, bool, error) {
 		default:
 			return 0, false, status.Errorf(codes.InvalidArgument, "%s is given %d times; give it once", k, len(vals))
 		}
-		t, err := ParseTimeout(vals[0])
+		t, err := grpctimeout.Parse(vals[0])
 		if err != nil {
 			return 0, false, status.Errorf(codes.InvalidArgument, "%s: %v", k, err)
 		}

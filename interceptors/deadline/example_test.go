@@ -27,15 +27,3 @@ func ExampleNew() {
 	// {Default:10s Max:1m0s Offset:100ms}
 	// {Default:0s Max:0s Offset:0s}
 }
-
-func ExampleParseTimeout() {
-	for _, s := range []string{"250m", "30S", "-5S", "999999999H"} {
-		d, err := deadline.ParseTimeout(s)
-		fmt.Println(d, err)
-	}
-	// Output:
-	// 250ms <nil>
-	// 30s <nil>
-	// 0s timeout "-5S": want only digits before the unit
-	// 0s timeout "999999999H": more than 8 digits
-}

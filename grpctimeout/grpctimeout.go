@@ -1,4 +1,8 @@
-package deadline
+// Package grpctimeout parses the grpc-timeout header as gRPC's HTTP/2
+// protocol defines it. The REST adapter and the deadline policy read
+// timeouts that clients send as headers; they share this one strict parser
+// so a value is either valid everywhere or refused everywhere.
+package grpctimeout
 
 import (
 	"errors"
@@ -10,7 +14,7 @@ import (
 // maxTimeoutDigits is the longest TimeoutValue gRPC allows.
 const maxTimeoutDigits = 8
 
-// ParseTimeout parses a timeout as gRPC's HTTP/2 protocol writes it in
+// Parse parses a timeout as gRPC's HTTP/2 protocol writes it in
 // grpc-timeout: 1 to 8 ASCII digits, then one unit, H (hours), M
 // (minutes), S (seconds), m (milliseconds), u (microseconds) or n
 // (nanoseconds), like "250m" or "30S". Anything else (a sign, spaces, a
@@ -18,7 +22,7 @@ const maxTimeoutDigits = 8
 // time.Duration ("99999999H") are errors, never a negative or clamped
 // duration. The REST adapter uses it for Grpc-Timeout and
 // X-Request-Timeout headers too.
-func ParseTimeout(s string) (time.Duration, error) {
+func Parse(s string) (time.Duration, error) {
 	if s == "" {
 		return 0, errors.New("empty timeout")
 	}
