@@ -266,7 +266,11 @@ func TestBindingErrors(t *testing.T) {
 		{"bad -bin metadata", "GET", "/v1/shelves", "", []string{"Grpc-Metadata-K-Bin", "!!"}, nil, 400, codes.InvalidArgument, "K-Bin"},
 		{"no route", "GET", "/nope", "", nil, nil, 404, codes.NotFound, "no route"},
 		{"wrong method", "DELETE", "/v1/shelves", "", nil, nil, 405, codes.Unimplemented, "not allowed"},
-		{"client streaming", "POST", "/v1/books:discuss", `{}`, nil, nil, 501, codes.Unimplemented, "client-streaming"},
+		{"streamed body of another type", "POST", "/v1/books:import", `{}`, []string{"Content-Type", "application/xml"}, nil, 415, codes.InvalidArgument, "x-ndjson"},
+		{"streamed message too big", "POST", "/v1/books:import", "\n{\"parent\":\"shelves/x\"}\n", nil, []transcoding.Option{transcoding.WithMaxBodyBytes(8)}, 413, codes.ResourceExhausted, "limit of 8 bytes"},
+		{"streamed body cut inside a message", "POST", "/v1/books:import", `{"parent":"shelves/x"`, nil, nil, 400, codes.InvalidArgument, "ends inside"},
+		{"streamed message not an object", "POST", "/v1/books:import", ` ] `, nil, nil, 400, codes.InvalidArgument, "syntax error"},
+		{"stream accepts nothing offered", "GET", "/v1/shelves/s/books:export", "", []string{"Accept", "application/xml, text/*;q=0"}, nil, 406, codes.InvalidArgument, "text/event-stream"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,4 +14,19 @@
 // grpc.ServerStream carrying metadata from allowlisted headers, the peer,
 // the Grpc-Timeout deadline and protocol.REST. JSON follows grpc-gateway's
 // default marshaler so clients can switch gateways unchanged.
+//
+// Streams over HTTP: a server stream is written one message at a time,
+// each flushed before the proxy hands over the next, so a slow client
+// slows the upstream and nothing queues in between. Its format is
+// negotiated by Accept: grpc-gateway's {"result": ...} lines by default
+// (StreamEnvelope; WithStreamFormat(StreamNDJSON) changes the default),
+// plain NDJSON for application/x-ndjson, Server-Sent Events for
+// text/event-stream. A failure after the first message ends the body with
+// a typed error line or event carrying the google.rpc.Status, and the
+// status travels as Grpc-Status/Grpc-Message trailers to clients that read
+// trailers (HTTP/2, or HTTP/1.1 with TE: trailers). A client stream reads
+// its messages from the request body, one JSON value (an NDJSON line) per
+// message, as the upstream asks for them; a bidirectional stream reads and
+// writes at once (full duplex over HTTP/2, and over HTTP/1.1 where the
+// client allows it). WebSocket is not spoken.
 package transcoding

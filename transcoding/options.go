@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // Option configures a REST handler (NewREST).
@@ -35,6 +36,8 @@ type config struct {
 	outgoing        func(key string) bool
 	cors            *CORS
 	success         map[string]int // gRPC method path -> HTTP status
+	streamFormat    StreamFormat   // server streams without an explicit Accept
+	sseHeartbeat    time.Duration  // 0: none
 	errs            []error
 }
 
@@ -55,6 +58,7 @@ func defaultConfig() config {
 		emitUnpopulated: true,
 		metadataPrefix:  true,
 		incoming:        map[string]bool{},
+		streamFormat:    StreamEnvelope,
 	}
 	for _, h := range defaultIncomingHeaders {
 		c.incoming[strings.ToLower(h)] = true
@@ -180,6 +184,38 @@ func WithCORS(cors CORS) Option {
 		}
 		cc := cors.normalized()
 		c.cors = &cc
+	})
+}
+
+// WithStreamFormat sets how server-streaming responses are written to a
+// client that does not ask for a format by Accept (no Accept header,
+// application/json or a wildcard): StreamEnvelope (the default, as
+// grpc-gateway writes them) or StreamNDJSON. Whatever this says, a client
+// gets NDJSON by asking for application/x-ndjson and Server-Sent Events by
+// asking for text/event-stream. StreamSSE is refused here: it is a
+// browser protocol that EventSource asks for by name.
+func WithStreamFormat(f StreamFormat) Option {
+	return optionFunc(func(c *config) {
+		if f != StreamEnvelope && f != StreamNDJSON {
+			c.errs = append(c.errs, fmt.Errorf("stream format must be %q or %q, got %q", StreamEnvelope, StreamNDJSON, f))
+			return
+		}
+		c.streamFormat = f
+	})
+}
+
+// WithSSEHeartbeat makes Server-Sent Events streams write a comment line
+// (":") after every d without a message (default: never), so that proxies
+// and load balancers with idle timeouts keep a quiet stream, such as a
+// watch, open. A heartbeat is written only between messages, never inside
+// one, and holds the same one-write-in-flight backpressure as messages.
+func WithSSEHeartbeat(d time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if d < 0 {
+			c.errs = append(c.errs, fmt.Errorf("SSE heartbeat must not be negative, got %v", d))
+			return
+		}
+		c.sseHeartbeat = d
 	})
 }
 

@@ -62,11 +62,16 @@ func declareTrailers(h http.Header, md metadata.MD, allow func(string) bool) {
 // and, when asked for, its trailers.
 func (c *call) writeError(s *restStream, err error) {
 	st := status.Convert(err)
+	code := HTTPStatus(st.Code())
+	var hs *httpStatusError
+	if errors.As(err, &hs) {
+		code = hs.httpStatus
+	}
 	h := c.w.Header()
 	hdr, _ := s.headers()
 	setMetadataHeaders(h, metadataHeaderPrefix, hdr, c.allow)
 	if !requestsTrailers(c.r) {
-		c.errs.WriteStatus(c.w, st)
+		c.errs.writeStatus(c.w, st, code)
 		return
 	}
 	trl := s.trailers()
@@ -74,7 +79,7 @@ func (c *call) writeError(s *restStream, err error) {
 	body := c.errs.statusJSON(st)
 	h.Set("Content-Type", "application/json")
 	h.Set("X-Content-Type-Options", "nosniff")
-	c.w.WriteHeader(HTTPStatus(st.Code()))
+	c.w.WriteHeader(code)
 	_, _ = c.w.Write(body)
 	setMetadataHeaders(h, trailerHeaderPrefix, trl, c.allow)
 }
@@ -173,71 +178,4 @@ func httpBodyParts(m protoreflect.Message) (contentType string, data []byte) {
 		data = m.Get(fd).Bytes()
 	}
 	return contentType, data
-}
-
-// streamResponder writes a server-streaming call as grpc-gateway does by
-// default: one {"result": ...} JSON object per message, each followed by
-// a newline and flushed, and {"error": ...} if the call fails after the
-// first message. A google.api.HttpBody stream is written raw.
-type streamResponder struct {
-	c     *call
-	wrote bool
-}
-
-func (sr *streamResponder) header(md metadata.MD) {
-	setMetadataHeaders(sr.c.w.Header(), metadataHeaderPrefix, md, sr.c.allow)
-}
-
-func (sr *streamResponder) message(data []byte) error {
-	c := sr.c
-	body, ct, err := c.encode(data)
-	if err != nil {
-		return err
-	}
-	if !sr.wrote {
-		c.w.Header().Set("Content-Type", ct)
-		c.w.Header().Set("X-Content-Type-Options", "nosniff")
-		c.w.WriteHeader(http.StatusOK)
-		sr.wrote = true
-	}
-	if !c.b.rawResponse {
-		chunk := make([]byte, 0, len(body)+12)
-		chunk = append(chunk, `{"result":`...)
-		chunk = append(chunk, body...)
-		chunk = append(chunk, "}\n"...)
-		body = chunk
-	}
-	if _, err := c.w.Write(body); err != nil {
-		return status.Errorf(codes.Canceled, "write response: %v", err)
-	}
-	if err := http.NewResponseController(c.w).Flush(); err != nil {
-		return status.Errorf(codes.Canceled, "flush response: %v", err)
-	}
-	return nil
-}
-
-func (sr *streamResponder) finish(s *restStream, err error) {
-	c := sr.c
-	if err == nil {
-		if !sr.wrote {
-			if hdr, sent := s.headers(); !sent {
-				sr.header(hdr)
-			}
-			c.w.Header().Set("Content-Type", "application/json")
-			c.w.WriteHeader(http.StatusOK)
-		}
-		return
-	}
-	st := status.Convert(err)
-	if !sr.wrote {
-		if hdr, sent := s.headers(); !sent {
-			sr.header(hdr)
-		}
-		c.w.Header().Set("Content-Type", "application/json")
-		c.w.WriteHeader(HTTPStatus(st.Code()))
-	}
-	chunk := []byte(`{"error":`)
-	chunk = append(chunk, c.errs.statusJSON(st)...)
-	chunk = append(chunk, "}\n"...)
-	_, _ = c.w.Write(chunk)
 }

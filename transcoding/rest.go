@@ -117,14 +117,40 @@ func (h *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Resolver:       c.marshal.Resolver,
 		RecursionLimit: h.cfg.maxDepth + 1,
 	}
-	if b.method.ClientStreaming() {
+	clientStreams, serverStreams := b.method.ClientStreaming(), b.method.ServerStreaming()
+	streamedBody := clientStreams && b.body != bodyNone
+	if streamedBody && (b.rawRequest || b.rawBodyField) {
 		c.errs.WriteStatus(w, status.Newf(codes.Unimplemented,
-			"%s is a client-streaming method, which REST does not carry yet; call it over gRPC or gRPC-Web", b.method.Path))
+			"%s streams google.api.HttpBody requests, which REST does not carry yet; call it over gRPC or gRPC-Web", b.method.Path))
 		return
 	}
-	if !b.rawResponse && !acceptsJSON(r.Header.Values("Accept")) {
+	rc := http.NewResponseController(w)
+	var mr *messageReader
+	if streamedBody {
+		// HTTP/1.x forbids reading the body once the response started,
+		// unless asked: a bidirectional call writes while it reads, and
+		// an early error must not wait for the body either. HTTP/2 always
+		// allows it.
+		if r.ProtoMajor == 1 {
+			_ = rc.EnableFullDuplex()
+		}
+		defer func() { lingerUnlessRead(rc, mr) }()
+	}
+	format := h.cfg.streamFormat
+	accept := r.Header.Values("Accept")
+	switch {
+	case b.rawResponse:
+	case serverStreams:
+		var ok bool
+		if format, ok = negotiateStream(accept, format); !ok {
+			c.errs.writeStatus(w, status.Newf(codes.InvalidArgument,
+				"the response is a stream of application/json, application/x-ndjson or text/event-stream, none of which the Accept header %q allows",
+				strings.Join(accept, ", ")), http.StatusNotAcceptable)
+			return
+		}
+	case !acceptsJSON(accept):
 		c.errs.writeStatus(w, status.Newf(codes.InvalidArgument,
-			"the response is application/json, which the Accept header %q does not allow", strings.Join(r.Header.Values("Accept"), ", ")),
+			"the response is application/json, which the Accept header %q does not allow", strings.Join(accept, ", ")),
 			http.StatusNotAcceptable)
 		return
 	}
@@ -135,17 +161,34 @@ func (h *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer cancel()
-	req, err := h.buildRequest(c, match.Vars)
-	if err != nil {
-		c.fail(err)
-		return
-	}
-	s := &restStream{method: b.method.Path, request: req}
+	s := &restStream{method: b.method.Path}
 	s.ctx = grpc.NewContextWithServerTransportStream(ctx, transportStream{s})
-	if b.method.ServerStreaming() {
-		sr := &streamResponder{c: c}
+	if streamedBody {
+		if err := checkStreamContentType(r.Header.Get("Content-Type")); err != nil {
+			c.fail(err)
+			return
+		}
+		mr = newMessageReader(ctx, r.Body, h.cfg.maxBody)
+		s.next = func() ([]byte, error) {
+			body, err := mr.next()
+			if err != nil {
+				return nil, err
+			}
+			return h.buildMessage(c, match.Vars, body, "")
+		}
+	} else {
+		req, err := h.buildRequest(c, match.Vars)
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		s.next = once(req)
+	}
+	if serverStreams {
+		sr := newStreamResponder(c, format, h.cfg.sseHeartbeat)
 		s.onHeader, s.onMessage = sr.header, sr.message
-		err := h.d.Dispatch(s, b.method.Path, false, true)
+		err := h.d.Dispatch(s, b.method.Path, clientStreams, true)
+		s.stopReceiving(rc)
 		sr.finish(s, err)
 		return
 	}
@@ -159,7 +202,8 @@ func (h *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		got, resp = true, data
 		return nil
 	}
-	err = h.d.Dispatch(s, b.method.Path, false, false)
+	err = h.d.Dispatch(s, b.method.Path, clientStreams, false)
+	s.stopReceiving(rc)
 	if err == nil && !got {
 		err = status.Error(codes.Internal, errNoResponse.Error())
 	}
@@ -199,20 +243,30 @@ func (h *REST) callContext(r *http.Request) (context.Context, context.CancelFunc
 	return ctx, cancel, nil
 }
 
-// buildRequest builds the request message, in the order grpc-gateway
-// uses: body, then path variables (which win over the body), then query
-// parameters for the fields neither bound, then the PATCH update mask.
-// It returns the message in wire format.
+// buildRequest reads the body, if the rule binds one, and builds the
+// request message from it, the path and the query.
 func (h *REST) buildRequest(c *call, vars []httprule.Var) ([]byte, error) {
-	b, r := c.b, c.r
-	m := b.in.New()
 	var body []byte
-	if b.body != bodyNone {
+	if c.b.body != bodyNone {
 		var err error
-		if body, err = readBody(c.w, r, h.cfg.maxBody); err != nil {
+		if body, err = readBody(c.w, c.r, h.cfg.maxBody); err != nil {
 			return nil, err
 		}
-		if err := h.bindBody(m, b, body, r.Header.Get("Content-Type"), c.unmarshal); err != nil {
+	}
+	return h.buildMessage(c, vars, body, c.r.Header.Get("Content-Type"))
+}
+
+// buildMessage builds one request message, in the order grpc-gateway
+// uses: body, then path variables (which win over the body), then query
+// parameters for the fields neither bound, then the PATCH update mask.
+// Each message of a streamed body is built so, with the same path and
+// query. contentType is the body's (empty: JSON). It returns the message
+// in wire format.
+func (h *REST) buildMessage(c *call, vars []httprule.Var, body []byte, contentType string) ([]byte, error) {
+	b, r := c.b, c.r
+	m := b.in.New()
+	if b.body != bodyNone {
+		if err := h.bindBody(m, b, body, contentType, c.unmarshal); err != nil {
 			return nil, err
 		}
 	}

@@ -122,7 +122,12 @@ func TestRESTRuleShapes(t *testing.T) {
 		{name: "bad grpc-timeout", method: "GET", path: "/v1/shelves", headers: []string{"Grpc-Timeout", "1x"}, code: 400},
 		{name: "upstream failure knob", method: "GET", path: "/v1/shelves", headers: []string{"Grpc-Metadata-X-Demo-Fail", "PERMISSION_DENIED:nope"}, code: 403,
 			checks: []check{jsonAt("code", float64(7))}},
-		{name: "client streaming refused", method: "POST", path: "/v1/books:import", body: `{}`, code: 501},
+		{name: "client streaming of one empty message reaches the upstream", method: "POST", path: "/v1/books:import", body: `{}`, code: 400,
+			checks: []check{func(t *testing.T, r response) {
+				if msg, _ := get(r.json, "message").(string); !strings.Contains(msg, "parent") {
+					t.Errorf("not the upstream's validation of the message: %s", r.raw)
+				}
+			}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

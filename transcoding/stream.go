@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
 	"sync"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -17,23 +19,29 @@ import (
 // errHeaderSent mirrors grpc-go: headers cannot change once sent.
 var errHeaderSent = status.Error(codes.Internal, "transport: the stream is done or WriteHeader was already called")
 
-// restStream is one REST call seen as a grpc.ServerStream: the request
-// message is its only inbound message, and what the proxy sends back is
-// handed to a responder that writes HTTP. Header and trailer metadata are
-// collected here for the responder. Interceptors may touch headers from
-// other goroutines than the proxy's, hence the lock.
+// restStream is one REST call seen as a grpc.ServerStream: its inbound
+// messages come from next (the one request of a unary call, or the
+// messages of a streamed body, read as they are asked for), and what the
+// proxy sends back is handed to a responder that writes HTTP. Header and
+// trailer metadata are collected here for the responder. Interceptors may
+// touch headers from other goroutines than the proxy's, hence the lock.
 type restStream struct {
 	ctx    context.Context
 	method string
+	next   func() ([]byte, error) // the next request message; io.EOF at the end
 
-	mu         sync.Mutex
-	request    []byte // marshalled request, nil once received
-	received   bool
-	header     metadata.MD
-	headerSent bool
-	trailer    metadata.MD
-	onHeader   func(metadata.MD)       // called once, when headers are sent
-	onMessage  func(data []byte) error // called per response message
+	// recvMu is held while RecvMsg runs, so that stopReceiving can wait
+	// for a read of the body to end before the handler returns.
+	recvMu    sync.Mutex
+	recvEnded bool // next returned an error; guarded by recvMu
+
+	mu          sync.Mutex
+	recvStopped bool // the handler is done with the body
+	header      metadata.MD
+	headerSent  bool
+	trailer     metadata.MD
+	onHeader    func(metadata.MD)       // called once, when headers are sent
+	onMessage   func(data []byte) error // called per response message
 }
 
 var _ grpc.ServerStream = (*restStream)(nil)
@@ -42,27 +50,67 @@ var _ grpc.ServerStream = (*restStream)(nil)
 // peer, deadline, protocol and the transport stream.
 func (s *restStream) Context() context.Context { return s.ctx }
 
-// RecvMsg yields the request, once, then io.EOF: REST carries one request
-// message. Once the call's context ends it reports the context's error.
+// RecvMsg yields the next request message, then io.EOF (or the error that
+// ended the body). After the end, it reports the context's error once the
+// call's context is done.
 func (s *restStream) RecvMsg(m any) error {
-	s.mu.Lock()
-	if s.received {
-		s.mu.Unlock()
-		if err := s.ctx.Err(); err != nil {
-			return status.FromContextError(err).Err()
-		}
-		return io.EOF
-	}
-	s.received = true
-	req := s.request
-	s.request = nil
-	s.mu.Unlock()
 	f, ok := m.(*frame.Frame)
 	if !ok {
 		return status.Errorf(codes.Internal, "rest stream: cannot receive into %T", m)
 	}
-	f.SetBytes(req)
+	s.recvMu.Lock()
+	defer s.recvMu.Unlock()
+	s.mu.Lock()
+	stopped := s.recvStopped
+	s.mu.Unlock()
+	if s.recvEnded || stopped {
+		if err := s.ctx.Err(); err != nil {
+			return status.FromContextError(err).Err()
+		}
+		if !s.recvEnded {
+			return status.Error(codes.Canceled, "rest stream: the HTTP exchange is over")
+		}
+		return io.EOF
+	}
+	data, err := s.next()
+	if err != nil {
+		s.recvEnded = true
+		return err
+	}
+	f.SetBytes(data)
 	return nil
+}
+
+// stopReceiving ends the request side before the handler returns: later
+// RecvMsg calls fail at once, and a read of the body in flight (the
+// upstream ended while the client was still sending) is cut short by a
+// read deadline and waited for, since net/http forbids reading the body
+// once the handler returned.
+func (s *restStream) stopReceiving(rc *http.ResponseController) {
+	s.mu.Lock()
+	s.recvStopped = true
+	s.mu.Unlock()
+	if s.recvMu.TryLock() {
+		s.recvMu.Unlock()
+		return
+	}
+	_ = rc.SetReadDeadline(time.Now())
+	s.recvMu.Lock()
+	//lint:ignore SA2001 waiting for the read in flight to end is the point
+	s.recvMu.Unlock()
+}
+
+// once yields req, then io.EOF.
+func once(req []byte) func() ([]byte, error) {
+	done := false
+	return func() ([]byte, error) {
+		if done {
+			return nil, io.EOF
+		}
+		out := req
+		req, done = nil, true
+		return out, nil
+	}
 }
 
 // SendMsg takes one response frame from the proxy. The frame is consumed:

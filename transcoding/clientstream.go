@@ -1,0 +1,149 @@
+package transcoding
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// A client-streaming call (or the request side of a bidirectional one)
+// reads its messages from the request body, one JSON value after the
+// other: newline-delimited JSON (one message per line, blank lines
+// ignored), but also JSON values separated by any whitespace or none, as
+// grpc-gateway's decoder reads them, so a pretty-printed message works
+// too. Messages are read one at a time, when the proxy asks for the next
+// one (RecvMsg), so the upstream paces the client: the body is never
+// buffered whole. Each message is bounded by the body limit
+// (WithMaxBodyBytes); the body as a whole is not.
+
+// messageReader splits a request body into JSON values.
+type messageReader struct {
+	r     *bufio.Reader
+	ctx   context.Context
+	limit int64
+	eof   bool // the whole body was read
+}
+
+func newMessageReader(ctx context.Context, body io.Reader, limit int64) *messageReader {
+	if body == nil {
+		body = http.NoBody
+	}
+	return &messageReader{r: bufio.NewReaderSize(body, 32<<10), ctx: ctx, limit: limit}
+}
+
+func isJSONSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+
+// next returns the next JSON value of the body, or io.EOF when only
+// whitespace is left. It finds where the value ends by its brackets and
+// strings only; protojson judges what is inside.
+func (mr *messageReader) next() ([]byte, error) {
+	c, err := mr.r.ReadByte()
+	for err == nil && isJSONSpace(c) {
+		c, err = mr.r.ReadByte()
+	}
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			mr.eof = true
+			return nil, io.EOF
+		}
+		return nil, mr.readError(err)
+	}
+	var buf []byte
+	depth, inString, escaped := 0, false, false
+	scalar := c != '{' && c != '[' && c != '"'
+	for {
+		if int64(len(buf)) >= mr.limit {
+			return nil, withHTTPStatus(status.Newf(codes.ResourceExhausted,
+				"a request message is larger than the limit of %d bytes", mr.limit), http.StatusRequestEntityTooLarge)
+		}
+		buf = append(buf, c)
+		switch {
+		case scalar:
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+				if depth == 0 {
+					return buf, nil
+				}
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+		case c == '}' || c == ']':
+			depth--
+			if depth == 0 {
+				return buf, nil
+			}
+		}
+		c, err = mr.r.ReadByte()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				if scalar {
+					mr.eof = true
+					return buf, nil
+				}
+				return nil, status.Error(codes.InvalidArgument, "the request body ends inside a message")
+			}
+			return nil, mr.readError(err)
+		}
+		if scalar && isJSONSpace(c) {
+			return buf, nil
+		}
+	}
+}
+
+// readError is a failure to read the body: the call's end when its context
+// is done, the client's fault otherwise.
+func (mr *messageReader) readError(err error) error {
+	if ctxErr := mr.ctx.Err(); ctxErr != nil {
+		return status.FromContextError(ctxErr).Err()
+	}
+	return status.Errorf(codes.InvalidArgument, "read request body: %v", err)
+}
+
+// bodyLinger is how long the rest of an abandoned streamed body is read
+// and discarded after the response (net/http's own limit of 256 KiB
+// applies too): closing a connection with unread data at once would reset
+// it, which can destroy the response before the client read it, and
+// waiting without a bound would let a client hold the connection.
+const bodyLinger = 500 * time.Millisecond
+
+// lingerUnlessRead bounds the discarding of what is left of the body once
+// the handler returns; mr is nil when the body was never read.
+func lingerUnlessRead(rc *http.ResponseController, mr *messageReader) {
+	if mr == nil || !mr.eof {
+		_ = rc.SetReadDeadline(time.Now().Add(bodyLinger))
+	}
+}
+
+// checkStreamContentType accepts what a streamed JSON body may be
+// labelled with: nothing, application/x-ndjson, application/jsonl, or
+// what a single JSON body may be (grpc-gateway clients send
+// application/json).
+func checkStreamContentType(ct string) error {
+	if ct == "" {
+		return nil
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err == nil && (mt == contentTypeNDJSON || mt == "application/jsonl" || mt == contentTypeJSON ||
+		strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")) {
+		return nil
+	}
+	return withHTTPStatus(status.Newf(codes.InvalidArgument,
+		"content type %q is not supported: send application/x-ndjson, one JSON message per line", ct),
+		http.StatusUnsupportedMediaType)
+}
