@@ -3,6 +3,7 @@ package config
 import (
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // REST configures REST/JSON transcoding by the contracts' google.api.http
@@ -17,6 +18,9 @@ type REST struct {
 	EmitUnpopulated bool     `yaml:"emit_unpopulated" doc:"Write fields that hold their zero value in JSON responses."`
 	ProtoNames      bool     `yaml:"proto_names" doc:"Write JSON field names as in the .proto ({page_size}) instead of lowerCamelCase ({pageSize}). Both are always accepted in requests."`
 	EnumNumbers     bool     `yaml:"enum_numbers" doc:"Write enums as numbers instead of names. Both are always accepted in requests."`
+	IncomingHeaders []string `yaml:"incoming_headers" doc:"Request headers passed to upstreams and policies as metadata, besides Authorization, X-Request-Id, traceparent, tracestate, X-Forwarded-For, X-Request-Timeout, {Grpc-Metadata-*} (as their suffix) and the headers the policies read (the API key header, {metadata:NAME} keys of limits). Other headers stay at the HTTP layer."`
+	StreamFormat    string   `yaml:"stream_format" doc:"Format of server streams for clients whose {Accept} asks for none in particular: {envelope} (grpc-gateway's: newline-delimited objects whose {result} field holds a message) or {ndjson} (one message per line). Clients choose {text/event-stream} (Server-Sent Events) or {application/x-ndjson} by {Accept}."`
+	SSEHeartbeat    Duration `yaml:"sse_heartbeat" doc:"Send an SSE comment after this long without an event, so idle proxies keep the stream open; 0 sends none."`
 	CORS            CORS     `yaml:"cors" doc:"Cross-origin requests from browsers. Off while {allowed_origins} is empty; preflights are answered by the gateway and never reach an upstream."`
 }
 
@@ -38,6 +42,7 @@ func DefaultREST() REST {
 		MaxJSONDepth:    64,
 		DiscardUnknown:  true,
 		EmitUnpopulated: true,
+		StreamFormat:    "envelope",
 	}
 }
 
@@ -47,6 +52,17 @@ func (r *REST) validate(errs *Errors, path string) {
 	}
 	if r.MaxJSONDepth < 1 || r.MaxJSONDepth > 10000 {
 		errs.add(path+".max_json_depth", "must be between 1 and 10000")
+	}
+	if r.StreamFormat != "envelope" && r.StreamFormat != "ndjson" {
+		errs.add(path+".stream_format", `must be "envelope" or "ndjson"`)
+	}
+	if r.SSEHeartbeat < 0 {
+		errs.add(path+".sse_heartbeat", "must not be negative")
+	}
+	for i, h := range r.IncomingHeaders {
+		if h == "" || strings.ContainsAny(h, " :\t") {
+			errs.add(path+".incoming_headers["+strconv.Itoa(i)+"]", "must be a header name")
+		}
 	}
 	c := &r.CORS
 	for i, o := range c.AllowedOrigins {

@@ -274,8 +274,11 @@ func startPolicyGateway(t *testing.T, o gatewayOptions) *policyGateway {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The REST options of `sluice serve` with the default configuration.
-	rest, err := transcoding.NewREST(func() *transcoding.Routes { return routes }, d)
+	// The REST options `sluice serve` derives from a configuration with
+	// these policies: the deadline header, the API key header and the
+	// header a limit is keyed on reach the chain.
+	rest, err := transcoding.NewREST(func() *transcoding.Routes { return routes }, d,
+		transcoding.WithExtraIncomingHeaders("X-Request-Timeout", "X-Api-Key", "X-Tenant"))
 	if err != nil {
 		t.Fatal(err)
 	}

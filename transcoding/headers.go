@@ -6,13 +6,14 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"strings"
 	"time"
 
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
+
+	"github.com/sluice-dev/sluice/grpctimeout"
 )
 
 // Request headers are carried into the call as metadata only by an
@@ -99,51 +100,13 @@ func decodeBinHeader(v string) ([]byte, error) {
 	return base64.RawStdEncoding.DecodeString(v)
 }
 
-// maxTimeout is what a Grpc-Timeout can express at most; longer values
-// are clamped, as grpc-go does.
-const maxTimeout = time.Duration(1<<63 - 1)
-
 // ParseTimeout parses a Grpc-Timeout header value as the gRPC over HTTP/2
 // spec writes it: 1 to 8 ASCII digits and a unit, H (hours), M (minutes),
 // S (seconds), m (milliseconds), u (microseconds) or n (nanoseconds).
-// Anything else is an error: a deadline the client meant but the gateway
-// misread would be worse than a refusal.
-func ParseTimeout(s string) (time.Duration, error) {
-	if len(s) < 2 || len(s) > 9 {
-		return 0, fmt.Errorf("grpc-timeout %q: want 1 to 8 digits and a unit", s)
-	}
-	digits := s[:len(s)-1]
-	for i := 0; i < len(digits); i++ {
-		if digits[i] < '0' || digits[i] > '9' {
-			return 0, fmt.Errorf("grpc-timeout %q: want 1 to 8 digits and a unit", s)
-		}
-	}
-	n, err := strconv.ParseInt(digits, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("grpc-timeout %q: %w", s, err)
-	}
-	var unit time.Duration
-	switch s[len(s)-1] {
-	case 'H':
-		unit = time.Hour
-	case 'M':
-		unit = time.Minute
-	case 'S':
-		unit = time.Second
-	case 'm':
-		unit = time.Millisecond
-	case 'u':
-		unit = time.Microsecond
-	case 'n':
-		unit = time.Nanosecond
-	default:
-		return 0, fmt.Errorf("grpc-timeout %q: unit must be one of H, M, S, m, u, n", s)
-	}
-	if n > int64(maxTimeout/unit) {
-		return maxTimeout, nil
-	}
-	return time.Duration(n) * unit, nil
-}
+// Anything else, a value too large to represent included, is an error: a
+// deadline the client meant but the gateway misread would be worse than a
+// refusal. It is grpctimeout.Parse, which the deadline policy shares.
+func ParseTimeout(s string) (time.Duration, error) { return grpctimeout.Parse(s) }
 
 // requestPeer describes the HTTP client the way grpc-go describes a gRPC
 // one, so that policies keyed on the peer (and the access log) see the
@@ -176,8 +139,24 @@ type stringAddr string
 func (a stringAddr) Network() string { return "unknown" }
 func (a stringAddr) String() string  { return string(a) }
 
+// plainResponseHeaders are header metadata keys that mean the same in
+// HTTP: the challenge of a 401 (RFC 9110), the wait of a 429 or 503, and
+// the RateLimit header fields (IETF draft). Policies set them for HTTP
+// clients, so they return under their own names, not as Grpc-Metadata-*.
+var plainResponseHeaders = map[string]bool{
+	"www-authenticate":    true,
+	"retry-after":         true,
+	"ratelimit-limit":     true,
+	"ratelimit-remaining": true,
+	"ratelimit-reset":     true,
+}
+
 // responseHeaderName is the HTTP header an upstream metadata key returns
-// as: Grpc-Metadata-<key> for headers, Grpc-Trailer-<key> for trailers.
+// as: Grpc-Metadata-<key> for headers, Grpc-Trailer-<key> for trailers,
+// and the key itself for the plain HTTP headers above.
 func responseHeaderName(prefix, key string) string {
+	if prefix == metadataHeaderPrefix && plainResponseHeaders[key] {
+		return http.CanonicalHeaderKey(key)
+	}
 	return http.CanonicalHeaderKey(prefix + key)
 }

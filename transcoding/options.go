@@ -145,6 +145,24 @@ func WithIncomingHeaders(names ...string) Option {
 	})
 }
 
+// WithExtraIncomingHeaders adds names to the allowlist of request headers
+// passed to the chain as metadata, keeping the others: the headers that
+// policies read (an API key header, X-Request-Timeout, a header a rate
+// limit is keyed on). The same names are refused as by
+// WithIncomingHeaders.
+func WithExtraIncomingHeaders(names ...string) Option {
+	return optionFunc(func(c *config) {
+		for _, n := range names {
+			k := strings.ToLower(n)
+			if !passable(k) {
+				c.errs = append(c.errs, fmt.Errorf("incoming header %q can never be passed as metadata", n))
+				continue
+			}
+			c.incoming[k] = true
+		}
+	})
+}
+
 // WithoutMetadataHeaders stops Grpc-Metadata-<key> request headers from
 // being passed as metadata <key>.
 func WithoutMetadataHeaders() Option {

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"go.uber.org/fx"
@@ -232,6 +233,10 @@ func newREST(cfg *config.Config, routes *routeTable, d *server.Dispatcher) (*tra
 	if r.StrictQuery {
 		opts = append(opts, transcoding.WithStrictQuery())
 	}
+	opts = append(opts,
+		transcoding.WithExtraIncomingHeaders(restPolicyHeaders(cfg)...),
+		transcoding.WithStreamFormat(transcoding.StreamFormat(r.StreamFormat)),
+		transcoding.WithSSEHeartbeat(time.Duration(r.SSEHeartbeat)))
 	if len(r.CORS.AllowedOrigins) > 0 {
 		opts = append(opts, transcoding.WithCORS(transcoding.CORS{
 			AllowedOrigins:   r.CORS.AllowedOrigins,
@@ -243,6 +248,27 @@ func newREST(cfg *config.Config, routes *routeTable, d *server.Dispatcher) (*tra
 		}))
 	}
 	return transcoding.NewREST(routes.Load, d, opts...)
+}
+
+// restPolicyHeaders are the request headers REST clients must be able to
+// send for the configured policies to see them as they see gRPC metadata:
+// the deadline header, the API key header and every header a limit is
+// keyed on, plus the ones the configuration names.
+func restPolicyHeaders(cfg *config.Config) []string {
+	names := []string{"X-Request-Timeout"}
+	if len(cfg.Policy.Authn.APIKeys.Keys) > 0 && cfg.Policy.Authn.APIKeys.Header != "" {
+		names = append(names, cfg.Policy.Authn.APIKeys.Header)
+	}
+	keys := []string{cfg.Limits.Key}
+	for _, l := range cfg.RateLimits.Limits {
+		keys = append(keys, l.Key)
+	}
+	for _, k := range keys {
+		if name, ok := strings.CutPrefix(k, "metadata:"); ok && name != "" {
+			names = append(names, name)
+		}
+	}
+	return append(names, cfg.REST.IncomingHeaders...)
 }
 
 func newGateway(lc fx.Lifecycle, cfg *config.Config, d *server.Dispatcher, routes *routeTable, logger *slog.Logger) (*server.Gateway, error) {

@@ -491,3 +491,21 @@ func TestRoutesAndOpenAPICommands(t *testing.T) {
 		t.Errorf("openapi = %q with %d paths, want 3.1.0 with the demo's paths", doc.OpenAPI, len(doc.Paths))
 	}
 }
+
+func TestRESTPassesPolicyHeaders(t *testing.T) {
+	t.Parallel()
+	cfg := config.Default()
+	cfg.Policy.Authn.APIKeys.Keys = []config.APIKey{{Name: "ci"}}
+	cfg.Limits.Key = "metadata:x-tenant"
+	cfg.RateLimits.Limits = []config.RateLimit{{Key: "metadata:x-team"}, {Key: "identity"}}
+	cfg.REST.IncomingHeaders = []string{"X-Custom"}
+	got := strings.Join(restPolicyHeaders(&cfg), ",")
+	for _, want := range []string{"X-Request-Timeout", "x-api-key", "x-tenant", "x-team", "X-Custom"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("REST passes %s; %s is missing", got, want)
+		}
+	}
+	if strings.Contains(got, "identity") {
+		t.Errorf("REST passes %s; non-metadata keys must not become headers", got)
+	}
+}
