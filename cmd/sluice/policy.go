@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/fx"
 	"google.golang.org/grpc"
 
@@ -77,6 +78,9 @@ func newPolicies(lc fx.Lifecycle, cfg *config.Config, logger *slog.Logger, extra
 	}
 
 	if len(cfg.RateLimits.Limits) > 0 {
+		// go-redis reports every failed dial on its own process-wide
+		// logger; the limiter already logs outages once per interval.
+		redis.SetLogger(redisLogger{logger})
 		rl, err := ratelimit.FromConfig(cfg.RateLimits, ratelimit.WithLogger(logger))
 		if err != nil {
 			return nil, err
@@ -113,6 +117,13 @@ func newPolicies(lc fx.Lifecycle, cfg *config.Config, logger *slog.Logger, extra
 	}
 	p.chain = append(p.chain, prop.StreamServerInterceptor())
 	return p, nil
+}
+
+// redisLogger sends go-redis's own messages to the debug level.
+type redisLogger struct{ l *slog.Logger }
+
+func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	r.l.DebugContext(ctx, fmt.Sprintf(format, v...), "component", "redis")
 }
 
 // policyConfigured reports whether authentication or authorization is set

@@ -205,16 +205,24 @@ func TestRedisOutage(t *testing.T) {
 			t.Fatalf("%s: call %d: %v", what, i+1, err)
 		}
 	}
+	// drainedWithin bounds what a drain may admit: the burst of 5, plus
+	// what the bucket refills (20/s) while the drain runs, which on a
+	// loaded machine under -race is not negligible.
+	drainedWithin := func(in instance, what string) (n, most int) {
+		start := time.Now()
+		n = drain(in, what)
+		return n, 6 + int(time.Since(start).Seconds()*20)
+	}
 	for _, in := range []instance{open, closed} {
-		if n := drain(in, "before the outage"); n < 5 || n > 6 {
-			t.Fatalf("before the outage: %d calls admitted, want 5 (burst) or 6 (one refill)", n)
+		if n, most := drainedWithin(in, "before the outage"); n < 5 || n > most {
+			t.Fatalf("before the outage: %d calls admitted, want 5 (burst) to %d (refills while draining)", n, most)
 		}
 	}
 
 	rs.stop()
 	time.Sleep(300 * time.Millisecond) // the local buckets refill (20/s)
-	if n := drain(open, "fail open, Redis down"); n < 5 || n > 7 {
-		t.Errorf("fail open, Redis down: %d calls admitted, want the local bucket's 5 (+ refills)", n)
+	if n, most := drainedWithin(open, "fail open, Redis down"); n < 5 || n > most+1 {
+		t.Errorf("fail open, Redis down: %d calls admitted, want the local bucket's 5 to %d (+ refills)", n, most+1)
 	}
 	for i := range 5 {
 		_, err := call(closed.cc, limited)
@@ -250,8 +258,8 @@ func TestRedisOutage(t *testing.T) {
 	}
 	time.Sleep(300 * time.Millisecond) // buckets full again, in Redis and locally
 	for _, in := range []instance{open, closed} {
-		if n := drain(in, "after recovery"); n < 5 || n > 6 {
-			t.Errorf("after recovery: %d calls admitted, want 5 (burst) or 6 (one refill)", n)
+		if n, most := drainedWithin(in, "after recovery"); n < 5 || n > most {
+			t.Errorf("after recovery: %d calls admitted, want 5 (burst) to %d (refills while draining)", n, most)
 		}
 	}
 	for name, in := range map[string]instance{"open": open, "closed": closed} {
