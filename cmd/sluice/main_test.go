@@ -509,3 +509,26 @@ func TestRESTPassesPolicyHeaders(t *testing.T) {
 		t.Errorf("REST passes %s; non-metadata keys must not become headers", got)
 	}
 }
+
+func TestValidateWarnsAboutAuthzRules(t *testing.T) {
+	t.Parallel()
+	cfgPath := writeConfig(t, `descriptor_sets: [../../gen/descriptors/demo.binpb]
+upstreams:
+  - target: 127.0.0.1:50051
+    methods: ["sluice.demo.*"]
+policy:
+  authz:
+    rules:
+      - {methods: ["sluice.demo.library.v1.LibraryService.Get*"], access: anonymous}
+      - {methods: ["acme.v1.Nothing"], access: deny}
+`)
+	out, err := exec.Command(sluiceBin, "validate", "--config", cfgPath).CombinedOutput()
+	if err != nil {
+		t.Fatalf("warnings must not fail validation: %v\n%s", err, out)
+	}
+	for _, want := range []string{"warning: policy.authz.rules[1]", "unreachable", "warning: policy.authz.default", "configuration is valid"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("validate output lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/sluice-dev/sluice/config"
+	"github.com/sluice-dev/sluice/interceptors/authz"
 	"github.com/sluice-dev/sluice/transcoding"
 )
 
@@ -108,6 +109,22 @@ func validateCommand(args []string, stdout, stderr io.Writer) int {
 	if _, err := transcoding.BuildRoutes(reg.Snapshot()); err != nil {
 		fmt.Fprintf(stderr, "REST routes: %v\n", err)
 		return 1
+	}
+	// Warnings do not fail validation: rules that match no known method,
+	// rules shadowed by more specific ones, methods left to the default.
+	if policyConfigured(&cfg.Policy) {
+		az, err := authz.New(cfg.Policy.Authz)
+		if err != nil {
+			fmt.Fprintf(stderr, "policy.authz: %v\n", err)
+			return 1
+		}
+		var paths []string
+		for _, m := range reg.Snapshot().Methods() {
+			paths = append(paths, m.Path)
+		}
+		for _, w := range az.Lint(paths) {
+			fmt.Fprintf(stderr, "warning: policy.authz.%s\n", w)
+		}
 	}
 	if _, err := upstreamSpecs(cfg, nil); err != nil {
 		fmt.Fprintf(stderr, "%v\n", err)
