@@ -132,6 +132,16 @@ func heapObjects() uint64 {
 // The read delay is 1 ms by default (the run takes about 2 s); set
 // SLUICE_SSE_READ_DELAY=10ms for the pace (about 11 s).
 func TestStreamingSlowSSEReaderBoundsHeap(t *testing.T) {
+	slowReaderBoundsHeap(t, "text/event-stream")
+}
+
+// The same with a newline-delimited JSON reader (Policy chain II: a REST
+// NDJSON client that reads slowly).
+func TestStreamingSlowNDJSONReaderBoundsHeap(t *testing.T) {
+	slowReaderBoundsHeap(t, "application/x-ndjson")
+}
+
+func slowReaderBoundsHeap(t *testing.T, accept string) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	const (
 		count     = 1000
@@ -219,7 +229,7 @@ func TestStreamingSlowSSEReaderBoundsHeap(t *testing.T) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	res := e.open(t, ctx, client, "GET", "/v1/blobs:stream?count="+strconv.Itoa(count)+"&size="+strconv.Itoa(size), nil, "Accept", "text/event-stream")
+	res := e.open(t, ctx, client, "GET", "/v1/blobs:stream?count="+strconv.Itoa(count)+"&size="+strconv.Itoa(size), nil, "Accept", accept)
 	if res.StatusCode != 200 {
 		t.Fatalf("status %d", res.StatusCode)
 	}
