@@ -75,3 +75,19 @@ check-generate: generate
 
 # Everything CI checks besides the tests.
 check: check-generate lint-proto lint
+
+.PHONY: bench bench-go
+
+# The side-by-side benchmark against grpc-gateway, a plain gRPC proxy and
+# direct calls (docs/benchmarks.md); BENCH_FLAGS=--quick for the short run,
+# --profile for CPU and allocation profiles of sluice under load.
+bench:
+	./bench/run.sh $(BENCH_FLAGS)
+
+# The Go benchmarks of the hot paths (proxying, route matching, request
+# binding, JSON encoding, REST end to end against grpc-gateway), five runs
+# each, into a file benchstat reads: `benchstat old.txt new.txt`.
+BENCH_GO_OUT ?= bench/results/go-bench.txt
+bench-go:
+	mkdir -p $(dir $(BENCH_GO_OUT))
+	go test -run '^$$' -bench . -benchmem -count 5 ./server ./transcoding/... ./e2e | tee $(BENCH_GO_OUT)

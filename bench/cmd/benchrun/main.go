@@ -1,0 +1,178 @@
+// Command benchrun is the side-by-side benchmark of bench/run.sh. It
+// starts one demo upstream, sluice and the gateways it is compared with,
+// seeds the upstream, drives every (system, workload, load) cell with ghz
+// (gRPC) or h2load (REST over HTTP/1.1 and h2c), and reads each gateway's
+// CPU and peak memory from /proc, so the load generator's cost is never
+// counted. It prints a markdown table and writes it, with the raw samples,
+// as JSON under the results directory.
+//
+// With -profile it instead runs sluice in-process (bench/cmd/sluiceprof)
+// under a fixed load and prints the top of its CPU and allocation profiles.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+func main() {
+	var o options
+	flag.BoolVar(&o.quick, "quick", false, "one short repetition without the 256 concurrency load: proves the harness works")
+	flag.BoolVar(&o.profile, "profile", false, "profile sluice (CPU and allocations) under load instead of comparing")
+	flag.StringVar(&o.root, "root", ".", "`dir`ectory of the sluice repository")
+	flag.StringVar(&o.bin, "bin", ".bin/bench", "`dir`ectory with the built sluice, grpcgateway, grpcproxy, sluiceprof and ghz")
+	flag.StringVar(&o.h2load, "h2load", "h2load", "h2load `binary`")
+	flag.StringVar(&o.out, "out", "bench/results", "`dir`ectory for the JSON and markdown results")
+	flag.StringVar(&o.command, "command", "bench/run.sh", "the command line to record in the report")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	var err error
+	if o.profile {
+		err = runProfile(ctx, o)
+	} else {
+		err = runBench(ctx, o)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "benchrun: %v\n", err)
+		if errors.Is(err, errFailedCells) {
+			os.Exit(1)
+		}
+		fmt.Println("bench: 0 passed, 1 failed")
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	quick, profile         bool
+	root, bin, h2load, out string
+	command                string
+}
+
+// plan is how long and how often each cell is measured.
+type plan struct {
+	reps         int
+	duration     time.Duration // a closed-loop measurement
+	rateDuration time.Duration // a fixed-rate measurement: longer, for p99.9
+	warmup       time.Duration
+	modes        []mode
+	rateFraction float64 // fixed rate = this share of the slowest system's c32 throughput
+	deadline     time.Duration
+}
+
+// mode is one way of loading a system: closed loop at a concurrency, or a
+// fixed rate below saturation.
+type mode struct {
+	name        string
+	concurrency int
+	rate        bool
+}
+
+func newPlan(quick bool) plan {
+	if quick {
+		return plan{
+			reps: 1, duration: 500 * time.Millisecond, rateDuration: time.Second, warmup: 300 * time.Millisecond,
+			modes:        []mode{{"c32", 32, false}, {"rate", 0, true}},
+			rateFraction: 0.4, deadline: 4 * time.Minute,
+		}
+	}
+	return plan{
+		reps: 3, duration: 1500 * time.Millisecond, rateDuration: 2500 * time.Millisecond, warmup: time.Second,
+		modes:        []mode{{"c32", 32, false}, {"c256", 256, false}, {"rate", 0, true}},
+		rateFraction: 0.4, deadline: 14 * time.Minute,
+	}
+}
+
+type protocol int
+
+const (
+	protoGRPC protocol = iota
+	protoH1
+	protoH2C
+)
+
+// system is what a cell measures: a server process reached over one
+// protocol.
+type system struct {
+	name   string
+	server string // the process: upstream, sluice, grpcproxy, grpcgateway
+	proto  protocol
+}
+
+// systems, in table order. direct has no gateway: its gateway columns are
+// empty and it is the floor the others are compared with.
+var systems = []system{
+	{"direct", "upstream", protoGRPC},
+	{"sluice-grpc", "sluice", protoGRPC},
+	{"grpc-proxy", "grpcproxy", protoGRPC},
+	{"sluice-rest-h1", "sluice", protoH1},
+	{"grpc-gateway-h1", "grpcgateway", protoH1},
+	{"sluice-rest-h2c", "sluice", protoH2C},
+	{"grpc-gateway-h2c", "grpcgateway", protoH2C},
+}
+
+// servers are the running processes by name.
+type servers map[string]*proc
+
+func (s servers) stop() {
+	for _, name := range []string{"sluice", "grpcproxy", "grpcgateway", "sluiceprof", "upstream"} {
+		if p := s[name]; p != nil {
+			p.stop()
+		}
+	}
+}
+
+// startServers starts the demo upstream and, when gateways is set, every
+// gateway in front of it.
+func startServers(o options, logDir string, gateways bool) (servers, error) {
+	bin := func(name string) string { return filepath.Join(o.bin, name) }
+	s := servers{}
+	up, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	p, err := startProc("upstream", up, filepath.Join(logDir, "upstream.log"), bin("sluice"), "demo-upstream", "--listen", up)
+	if err != nil {
+		return nil, err
+	}
+	s["upstream"] = p
+	if !gateways {
+		return s, nil
+	}
+	specs := []struct {
+		name string
+		argv func(addr string) []string
+	}{
+		{"sluice", func(addr string) []string {
+			// The per-call access log is at info; the other gateways log
+			// nothing per call, so sluice runs at warn.
+			return []string{bin("sluice"), "serve", "--listen", addr, "--admin", "off",
+				"--upstream", "sluice.demo.library.v1.*=" + up,
+				"--descriptor-set", filepath.Join(o.root, "gen/descriptors/demo.binpb"), "--log-level", "warn"}
+		}},
+		{"grpcproxy", func(addr string) []string { return []string{bin("grpcproxy"), "--listen", addr, "--upstream", up} }},
+		{"grpcgateway", func(addr string) []string { return []string{bin("grpcgateway"), "--listen", addr, "--upstream", up} }},
+	}
+	for _, sp := range specs {
+		addr, err := freeAddr()
+		if err != nil {
+			s.stop()
+			return nil, err
+		}
+		p, err := startProc(sp.name, addr, filepath.Join(logDir, sp.name+".log"), sp.argv(addr)...)
+		if err != nil {
+			s.stop()
+			return nil, err
+		}
+		s[sp.name] = p
+	}
+	return s, nil
+}
