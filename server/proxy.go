@@ -38,6 +38,7 @@ type Proxy struct {
 	codec     encoding.CodecV2
 	logger    *slog.Logger
 	xff       bool
+	kinds     func(method string) (clientStreams, serverStreams, ok bool)
 }
 
 // ProxyOption configures a Proxy.
@@ -57,6 +58,13 @@ func WithProxyLogger(l *slog.Logger) ProxyOption {
 // x-forwarded-for metadata sent upstream (default true).
 func WithForwardedFor(on bool) ProxyOption {
 	return proxyOptionFunc(func(p *Proxy) { p.xff = on })
+}
+
+// WithMethodKinds tells the proxy the call kind of methods it has a
+// contract for, so unary calls take the shorter unary path; calls to other
+// methods are forwarded as full-duplex streams, which carries any kind.
+func WithMethodKinds(kinds func(method string) (clientStreams, serverStreams, ok bool)) ProxyOption {
+	return proxyOptionFunc(func(p *Proxy) { p.kinds = kinds })
 }
 
 // NewProxy returns a Proxy that routes by ups.
@@ -84,7 +92,39 @@ func (p *Proxy) Handle(_ any, stream grpc.ServerStream) error {
 }
 
 // Forward proxies the call on stream to method ("/pkg.Service/Method").
+// A method whose contract says it is unary (see WithMethodKinds) takes a
+// shorter path: one request, one response, no pump goroutine.
 func (p *Proxy) Forward(stream grpc.ServerStream, method string) error {
+	kind := kindUnknown
+	if p.kinds != nil {
+		if client, server, ok := p.kinds(method); ok {
+			kind = kindOf(client, server)
+		}
+	}
+	return p.forward(stream, method, kind)
+}
+
+// callKind is what the proxy knows of a call's shape from its contract.
+type callKind uint8
+
+const (
+	kindUnknown callKind = iota // forwarded as a full-duplex stream
+	kindUnary
+	kindStreaming
+)
+
+func kindOf(clientStreams, serverStreams bool) callKind {
+	if !clientStreams && !serverStreams {
+		return kindUnary
+	}
+	return kindStreaming
+}
+
+// unaryDesc describes a unary call to grpc-go: the request goes out with
+// END_STREAM, and RecvMsg reads the response and the status.
+var unaryDesc = &grpc.StreamDesc{}
+
+func (p *Proxy) forward(stream grpc.ServerStream, method string, kind callKind) error {
 	if err := CheckMethod(method); err != nil {
 		return err
 	}
@@ -108,6 +148,9 @@ func (p *Proxy) Forward(stream grpc.ServerStream, method string) error {
 	callOpts := []grpc.CallOption{grpc.ForceCodecV2(p.codec)}
 	if sub := contentSubtype(in); sub != "" {
 		callOpts = append(callOpts, grpc.CallContentSubtype(sub))
+	}
+	if kind == kindUnary {
+		return p.forwardUnary(ctx, stream, conn, name, method, callOpts)
 	}
 	upstream, err := conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true, ClientStreams: true}, method, callOpts...)
 	if err != nil {
@@ -146,6 +189,46 @@ func (p *Proxy) Forward(stream grpc.ServerStream, method string) error {
 			return status.FromContextError(inCtx.Err()).Err()
 		}
 		return err
+	}
+	return nil
+}
+
+// forwardUnary proxies a unary call inline: read the one request, send it,
+// read the response and the status. Cancellation needs no pump: the
+// upstream call runs under the client's context.
+func (p *Proxy) forwardUnary(ctx context.Context, client grpc.ServerStream, conn *grpc.ClientConn, name, method string, callOpts []grpc.CallOption) error {
+	req := new(frame.Frame)
+	if err := client.RecvMsg(req); err != nil {
+		req.Free()
+		if errors.Is(err, io.EOF) {
+			return status.Errorf(codes.Internal, "unary call to %s sent no request message", method)
+		}
+		return toStatus(err)
+	}
+	upstream, err := conn.NewStream(ctx, unaryDesc, method, callOpts...)
+	if err != nil {
+		req.Free()
+		return upstreamError(err, name)
+	}
+	if err := upstream.SendMsg(req); err != nil {
+		req.Free() // io.EOF: the upstream ended first; RecvMsg has its status
+	}
+	resp := new(frame.Frame)
+	err = upstream.RecvMsg(resp)
+	if hdr, herr := upstream.Header(); herr == nil && hdr != nil {
+		if serr := client.SendHeader(forwardedResponseMetadata(hdr)); serr != nil {
+			resp.Free()
+			return toStatus(serr)
+		}
+	}
+	client.SetTrailer(forwardedResponseMetadata(upstream.Trailer()))
+	if err != nil {
+		resp.Free()
+		return toStatus(err)
+	}
+	if err := client.SendMsg(resp); err != nil {
+		resp.Free()
+		return toStatus(err)
 	}
 	return nil
 }

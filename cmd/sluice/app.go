@@ -212,8 +212,20 @@ var gatewayModule = fx.Module("gateway",
 	fx.Invoke(func(*server.Gateway) {}),
 )
 
-func newProxy(ups *server.Upstreams, logger *slog.Logger) *server.Proxy {
-	return server.NewProxy(ups, server.WithProxyLogger(logger))
+func newProxy(ups *server.Upstreams, reg *registry.Registry, logger *slog.Logger) *server.Proxy {
+	return server.NewProxy(ups, server.WithProxyLogger(logger), server.WithMethodKinds(methodKinds(reg)))
+}
+
+// methodKinds reads call kinds from the current contracts, so the proxy
+// forwards unary calls on its unary path.
+func methodKinds(reg *registry.Registry) func(string) (bool, bool, bool) {
+	return func(method string) (bool, bool, bool) {
+		m, ok := reg.Snapshot().Method(method)
+		if !ok {
+			return false, false, false
+		}
+		return m.ClientStreaming(), m.ServerStreaming(), true
+	}
 }
 
 func newDispatcher(proxy *server.Proxy, p *policies) (*server.Dispatcher, error) {
