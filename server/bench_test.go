@@ -10,6 +10,8 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/sluice-dev/sluice/internal/gatewaytest"
 )
 
 // serveHTTPFrontend serves srv through grpc.Server.ServeHTTP behind
@@ -34,15 +36,15 @@ func serveHTTPFrontend(b *testing.B, srv *grpc.Server) string {
 //
 //	go test ./server -run '^$' -bench BenchmarkProxy -benchmem -count 5
 func BenchmarkProxy(b *testing.B) {
-	up := startEcho(b)
-	gw := startGateway(b, map[string]string{"test.Echo": up.addr})
+	up := gatewaytest.StartEcho(b)
+	gw := gatewaytest.StartGateway(b, gatewaytest.Route(up.Addr, "test.Echo"))
 	targets := []struct {
 		name string
 		addr string
-	}{{"direct", up.addr}, {"sluice", gw.addr}, {"sluice-servehttp", serveHTTPFrontend(b, gw.gw.GRPCServer())}}
+	}{{"direct", up.Addr}, {"sluice", gw.Addr}, {"sluice-servehttp", serveHTTPFrontend(b, gw.Gateway.GRPCServer())}}
 
 	for _, tg := range targets {
-		cc := dial(b, tg.addr)
+		cc := gatewaytest.Dial(b, tg.addr)
 		b.Run("unary/"+tg.name, func(b *testing.B) {
 			ctx := context.Background()
 			in, out := wrapperspb.String("hello, library"), new(wrapperspb.StringValue)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"strconv"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/sluice-dev/sluice/demo"
 	libraryv1 "github.com/sluice-dev/sluice/gen/go/sluice/demo/library/v1"
+	"github.com/sluice-dev/sluice/internal/gatewaytest"
 )
 
 // End to end through the gateway to the demo upstream, one test per call
@@ -27,19 +27,14 @@ func startDemo(t *testing.T) libraryv1.LibraryServiceClient {
 	t.Helper()
 	lib := demo.NewLibrary()
 	srv := demo.NewServer(lib)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(ln) }()
-	t.Cleanup(func() { lib.Close(); srv.Stop(); <-done })
-	gw := startGateway(t, map[string]string{"sluice.demo.library.v1": ln.Addr().String()})
-	return libraryv1.NewLibraryServiceClient(dial(t, gw.addr))
+	addr := gatewaytest.Serve(t, srv)
+	t.Cleanup(lib.Close) // before srv stops
+	gw := gatewaytest.StartGateway(t, gatewaytest.Route(addr, "sluice.demo.library.v1"))
+	return libraryv1.NewLibraryServiceClient(gatewaytest.Dial(t, gw.Addr))
 }
 
 func TestDemoUnary(t *testing.T) {
-	checkLeaks(t)
+	gatewaytest.CheckLeaks(t)
 	c := startDemo(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
 	defer cancel()
@@ -93,7 +88,7 @@ func TestDemoUnary(t *testing.T) {
 }
 
 func TestDemoServerStreaming(t *testing.T) {
-	checkLeaks(t)
+	gatewaytest.CheckLeaks(t)
 	c := startDemo(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -144,7 +139,7 @@ func TestDemoServerStreaming(t *testing.T) {
 }
 
 func TestDemoClientStreaming(t *testing.T) {
-	checkLeaks(t)
+	gatewaytest.CheckLeaks(t)
 	c := startDemo(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -173,7 +168,7 @@ func TestDemoClientStreaming(t *testing.T) {
 }
 
 func TestDemoBidi(t *testing.T) {
-	checkLeaks(t)
+	gatewaytest.CheckLeaks(t)
 	c := startDemo(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -219,7 +214,7 @@ func TestDemoBidi(t *testing.T) {
 }
 
 func TestDemoCancel(t *testing.T) {
-	checkLeaks(t)
+	gatewaytest.CheckLeaks(t)
 	c := startDemo(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	s, err := c.WatchShelf(ctx, &libraryv1.WatchShelfRequest{Name: demo.SeedShelfClassics})
@@ -236,7 +231,7 @@ func TestDemoCancel(t *testing.T) {
 }
 
 func TestDemoDeadlineExceeded(t *testing.T) {
-	checkLeaks(t)
+	gatewaytest.CheckLeaks(t)
 	c := startDemo(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()

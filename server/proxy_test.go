@@ -17,17 +17,17 @@ import (
 	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/sluice-dev/sluice/interceptors/recovery"
+	"github.com/sluice-dev/sluice/internal/gatewaytest"
+	"github.com/sluice-dev/sluice/server"
 )
 
-func echoRoutes(u *echoUpstream) map[string]string {
-	return map[string]string{"test.Echo": u.addr}
-}
-
 func TestProxyUnaryHeadersTrailersAndMetadata(t *testing.T) {
-	checkLeaks(t)
-	up := startEcho(t)
-	gw := startGateway(t, echoRoutes(up))
-	cc := dial(t, gw.addr)
+	gatewaytest.CheckLeaks(t)
+	up := gatewaytest.StartEcho(t)
+	gw := gatewaytest.StartGateway(t, gatewaytest.Route(up.Addr, "test.Echo"))
+	cc := gatewaytest.Dial(t, gw.Addr)
 
 	ctx := metadata.AppendToOutgoingContext(context.Background(), "x-echo", "hello", "x-custom-bin", string([]byte{0, 1, 2}))
 	var header, trailer metadata.MD
@@ -44,7 +44,7 @@ func TestProxyUnaryHeadersTrailersAndMetadata(t *testing.T) {
 	if got := trailer.Get("x-echo-t"); len(got) != 1 || got[0] != "hello" {
 		t.Errorf("trailer x-echo-t = %v, want [hello]", got)
 	}
-	in := up.lastIncoming()
+	in := up.Last().Metadata
 	if got := in.Get("x-custom-bin"); len(got) != 1 || got[0] != string([]byte{0, 1, 2}) {
 		t.Errorf("upstream saw x-custom-bin = %q, want the binary value", got)
 	}
@@ -57,10 +57,10 @@ func TestProxyUnaryHeadersTrailersAndMetadata(t *testing.T) {
 }
 
 func TestProxyStatusWithDetails(t *testing.T) {
-	checkLeaks(t)
-	up := startEcho(t)
-	gw := startGateway(t, echoRoutes(up))
-	cc := dial(t, gw.addr)
+	gatewaytest.CheckLeaks(t)
+	up := gatewaytest.StartEcho(t)
+	gw := gatewaytest.StartGateway(t, gatewaytest.Route(up.Addr, "test.Echo"))
+	cc := gatewaytest.Dial(t, gw.Addr)
 
 	for _, noHeader := range []bool{false, true} {
 		ctx := metadata.AppendToOutgoingContext(context.Background(), "x-echo", "v")
@@ -90,10 +90,10 @@ func TestProxyStatusWithDetails(t *testing.T) {
 }
 
 func TestProxyStreamKinds(t *testing.T) {
-	checkLeaks(t)
-	up := startEcho(t)
-	gw := startGateway(t, echoRoutes(up))
-	cc := dial(t, gw.addr)
+	gatewaytest.CheckLeaks(t)
+	up := gatewaytest.StartEcho(t)
+	gw := gatewaytest.StartGateway(t, gatewaytest.Route(up.Addr, "test.Echo"))
+	cc := gatewaytest.Dial(t, gw.Addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
@@ -176,10 +176,10 @@ func TestProxyStreamKinds(t *testing.T) {
 // The upstream fails a full-duplex stream while the client is still
 // sending: the client gets the upstream's own status, not a proxy error.
 func TestProxyBidiUpstreamFailsWhileClientSends(t *testing.T) {
-	checkLeaks(t)
-	up := startEcho(t)
-	gw := startGateway(t, echoRoutes(up))
-	cc := dial(t, gw.addr)
+	gatewaytest.CheckLeaks(t)
+	up := gatewaytest.StartEcho(t)
+	gw := gatewaytest.StartGateway(t, gatewaytest.Route(up.Addr, "test.Echo"))
+	cc := gatewaytest.Dial(t, gw.Addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
@@ -218,17 +218,17 @@ func TestProxyBidiUpstreamFailsWhileClientSends(t *testing.T) {
 }
 
 func TestProxyDeadlinePropagates(t *testing.T) {
-	checkLeaks(t)
-	up := startEcho(t)
-	gw := startGateway(t, echoRoutes(up))
-	cc := dial(t, gw.addr)
+	gatewaytest.CheckLeaks(t)
+	up := gatewaytest.StartEcho(t)
+	gw := gatewaytest.StartGateway(t, gatewaytest.Route(up.Addr, "test.Echo"))
+	cc := gatewaytest.Dial(t, gw.Addr)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	if err := cc.Invoke(ctx, "/test.Echo/Unary", wrapperspb.String("x"), new(wrapperspb.StringValue)); err != nil {
 		t.Fatal(err)
 	}
-	if d := up.lastDeadline(); d <= 2*time.Second || d > 3*time.Second {
+	if d := up.Last().Deadline; d <= 2*time.Second || d > 3*time.Second {
 		t.Errorf("upstream saw remaining deadline %v, want within (2s, 3s]", d)
 	}
 
@@ -240,20 +240,20 @@ func TestProxyDeadlinePropagates(t *testing.T) {
 	if status.Code(err) != codes.DeadlineExceeded {
 		t.Fatalf("status = %v, want DEADLINE_EXCEEDED", err)
 	}
-	waitFor(t, func() bool { return len(up.endedErrs()) == 2 && up.endedErrs()[1] != nil })
+	waitFor(t, func() bool { return len(up.Ended()) == 2 && up.Ended()[1] != nil })
 }
 
 func TestProxyClientCancelCancelsUpstream(t *testing.T) {
-	checkLeaks(t)
-	up := startEcho(t)
+	gatewaytest.CheckLeaks(t)
+	up := gatewaytest.StartEcho(t)
 	logged := make(chan codes.Code, 1)
 	record := func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 		err := h(srv, ss)
 		logged <- status.Code(err)
 		return err
 	}
-	gw := startGatewayWithChain(t, echoRoutes(up), []grpc.StreamServerInterceptor{record})
-	cc := dial(t, gw.addr)
+	gw := gatewaytest.StartGateway(t, gatewaytest.Route(up.Addr, "test.Echo"), record)
+	cc := gatewaytest.Dial(t, gw.Addr)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	s, err := cc.NewStream(ctx, anyStream, "/test.Echo/Bidi")
@@ -270,20 +270,20 @@ func TestProxyClientCancelCancelsUpstream(t *testing.T) {
 	if err := s.RecvMsg(new(wrapperspb.StringValue)); status.Code(err) != codes.Canceled {
 		t.Fatalf("client sees %v, want CANCELED", err)
 	}
-	waitFor(t, func() bool { errs := up.endedErrs(); return len(errs) == 1 && errors.Is(errs[0], context.Canceled) })
+	waitFor(t, func() bool { errs := up.Ended(); return len(errs) == 1 && errors.Is(errs[0], context.Canceled) })
 	if got := <-logged; got != codes.Canceled {
 		t.Errorf("the chain saw %v, want CANCELED", got)
 	}
 }
 
 func TestProxyRouting(t *testing.T) {
-	checkLeaks(t)
-	up := startEcho(t)
-	gw := startGateway(t, map[string]string{
-		"test.Echo":     up.addr,
-		"test.Nowhere*": "127.0.0.1:1", // nothing listens there
+	gatewaytest.CheckLeaks(t)
+	up := gatewaytest.StartEcho(t)
+	gw := gatewaytest.StartGateway(t, []server.Upstream{
+		{Target: up.Addr, Methods: []string{"test.Echo"}},
+		{Target: "127.0.0.1:1", Methods: []string{"test.Nowhere*"}}, // nothing listens there
 	})
-	cc := dial(t, gw.addr)
+	cc := gatewaytest.Dial(t, gw.Addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 
@@ -304,8 +304,8 @@ func TestProxyRouting(t *testing.T) {
 
 // Non-canonical method paths are refused before any interceptor sees them.
 func TestNonCanonicalPathsRefused(t *testing.T) {
-	checkLeaks(t)
-	up := startEcho(t)
+	gatewaytest.CheckLeaks(t)
+	up := gatewaytest.StartEcho(t)
 	var mu sync.Mutex
 	var seen []string
 	record := func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
@@ -314,8 +314,8 @@ func TestNonCanonicalPathsRefused(t *testing.T) {
 		mu.Unlock()
 		return h(srv, ss)
 	}
-	gw := startGatewayWithChain(t, map[string]string{"*": up.addr}, []grpc.StreamServerInterceptor{record})
-	cc := dial(t, gw.addr)
+	gw := gatewaytest.StartGateway(t, gatewaytest.Route(up.Addr, "*"), record)
+	cc := gatewaytest.Dial(t, gw.Addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for _, path := range []string{"test.Echo/Unary", "//test.Echo/Unary", "/", "", "/test.Echo/", "/test.Echo//Unary", "/test.Echo/Unary/x"} {
@@ -353,11 +353,11 @@ func (c *compressionStats) TagConn(ctx context.Context, _ *stats.ConnTagInfo) co
 func (c *compressionStats) HandleConn(context.Context, stats.ConnStats) {}
 
 func TestProxyGzipBothWays(t *testing.T) {
-	checkLeaks(t)
-	up := startEcho(t)
-	gw := startGateway(t, echoRoutes(up))
+	gatewaytest.CheckLeaks(t)
+	up := gatewaytest.StartEcho(t)
+	gw := gatewaytest.StartGateway(t, gatewaytest.Route(up.Addr, "test.Echo"))
 	st := &compressionStats{}
-	cc := dial(t, gw.addr, grpc.WithStatsHandler(st))
+	cc := gatewaytest.Dial(t, gw.Addr, grpc.WithStatsHandler(st))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 
@@ -380,10 +380,10 @@ func TestProxyGzipBothWays(t *testing.T) {
 // A panic in an interceptor or in the proxy's request pump fails that call
 // with INTERNAL; the gateway lives on and the next call succeeds.
 func TestPanicsBecomeInternal(t *testing.T) {
-	checkLeaks(t)
-	up := startEcho(t)
+	gatewaytest.CheckLeaks(t)
+	up := gatewaytest.StartEcho(t)
 	chain := []grpc.StreamServerInterceptor{
-		recoveryInterceptor(),
+		recovery.StreamServerInterceptor(),
 		func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 			md, _ := metadata.FromIncomingContext(ss.Context())
 			switch first(md.Get("x-panic")) {
@@ -395,8 +395,8 @@ func TestPanicsBecomeInternal(t *testing.T) {
 			return h(srv, ss)
 		},
 	}
-	gw := startGatewayWithChain(t, echoRoutes(up), chain)
-	cc := dial(t, gw.addr)
+	gw := gatewaytest.StartGateway(t, gatewaytest.Route(up.Addr, "test.Echo"), chain...)
+	cc := gatewaytest.Dial(t, gw.Addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 

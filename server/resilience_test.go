@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/sluice-dev/sluice/internal/gatewaytest"
 	"github.com/sluice-dev/sluice/server"
 )
 
@@ -51,14 +51,7 @@ func startReplica(t *testing.T, name string) *replica {
 	r := &replica{name: name, health: health.NewServer(), calls: map[string]int{}}
 	srv := grpc.NewServer(grpc.UnknownServiceHandler(r.handle))
 	healthpb.RegisterHealthServer(srv, r.health)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.addr = ln.Addr().String()
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(ln) }()
-	t.Cleanup(func() { srv.Stop(); <-done })
+	r.addr = gatewaytest.Serve(t, srv)
 	return r
 }
 
@@ -136,37 +129,13 @@ func startPool(t *testing.T, mod func(*server.Upstream), replicas ...*replica) *
 		DialOptions: []grpc.DialOption{grpc.WithResolvers(res)},
 	}
 	mod(&up)
-	ups, err := server.NewUpstreams([]server.Upstream{up}, 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := server.NewDispatcher(server.NewProxy(ups))
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw, err := server.NewGateway(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := gw.Start(ln); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = gw.Shutdown(ctx)
-		_ = ups.Close()
-	})
+	gw := gatewaytest.StartGateway(t, []server.Upstream{up})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := ups.WaitReady(ctx); err != nil {
+	if err := gw.Upstreams.WaitReady(ctx); err != nil {
 		t.Fatal(err)
 	}
-	return dial(t, ln.Addr().String())
+	return gatewaytest.Dial(t, gw.Addr)
 }
 
 // unary calls method with timeout and returns the x-replica header of the
@@ -198,7 +167,7 @@ func fastRetry(methods ...string) *server.RetryPolicy {
 // failed attempt's); calls to a method not marked retryable are not
 // retried, so about half of them fail.
 func TestRetry(t *testing.T) {
-	checkLeaks(t)
+	gatewaytest.CheckLeaks(t)
 	bad, good := startReplica(t, "bad"), startReplica(t, "good")
 	bad.mode.Store(failing)
 	cc := startPool(t, func(u *server.Upstream) { u.Retry = fastRetry("test.Echo.Get") }, bad, good)
@@ -234,7 +203,7 @@ func TestRetry(t *testing.T) {
 // a stream that sent two messages is committed and its failure reaches the
 // client.
 func TestStreamsNotRetriedAfterFirstMessage(t *testing.T) {
-	checkLeaks(t)
+	gatewaytest.CheckLeaks(t)
 	bad, good := startReplica(t, "bad"), startReplica(t, "good")
 	bad.mode.Store(lateFailing)
 	cc := startPool(t, func(u *server.Upstream) { u.Retry = fastRetry("test") }, bad, good)
@@ -307,7 +276,7 @@ func TestResilienceConfigErrors(t *testing.T) {
 // attempt starts after it; with a slow replica and a per-try timeout, the
 // call moves on to the healthy replica in time.
 func TestRetryWithinDeadline(t *testing.T) {
-	checkLeaks(t)
+	gatewaytest.CheckLeaks(t)
 	t.Run("backoff past the deadline", func(t *testing.T) {
 		bad := startReplica(t, "bad")
 		bad.mode.Store(failing)
@@ -357,7 +326,7 @@ func TestRetryWithinDeadline(t *testing.T) {
 // longer, while it still fails), and serves again once healthy; with every
 // address ejected, calls fail at once with UNAVAILABLE.
 func TestOutlierDetection(t *testing.T) {
-	checkLeaks(t)
+	gatewaytest.CheckLeaks(t)
 	const base = 300 * time.Millisecond
 	bad, good := startReplica(t, "bad"), startReplica(t, "good")
 	bad.mode.Store(failing)
@@ -416,7 +385,7 @@ func TestOutlierDetection(t *testing.T) {
 // TestHealthCheck: an address whose grpc.health.v1 status is NOT_SERVING
 // gets no calls until it reports SERVING again.
 func TestHealthCheck(t *testing.T) {
-	checkLeaks(t)
+	gatewaytest.CheckLeaks(t)
 	a, b := startReplica(t, "a"), startReplica(t, "b")
 	cc := startPool(t, func(u *server.Upstream) { u.HealthCheck = true }, a, b)
 	if _, err := unary(cc, other, 5*time.Second); err != nil {

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/sluice-dev/sluice/internal/gatewaytest"
 	"github.com/sluice-dev/sluice/server"
 )
 
@@ -73,7 +74,7 @@ func (ca *testCA) issue(t *testing.T, cn string, usage x509.ExtKeyUsage) tls.Cer
 // The gateway reaches an upstream over mutual TLS: it verifies the
 // upstream's certificate and presents its own.
 func TestUpstreamMutualTLS(t *testing.T) {
-	checkLeaks(t)
+	gatewaytest.CheckLeaks(t)
 	ca := newTestCA(t)
 	var clientCN = make(chan string, 1)
 	up := grpc.NewServer(
@@ -97,42 +98,11 @@ func TestUpstreamMutualTLS(t *testing.T) {
 			return ss.SendMsg(in)
 		}),
 	)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = up.Serve(ln) }()
-	t.Cleanup(func() { up.Stop(); <-done })
+	addr := gatewaytest.Serve(t, up)
 
 	call := func(tc *tls.Config) error {
-		ups, err := server.NewUpstreams([]server.Upstream{{Target: ln.Addr().String(), Methods: []string{"*"}, TLS: tc}}, 0, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ups.Close()
-		d, err := server.NewDispatcher(server.NewProxy(ups))
-		if err != nil {
-			t.Fatal(err)
-		}
-		gw, err := server.NewGateway(d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		gln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := gw.Start(gln); err != nil {
-			t.Fatal(err)
-		}
-		defer func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = gw.Shutdown(ctx)
-		}()
-		cc := dial(t, gln.Addr().String())
-		defer cc.Close()
+		gw := gatewaytest.StartGateway(t, []server.Upstream{{Target: addr, Methods: []string{"*"}, TLS: tc}})
+		cc := gatewaytest.Dial(t, gw.Addr)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		out := new(wrapperspb.StringValue)

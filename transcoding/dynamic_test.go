@@ -1,24 +1,19 @@
 package transcoding_test
 
 import (
-	"context"
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"strings"
 	"testing"
-	"time"
 
-	"go.uber.org/goleak"
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/descriptorpb"
 
-	"github.com/sluice-dev/sluice/interceptors/logging"
+	"github.com/sluice-dev/sluice/internal/gatewaytest"
 	"github.com/sluice-dev/sluice/registry"
-	"github.com/sluice-dev/sluice/server"
 	"github.com/sluice-dev/sluice/server/frame"
 	"github.com/sluice-dev/sluice/transcoding"
 )
@@ -144,7 +139,7 @@ func thingsSnapshot(t testing.TB, rules func() (get, create, update *annotations
 // echoServer answers every method with the request it got, byte for byte.
 func echoServer(t *testing.T) string {
 	t.Helper()
-	srv := grpc.NewServer(grpc.ForceServerCodecV2(frame.Codec()), grpc.UnknownServiceHandler(func(_ any, ss grpc.ServerStream) error {
+	return gatewaytest.StartUpstream(t, func(_ any, ss grpc.ServerStream) error {
 		f := new(frame.Frame)
 		if err := ss.RecvMsg(f); err != nil {
 			return err
@@ -153,56 +148,19 @@ func echoServer(t *testing.T) string {
 			return err
 		}
 		return ss.SendMsg(f)
-	}))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(srv.Stop)
-	return ln.Addr().String()
+	}, grpc.ForceServerCodecV2(frame.Codec()))
 }
 
 // TestRESTUnlinkedDescriptorSet is acceptance 5: REST served for an API
 // known only by its descriptor set, with dynamic messages throughout.
 func TestRESTUnlinkedDescriptorSet(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	gatewaytest.CheckLeaks(t)
 	snap := thingsSnapshot(t, defaultThingRules)
 	routes, err := transcoding.BuildRoutes(snap)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ups, err := server.NewUpstreams([]server.Upstream{{Target: echoServer(t), Methods: []string{"things.v1"}}}, 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := server.NewDispatcher(server.NewProxy(ups), logging.StreamServerInterceptor(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rest, err := transcoding.NewREST(func() *transcoding.Routes { return routes }, d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw, err := server.NewGateway(d, server.WithHTTPHandler(rest))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := gw.Start(ln); err != nil {
-		t.Fatal(err)
-	}
-	e := &env{base: "http://" + ln.Addr().String(), addr: ln.Addr().String(), client: newClient()}
-	t.Cleanup(func() {
-		e.client.CloseIdleConnections()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = gw.Shutdown(ctx)
-		_ = ups.Close()
-	})
+	e := startREST(t, routes, echoServer(t), "things.v1", slog.DiscardHandler, newClient())
 
 	r := e.do(t, "GET", "/v1/things/t1?kind=KIND_SQUARE&count=7&seen_time=2020-01-02T03:04:05Z&tags=a&tags=b&attrs[color]=red&child.name=kid&name=ignored", "")
 	if r.code != 200 {

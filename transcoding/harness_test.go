@@ -5,20 +5,16 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-
 	"github.com/sluice-dev/sluice/demo"
 	libraryv1 "github.com/sluice-dev/sluice/gen/go/sluice/demo/library/v1"
 	"github.com/sluice-dev/sluice/interceptors/logging"
+	"github.com/sluice-dev/sluice/internal/gatewaytest"
 	"github.com/sluice-dev/sluice/registry"
 	"github.com/sluice-dev/sluice/server"
 	"github.com/sluice-dev/sluice/transcoding"
@@ -66,24 +62,16 @@ func (r *recorder) all() []map[string]string {
 func startDemo(t testing.TB) (addr string, lib *demo.Library) {
 	t.Helper()
 	lib = demo.NewLibrary()
-	srv := demo.NewServer(lib)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() {
-		lib.Close()
-		srv.Stop()
-	})
-	return ln.Addr().String(), lib
+	addr = gatewaytest.Serve(t, demo.NewServer(lib))
+	t.Cleanup(lib.Close) // before the server stops
+	return addr, lib
 }
 
 // newEnv starts the demo upstream and a gateway serving REST for the demo
 // API. The caller's goroutines are checked for leaks when the test ends.
 func newEnv(t *testing.T, opts ...transcoding.Option) *env {
 	t.Helper()
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	gatewaytest.CheckLeaks(t)
 	upAddr, lib := startDemo(t)
 
 	reg, err := registry.New(registry.Linked(libraryv1.File_sluice_demo_library_v1_library_proto))
@@ -94,39 +82,26 @@ func newEnv(t *testing.T, opts ...transcoding.Option) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ups, err := server.NewUpstreams([]server.Upstream{{Target: upAddr, Methods: []string{"sluice.demo.library.v1"}}}, 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	logs := &recorder{}
-	d, err := server.NewDispatcher(server.NewProxy(ups), logging.StreamServerInterceptor(slog.New(logs)))
+	e := startREST(t, routes, upAddr, "sluice.demo.library.v1", logs, newClient(), opts...)
+	e.logs, e.lib = logs, lib
+	return e
+}
+
+// startREST runs a gateway serving REST by routes, through the logging
+// interceptor writing to logs, in front of the upstream at target for the
+// methods that match pattern. The env's client is closed at cleanup,
+// before the gateway shuts down.
+func startREST(t testing.TB, routes *transcoding.Routes, target, pattern string, logs slog.Handler, client *http.Client, opts ...transcoding.Option) *env {
+	t.Helper()
+	gw := gatewaytest.NewGateway(t, gatewaytest.Route(target, pattern), logging.StreamServerInterceptor(slog.New(logs)))
+	rest, err := transcoding.NewREST(func() *transcoding.Routes { return routes }, gw.Dispatcher, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rest, err := transcoding.NewREST(func() *transcoding.Routes { return routes }, d, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw, err := server.NewGateway(d, server.WithHTTPHandler(rest))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := gw.Start(ln); err != nil {
-		t.Fatal(err)
-	}
-	client := newClient()
-	t.Cleanup(func() {
-		client.CloseIdleConnections()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = gw.Shutdown(ctx)
-		_ = ups.Close()
-	})
-	return &env{base: "http://" + ln.Addr().String(), addr: ln.Addr().String(), client: client, logs: logs, lib: lib}
+	gw.Start(t, server.WithHTTPHandler(rest))
+	t.Cleanup(client.CloseIdleConnections)
+	return &env{base: "http://" + gw.Addr, addr: gw.Addr, client: client}
 }
 
 // response is what a test looks at: status, headers and the body, parsed
@@ -172,16 +147,6 @@ func (e *env) do(t *testing.T, method, path string, body string, headers ...stri
 		out.header[k] = v
 	}
 	return out
-}
-
-func dialGRPC(t *testing.T, addr string) *grpc.ClientConn {
-	t.Helper()
-	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cc.Close() })
-	return cc
 }
 
 // get returns the value at a dotted path of a decoded JSON object.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sluice-dev/sluice/demo"
 	libraryv1 "github.com/sluice-dev/sluice/gen/go/sluice/demo/library/v1"
+	"github.com/sluice-dev/sluice/internal/gatewaytest"
 	"github.com/sluice-dev/sluice/transcoding"
 )
 
@@ -355,7 +356,7 @@ func TestRESTAndGRPCLogTheSame(t *testing.T) {
 	if r.code != 200 {
 		t.Fatalf("rest: %d %s", r.code, r.raw)
 	}
-	cc := dialGRPC(t, e.addr)
+	cc := gatewaytest.Dial(t, e.addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if _, err := libraryv1.NewLibraryServiceClient(cc).GetBook(ctx, &libraryv1.GetBookRequest{Name: demo.SeedBookMobyDick}); err != nil {
@@ -394,7 +395,7 @@ func TestRESTMetadataReachesUpstreamLikeGRPC(t *testing.T) {
 	if r.code != 200 {
 		t.Fatalf("%d %s", r.code, r.raw)
 	}
-	cc := dialGRPC(t, e.addr)
+	cc := gatewaytest.Dial(t, e.addr)
 	var hdr metadata.MD
 	ctx := metadata.AppendToOutgoingContext(context.Background(), "x-echo-bin", string([]byte{1, 2, 3}))
 	if _, err := libraryv1.NewLibraryServiceClient(cc).GetShelf(ctx, &libraryv1.GetShelfRequest{Name: demo.SeedShelfClassics}, grpc.Header(&hdr)); err != nil {

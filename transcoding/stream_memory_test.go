@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"runtime"
@@ -15,16 +14,14 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/descriptorpb"
 
-	"github.com/sluice-dev/sluice/interceptors/logging"
+	"github.com/sluice-dev/sluice/internal/gatewaytest"
 	"github.com/sluice-dev/sluice/registry"
-	"github.com/sluice-dev/sluice/server"
 	"github.com/sluice-dev/sluice/server/frame"
 	"github.com/sluice-dev/sluice/transcoding"
 )
@@ -65,7 +62,7 @@ func blobsFile() *descriptorpb.FileDescriptorProto {
 // lets it, in wire format, and reports when it sent the last one.
 func blobServer(t *testing.T, sentAll func()) string {
 	t.Helper()
-	srv := grpc.NewServer(grpc.ForceServerCodecV2(frame.Codec()), grpc.UnknownServiceHandler(func(_ any, ss grpc.ServerStream) error {
+	return gatewaytest.StartUpstream(t, func(_ any, ss grpc.ServerStream) error {
 		f := new(frame.Frame)
 		if err := ss.RecvMsg(f); err != nil {
 			return err
@@ -105,14 +102,7 @@ func blobServer(t *testing.T, sentAll func()) string {
 		}
 		sentAll()
 		return nil
-	}))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(srv.Stop)
-	return ln.Addr().String()
+	}, grpc.ForceServerCodecV2(frame.Codec()))
 }
 
 // heapObjects is the bytes of live and not yet swept heap objects.
@@ -142,7 +132,7 @@ func TestStreamingSlowNDJSONReaderBoundsHeap(t *testing.T) {
 }
 
 func slowReaderBoundsHeap(t *testing.T, accept string) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	gatewaytest.CheckLeaks(t)
 	const (
 		count     = 1000
 		size      = 64 << 10
@@ -173,38 +163,8 @@ func slowReaderBoundsHeap(t *testing.T, accept string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ups, err := server.NewUpstreams([]server.Upstream{{Target: upstream, Methods: []string{"blobs.v1"}}}, 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := server.NewDispatcher(server.NewProxy(ups), logging.StreamServerInterceptor(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rest, err := transcoding.NewREST(func() *transcoding.Routes { return routes }, d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw, err := server.NewGateway(d, server.WithHTTPHandler(rest))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := gw.Start(ln); err != nil {
-		t.Fatal(err)
-	}
 	client := &http.Client{Transport: &http.Transport{}}
-	t.Cleanup(func() {
-		client.CloseIdleConnections()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = gw.Shutdown(ctx)
-		_ = ups.Close()
-	})
-	e := &env{base: "http://" + ln.Addr().String(), client: client}
+	e := startREST(t, routes, upstream, "blobs.v1", slog.DiscardHandler, client)
 
 	runtime.GC()
 	baseline := heapObjects()

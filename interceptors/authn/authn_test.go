@@ -31,6 +31,7 @@ import (
 	"github.com/sluice-dev/sluice/interceptors/authn"
 	"github.com/sluice-dev/sluice/interceptors/authz"
 	"github.com/sluice-dev/sluice/interceptors/identity"
+	"github.com/sluice-dev/sluice/internal/gatewaytest"
 )
 
 const (
@@ -140,7 +141,7 @@ type env struct {
 	keys  testKeys
 	jwks  *jwksServer
 	clock *clock
-	up    *upstream
+	up    *gatewaytest.Echo
 	cc    *grpc.ClientConn
 	authn *authn.Authenticator
 }
@@ -194,8 +195,9 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.up = startUpstream(t)
-	e.cc = startGateway(t, e.up, e.authn.StreamServerInterceptor(), pol.StreamServerInterceptor(), prop.StreamServerInterceptor())
+	e.up = gatewaytest.StartEcho(t)
+	gw := gatewaytest.StartGateway(t, gatewaytest.Route(e.up.Addr, "*"), e.authn.StreamServerInterceptor(), pol.StreamServerInterceptor(), prop.StreamServerInterceptor())
+	e.cc = gatewaytest.Dial(t, gw.Addr)
 	return e
 }
 
@@ -248,7 +250,7 @@ func with(c jwt.MapClaims, kv ...any) jwt.MapClaims {
 // TestTokens is the acceptance table: every kind of token, right or
 // wrong, gets the right code, and the upstream sees the verified subject.
 func TestTokens(t *testing.T) {
-	checkLeaks(t)
+	gatewaytest.CheckLeaks(t)
 	e := newEnv(t)
 	k := e.keys
 	valid := e.claims("alice")
@@ -338,7 +340,7 @@ func TestTokens(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			ctx = metadata.NewOutgoingContext(ctx, c.md)
-			got, header, err := call(ctx, e.cc, method, "hi-"+c.name)
+			got, header, err := gatewaytest.Call(ctx, e.cc, method, "hi-"+c.name)
 			if code := status.Code(err); code != c.code {
 				t.Fatalf("code = %v (%v), want %v", code, err, c.code)
 			}
@@ -363,7 +365,7 @@ func TestTokens(t *testing.T) {
 			// The echo upstream answers only after recording the call, so
 			// the call is recorded; find it by its subject.
 			if c.subject != "" {
-				if !e.up.sawSubject(c.subject) {
+				if !sawSubject(e.up, c.subject) {
 					t.Errorf("upstream never saw subject %q", c.subject)
 				}
 			}
@@ -371,11 +373,10 @@ func TestTokens(t *testing.T) {
 	}
 }
 
-func (u *upstream) sawSubject(sub string) bool {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	for _, md := range u.incoming {
-		if v := md.Get("x-sluice-subject"); len(v) == 1 && v[0] == sub {
+// sawSubject reports whether a call reached up with the x-sluice-subject sub.
+func sawSubject(up *gatewaytest.Echo, sub string) bool {
+	for _, c := range up.Calls() {
+		if v := c.Metadata.Get("x-sluice-subject"); len(v) == 1 && v[0] == sub {
 			return true
 		}
 	}
@@ -385,7 +386,7 @@ func (u *upstream) sawSubject(sub string) bool {
 // TestKeyRotation: a token signed by a key the gateway has not seen yet is
 // accepted once the JWKS endpoint serves it, through one re-fetch.
 func TestKeyRotation(t *testing.T) {
-	checkLeaks(t)
+	gatewaytest.CheckLeaks(t)
 	e := newEnv(t)
 	k := e.keys
 	tok := sign(t, jwt.SigningMethodRS256, k.rsaB, "b", e.claims("bob"))
@@ -395,14 +396,14 @@ func TestKeyRotation(t *testing.T) {
 	// Rotated at the provider, but the last fetch was just now: the
 	// unknown kid may not trigger a fetch yet.
 	e.jwks.set(jwksDoc(t, jwkEntry{"a", "", &k.rsaA.PublicKey}, jwkEntry{"b", "", &k.rsaB.PublicKey}))
-	if _, _, err := call(ctx, e.cc, "/test.Echo/Get", "x"); status.Code(err) != codes.Unauthenticated {
+	if _, _, err := gatewaytest.Call(ctx, e.cc, "/test.Echo/Get", "x"); status.Code(err) != codes.Unauthenticated {
 		t.Fatalf("before min_refetch_interval: %v, want Unauthenticated", err)
 	}
 	if got := e.jwks.fetches.Load() - before; got != 0 {
 		t.Fatalf("fetches within min_refetch_interval = %d, want 0", got)
 	}
 	e.clock.advance(31 * time.Second)
-	if _, _, err := call(ctx, e.cc, "/test.Echo/Get", "x"); err != nil {
+	if _, _, err := gatewaytest.Call(ctx, e.cc, "/test.Echo/Get", "x"); err != nil {
 		t.Fatalf("after rotation: %v", err)
 	}
 	if got := e.jwks.fetches.Load() - before; got != 1 {
@@ -413,7 +414,7 @@ func TestKeyRotation(t *testing.T) {
 // TestUnknownKidFlood: many calls with made-up kids cost at most one fetch
 // per min_refetch_interval.
 func TestUnknownKidFlood(t *testing.T) {
-	checkLeaks(t)
+	gatewaytest.CheckLeaks(t)
 	e := newEnv(t)
 	e.clock.advance(31 * time.Second) // past the initial fetch's interval
 	before := e.jwks.fetches.Load()
@@ -425,7 +426,7 @@ func TestUnknownKidFlood(t *testing.T) {
 				defer wg.Done()
 				tok := sign(t, jwt.SigningMethodRS256, e.keys.rsaOther, fmt.Sprintf("made-up-%d-%d", round, i), e.claims("x"))
 				ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+tok)
-				if _, _, err := call(ctx, e.cc, "/test.Echo/Get", "x"); status.Code(err) != codes.Unauthenticated {
+				if _, _, err := gatewaytest.Call(ctx, e.cc, "/test.Echo/Get", "x"); status.Code(err) != codes.Unauthenticated {
 					t.Errorf("made-up kid: %v, want Unauthenticated", err)
 				}
 			}()
@@ -450,7 +451,7 @@ func TestUnknownKidFlood(t *testing.T) {
 // TestJWKSDown: when the key set cannot be fetched, the last good keys
 // stay in use.
 func TestJWKSDown(t *testing.T) {
-	checkLeaks(t)
+	gatewaytest.CheckLeaks(t)
 	e := newEnv(t)
 	e.jwks.down.Store(true)
 	e.clock.advance(6 * time.Minute) // past refresh_interval: refresh due
@@ -458,7 +459,7 @@ func TestJWKSDown(t *testing.T) {
 	for i := range 3 {
 		tok := sign(t, jwt.SigningMethodRS256, e.keys.rsaA, "a", e.claims("alice"))
 		ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+tok)
-		if _, _, err := call(ctx, e.cc, "/test.Echo/Get", "x"); err != nil {
+		if _, _, err := gatewaytest.Call(ctx, e.cc, "/test.Echo/Get", "x"); err != nil {
 			t.Fatalf("call %d with the JWKS endpoint down: %v", i, err)
 		}
 	}
@@ -476,7 +477,7 @@ func TestJWKSDown(t *testing.T) {
 // be verified and the refusal says the gateway is unavailable, not that
 // the caller is wrong.
 func TestNoKeysYet(t *testing.T) {
-	checkLeaks(t)
+	gatewaytest.CheckLeaks(t)
 	s := startJWKS(t, nil)
 	s.down.Store(true)
 	a, err := authn.New(testAuthnConfig(s.URL), authn.WithHTTPClient(s.Client()))

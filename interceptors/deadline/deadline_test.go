@@ -12,6 +12,7 @@ import (
 
 	"github.com/sluice-dev/sluice/config"
 	"github.com/sluice-dev/sluice/interceptors/deadline"
+	"github.com/sluice-dev/sluice/internal/gatewaytest"
 )
 
 func testConfig() config.Deadline {
@@ -27,16 +28,25 @@ func testConfig() config.Deadline {
 	}
 }
 
-// TestDeadlines (acceptance 4): the upstream receives the deadline the
-// configuration gives the call.
-func TestDeadlines(t *testing.T) {
-	checkLeaks(t)
+// startDeadlines runs an Echo upstream behind a gateway whose chain is
+// the deadline interceptor of testConfig, and returns the interceptor's
+// Deadlines, the upstream and a client of the gateway.
+func startDeadlines(t *testing.T) (*deadline.Deadlines, *gatewaytest.Echo, *grpc.ClientConn) {
+	t.Helper()
 	d, err := deadline.New(testConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
-	up := startUpstream(t)
-	cc := startGateway(t, up, d.StreamServerInterceptor())
+	up := gatewaytest.StartEcho(t)
+	gw := gatewaytest.StartGateway(t, gatewaytest.Route(up.Addr, "*"), d.StreamServerInterceptor())
+	return d, up, gatewaytest.Dial(t, gw.Addr)
+}
+
+// TestDeadlines (acceptance 4): the upstream receives the deadline the
+// configuration gives the call.
+func TestDeadlines(t *testing.T) {
+	gatewaytest.CheckLeaks(t)
+	_, up, cc := startDeadlines(t)
 	cases := []struct {
 		name     string
 		method   string
@@ -68,10 +78,10 @@ func TestDeadlines(t *testing.T) {
 			if c.md != nil {
 				ctx = metadata.NewOutgoingContext(ctx, c.md)
 			}
-			if _, _, err := call(ctx, cc, c.method, "x"); err != nil {
+			if _, _, err := gatewaytest.Call(ctx, cc, c.method, "x"); err != nil {
 				t.Fatal(err)
 			}
-			_, got := up.last()
+			got := up.Last().Deadline
 			if c.hi < 0 {
 				if got != -1 {
 					t.Fatalf("upstream deadline = %v, want none", got)
@@ -88,13 +98,8 @@ func TestDeadlines(t *testing.T) {
 // TestMalformedTimeouts: timeouts an adapter passes on as metadata are
 // parsed strictly; bad ones are INVALID_ARGUMENT and reach no upstream.
 func TestMalformedTimeouts(t *testing.T) {
-	checkLeaks(t)
-	d, err := deadline.New(testConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	up := startUpstream(t)
-	cc := startGateway(t, up, d.StreamServerInterceptor())
+	gatewaytest.CheckLeaks(t)
+	d, _, cc := startDeadlines(t)
 	in := d.StreamServerInterceptor()
 	for _, key := range []string{"grpc-timeout", "x-request-timeout"} {
 		for _, c := range []struct {
@@ -128,7 +133,7 @@ func TestMalformedTimeouts(t *testing.T) {
 					return // grpc-go clients never send it as metadata
 				}
 				ctx := metadata.NewOutgoingContext(context.Background(), md)
-				if _, _, err := call(ctx, cc, "/test.Echo/Get", "x"); status.Code(err) != codes.InvalidArgument {
+				if _, _, err := gatewaytest.Call(ctx, cc, "/test.Echo/Get", "x"); status.Code(err) != codes.InvalidArgument {
 					t.Fatalf("through the gateway: %v, want InvalidArgument", err)
 				}
 			})
@@ -139,13 +144,8 @@ func TestMalformedTimeouts(t *testing.T) {
 // TestSlowUpstream: the upstream sees its context end, and the caller gets
 // DEADLINE_EXCEEDED, soon after the deadline.
 func TestSlowUpstream(t *testing.T) {
-	checkLeaks(t)
-	d, err := deadline.New(testConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	up := startUpstream(t)
-	cc := startGateway(t, up, d.StreamServerInterceptor())
+	gatewaytest.CheckLeaks(t)
+	_, up, cc := startDeadlines(t)
 	ended := 0
 	for _, c := range []struct {
 		name   string
@@ -159,7 +159,7 @@ func TestSlowUpstream(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
 			start := time.Now()
-			_, _, err := call(ctx, cc, c.method, "sleep:10s")
+			_, _, err := gatewaytest.Call(ctx, cc, c.method, "sleep:10s")
 			if status.Code(err) != codes.DeadlineExceeded {
 				t.Fatalf("got %v, want DeadlineExceeded", err)
 			}
@@ -172,9 +172,12 @@ func TestSlowUpstream(t *testing.T) {
 			// The upstream saw its context end (the deadline reached it).
 			waitUntil := time.Now().Add(2 * time.Second)
 			for {
-				up.mu.Lock()
-				n := up.ended
-				up.mu.Unlock()
+				n := 0
+				for _, err := range up.Ended() {
+					if err != nil {
+						n++
+					}
+				}
 				if n >= ended+1 {
 					break
 				}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sluice-dev/sluice/config"
 	"github.com/sluice-dev/sluice/interceptors/identity"
+	"github.com/sluice-dev/sluice/internal/gatewaytest"
 )
 
 // fakeAuthn stands in for authn: it puts a fixed identity into calls that
@@ -37,7 +38,7 @@ func (s *ctxStream) Context() context.Context { return s.ctx }
 // credentials are stripped. Add rows for other ways a client could send
 // the keys (REST headers arrive as the same metadata).
 func TestNoSpoofing(t *testing.T) {
-	checkLeaks(t)
+	gatewaytest.CheckLeaks(t)
 	cfg := config.Default().Policy.Identity
 	cfg.Claims = []config.ClaimKey{{Claim: "role", Key: "x-sluice-role"}, {Claim: "org.name", Key: "x-sluice-org"}}
 	p, err := identity.NewPropagator(cfg)
@@ -50,8 +51,9 @@ func TestNoSpoofing(t *testing.T) {
 		Scopes:   []string{"library.read", "library.write"},
 		Claims:   map[string]any{"role": "reader", "org": map[string]any{"name": "Acme\nInc 100%"}},
 	}
-	up := startUpstream(t)
-	cc := startGateway(t, up, fakeAuthn(verified), p.StreamServerInterceptor())
+	up := gatewaytest.StartEcho(t)
+	gw := gatewaytest.StartGateway(t, gatewaytest.Route(up.Addr, "*"), fakeAuthn(verified), p.StreamServerInterceptor())
+	cc := gatewaytest.Dial(t, gw.Addr)
 
 	spoof := []string{
 		"x-sluice-subject", "admin",
@@ -109,10 +111,10 @@ func TestNoSpoofing(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			ctx = metadata.NewOutgoingContext(ctx, c.md)
-			if _, _, err := call(ctx, cc, "/test.Echo/Get", "x"); err != nil {
+			if _, _, err := gatewaytest.Call(ctx, cc, "/test.Echo/Get", "x"); err != nil {
 				t.Fatal(err)
 			}
-			md, _ := up.last()
+			md := up.Last().Metadata
 			for k, want := range c.want {
 				if got := md.Get(k); !slices.Equal(got, want) {
 					t.Errorf("upstream %s = %q, want %q", k, got, want)

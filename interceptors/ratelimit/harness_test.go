@@ -2,9 +2,7 @@ package ratelimit_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -13,85 +11,18 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"go.uber.org/goleak"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
-	"github.com/sluice-dev/sluice/server"
+	"github.com/sluice-dev/sluice/internal/gatewaytest"
 )
-
-// checkLeaks registers a goroutine leak check that runs after every other
-// cleanup of the test. Call it first.
-func checkLeaks(t *testing.T) {
-	t.Helper()
-	t.Cleanup(func() { goleak.VerifyNone(t) })
-}
-
-// startEcho runs an upstream that answers every method by echoing the
-// request messages.
-func startEcho(t *testing.T) string {
-	t.Helper()
-	srv := grpc.NewServer(grpc.UnknownServiceHandler(func(_ any, ss grpc.ServerStream) error {
-		for {
-			m := new(wrapperspb.StringValue)
-			if err := ss.RecvMsg(m); err != nil {
-				if errors.Is(err, io.EOF) {
-					return nil
-				}
-				return err
-			}
-			if err := ss.SendMsg(m); err != nil {
-				return err
-			}
-		}
-	}))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(ln) }()
-	t.Cleanup(func() { srv.Stop(); <-done })
-	return ln.Addr().String()
-}
 
 // startGateway runs a gateway that routes "test.*" to upstream through
 // chain, and returns a client connection to it.
 func startGateway(t *testing.T, upstream string, chain ...grpc.StreamServerInterceptor) *grpc.ClientConn {
 	t.Helper()
-	ups, err := server.NewUpstreams([]server.Upstream{{Target: upstream, Methods: []string{"test.*"}}}, 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := server.NewDispatcher(server.NewProxy(ups), chain...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw, err := server.NewGateway(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := gw.Start(ln); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = gw.Shutdown(ctx)
-		_ = ups.Close()
-	})
-	cc, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cc.Close() })
-	return cc
+	return gatewaytest.Dial(t, gatewaytest.StartGateway(t, gatewaytest.Route(upstream, "test.*"), chain...).Addr)
 }
 
 // call makes one unary call of method with the metadata pairs kv and

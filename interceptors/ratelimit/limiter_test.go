@@ -15,6 +15,7 @@ import (
 
 	"github.com/sluice-dev/sluice/interceptors/identity"
 	"github.com/sluice-dev/sluice/interceptors/ratelimit"
+	"github.com/sluice-dev/sluice/internal/gatewaytest"
 )
 
 const (
@@ -46,7 +47,7 @@ func (s *ctxStream) Context() context.Context { return s.ctx }
 // has its own bucket unless the key cannot tell them apart; calls without
 // a key are not limited.
 func TestKeys(t *testing.T) {
-	checkLeaks(t)
+	gatewaytest.CheckLeaks(t)
 	loopback := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 	cases := []struct {
 		name    string
@@ -114,7 +115,7 @@ func TestKeys(t *testing.T) {
 			same: true,
 		},
 	}
-	upstream := startEcho(t)
+	upstream := gatewaytest.StartEcho(t).Addr
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -173,7 +174,7 @@ func wantRefused(t *testing.T, err error, what string) {
 // the RetryInfo of the refusal, and that the tightest of several limits
 // is the one reported and the one that refuses.
 func TestHeaders(t *testing.T) {
-	checkLeaks(t)
+	gatewaytest.CheckLeaks(t)
 	l, err := ratelimit.New(
 		ratelimit.WithLimit(ratelimit.Limit{Name: "everyone", Methods: []string{"test.Echo.Limited"}, Rate: 10, Period: time.Minute, Burst: 10}),
 		ratelimit.WithLimit(ratelimit.Limit{Name: "tenant", Methods: []string{"test.*"}, Key: ratelimit.MetadataKey("x-tenant"), Rate: 1, Period: time.Minute, Burst: 3}),
@@ -181,7 +182,7 @@ func TestHeaders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cc := startGateway(t, startEcho(t), l.StreamServerInterceptor())
+	cc := startGateway(t, gatewaytest.StartEcho(t).Addr, l.StreamServerInterceptor())
 
 	hdr, err := call(cc, limited, "x-tenant", "acme")
 	if err != nil {

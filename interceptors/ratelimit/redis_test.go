@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/sluice-dev/sluice/interceptors/ratelimit"
+	"github.com/sluice-dev/sluice/internal/gatewaytest"
 )
 
 // globalLimiter returns a limiter with one global limit on test.Echo, with
@@ -75,9 +76,9 @@ func evalCalls(t *testing.T, addr string) int {
 // plus 2 calls for the edges of the measured window; the 10% covers
 // scheduling stalls of a loaded test machine.
 func TestGlobalLimitAcrossInstances(t *testing.T) {
-	checkLeaks(t)
+	gatewaytest.CheckLeaks(t)
 	rs := startRedis(t)
-	upstream := startEcho(t)
+	upstream := gatewaytest.StartEcho(t).Addr
 	const (
 		rate   = 100
 		burst  = 10
@@ -168,9 +169,9 @@ func TestGlobalLimitAcrossInstances(t *testing.T) {
 // outage once, and both enforce the global limit again once Redis is back,
 // without a restart.
 func TestRedisOutage(t *testing.T) {
-	checkLeaks(t)
+	gatewaytest.CheckLeaks(t)
 	rs := startRedis(t)
-	upstream := startEcho(t)
+	upstream := gatewaytest.StartEcho(t).Addr
 	type instance struct {
 		cc   *grpc.ClientConn
 		logs *syncBuffer

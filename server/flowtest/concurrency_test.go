@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/sluice-dev/sluice/interceptors/concurrency"
+	"github.com/sluice-dev/sluice/internal/gatewaytest"
 )
 
 // TestConcurrencyLimitThroughGateway: with a limit of 10, 100 concurrent
@@ -29,7 +30,7 @@ func TestConcurrencyLimitThroughGateway(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			checkLeaks(t)
+			gatewaytest.CheckLeaks(t)
 			up := startUpstream(t)
 			l, err := concurrency.New(
 				concurrency.WithRule(concurrency.Rule{Methods: []string{"flow.Test.Hold"}, MaxInFlight: limit}),
@@ -38,8 +39,8 @@ func TestConcurrencyLimitThroughGateway(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			addr := startGateway(t, up.addr, l.StreamServerInterceptor())
-			cc := dial(t, addr)
+			addr := gatewaytest.StartGateway(t, gatewaytest.Route(up.addr, "*"), l.StreamServerInterceptor()).Addr
+			cc := gatewaytest.Dial(t, addr)
 
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
@@ -121,7 +122,7 @@ func TestIdleStreamsMemory(t *testing.T) {
 	}
 	up := startUpstream(t)
 	gw := startGatewayProc(t, up.addr, "-max-streams", strconv.Itoa(n+10))
-	cc := dial(t, gw.addr)
+	cc := gatewaytest.Dial(t, gw.addr)
 	base, baseG := gw.ask(t, "base")
 	baseStacks, _ := gw.ask(t, "stacks")
 

@@ -12,11 +12,9 @@ package flowtest_test
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,13 +22,11 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
-	"github.com/sluice-dev/sluice/server"
+	"github.com/sluice-dev/sluice/internal/gatewaytest"
 )
 
 // gatewayBin is the path of the built testdata/gateway, or "" when the
@@ -147,18 +143,7 @@ const msgSize = 64 << 10
 func startUpstream(t testing.TB) *upstream {
 	t.Helper()
 	u := &upstream{release: make(chan struct{}), ended: make(chan error, 100000), readTick: time.Millisecond}
-	srv := grpc.NewServer(grpc.UnknownServiceHandler(u.handle), grpc.MaxConcurrentStreams(1<<20))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.addr = ln.Addr().String()
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(ln) }()
-	t.Cleanup(func() {
-		srv.Stop()
-		<-done
-	})
+	u.addr = gatewaytest.StartUpstream(t, u.handle, grpc.MaxConcurrentStreams(1<<20))
 	return u
 }
 
@@ -226,55 +211,6 @@ func (u *upstream) handle(_ any, ss grpc.ServerStream) error {
 	return fmt.Errorf("unknown method %s", method)
 }
 
-// startGateway runs an in-process gateway with chain in front of
-// upstreamAddr and stops it when the test ends.
-func startGateway(t *testing.T, upstreamAddr string, chain ...grpc.StreamServerInterceptor) string {
-	t.Helper()
-	ups, err := server.NewUpstreams([]server.Upstream{{Target: upstreamAddr, Methods: []string{"*"}}}, 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := server.NewDispatcher(server.NewProxy(ups), chain...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw, err := server.NewGateway(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := gw.Start(ln); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = gw.Shutdown(ctx)
-		_ = ups.Close()
-	})
-	return ln.Addr().String()
-}
-
-func dial(t testing.TB, addr string, opts ...grpc.DialOption) *grpc.ClientConn {
-	t.Helper()
-	cc, err := grpc.NewClient(addr, append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cc.Close() })
-	return cc
-}
-
 var anyStream = &grpc.StreamDesc{ServerStreams: true, ClientStreams: true}
-
-// checkLeaks registers a goroutine leak check that runs after every other
-// cleanup of the test. Call it first.
-func checkLeaks(t *testing.T) {
-	t.Helper()
-	t.Cleanup(func() { goleak.VerifyNone(t) })
-}
 
 func mib(b int64) string { return fmt.Sprintf("%.1fMiB", float64(b)/(1<<20)) }

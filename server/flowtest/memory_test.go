@@ -10,6 +10,8 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/sluice-dev/sluice/internal/gatewaytest"
 )
 
 // heapBound is the most the gateway's heap may grow above its baseline
@@ -61,7 +63,7 @@ func TestSlowReaderBoundedMemory(t *testing.T) {
 			if wc.window > 0 {
 				opts = append(opts, grpc.WithInitialWindowSize(int32(wc.window)), grpc.WithInitialConnWindowSize(int32(wc.window)))
 			}
-			cc := dial(t, gw.addr, opts...)
+			cc := gatewaytest.Dial(t, gw.addr, opts...)
 			// Warm up the connections, then take the baseline.
 			readAll(t, cc, up, 4, 0)
 			base, _ := gw.ask(t, "base")
@@ -143,7 +145,7 @@ func TestSlowUpstreamReaderBoundedMemory(t *testing.T) {
 			if wc.window > 0 {
 				opts = append(opts, grpc.WithInitialWindowSize(int32(wc.window)), grpc.WithInitialConnWindowSize(int32(wc.window)))
 			}
-			cc := dial(t, gw.addr, opts...)
+			cc := gatewaytest.Dial(t, gw.addr, opts...)
 			base, _ := gw.ask(t, "base")
 
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/sluice-dev/sluice/interceptors/flow"
+	"github.com/sluice-dev/sluice/internal/gatewaytest"
 )
 
 // TestMessageRateSlowsSender: a per-stream message rate slows a fast
@@ -15,15 +16,15 @@ import (
 // upstream at that rate and the sender is held back by flow control, not
 // buffered (it is never more than the windows ahead of the upstream).
 func TestMessageRateSlowsSender(t *testing.T) {
-	checkLeaks(t)
+	gatewaytest.CheckLeaks(t)
 	const perSecond, n = 200, 41 // 40 intervals: 200ms
 	up := startUpstream(t)
 	fc, err := flow.New(flow.WithRule(flow.Rule{Methods: []string{"flow.Test.Upload"}, MessagesPerSecond: perSecond}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := startGateway(t, up.addr, fc.StreamServerInterceptor())
-	cc := dial(t, addr)
+	addr := gatewaytest.StartGateway(t, gatewaytest.Route(up.addr, "*"), fc.StreamServerInterceptor()).Addr
+	cc := gatewaytest.Dial(t, addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	s, err := cc.NewStream(ctx, anyStream, "/flow.Test/Upload")

@@ -13,13 +13,14 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/sluice-dev/sluice/interceptors/flow"
+	"github.com/sluice-dev/sluice/internal/gatewaytest"
 )
 
 // TestStallCutsClientAndCancelsUpstream: a client that stops reading is
 // cut after the send-stall timeout, the upstream stream is cancelled, the
 // client learns why once it reads again, and nothing leaks.
 func TestStallCutsClientAndCancelsUpstream(t *testing.T) {
-	checkLeaks(t)
+	gatewaytest.CheckLeaks(t)
 	const stall = 200 * time.Millisecond
 	up := startUpstream(t)
 	fc, err := flow.New(flow.WithSendStallTimeout(stall))
@@ -32,8 +33,8 @@ func TestStallCutsClientAndCancelsUpstream(t *testing.T) {
 		callErr <- err
 		return err
 	}
-	addr := startGateway(t, up.addr, record, fc.StreamServerInterceptor())
-	cc := dial(t, addr, grpc.WithInitialWindowSize(64<<10), grpc.WithInitialConnWindowSize(64<<10))
+	addr := gatewaytest.StartGateway(t, gatewaytest.Route(up.addr, "*"), record, fc.StreamServerInterceptor()).Addr
+	cc := gatewaytest.Dial(t, addr, grpc.WithInitialWindowSize(64<<10), grpc.WithInitialConnWindowSize(64<<10))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -88,15 +89,15 @@ func TestStallCutsClientAndCancelsUpstream(t *testing.T) {
 // TestSlowReaderIsNotCut: a reader that is slow but keeps reading is never
 // cut, even when the whole call lasts many stall timeouts.
 func TestSlowReaderIsNotCut(t *testing.T) {
-	checkLeaks(t)
+	gatewaytest.CheckLeaks(t)
 	const stall = 100 * time.Millisecond
 	up := startUpstream(t)
 	fc, err := flow.New(flow.WithSendStallTimeout(stall))
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := startGateway(t, up.addr, fc.StreamServerInterceptor())
-	cc := dial(t, addr, grpc.WithInitialWindowSize(64<<10), grpc.WithInitialConnWindowSize(64<<10))
+	addr := gatewaytest.StartGateway(t, gatewaytest.Route(up.addr, "*"), fc.StreamServerInterceptor()).Addr
+	cc := gatewaytest.Dial(t, addr, grpc.WithInitialWindowSize(64<<10), grpc.WithInitialConnWindowSize(64<<10))
 	begin := time.Now()
 	readAll(t, cc, up, 40, 20*time.Millisecond) // ~800ms, 8 stall timeouts
 	if d := time.Since(begin); d < 4*stall {
