@@ -160,7 +160,7 @@ func TestGlobalLimitAcrossInstances(t *testing.T) {
 	t.Logf("flood through one instance: %d calls, %d admitted, %d Redis scripts", calls, ok, scripts)
 	// About one check per admitted token (plus a re-check when a cached
 	// refusal expires), however many calls a loaded machine managed.
-	if most := 2*ok + 10; scripts > most || (calls > 3*most && scripts > calls/3) {
+	if most := 2*ok + 10; scripts > most {
 		t.Errorf("flood: Redis ran %d scripts for %d calls (%d admitted): the local front spared too few round trips", scripts, calls, ok)
 	}
 }
