@@ -456,7 +456,7 @@ func (g *generator) queryParams(md protoreflect.MessageDescriptor, prefix []stri
 		}
 		var schema *openapi3.Schema
 		switch {
-		case fd.Message() != nil && !scalarMessage(fd.Message().FullName()):
+		case fd.Message() != nil && !transcoding.ScalarMessage(fd.Message().FullName()):
 			if fd.IsList() || wellKnown(fd.Message().FullName()) != nil {
 				continue // no query form
 			}

@@ -92,20 +92,6 @@ func wellKnown(name protoreflect.FullName) *openapi3.Schema {
 	return nil
 }
 
-// scalarMessage reports whether a message travels as one string in a path
-// or query parameter (its JSON form is a string or a nullable scalar).
-func scalarMessage(name protoreflect.FullName) bool {
-	switch name {
-	case "google.protobuf.Timestamp", "google.protobuf.Duration", "google.protobuf.FieldMask",
-		"google.protobuf.DoubleValue", "google.protobuf.FloatValue",
-		"google.protobuf.Int64Value", "google.protobuf.Int32Value",
-		"google.protobuf.UInt64Value", "google.protobuf.UInt32Value",
-		"google.protobuf.BoolValue", "google.protobuf.StringValue", "google.protobuf.BytesValue":
-		return true
-	}
-	return false
-}
-
 // message returns a reference to the schema of md, generating the
 // component on first use, or md's inline schema for a well-known type.
 func (g *schemas) message(md protoreflect.MessageDescriptor) *openapi3.SchemaRef {

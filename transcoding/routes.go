@@ -196,7 +196,7 @@ func compileBinding(s *registry.Snapshot, m *registry.Method, rule *annotations.
 			continue
 		}
 		last := fds[len(fds)-1]
-		if last.IsList() || last.IsMap() || (last.Message() != nil && !scalarMessage(last.Message().FullName())) {
+		if last.IsList() || last.IsMap() || (last.Message() != nil && !ScalarMessage(last.Message().FullName())) {
 			errs = append(errs, fmt.Errorf("template %s: variable %s: field %s is not a singular scalar field", tmpl, strings.Join(v.FieldPath, "."), last.FullName()))
 			continue
 		}
@@ -266,9 +266,11 @@ func fieldPath(md protoreflect.MessageDescriptor, path []string) ([]protoreflect
 	return fds, nil
 }
 
-// scalarMessage reports whether a message type has a one-string text form
-// that a path variable or query parameter can carry.
-func scalarMessage(name protoreflect.FullName) bool {
+// ScalarMessage reports whether a message type has a one-string text form
+// that a path variable or query parameter can carry: the well-known types
+// whose JSON form is a string or a nullable scalar (Timestamp, Duration,
+// FieldMask, wrappers). OpenAPI generation describes them the same way.
+func ScalarMessage(name protoreflect.FullName) bool {
 	switch name {
 	case "google.protobuf.Timestamp", "google.protobuf.Duration", "google.protobuf.FieldMask",
 		"google.protobuf.DoubleValue", "google.protobuf.FloatValue",
