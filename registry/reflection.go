@@ -169,7 +169,9 @@ func (s *ReflectionSource) Files() ([]*descriptorpb.FileDescriptorProto, error) 
 		return files, nil
 	case status.Code(err) == codes.Unimplemented:
 		return nil, fmt.Errorf("the upstream serves no server reflection (grpc.reflection.v1 or v1alpha): %w", err)
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+	case errors.Is(ctx.Err(), context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded:
+		// grpc-go may report the deadline before the context's own timer
+		// has fired.
 		return nil, fmt.Errorf("server reflection did not finish within %v: %w", s.cfg.timeout, err)
 	case status.Code(err) == codes.ResourceExhausted:
 		return nil, fmt.Errorf("reflection answer refused or too large (limit %d bytes): %w", s.cfg.maxBytes, err)
