@@ -31,6 +31,7 @@ generate: $(GEN_TOOLS)
 	$(BUF) generate
 	mkdir -p gen/descriptors
 	$(BUF) build proto --as-file-descriptor-set -o gen/descriptors/demo.binpb
+	cp gen/descriptors/demo.binpb demo/library.binpb
 
 # Lints the contracts and checks them for wire and JSON breaking changes
 # against $(BREAKING_BRANCH). The check is skipped while that branch has no
@@ -69,9 +70,9 @@ $(BIN)/staticcheck:
 # Regenerates gen/ and third_party/ and fails if anything differs from what
 # is committed.
 check-generate: generate
-	@if [[ -n "$$(git status --porcelain -- gen third_party)" ]]; then \
-		echo "gen/ or third_party/ differ from a fresh 'make generate':"; git status --porcelain -- gen third_party; \
-		git diff --stat -- gen third_party; exit 1; fi
+	@if [[ -n "$$(git status --porcelain -- gen third_party demo/library.binpb)" ]]; then \
+		echo "generated files differ from a fresh 'make generate':"; git status --porcelain -- gen third_party demo/library.binpb; \
+		git diff --stat -- gen third_party demo/library.binpb; exit 1; fi
 
 # Everything CI checks besides the tests.
 check: check-generate lint-proto lint

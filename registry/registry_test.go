@@ -134,9 +134,24 @@ func TestSameFileFromTwoSources(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the same set twice: %v", err)
 	}
-	_, err = registry.Build(registry.Linked(libraryv1.File_sluice_demo_library_v1_library_proto), registry.DescriptorSetFile(demoSet))
+	s, err := registry.Build(registry.Linked(libraryv1.File_sluice_demo_library_v1_library_proto), registry.DescriptorSetFile(demoSet))
 	if err != nil {
 		t.Fatalf("linked and descriptor set of the same contract: %v", err)
+	}
+	// Generated types serve, and the set's comments are kept for docs.
+	mt, err := s.Types().FindMessageByName("sluice.demo.library.v1.GetBookRequest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, dynamic := mt.New().Interface().(*dynamicpb.Message); dynamic {
+		t.Error("linked + descriptor set: the input type is dynamic, want the generated one")
+	}
+	var commented bool
+	for _, f := range s.CommentedFiles() {
+		commented = commented || (f.GetName() == "sluice/demo/library/v1/library.proto" && len(f.GetSourceCodeInfo().GetLocation()) > 0)
+	}
+	if !commented {
+		t.Error("linked + descriptor set: the set's comments were dropped")
 	}
 }
 

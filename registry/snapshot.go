@@ -108,6 +108,12 @@ func Build(sources ...Source) (*Snapshot, error) {
 			}
 			if !equalIgnoringSourceInfo(prev.fd, fd) {
 				errs = append(errs, fmt.Errorf("file %q is defined differently by %s and %s", fd.GetName(), prev.source, src.Name()))
+				continue
+			}
+			// The same contract twice: keep the copy with comments (a
+			// descriptor set's, over generated code's).
+			if prev.fd.GetSourceCodeInfo() == nil && fd.GetSourceCodeInfo() != nil {
+				byPath[fd.GetName()] = entry{fd: fd, source: src.Name()}
 			}
 		}
 	}

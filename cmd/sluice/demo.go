@@ -40,7 +40,7 @@ func demoUpstreamConfig() config.Upstream {
 var demoModule = fx.Module("demo",
 	fx.Provide(
 		newDemoUpstream,
-		fx.Annotate(demoContracts, fx.ResultTags(`group:"linked_contracts"`)),
+		fx.Annotate(demoContracts, fx.ResultTags(`group:"linked_contracts,flatten"`)),
 		fx.Annotate(demoDialer, fx.ResultTags(`group:"upstream_dialers"`)),
 		fx.Annotate(demoKeys, fx.ResultTags(`group:"authn_options"`)),
 	),
@@ -123,8 +123,14 @@ func newDemoUpstream(lc fx.Lifecycle) *demoUpstream {
 	return d
 }
 
-func demoContracts() registry.Source {
-	return registry.Linked(libraryv1.File_sluice_demo_library_v1_library_proto)
+// demoContracts are the demo API compiled into the binary, plus its
+// descriptor set with comments: the snapshot keeps the generated types and
+// the OpenAPI document gets its descriptions.
+func demoContracts() []registry.Source {
+	return []registry.Source{
+		registry.Linked(libraryv1.File_sluice_demo_library_v1_library_proto),
+		registry.DescriptorSet("embedded demo contract", demo.DescriptorSet()),
+	}
 }
 
 func demoDialer(d *demoUpstream) upstreamDialer {

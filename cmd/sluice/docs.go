@@ -16,7 +16,7 @@ import (
 func loadContracts(in *inputs, cfg *config.Config) (*registry.Snapshot, error) {
 	var linked []registry.Source
 	if in.demo() {
-		linked = append(linked, demoContracts())
+		linked = append(linked, demoContracts()...)
 	}
 	reg, err := newRegistry(fileSources(cfg, linked))
 	if err != nil {

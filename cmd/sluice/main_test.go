@@ -490,6 +490,15 @@ func TestRoutesAndOpenAPICommands(t *testing.T) {
 	if doc.OpenAPI != "3.1.0" || len(doc.Paths) == 0 {
 		t.Errorf("openapi = %q with %d paths, want 3.1.0 with the demo's paths", doc.OpenAPI, len(doc.Paths))
 	}
+	// The embedded demo's document carries the contract's comments, though
+	// the demo runs on its generated (comment-less) descriptors.
+	out, err = exec.Command(sluiceBin, "openapi").Output()
+	if err != nil {
+		t.Fatalf("sluice openapi (demo): %v", err)
+	}
+	if !strings.Contains(string(out), "The shelf, `shelves/{shelf}`.") {
+		t.Error("the demo's OpenAPI document lacks the contract's comments")
+	}
 }
 
 func TestRESTPassesPolicyHeaders(t *testing.T) {
