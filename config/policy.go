@@ -196,18 +196,22 @@ func (id *Identity) Keys() []string {
 
 // Deadline configures call deadlines.
 type Deadline struct {
-	Default Duration       `yaml:"default" doc:"Deadline of calls whose caller sets none; 0 sets none."`
-	Max     Duration       `yaml:"max" doc:"Longest deadline a call may have: longer ones are shortened to it, and calls that would have none get it. 0 sets no maximum."`
-	Offset  Duration       `yaml:"offset" doc:"Time reserved for the gateway's own work: the upstream gets the caller's deadline minus this, so that the gateway can still answer in time. Must be shorter than {default} and {max} when they are set."`
-	Rules   []DeadlineRule `yaml:"rules" doc:"Per-method values. The most specific matching pattern wins, as for {policy.authz.rules}; a rule gives all three values (0 means none), methods no rule names use the values above. Streams that may last long, like watches, need a rule with no default."`
+	Default           Duration       `yaml:"default" doc:"Deadline of calls whose caller sets none; 0 sets none."`
+	Max               Duration       `yaml:"max" doc:"Longest deadline a call may have: longer ones are shortened to it, and calls that would have none get it. 0 sets no maximum."`
+	Offset            Duration       `yaml:"offset" doc:"Time reserved for the gateway's own work: the upstream gets the caller's deadline minus this, so that the gateway can still answer in time. Must be shorter than {default} and {max} when they are set."`
+	MaxStreamDuration Duration       `yaml:"max_stream_duration" doc:"Longest a call may stay open, whatever deadline it has (none included): a stream that reaches it ends with {DEADLINE_EXCEEDED}, and the upstream sees it as its deadline. 0 sets none."`
+	IdleTimeout       Duration       `yaml:"idle_timeout" doc:"End a call when no message has crossed it, in either direction, for this long: the caller gets {CANCELLED} and the upstream call is cancelled. 0 sets none."`
+	Rules             []DeadlineRule `yaml:"rules" doc:"Per-method values. The most specific matching pattern wins, as for {policy.authz.rules}; a rule gives all three values (0 means none), methods no rule names use the values above. Streams that may last long, like watches, need a rule with no default."`
 }
 
 // DeadlineRule gives the deadline values of some methods.
 type DeadlineRule struct {
-	Methods []string `yaml:"methods" doc:"Method patterns, as for {upstreams[].methods}. A pattern may appear in one rule only."`
-	Default Duration `yaml:"default" doc:"Deadline when the caller sets none; 0 sets none."`
-	Max     Duration `yaml:"max" doc:"Longest deadline allowed; 0 sets no maximum."`
-	Offset  Duration `yaml:"offset" doc:"Time reserved for the gateway."`
+	Methods           []string `yaml:"methods" doc:"Method patterns, as for {upstreams[].methods}. A pattern may appear in one rule only."`
+	Default           Duration `yaml:"default" doc:"Deadline when the caller sets none; 0 sets none."`
+	Max               Duration `yaml:"max" doc:"Longest deadline allowed; 0 sets no maximum."`
+	Offset            Duration `yaml:"offset" doc:"Time reserved for the gateway."`
+	MaxStreamDuration Duration `yaml:"max_stream_duration" doc:"Longest the call may stay open; 0 sets none."`
+	IdleTimeout       Duration `yaml:"idle_timeout" doc:"Longest the call may go without a message either way; 0 sets none."`
 }
 
 // jwtAlgorithms are the signature algorithms authn accepts at most.
@@ -517,11 +521,15 @@ func (id *Identity) validate(errs *Errors, path string) {
 
 func (d *Deadline) validate(errs *Errors, path string) {
 	checkDeadlineValues(errs, path, d.Default, d.Max, d.Offset)
+	checkDuration(errs, path+".max_stream_duration", d.MaxStreamDuration, 0)
+	checkDuration(errs, path+".idle_timeout", d.IdleTimeout, 0)
 	seen := map[string]string{}
 	for i, r := range d.Rules {
 		rpath := path + ".rules[" + strconv.Itoa(i) + "]"
 		checkPatterns(errs, rpath+".methods", r.Methods, seen)
 		checkDeadlineValues(errs, rpath, r.Default, r.Max, r.Offset)
+		checkDuration(errs, rpath+".max_stream_duration", r.MaxStreamDuration, 0)
+		checkDuration(errs, rpath+".idle_timeout", r.IdleTimeout, 0)
 	}
 }
 

@@ -15,6 +15,8 @@ package deadline
 import (
 	"context"
 	"errors"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -37,6 +39,10 @@ type Limits struct {
 	Default time.Duration
 	Max     time.Duration
 	Offset  time.Duration
+	// MaxStreamDuration bounds how long a call stays open, whatever its
+	// deadline; IdleTimeout ends a call no message crossed for that long.
+	MaxStreamDuration time.Duration
+	IdleTimeout       time.Duration
 }
 
 // Deadlines is a compiled deadline configuration. It is immutable and safe
@@ -53,11 +59,13 @@ func New(cfg config.Deadline) (*Deadlines, error) {
 		return nil, err
 	}
 	d := &Deadlines{
-		def: Limits{time.Duration(cfg.Default), time.Duration(cfg.Max), time.Duration(cfg.Offset)},
+		def: Limits{time.Duration(cfg.Default), time.Duration(cfg.Max), time.Duration(cfg.Offset),
+			time.Duration(cfg.MaxStreamDuration), time.Duration(cfg.IdleTimeout)},
 		now: time.Now,
 	}
 	for _, r := range cfg.Rules {
-		lim := Limits{time.Duration(r.Default), time.Duration(r.Max), time.Duration(r.Offset)}
+		lim := Limits{time.Duration(r.Default), time.Duration(r.Max), time.Duration(r.Offset),
+			time.Duration(r.MaxStreamDuration), time.Duration(r.IdleTimeout)}
 		for _, p := range r.Methods {
 			if err := d.table.Add(p, lim); err != nil {
 				return nil, err
@@ -131,29 +139,108 @@ func (d *Deadlines) StreamServerInterceptor() grpc.StreamServerInterceptor {
 		if lim.Max > 0 && (!has || remaining > lim.Max) {
 			remaining, has = lim.Max, true
 		}
-		if !has {
+		if has {
+			remaining -= lim.Offset
+			if remaining <= 0 {
+				return status.Errorf(codes.DeadlineExceeded, "deadline too short for %s: nothing left for the upstream", info.FullMethod)
+			}
+		}
+		// The stream duration caps the call like a deadline, so the
+		// upstream is told; it is not reduced by the offset.
+		if lim.MaxStreamDuration > 0 && (!has || remaining > lim.MaxStreamDuration) {
+			remaining, has = lim.MaxStreamDuration, true
+		}
+		if !has && lim.IdleTimeout <= 0 {
 			return handler(srv, ss)
 		}
-		remaining -= lim.Offset
-		if remaining <= 0 {
-			return status.Errorf(codes.DeadlineExceeded, "deadline too short for %s: nothing left for the upstream", info.FullMethod)
+		cctx, cancel := context.WithCancelCause(ctx)
+		defer cancel(nil)
+		if has {
+			var stop context.CancelFunc
+			cctx, stop = context.WithDeadline(cctx, now.Add(remaining))
+			defer stop()
 		}
-		cctx, cancel := context.WithDeadline(ctx, now.Add(remaining))
-		defer cancel()
-		err = handler(srv, &stream{ServerStream: ss, ctx: cctx})
-		if err != nil && errors.Is(cctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
-			// Our deadline (shorter than the caller's by the offset) ended
-			// the call: that is a deadline, whatever the upstream said.
+		st := &stream{ServerStream: ss, ctx: cctx}
+		if lim.IdleTimeout > 0 {
+			stopIdle := st.watchIdle(lim.IdleTimeout, func() { cancel(errIdle) })
+			defer stopIdle()
+		}
+		err = handler(srv, st)
+		switch {
+		case err == nil || ctx.Err() != nil:
+			return err // done, or the caller itself went away
+		case errors.Is(context.Cause(cctx), errIdle):
+			return status.Errorf(codes.Canceled, "%s: no message either way for %v: the gateway ended the idle call", info.FullMethod, lim.IdleTimeout)
+		case errors.Is(cctx.Err(), context.DeadlineExceeded):
+			// Our deadline (shorter than the caller's by the offset, or the
+			// stream duration) ended the call: that is a deadline,
+			// whatever the upstream said.
 			return status.Errorf(codes.DeadlineExceeded, "deadline exceeded calling %s", info.FullMethod)
 		}
 		return err
 	}
 }
 
-// stream carries the call's new deadline.
+// errIdle is the cause of a call the idle timeout ended.
+var errIdle = errors.New("idle timeout")
+
+// stream carries the call's new deadline and, with an idle timeout, notes
+// when a message last crossed it.
 type stream struct {
 	grpc.ServerStream
-	ctx context.Context
+	ctx  context.Context
+	last atomic.Int64 // unix nanoseconds of the last message either way
 }
 
 func (s *stream) Context() context.Context { return s.ctx }
+
+func (s *stream) RecvMsg(m any) error {
+	err := s.ServerStream.RecvMsg(m)
+	if err == nil {
+		s.last.Store(time.Now().UnixNano())
+	}
+	return err
+}
+
+func (s *stream) SendMsg(m any) error {
+	err := s.ServerStream.SendMsg(m)
+	if err == nil {
+		s.last.Store(time.Now().UnixNano())
+	}
+	return err
+}
+
+// watchIdle calls expire once no message has crossed the stream for idle.
+// A single timer is re-armed from the last message's time, so messages
+// cost one atomic store. The returned func stops the watch.
+func (s *stream) watchIdle(idle time.Duration, expire func()) (stop func()) {
+	s.last.Store(time.Now().UnixNano())
+	var (
+		mu      sync.Mutex
+		stopped bool
+		t       *time.Timer
+	)
+	check := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
+		}
+		since := time.Since(time.Unix(0, s.last.Load()))
+		if since >= idle {
+			stopped = true
+			expire()
+			return
+		}
+		t.Reset(idle - since)
+	}
+	mu.Lock()
+	t = time.AfterFunc(idle, check)
+	mu.Unlock()
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		t.Stop()
+	}
+}

@@ -24,6 +24,6 @@ func ExampleNew() {
 	fmt.Printf("%+v\n", d.For("/library.v1.Library/GetBook"))
 	fmt.Printf("%+v\n", d.For("/library.v1.Library/WatchShelf"))
 	// Output:
-	// {Default:10s Max:1m0s Offset:100ms}
-	// {Default:0s Max:0s Offset:0s}
+	// {Default:10s Max:1m0s Offset:100ms MaxStreamDuration:0s IdleTimeout:0s}
+	// {Default:0s Max:0s Offset:0s MaxStreamDuration:0s IdleTimeout:0s}
 }

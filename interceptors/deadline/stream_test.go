@@ -1,0 +1,124 @@
+package deadline_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/sluice-dev/sluice/config"
+	"github.com/sluice-dev/sluice/interceptors/deadline"
+	"github.com/sluice-dev/sluice/internal/gatewaytest"
+)
+
+var bidi = &grpc.StreamDesc{ServerStreams: true, ClientStreams: true}
+
+func startStreamLimits(t *testing.T) (*gatewaytest.Echo, *grpc.ClientConn) {
+	t.Helper()
+	d, err := deadline.New(config.Deadline{Rules: []config.DeadlineRule{
+		{Methods: []string{"test.Echo.Idle"}, IdleTimeout: config.Duration(300 * time.Millisecond)},
+		{Methods: []string{"test.Echo.Long"}, MaxStreamDuration: config.Duration(400 * time.Millisecond)},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := gatewaytest.StartEcho(t)
+	gw := gatewaytest.StartGateway(t, gatewaytest.Route(up.Addr, "*"), d.StreamServerInterceptor())
+	return up, gatewaytest.Dial(t, gw.Addr)
+}
+
+// ping sends v and waits for its echo.
+func ping(s grpc.ClientStream, v string) error {
+	if err := s.SendMsg(wrapperspb.String(v)); err != nil {
+		return err
+	}
+	return s.RecvMsg(new(wrapperspb.StringValue))
+}
+
+// A stream that stays busy outlives its idle timeout; once no message
+// crosses it for that long, it ends with CANCELLED and the upstream call is
+// cancelled too.
+func TestIdleTimeout(t *testing.T) {
+	gatewaytest.CheckLeaks(t)
+	up, cc := startStreamLimits(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := cc.NewStream(ctx, bidi, "/test.Echo/Idle")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for time.Since(start) < 600*time.Millisecond { // twice the idle timeout, busy all along
+		if err := ping(s, "busy"); err != nil {
+			t.Fatalf("a busy stream was cut after %v: %v", time.Since(start), err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	quiet := time.Now()
+	err = s.RecvMsg(new(wrapperspb.StringValue))
+	if st := status.Convert(err); st.Code() != codes.Canceled {
+		t.Fatalf("idle stream ended with %v, want CANCELLED", err)
+	}
+	if d := time.Since(quiet); d < 250*time.Millisecond || d > 3*time.Second {
+		t.Errorf("idle stream cut after %v of silence, want about 300ms", d)
+	}
+	waitEnded(t, up)
+}
+
+// A stream may not outlive its maximum duration, busy or not: it ends
+// with DEADLINE_EXCEEDED, and the upstream had that duration as its
+// deadline.
+func TestMaxStreamDuration(t *testing.T) {
+	gatewaytest.CheckLeaks(t)
+	up, cc := startStreamLimits(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := cc.NewStream(ctx, bidi, "/test.Echo/Long")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for {
+		err = ping(s, "busy")
+		if err != nil {
+			break
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Fatal("the stream outlived its maximum duration by far")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if status.Code(err) != codes.DeadlineExceeded && !errors.Is(err, context.DeadlineExceeded) {
+		// SendMsg may see the end first (io.EOF); the status is in RecvMsg.
+		err = s.RecvMsg(new(wrapperspb.StringValue))
+	}
+	if status.Code(err) != codes.DeadlineExceeded {
+		t.Fatalf("long stream ended with %v, want DEADLINE_EXCEEDED", err)
+	}
+	if d := time.Since(start); d < 350*time.Millisecond {
+		t.Errorf("stream cut after %v, before its 400ms", d)
+	}
+	if dl := up.Last().Deadline; dl <= 0 || dl > 400*time.Millisecond {
+		t.Errorf("upstream saw deadline %v, want the 400ms stream duration", dl)
+	}
+	waitEnded(t, up)
+}
+
+func waitEnded(t *testing.T, up *gatewaytest.Echo) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if ended := up.Ended(); len(ended) == 1 && ended[0] != nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the upstream call did not end with its context: %v", up.Ended())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
