@@ -189,7 +189,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, fullMethod string) (*i
 		id, err := p.authenticate(ctx, md)
 		if err != nil {
 			if status.Code(err) == codes.Unauthenticated {
-				a.challenge(ctx, accepted, status.Convert(err).Message())
+				a.challenge(ctx, accepted, p.name(), status.Convert(err).Message())
 			}
 			return nil, err
 		}
@@ -198,7 +198,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, fullMethod string) (*i
 	if anonymous {
 		return nil, nil
 	}
-	a.challenge(ctx, accepted, "")
+	a.challenge(ctx, accepted, "", "")
 	if len(accepted) == 0 {
 		return nil, status.Errorf(codes.Unauthenticated, "method %s accepts no configured credentials", fullMethod)
 	}
@@ -257,13 +257,15 @@ func (a *Authenticator) describe(ps []provider) string {
 // challenge sets the WWW-Authenticate challenges (RFC 6750 for bearer
 // tokens) as response header metadata. problem is the refusal's message,
 // empty when no credential was sent; it never contains the credential.
-func (a *Authenticator) challenge(ctx context.Context, ps []provider, problem string) {
+func (a *Authenticator) challenge(ctx context.Context, ps []provider, failed, problem string) {
 	var vals []string
 	for _, p := range ps {
 		switch p.name() {
 		case config.ProviderJWT:
 			v := `Bearer realm="` + Realm + `"`
-			if problem != "" {
+			// RFC 6750 3.1: invalid_token only when a bearer token was
+			// sent and refused, not when another credential failed.
+			if problem != "" && failed == config.ProviderJWT {
 				v += `, error="invalid_token", error_description="` + strings.ReplaceAll(problem, `"`, `'`) + `"`
 			}
 			vals = append(vals, v)

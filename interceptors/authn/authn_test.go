@@ -357,6 +357,15 @@ func TestTokens(t *testing.T) {
 				if c.code == codes.Unauthenticated && len(header.Get(authn.ChallengeKey)) == 0 {
 					t.Errorf("no %s header on %v", authn.ChallengeKey, err)
 				}
+				// RFC 6750: the bearer challenge says invalid_token only
+				// when a bearer token was sent and refused.
+				if len(c.md.Get("authorization")) == 0 {
+					for _, v := range header.Get(authn.ChallengeKey) {
+						if strings.Contains(v, "invalid_token") {
+							t.Errorf("challenge %q blames a bearer token the call did not send", v)
+						}
+					}
+				}
 				return
 			}
 			if got != "hi-"+c.name {
