@@ -39,6 +39,7 @@ type Proxy struct {
 	logger    *slog.Logger
 	xff       bool
 	kinds     func(method string) (clientStreams, serverStreams, ok bool)
+	callOpts  []grpc.CallOption // every upstream call's; never appended to in place
 }
 
 // ProxyOption configures a Proxy.
@@ -78,6 +79,7 @@ func NewProxy(ups *Upstreams, opts ...ProxyOption) *Proxy {
 	for _, o := range opts {
 		o.applyProxy(p)
 	}
+	p.callOpts = []grpc.CallOption{grpc.ForceCodecV2(p.codec)}
 	return p
 }
 
@@ -124,6 +126,10 @@ func kindOf(clientStreams, serverStreams bool) callKind {
 // END_STREAM, and RecvMsg reads the response and the status.
 var unaryDesc = &grpc.StreamDesc{}
 
+// duplexDesc describes any other call: a full-duplex stream carries every
+// kind. grpc-go only reads it.
+var duplexDesc = &grpc.StreamDesc{ServerStreams: true, ClientStreams: true}
+
 func (p *Proxy) forward(stream grpc.ServerStream, method string, kind callKind) error {
 	if err := CheckMethod(method); err != nil {
 		return err
@@ -134,25 +140,28 @@ func (p *Proxy) forward(stream grpc.ServerStream, method string, kind callKind) 
 	}
 
 	inCtx := stream.Context()
-	ctx, cancel := context.WithCancel(inCtx)
-	defer cancel()
-	in, _ := metadata.FromIncomingContext(inCtx)
-	out := forwardedRequestMetadata(in)
+	// FromIncomingContext returns a copy the proxy owns: it becomes the
+	// outgoing metadata in place, with no second map.
+	md, _ := metadata.FromIncomingContext(inCtx)
+	callOpts := p.callOpts
+	if sub := contentSubtype(md); sub != "" {
+		callOpts = append(callOpts[:len(callOpts):len(callOpts)], grpc.CallContentSubtype(sub))
+	}
+	out := forwardedRequestMetadata(md)
 	if p.xff {
 		if pr, ok := peer.FromContext(inCtx); ok && pr.Addr != nil {
 			appendForwardedFor(out, pr.Addr)
 		}
 	}
-	ctx = metadata.NewOutgoingContext(ctx, out)
-
-	callOpts := []grpc.CallOption{grpc.ForceCodecV2(p.codec)}
-	if sub := contentSubtype(in); sub != "" {
-		callOpts = append(callOpts, grpc.CallContentSubtype(sub))
-	}
 	if kind == kindUnary {
-		return p.forwardUnary(ctx, stream, conn, name, method, callOpts)
+		// The upstream call runs under the client's context: a unary call
+		// has no pump to stop, so it needs no context of its own.
+		return p.forwardUnary(metadata.NewOutgoingContext(inCtx, out), stream, conn, name, method, callOpts)
 	}
-	upstream, err := conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true, ClientStreams: true}, method, callOpts...)
+	ctx, cancel := context.WithCancel(inCtx)
+	defer cancel()
+	ctx = metadata.NewOutgoingContext(ctx, out)
+	upstream, err := conn.NewStream(ctx, duplexDesc, method, callOpts...)
 	if err != nil {
 		return upstreamError(err, name)
 	}
@@ -197,7 +206,8 @@ func (p *Proxy) forward(stream grpc.ServerStream, method string, kind callKind) 
 // read the response and the status. Cancellation needs no pump: the
 // upstream call runs under the client's context.
 func (p *Proxy) forwardUnary(ctx context.Context, client grpc.ServerStream, conn *grpc.ClientConn, name, method string, callOpts []grpc.CallOption) error {
-	req := new(frame.Frame)
+	frames := new([2]frame.Frame) // the request and the response, one allocation
+	req, resp := &frames[0], &frames[1]
 	if err := client.RecvMsg(req); err != nil {
 		req.Free()
 		if errors.Is(err, io.EOF) {
@@ -213,7 +223,6 @@ func (p *Proxy) forwardUnary(ctx context.Context, client grpc.ServerStream, conn
 	if err := upstream.SendMsg(req); err != nil {
 		req.Free() // io.EOF: the upstream ended first; RecvMsg has its status
 	}
-	resp := new(frame.Frame)
 	err = upstream.RecvMsg(resp)
 	if hdr, herr := upstream.Header(); herr == nil && hdr != nil {
 		if serr := client.SendHeader(forwardedResponseMetadata(hdr)); serr != nil {
@@ -337,40 +346,61 @@ func forwardable(key string) bool {
 	return true
 }
 
-func forwardedRequestMetadata(in metadata.MD) metadata.MD {
-	out := make(metadata.MD, len(in)+1)
-	for k, v := range in {
-		if forwardable(k) {
-			out[k] = v
-		}
+// forwardedRequestMetadata drops from md, in place, what must not cross
+// the proxy, and returns it. md must be the caller's own copy
+// (metadata.FromIncomingContext makes one).
+func forwardedRequestMetadata(md metadata.MD) metadata.MD {
+	if md == nil {
+		return metadata.MD{}
 	}
-	return out
+	return filterForwardable(md)
 }
 
-func forwardedResponseMetadata(in metadata.MD) metadata.MD {
-	out := make(metadata.MD, len(in))
-	for k, v := range in {
-		if forwardable(k) {
-			out[k] = v
+// forwardedResponseMetadata drops from md, in place, what must not cross
+// the proxy, and returns it. grpc-go's ClientStream.Header and Trailer
+// return copies, so the proxy owns what it filters.
+func forwardedResponseMetadata(md metadata.MD) metadata.MD {
+	return filterForwardable(md)
+}
+
+func filterForwardable(md metadata.MD) metadata.MD {
+	for k := range md {
+		if !forwardable(k) {
+			delete(md, k)
 		}
 	}
-	return out
+	return md
 }
 
 func appendForwardedFor(md metadata.MD, addr net.Addr) {
+	host := hostOf(addr)
+	if host == "" {
+		return
+	}
+	prev := md["x-forwarded-for"]
+	if len(prev) == 0 {
+		md["x-forwarded-for"] = []string{host}
+		return
+	}
+	md["x-forwarded-for"] = []string{strings.Join(prev, ", ") + ", " + host}
+}
+
+// hostOf is addr without its port. A TCP address (what both gRPC and REST
+// clients have) is formatted from its IP directly rather than through
+// String and SplitHostPort, which build and split a host:port string per
+// call.
+func hostOf(addr net.Addr) string {
+	if ta, ok := addr.(*net.TCPAddr); ok && ta != nil && len(ta.IP) > 0 {
+		if ta.Zone != "" {
+			return ta.IP.String() + "%" + ta.Zone
+		}
+		return ta.IP.String()
+	}
 	host := addr.String()
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
-	if host == "" {
-		return
-	}
-	prev := md.Get("x-forwarded-for")
-	if len(prev) == 0 {
-		md.Set("x-forwarded-for", host)
-		return
-	}
-	md.Set("x-forwarded-for", strings.Join(prev, ", ")+", "+host)
+	return host
 }
 
 // contentSubtype returns the "proto" of "application/grpc+proto" from the

@@ -16,28 +16,59 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
-// readBody reads the whole request body, refusing one longer than limit
-// with RESOURCE_EXHAUSTED before reading it when Content-Length says so,
-// and as soon as the limit is crossed otherwise.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+// readBody reads the whole request body, appending it to buf (sized up
+// front from Content-Length, so a large body is not copied as it grows),
+// refusing one longer than limit with RESOURCE_EXHAUSTED before reading it
+// when Content-Length says so, and as soon as the limit is crossed
+// otherwise. It returns buf, grown, even on failure.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64, buf []byte) ([]byte, error) {
+	buf = buf[:0]
 	if r.Body == nil || r.Body == http.NoBody {
-		return nil, nil
+		return buf, nil
 	}
 	if r.ContentLength > limit {
-		return nil, withHTTPStatus(status.Newf(codes.ResourceExhausted, "request body of %d bytes is larger than the limit of %d bytes", r.ContentLength, limit), http.StatusRequestEntityTooLarge)
+		return buf, withHTTPStatus(status.Newf(codes.ResourceExhausted, "request body of %d bytes is larger than the limit of %d bytes", r.ContentLength, limit), http.StatusRequestEntityTooLarge)
 	}
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if r.ContentLength >= 0 && int64(cap(buf)) <= r.ContentLength && r.ContentLength < maxPresizedBody {
+		// One byte more than announced, to see the end without growing.
+		buf = make([]byte, 0, r.ContentLength+1)
+	}
+	buf, err := readAll(http.MaxBytesReader(w, r.Body, limit), buf)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return nil, withHTTPStatus(status.Newf(codes.ResourceExhausted, "request body is larger than the limit of %d bytes", limit), http.StatusRequestEntityTooLarge)
+			return buf, withHTTPStatus(status.Newf(codes.ResourceExhausted, "request body is larger than the limit of %d bytes", limit), http.StatusRequestEntityTooLarge)
 		}
 		if ctxErr := r.Context().Err(); ctxErr != nil {
-			return nil, status.FromContextError(ctxErr).Err()
+			return buf, status.FromContextError(ctxErr).Err()
 		}
-		return nil, status.Errorf(codes.InvalidArgument, "read request body: %v", err)
+		return buf, status.Errorf(codes.InvalidArgument, "read request body: %v", err)
 	}
-	return b, nil
+	return buf, nil
+}
+
+// maxPresizedBody bounds what a Content-Length alone makes the gateway
+// allocate before any byte arrived; larger bodies grow as they are read.
+const maxPresizedBody = 256 << 10
+
+// readAll is io.ReadAll appending to buf.
+func readAll(rd io.Reader, buf []byte) ([]byte, error) {
+	if cap(buf) == 0 {
+		buf = make([]byte, 0, 512)
+	}
+	for {
+		n, err := rd.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return buf, nil
+			}
+			return buf, err
+		}
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+	}
 }
 
 // checkJSONContentType accepts what a JSON body may be labelled with:

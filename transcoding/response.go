@@ -88,7 +88,10 @@ func (c *call) writeError(s *restStream, err error) {
 // response_body field, or a google.api.HttpBody's raw bytes.
 func (c *call) writeUnary(s *restStream, data []byte, code int) {
 	allow := c.allow
-	body, contentType, err := c.encode(data)
+	// The JSON is built in a recycled buffer: Write copies it out.
+	bp := c.h.getBuffer()
+	body, contentType, err := c.encode(data, *bp)
+	defer c.releaseEncoded(bp, body)
 	if err != nil {
 		c.writeError(s, err)
 		return
@@ -113,8 +116,9 @@ func (c *call) writeUnary(s *restStream, data []byte, code int) {
 }
 
 // encode decodes one response message in wire format and encodes what the
-// binding says goes to the client.
-func (c *call) encode(data []byte) (body []byte, contentType string, err error) {
+// binding says goes to the client. JSON is appended to buf; a raw
+// google.api.HttpBody response is the message's own bytes.
+func (c *call) encode(data, buf []byte) (body []byte, contentType string, err error) {
 	b := c.b
 	m := b.out.New()
 	if err := (proto.UnmarshalOptions{Resolver: c.unmarshal.Resolver}).Unmarshal(data, m.Interface()); err != nil {
@@ -131,15 +135,29 @@ func (c *call) encode(data []byte) (body []byte, contentType string, err error) 
 		}
 		return raw, ct, nil
 	}
-	if b.respField == nil {
-		body, err = c.marshal.Marshal(m.Interface())
-	} else {
-		body, err = c.marshalField(m, b.respField)
+	switch fd := b.respField; {
+	case fd == nil:
+		body, err = c.marshal.MarshalAppend(buf[:0], m.Interface())
+	case fd.Message() != nil && !fd.IsList() && !fd.IsMap():
+		body, err = c.marshal.MarshalAppend(buf[:0], m.Get(fd).Message().Interface())
+	default:
+		var field []byte
+		if field, err = c.marshalField(m, fd); err == nil {
+			body = append(buf[:0], field...)
+		}
 	}
 	if err != nil {
 		return nil, "", status.Errorf(codes.Internal, "encode %s response as JSON: %v", b.out.Descriptor().FullName(), err)
 	}
-	return body, "application/json", nil
+	return body, contentTypeJSON, nil
+}
+
+// releaseEncoded recycles the buffer bp that encode's body came from.
+func (c *call) releaseEncoded(bp *[]byte, body []byte) {
+	if c.b.rawResponse || body == nil {
+		body = *bp
+	}
+	c.h.putBuffer(bp, body)
 }
 
 // marshalField encodes one field's value as JSON: a message field as that

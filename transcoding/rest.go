@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -17,6 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sluice-dev/sluice/protocol"
+	"github.com/sluice-dev/sluice/registry"
 	"github.com/sluice-dev/sluice/transcoding/httprule"
 )
 
@@ -36,6 +39,55 @@ type REST struct {
 	routes func() *Routes
 	d      Dispatcher
 	cfg    config
+
+	// resolver is the JSON type resolver of the last snapshot seen, so
+	// that calls on the same snapshot share one instead of building their
+	// own.
+	resolver atomic.Pointer[snapshotResolver]
+
+	// bufs recycles request-body and JSON-response buffers (*[]byte)
+	// between calls: allocation, not encoding, is most of what a small
+	// call costs.
+	bufs sync.Pool
+}
+
+// maxPooledBuffer is the largest buffer kept for reuse, so that one huge
+// body does not stay pinned in the pool.
+const maxPooledBuffer = 256 << 10
+
+// getBuffer returns an empty buffer to fill and hand back to putBuffer.
+func (h *REST) getBuffer() *[]byte {
+	if v, ok := h.bufs.Get().(*[]byte); ok {
+		return v
+	}
+	return new([]byte)
+}
+
+// putBuffer recycles bp, holding b (bp's buffer, possibly grown). Nothing
+// may use b afterwards.
+func (h *REST) putBuffer(bp *[]byte, b []byte) {
+	if cap(b) > maxPooledBuffer {
+		return
+	}
+	*bp = b[:0]
+	h.bufs.Put(bp)
+}
+
+// snapshotResolver is a snapshot's JSON type resolver.
+type snapshotResolver struct {
+	snap *registry.Snapshot
+	res  typeResolver
+}
+
+// resolverFor returns snap's JSON type resolver: the contracts' types,
+// then the linked ones.
+func (h *REST) resolverFor(snap *registry.Snapshot) typeResolver {
+	if cur := h.resolver.Load(); cur != nil && cur.snap == snap {
+		return cur.res
+	}
+	sr := &snapshotResolver{snap: snap, res: withLinkedTypes(snap.Types())}
+	h.resolver.Store(sr)
+	return sr.res
 }
 
 var _ http.Handler = (*REST)(nil)
@@ -63,10 +115,11 @@ func NewREST(routes func() *Routes, d Dispatcher, opts ...Option) (*REST, error)
 
 // call is the per-request state shared by the stages of ServeHTTP.
 type call struct {
+	h         *REST
 	w         http.ResponseWriter
 	r         *http.Request
 	b         *binding
-	errs      *ErrorWriter
+	errs      ErrorWriter
 	marshal   protojson.MarshalOptions
 	unmarshal protojson.UnmarshalOptions
 	allow     func(key string) bool // response metadata filter
@@ -78,15 +131,15 @@ func (h *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rt := h.routes()
-	c := &call{w: w, r: r, allow: h.cfg.outgoing, marshal: protojson.MarshalOptions{
+	c := &call{h: h, w: w, r: r, allow: h.cfg.outgoing, marshal: protojson.MarshalOptions{
 		EmitUnpopulated: h.cfg.emitUnpopulated,
 		UseProtoNames:   h.cfg.protoNames,
 		UseEnumNumbers:  h.cfg.enumNumbers,
 	}}
 	if rt != nil && rt.snap != nil {
-		c.marshal.Resolver = withLinkedTypes(rt.snap.Types())
+		c.marshal.Resolver = h.resolverFor(rt.snap)
 	}
-	c.errs = newErrorWriter(c.marshal)
+	c.errs = *newErrorWriter(c.marshal)
 	path := r.URL.EscapedPath()
 	if rt == nil || rt.snap == nil || rt.router == nil {
 		c.errs.WriteStatus(w, status.Newf(codes.NotFound, "no route for %s %s", r.Method, path))
@@ -246,14 +299,20 @@ func (h *REST) callContext(r *http.Request) (context.Context, context.CancelFunc
 // buildRequest reads the body, if the rule binds one, and builds the
 // request message from it, the path and the query.
 func (h *REST) buildRequest(c *call, vars []httprule.Var) ([]byte, error) {
-	var body []byte
-	if c.b.body != bodyNone {
-		var err error
-		if body, err = readBody(c.w, c.r, h.cfg.maxBody); err != nil {
-			return nil, err
-		}
+	if c.b.body == bodyNone {
+		return h.buildMessage(c, vars, nil, c.r.Header.Get("Content-Type"))
 	}
-	return h.buildMessage(c, vars, body, c.r.Header.Get("Content-Type"))
+	// The body is only read while the message is built: proto.Marshal
+	// copies what the message took from it, so its buffer is reused.
+	bp := h.getBuffer()
+	body, err := readBody(c.w, c.r, h.cfg.maxBody, *bp)
+	if err != nil {
+		h.putBuffer(bp, body)
+		return nil, err
+	}
+	out, err := h.buildMessage(c, vars, body, c.r.Header.Get("Content-Type"))
+	h.putBuffer(bp, body)
+	return out, err
 }
 
 // buildMessage builds one request message, in the order grpc-gateway

@@ -242,7 +242,9 @@ func (sr *streamResponder) start(code int, contentType string) {
 
 // message writes one response message and flushes it.
 func (sr *streamResponder) message(data []byte) error {
-	body, ct, err := sr.c.encode(data)
+	bp := sr.c.h.getBuffer()
+	body, ct, err := sr.c.encode(data, *bp)
+	defer sr.c.releaseEncoded(bp, body) // written (copied) or dropped by then
 	if err != nil {
 		return err
 	}
