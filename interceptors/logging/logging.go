@@ -70,6 +70,10 @@ func StreamServerInterceptor(logger *slog.Logger, opts ...Option) grpc.StreamSer
 		err := handler(srv, counted)
 		ctx := ss.Context()
 		st := status.Convert(err)
+		level := c.level(st.Code())
+		if !logger.Enabled(ctx, level) {
+			return err // build no line nobody reads
+		}
 		attrs := []slog.Attr{
 			slog.String("method", info.FullMethod),
 			slog.String("protocol", string(protocol.FromContext(ctx))),
@@ -84,7 +88,7 @@ func StreamServerInterceptor(logger *slog.Logger, opts ...Option) grpc.StreamSer
 		if err != nil {
 			attrs = append(attrs, slog.String("error", st.Message()))
 		}
-		logger.LogAttrs(ctx, c.level(st.Code()), "call", attrs...)
+		logger.LogAttrs(ctx, level, "call", attrs...)
 		return err
 	}
 }

@@ -103,3 +103,23 @@ func TestServerFailuresAreWarnings(t *testing.T) {
 		t.Errorf("line = %v, want level WARN and protocol grpc", line)
 	}
 }
+
+func TestDisabledLevelWritesNothing(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	in := logging.StreamServerInterceptor(logger)
+	ss := &fakeStream{ctx: context.Background()}
+	ok := func(any, grpc.ServerStream) error { return nil }
+	if err := in(nil, ss, &grpc.StreamServerInfo{FullMethod: "/a.B/C"}, ok); err != nil {
+		t.Fatal(err)
+	}
+	if buf.Len() != 0 {
+		t.Errorf("an OK call logged at INFO under a WARN logger: %s", buf.String())
+	}
+	fail := func(any, grpc.ServerStream) error { return status.Error(codes.Internal, "boom") }
+	_ = in(nil, ss, &grpc.StreamServerInfo{FullMethod: "/a.B/C"}, fail)
+	if !bytes.Contains(buf.Bytes(), []byte(`"code":"Internal"`)) {
+		t.Errorf("a failed call was not logged at WARN: %q", buf.String())
+	}
+}
