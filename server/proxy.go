@@ -9,6 +9,8 @@ import (
 	"net"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -40,6 +42,7 @@ type Proxy struct {
 	xff       bool
 	kinds     func(method string) (clientStreams, serverStreams, ok bool)
 	callOpts  []grpc.CallOption // every upstream call's; never appended to in place
+	stall     time.Duration     // upstream send-stall timeout; 0: none
 }
 
 // ProxyOption configures a Proxy.
@@ -66,6 +69,15 @@ func WithForwardedFor(on bool) ProxyOption {
 // methods are forwarded as full-duplex streams, which carries any kind.
 func WithMethodKinds(kinds func(method string) (clientStreams, serverStreams, ok bool)) ProxyOption {
 	return proxyOptionFunc(func(p *Proxy) { p.kinds = kinds })
+}
+
+// WithUpstreamSendStallTimeout ends a call whose upstream accepts no data
+// for d (its HTTP/2 window stays full while the client has more to send):
+// the upstream call is cancelled and the client gets UNAVAILABLE, so an
+// upstream that stops reading cannot pin a client stream forever. The
+// client leg has its own timeout in interceptors/flow. Zero disables it.
+func WithUpstreamSendStallTimeout(d time.Duration) ProxyOption {
+	return proxyOptionFunc(func(p *Proxy) { p.stall = d })
 }
 
 // NewProxy returns a Proxy that routes by ups.
@@ -167,17 +179,22 @@ func (p *Proxy) forward(stream grpc.ServerStream, method string, kind callKind) 
 	}
 
 	reqDone := make(chan error, 1)
+	// reqFailed is set before the request pump cancels the upstream call,
+	// so the response side knows a cancellation it sees came from there.
+	var reqFailed atomic.Bool
 	go func() {
 		defer func() {
 			if r := recover(); r != nil {
 				p.logger.ErrorContext(inCtx, "panic in request pump", "method", method, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				reqFailed.Store(true)
 				reqDone <- status.Error(codes.Internal, "internal error")
 				cancel()
 			}
 		}()
-		err := forwardRequests(stream, upstream)
+		err := p.forwardRequests(stream, upstream, func() { reqFailed.Store(true); cancel() })
 		if err != nil {
 			// The client's side failed: give up on the upstream call too.
+			reqFailed.Store(true)
 			cancel()
 		}
 		reqDone <- err
@@ -186,12 +203,10 @@ func (p *Proxy) forward(stream grpc.ServerStream, method string, kind callKind) 
 	err = p.forwardResponses(stream, upstream)
 	// A failure on the request side is the real cause when the response side
 	// only saw the cancellation it triggered.
-	select {
-	case reqErr := <-reqDone:
-		if reqErr != nil {
+	if reqFailed.Load() {
+		if reqErr := <-reqDone; reqErr != nil {
 			return reqErr
 		}
-	default:
 	}
 	if err != nil {
 		if inCtx.Err() != nil && status.Code(err) == codes.Canceled {
@@ -247,7 +262,18 @@ func (p *Proxy) forwardUnary(ctx context.Context, client grpc.ServerStream, conn
 // returns nil when the client finished or the upstream ended first (the
 // upstream's status is then read by the response pump), and the client's
 // error otherwise.
-func forwardRequests(client grpc.ServerStream, upstream grpc.ClientStream) error {
+//
+// With a send-stall timeout, a send the upstream does not take within it
+// calls abort (which cancels the upstream call) and ends the pump with
+// UNAVAILABLE.
+func (p *Proxy) forwardRequests(client grpc.ServerStream, upstream grpc.ClientStream, abort func()) error {
+	var stalled atomic.Bool
+	var timer *time.Timer
+	if p.stall > 0 {
+		timer = time.AfterFunc(time.Hour, func() { stalled.Store(true); abort() })
+		timer.Stop()
+		defer timer.Stop()
+	}
 	for {
 		f := new(frame.Frame)
 		if err := client.RecvMsg(f); err != nil {
@@ -258,7 +284,18 @@ func forwardRequests(client grpc.ServerStream, upstream grpc.ClientStream) error
 			}
 			return toStatus(err)
 		}
-		if err := upstream.SendMsg(f); err != nil {
+		if timer != nil {
+			timer.Reset(p.stall)
+		}
+		err := upstream.SendMsg(f)
+		if timer != nil {
+			timer.Stop()
+		}
+		if stalled.Load() {
+			f.Free()
+			return status.Errorf(codes.Unavailable, "the upstream accepted no data for %v: call ended", p.stall)
+		}
+		if err != nil {
 			f.Free()
 			// io.EOF: the upstream ended the call; its status arrives on
 			// the response side. Any other error has already been recorded

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -432,5 +433,74 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 5s")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// An upstream that stops reading a client stream cannot pin it: after the
+// send-stall timeout the upstream call is cancelled and the client gets
+// UNAVAILABLE.
+func TestProxyUpstreamSendStall(t *testing.T) {
+	gatewaytest.CheckLeaks(t)
+	up := gatewaytest.StartEcho(t)
+	ups, err := server.NewUpstreams(gatewaytest.Route(up.Addr, "test.Echo"), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ups.Close() })
+	d, err := server.NewDispatcher(server.NewProxy(ups, server.WithUpstreamSendStallTimeout(300*time.Millisecond)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, err := server.NewGateway(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.Start(ln); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = gw.Shutdown(ctx)
+	})
+	cc := gatewaytest.Dial(t, ln.Addr().String())
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	s, err := cc.NewStream(ctx, &grpc.StreamDesc{ClientStreams: true}, "/test.Echo/ClientStream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The upstream reads this one and then sleeps without reading.
+	if err := s.SendMsg(wrapperspb.String("sleep:15s")); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	big := wrapperspb.String(strings.Repeat("x", 64<<10))
+	for s.SendMsg(big) == nil {
+		if time.Since(start) > 10*time.Second {
+			t.Fatal("the gateway kept taking data from a client whose upstream stopped reading")
+		}
+	}
+	err = s.RecvMsg(new(wrapperspb.StringValue))
+	if st := status.Convert(err); st.Code() != codes.Unavailable || !strings.Contains(st.Message(), "accepted no data") {
+		t.Fatalf("stalled upstream: %v, want UNAVAILABLE saying the upstream stopped reading", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("cut after %v, want about the 300ms stall timeout after the windows filled", d)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if ended := up.Ended(); len(ended) == 1 && ended[0] != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the upstream call was not cancelled: %v", up.Ended())
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

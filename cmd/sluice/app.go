@@ -212,8 +212,11 @@ var gatewayModule = fx.Module("gateway",
 	fx.Invoke(func(*server.Gateway) {}),
 )
 
-func newProxy(ups *server.Upstreams, reg *registry.Registry, logger *slog.Logger) *server.Proxy {
-	return server.NewProxy(ups, server.WithProxyLogger(logger), server.WithMethodKinds(methodKinds(reg)))
+func newProxy(cfg *config.Config, ups *server.Upstreams, reg *registry.Registry, logger *slog.Logger) *server.Proxy {
+	return server.NewProxy(ups,
+		server.WithProxyLogger(logger),
+		server.WithMethodKinds(methodKinds(reg)),
+		server.WithUpstreamSendStallTimeout(time.Duration(cfg.Limits.SendStallTimeout)))
 }
 
 // methodKinds reads call kinds from the current contracts, so the proxy
