@@ -41,9 +41,9 @@ func NewDispatcher(proxy *Proxy, interceptors ...grpc.StreamServerInterceptor) (
 // interceptors can set headers and trailers as they do for native calls.
 func (d *Dispatcher) Dispatch(ss grpc.ServerStream, method string, clientStreams, serverStreams bool) error {
 	info := &grpc.StreamServerInfo{FullMethod: method, IsClientStream: clientStreams, IsServerStream: serverStreams}
-	kind := kindOf(clientStreams, serverStreams)
+	unary := !clientStreams && !serverStreams
 	return d.chain(nil, ss, info, func(_ any, stream grpc.ServerStream) error {
-		return d.proxy.forward(stream, method, kind)
+		return d.proxy.forward(stream, method, unary)
 	})
 }
 

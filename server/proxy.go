@@ -108,30 +108,19 @@ func (p *Proxy) Handle(_ any, stream grpc.ServerStream) error {
 // Forward proxies the call on stream to method ("/pkg.Service/Method").
 // A method whose contract says it is unary (see WithMethodKinds) takes a
 // shorter path: one request, one response, no pump goroutine.
+// The method is checked here; the Dispatcher's chain has checked it already
+// and calls forward directly.
 func (p *Proxy) Forward(stream grpc.ServerStream, method string) error {
-	kind := kindUnknown
+	if err := CheckMethod(method); err != nil {
+		return err
+	}
+	unary := false
 	if p.kinds != nil {
 		if client, server, ok := p.kinds(method); ok {
-			kind = kindOf(client, server)
+			unary = !client && !server
 		}
 	}
-	return p.forward(stream, method, kind)
-}
-
-// callKind is what the proxy knows of a call's shape from its contract.
-type callKind uint8
-
-const (
-	kindUnknown callKind = iota // forwarded as a full-duplex stream
-	kindUnary
-	kindStreaming
-)
-
-func kindOf(clientStreams, serverStreams bool) callKind {
-	if !clientStreams && !serverStreams {
-		return kindUnary
-	}
-	return kindStreaming
+	return p.forward(stream, method, unary)
 }
 
 // unaryDesc describes a unary call to grpc-go: the request goes out with
@@ -142,10 +131,10 @@ var unaryDesc = &grpc.StreamDesc{}
 // kind. grpc-go only reads it.
 var duplexDesc = &grpc.StreamDesc{ServerStreams: true, ClientStreams: true}
 
-func (p *Proxy) forward(stream grpc.ServerStream, method string, kind callKind) error {
-	if err := CheckMethod(method); err != nil {
-		return err
-	}
+// forward proxies the call to a canonical method path. A call the contract
+// says is unary takes forwardUnary; any other is forwarded as a
+// full-duplex stream, which carries every kind.
+func (p *Proxy) forward(stream grpc.ServerStream, method string, unary bool) error {
 	conn, name, ok := p.upstreams.Lookup(method)
 	if !ok {
 		return status.Errorf(codes.Unimplemented, "method %s is not served here: no upstream matches it", method)
@@ -159,13 +148,13 @@ func (p *Proxy) forward(stream grpc.ServerStream, method string, kind callKind) 
 	if sub := contentSubtype(md); sub != "" {
 		callOpts = append(callOpts[:len(callOpts):len(callOpts)], grpc.CallContentSubtype(sub))
 	}
-	out := forwardedRequestMetadata(md)
+	out := forwarded(md)
 	if p.xff {
 		if pr, ok := peer.FromContext(inCtx); ok && pr.Addr != nil {
 			appendForwardedFor(out, pr.Addr)
 		}
 	}
-	if kind == kindUnary {
+	if unary {
 		// The upstream call runs under the client's context: a unary call
 		// has no pump to stop, so it needs no context of its own.
 		return p.forwardUnary(metadata.NewOutgoingContext(inCtx, out), stream, conn, name, method, callOpts)
@@ -240,12 +229,12 @@ func (p *Proxy) forwardUnary(ctx context.Context, client grpc.ServerStream, conn
 	}
 	err = upstream.RecvMsg(resp)
 	if hdr, herr := upstream.Header(); herr == nil && hdr != nil {
-		if serr := client.SendHeader(forwardedResponseMetadata(hdr)); serr != nil {
+		if serr := client.SendHeader(forwarded(hdr)); serr != nil {
 			resp.Free()
 			return toStatus(serr)
 		}
 	}
-	client.SetTrailer(forwardedResponseMetadata(upstream.Trailer()))
+	client.SetTrailer(forwarded(upstream.Trailer()))
 	if err != nil {
 		resp.Free()
 		return toStatus(err)
@@ -310,7 +299,7 @@ func (p *Proxy) forwardRequests(client grpc.ServerStream, upstream grpc.ClientSt
 func (p *Proxy) forwardResponses(client grpc.ServerStream, upstream grpc.ClientStream) error {
 	hdr, err := upstream.Header()
 	if err == nil && hdr != nil {
-		if err := client.SendHeader(forwardedResponseMetadata(hdr)); err != nil {
+		if err := client.SendHeader(forwarded(hdr)); err != nil {
 			return toStatus(err)
 		}
 	}
@@ -318,7 +307,7 @@ func (p *Proxy) forwardResponses(client grpc.ServerStream, upstream grpc.ClientS
 		f := new(frame.Frame)
 		if err := upstream.RecvMsg(f); err != nil {
 			f.Free()
-			client.SetTrailer(forwardedResponseMetadata(upstream.Trailer()))
+			client.SetTrailer(forwarded(upstream.Trailer()))
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
@@ -383,24 +372,14 @@ func forwardable(key string) bool {
 	return true
 }
 
-// forwardedRequestMetadata drops from md, in place, what must not cross
-// the proxy, and returns it. md must be the caller's own copy
-// (metadata.FromIncomingContext makes one).
-func forwardedRequestMetadata(md metadata.MD) metadata.MD {
+// forwarded drops from md, in place, what must not cross the proxy, and
+// returns it (an empty MD for nil). md must be the proxy's own copy:
+// metadata.FromIncomingContext and grpc-go's ClientStream.Header and
+// Trailer all return copies.
+func forwarded(md metadata.MD) metadata.MD {
 	if md == nil {
 		return metadata.MD{}
 	}
-	return filterForwardable(md)
-}
-
-// forwardedResponseMetadata drops from md, in place, what must not cross
-// the proxy, and returns it. grpc-go's ClientStream.Header and Trailer
-// return copies, so the proxy owns what it filters.
-func forwardedResponseMetadata(md metadata.MD) metadata.MD {
-	return filterForwardable(md)
-}
-
-func filterForwardable(md metadata.MD) metadata.MD {
 	for k := range md {
 		if !forwardable(k) {
 			delete(md, k)
@@ -444,19 +423,12 @@ func hostOf(addr net.Addr) string {
 // request's content-type, so the upstream sees the subtype the client sent.
 func contentSubtype(md metadata.MD) string {
 	for _, ct := range md.Get("content-type") {
-		rest, ok := strings.CutPrefix(strings.ToLower(ct), "application/grpc")
+		rest, ok := strings.CutPrefix(strings.ToLower(ct), "application/grpc+")
 		if !ok {
 			continue
 		}
-		if len(rest) > 1 && (rest[0] == '+' || rest[0] == ';') {
-			if rest[0] == '+' {
-				if i := strings.IndexByte(rest, ';'); i >= 0 {
-					rest = rest[:i]
-				}
-				return rest[1:]
-			}
-		}
-		return ""
+		sub, _, _ := strings.Cut(rest, ";")
+		return sub
 	}
 	return ""
 }
