@@ -457,7 +457,8 @@ func (a *Authz) validate(errs *Errors, path string, authn *Authn) {
 }
 
 // checkPatterns validates method patterns; seen maps each pattern already
-// used in the same table to the path of its first use.
+// used in the same table to the path of its first use, or is nil where a
+// pattern may repeat.
 func checkPatterns(errs *Errors, path string, patterns []string, seen map[string]string) {
 	if len(patterns) == 0 {
 		errs.add(path, "must list at least one method pattern (\"*\" matches every method)")
@@ -466,6 +467,9 @@ func checkPatterns(errs *Errors, path string, patterns []string, seen map[string
 		mpath := path + "[" + strconv.Itoa(k) + "]"
 		if err := ValidPattern(p); err != nil {
 			errs.add(mpath, err.Error())
+			continue
+		}
+		if seen == nil {
 			continue
 		}
 		if first, dup := seen[p]; dup {

@@ -130,14 +130,7 @@ func (r *RateLimits) validate(errs *Errors, path string) {
 			}
 			names[l.Name] = i
 		}
-		if len(l.Methods) == 0 {
-			errs.add(lpath+".methods", "must list at least one method pattern (\"*\" matches every method)")
-		}
-		for k, p := range l.Methods {
-			if err := ValidPattern(p); err != nil {
-				errs.add(lpath+".methods["+strconv.Itoa(k)+"]", err.Error())
-			}
-		}
+		checkPatterns(errs, lpath+".methods", l.Methods, nil)
 		if err := validRateLimitKey(l.Key); err != nil {
 			errs.add(lpath+".key", err.Error())
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -480,21 +481,9 @@ func (g *generator) queryParams(md protoreflect.MessageDescriptor, prefix []stri
 }
 
 func isBound(bound [][]string, path []string) bool {
-	for _, b := range bound {
-		if len(b) <= len(path) {
-			match := true
-			for i := range b {
-				if b[i] != path[i] {
-					match = false
-					break
-				}
-			}
-			if match {
-				return true
-			}
-		}
-	}
-	return false
+	return slices.ContainsFunc(bound, func(b []string) bool {
+		return len(b) <= len(path) && slices.Equal(b, path[:len(b)])
+	})
 }
 
 func binarySchema() *openapi3.SchemaRef {

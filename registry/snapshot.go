@@ -129,66 +129,67 @@ func Build(sources ...Source) (*Snapshot, error) {
 	}
 	// Register files in dependency order, resolving what no source has
 	// from the linked descriptors.
-	state := map[string]int{} // 0 new, 1 in progress, 2 done, 3 failed
-	var visit func(path, importer string) bool
-	visit = func(path, importer string) bool {
+	const (
+		inProgress = iota + 1
+		done
+		failed
+	)
+	state := map[string]int{}
+	// load registers the file at path once its imports are registered.
+	var load func(path, importer string) bool
+	visit := func(path, importer string) bool {
 		switch state[path] {
-		case 2:
+		case done:
 			return true
-		case 3:
+		case failed:
 			return false
-		case 1:
+		case inProgress:
 			errs = append(errs, fmt.Errorf("%s: import cycle through %q", byPath[importer].source, path))
 			return false
 		}
-		e, ok := byPath[path]
-		if ok && e.source != "linked" {
-			// A descriptor set's copy of a file linked into the binary
-			// takes the linked one, and its generated types, when they
-			// are the same contract.
-			if linked, err := protoregistry.GlobalFiles.FindFileByPath(path); err == nil && sameContract(linked, e.fd) {
-				ok = false
-				if e.fd.GetSourceCodeInfo() != nil {
-					s.commented = append(s.commented, e.fd)
-				}
+		state[path] = inProgress
+		ok := load(path, importer)
+		state[path] = failed
+		if ok {
+			state[path] = done
+		}
+		return ok
+	}
+	load = func(path, importer string) bool {
+		e, inSet := byPath[path]
+		linked, err := protoregistry.GlobalFiles.FindFileByPath(path)
+		// The binary's descriptor, and its generated types, serve a file
+		// no source has, a linked source's own file, and a descriptor
+		// set's copy of the same contract.
+		useLinked := err == nil
+		if useLinked && inSet {
+			if e.source == "linked" {
+				useLinked = linkedByPath[path] != nil
+			} else if useLinked = sameContract(linked, e.fd); useLinked && e.fd.GetSourceCodeInfo() != nil {
+				s.commented = append(s.commented, e.fd)
 			}
 		}
-		if ok && e.source == "linked" {
-			ok = linkedByPath[path] == nil
-			if !ok {
-				if _, err := protoregistry.GlobalFiles.FindFileByPath(path); err != nil {
-					ok = true // not in the global registry: build it from its proto
-				}
-			}
-		}
-		if !ok {
-			if linked, err := protoregistry.GlobalFiles.FindFileByPath(path); err == nil {
-				state[path] = 1
-				imports := linked.Imports()
-				for i := 0; i < imports.Len(); i++ {
-					if !visit(imports.Get(i).Path(), path) {
-						state[path] = 3
-						return false
-					}
-				}
-				if err := s.files.RegisterFile(linked); err != nil {
-					errs = append(errs, fmt.Errorf("linked file %q: %w", path, err))
-					state[path] = 3
+		if useLinked {
+			imports := linked.Imports()
+			for i := 0; i < imports.Len(); i++ {
+				if !visit(imports.Get(i).Path(), path) {
 					return false
 				}
-				if e, inSet := byPath[path]; inSet {
-					s.sources[path] = e.source
-				} else {
-					s.sources[path] = "linked"
-				}
-				state[path] = 2
-				return true
 			}
+			if err := s.files.RegisterFile(linked); err != nil {
+				errs = append(errs, fmt.Errorf("linked file %q: %w", path, err))
+				return false
+			}
+			s.sources[path] = "linked"
+			if inSet {
+				s.sources[path] = e.source
+			}
+			return true
+		}
+		if !inSet {
 			errs = append(errs, fmt.Errorf("%s: file %q imports %q, which is in no descriptor set (build it with imports: `buf build -o`, or protoc --include_imports)", byPath[importer].source, importer, path))
-			state[path] = 3
 			return false
 		}
-		state[path] = 1
 		okDeps := true
 		for _, dep := range e.fd.GetDependency() {
 			if !visit(dep, path) {
@@ -196,22 +197,17 @@ func Build(sources ...Source) (*Snapshot, error) {
 			}
 		}
 		if !okDeps {
-			state[path] = 3
 			return false
 		}
 		fd, err := protodesc.NewFile(e.fd, s.files)
+		if err == nil {
+			err = s.files.RegisterFile(fd)
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: file %q: %w", e.source, path, err))
-			state[path] = 3
-			return false
-		}
-		if err := s.files.RegisterFile(fd); err != nil {
-			errs = append(errs, fmt.Errorf("%s: file %q: %w", e.source, path, err))
-			state[path] = 3
 			return false
 		}
 		s.sources[path] = e.source
-		state[path] = 2
 		return true
 	}
 	for _, path := range order {
