@@ -27,6 +27,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	libraryv1 "github.com/sluice-dev/sluice/gen/go/sluice/demo/library/v1"
+	"github.com/sluice-dev/sluice/grpctimeout"
 	"github.com/sluice-dev/sluice/protocol"
 	"github.com/sluice-dev/sluice/registry"
 	"github.com/sluice-dev/sluice/server/frame"
@@ -487,14 +488,15 @@ func TestNewRESTValidates(t *testing.T) {
 	}
 }
 
-// TestParseTimeout follows the gRPC over HTTP/2 spec's Timeout grammar.
+// TestParseTimeout follows the gRPC over HTTP/2 spec's Timeout grammar,
+// which Grpc-Timeout headers are read by (grpctimeout.Parse).
 func TestParseTimeout(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]time.Duration{
 		"1H": time.Hour, "2M": 2 * time.Minute, "3S": 3 * time.Second, "4m": 4 * time.Millisecond,
 		"5u": 5 * time.Microsecond, "6n": 6, "2562047H": 2562047 * time.Hour, "0S": 0, "00000001S": time.Second,
 	} {
-		got, err := transcoding.ParseTimeout(in)
+		got, err := grpctimeout.Parse(in)
 		if err != nil || got != want {
 			t.Errorf("ParseTimeout(%q) = %v, %v; want %v", in, got, err, want)
 		}
@@ -502,7 +504,7 @@ func TestParseTimeout(t *testing.T) {
 	// 99999999H overflows a time.Duration: refused, never clamped into a
 	// deadline nobody asked for.
 	for _, in := range []string{"", "S", "1", "1s", "123456789S", "-1S", "+1S", "1.5S", " 1S", "1 S", "1SS", "0x1S", "99999999H", "2562048H"} {
-		if _, err := transcoding.ParseTimeout(in); err == nil {
+		if _, err := grpctimeout.Parse(in); err == nil {
 			t.Errorf("ParseTimeout(%q) accepted", in)
 		}
 	}

@@ -39,12 +39,6 @@ func NewErrorWriter(resolver interface {
 	return &ErrorWriter{marshal: protojson.MarshalOptions{Resolver: resolver}}
 }
 
-// newErrorWriter returns an ErrorWriter with the given JSON options, so
-// that REST error bodies follow the same JSON settings as its responses.
-func newErrorWriter(m protojson.MarshalOptions) *ErrorWriter {
-	return &ErrorWriter{marshal: m}
-}
-
 // WriteStatus writes st to w. Headers set on w before the call are kept.
 func (ew *ErrorWriter) WriteStatus(w http.ResponseWriter, st *status.Status) {
 	ew.writeStatus(w, st, HTTPStatus(st.Code()))

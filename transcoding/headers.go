@@ -7,13 +7,10 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
-	"time"
 
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
-
-	"github.com/sluice-dev/sluice/grpctimeout"
 )
 
 // Request headers are carried into the call as metadata only by an
@@ -99,14 +96,6 @@ func decodeBinHeader(v string) ([]byte, error) {
 	}
 	return base64.RawStdEncoding.DecodeString(v)
 }
-
-// ParseTimeout parses a Grpc-Timeout header value as the gRPC over HTTP/2
-// spec writes it: 1 to 8 ASCII digits and a unit, H (hours), M (minutes),
-// S (seconds), m (milliseconds), u (microseconds) or n (nanoseconds).
-// Anything else, a value too large to represent included, is an error: a
-// deadline the client meant but the gateway misread would be worse than a
-// refusal. It is grpctimeout.Parse, which the deadline policy shares.
-func ParseTimeout(s string) (time.Duration, error) { return grpctimeout.Parse(s) }
 
 // requestPeer describes the HTTP client the way grpc-go describes a gRPC
 // one, so that policies keyed on the peer (and the access log) see the

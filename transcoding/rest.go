@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -18,8 +17,8 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sluice-dev/sluice/grpctimeout"
 	"github.com/sluice-dev/sluice/protocol"
-	"github.com/sluice-dev/sluice/registry"
 	"github.com/sluice-dev/sluice/transcoding/httprule"
 )
 
@@ -40,10 +39,9 @@ type REST struct {
 	d      Dispatcher
 	cfg    config
 
-	// resolver is the JSON type resolver of the last snapshot seen, so
-	// that calls on the same snapshot share one instead of building their
-	// own.
-	resolver atomic.Pointer[snapshotResolver]
+	// marshal is the JSON encoding the options ask for; each call adds
+	// its Routes' resolver.
+	marshal protojson.MarshalOptions
 
 	// bufs recycles request-body and JSON-response buffers (*[]byte)
 	// between calls: allocation, not encoding, is most of what a small
@@ -73,23 +71,6 @@ func (h *REST) putBuffer(bp *[]byte, b []byte) {
 	h.bufs.Put(bp)
 }
 
-// snapshotResolver is a snapshot's JSON type resolver.
-type snapshotResolver struct {
-	snap *registry.Snapshot
-	res  typeResolver
-}
-
-// resolverFor returns snap's JSON type resolver: the contracts' types,
-// then the linked ones.
-func (h *REST) resolverFor(snap *registry.Snapshot) typeResolver {
-	if cur := h.resolver.Load(); cur != nil && cur.snap == snap {
-		return cur.res
-	}
-	sr := &snapshotResolver{snap: snap, res: withLinkedTypes(snap.Types())}
-	h.resolver.Store(sr)
-	return sr.res
-}
-
 var _ http.Handler = (*REST)(nil)
 
 // NewREST returns a REST handler dispatching to d. routes is called once
@@ -110,7 +91,11 @@ func NewREST(routes func() *Routes, d Dispatcher, opts ...Option) (*REST, error)
 	if len(cfg.errs) > 0 {
 		return nil, fmt.Errorf("rest: %w", errors.Join(cfg.errs...))
 	}
-	return &REST{routes: routes, d: d, cfg: cfg}, nil
+	return &REST{routes: routes, d: d, cfg: cfg, marshal: protojson.MarshalOptions{
+		EmitUnpopulated: cfg.emitUnpopulated,
+		UseProtoNames:   cfg.protoNames,
+		UseEnumNumbers:  cfg.enumNumbers,
+	}}, nil
 }
 
 // call is the per-request state shared by the stages of ServeHTTP.
@@ -131,15 +116,11 @@ func (h *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rt := h.routes()
-	c := &call{h: h, w: w, r: r, allow: h.cfg.outgoing, marshal: protojson.MarshalOptions{
-		EmitUnpopulated: h.cfg.emitUnpopulated,
-		UseProtoNames:   h.cfg.protoNames,
-		UseEnumNumbers:  h.cfg.enumNumbers,
-	}}
-	if rt != nil && rt.snap != nil {
-		c.marshal.Resolver = h.resolverFor(rt.snap)
+	c := &call{h: h, w: w, r: r, allow: h.cfg.outgoing, marshal: h.marshal}
+	if rt != nil && rt.resolver != nil {
+		c.marshal.Resolver = rt.resolver
 	}
-	c.errs = *newErrorWriter(c.marshal)
+	c.errs = ErrorWriter{marshal: c.marshal}
 	path := r.URL.EscapedPath()
 	if rt == nil || rt.snap == nil || rt.router == nil {
 		c.errs.WriteStatus(w, status.Newf(codes.NotFound, "no route for %s %s", r.Method, path))
@@ -238,7 +219,7 @@ func (h *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.next = once(req)
 	}
 	if serverStreams {
-		sr := newStreamResponder(c, format, h.cfg.sseHeartbeat)
+		sr := newStreamResponder(c, rc, format, h.cfg.sseHeartbeat)
 		s.onHeader, s.onMessage = sr.header, sr.message
 		err := h.d.Dispatch(s, b.method.Path, clientStreams, true)
 		s.stopReceiving(rc)
@@ -284,7 +265,7 @@ func (h *REST) callContext(r *http.Request) (context.Context, context.CancelFunc
 		if len(v) > 1 {
 			return nil, nil, status.Errorf(codes.InvalidArgument, "invalid grpc-timeout: %d values", len(v))
 		}
-		d, err := ParseTimeout(v[0])
+		d, err := grpctimeout.Parse(v[0])
 		if err != nil {
 			return nil, nil, status.Errorf(codes.InvalidArgument, "invalid grpc-timeout: %v", err)
 		}

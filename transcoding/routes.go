@@ -25,6 +25,9 @@ type Routes struct {
 	snap     *registry.Snapshot
 	router   *httprule.Router
 	bindings []*binding
+	// resolver resolves JSON types (Any, extensions, error details)
+	// through the snapshot's contracts, then the linked types.
+	resolver typeResolver
 }
 
 // Route describes one REST binding, for listings (`sluice routes`) and
@@ -96,7 +99,7 @@ func BuildRoutes(s *registry.Snapshot, opts ...RouteOption) (*Routes, error) {
 		bopts = append(bopts, httprule.WithFullyDecodeReservedExpansion())
 	}
 	b := httprule.NewBuilder(bopts...)
-	rt := &Routes{snap: s}
+	rt := &Routes{snap: s, resolver: withLinkedTypes(s.Types())}
 	var errs []error
 	for _, m := range s.Methods() {
 		rule := httpRule(m.Desc)

@@ -166,13 +166,13 @@ type streamResponder struct {
 // while a quiet stream (a watch) shows its headers almost at once.
 const headerGrace = 20 * time.Millisecond
 
-func newStreamResponder(c *call, format StreamFormat, heartbeat time.Duration) *streamResponder {
+func newStreamResponder(c *call, rc *http.ResponseController, format StreamFormat, heartbeat time.Duration) *streamResponder {
 	sr := &streamResponder{
 		c:        c,
 		format:   format,
 		raw:      c.b.rawResponse,
 		trailers: c.r.ProtoMajor >= 2 || requestsTrailers(c.r),
-		rc:       http.NewResponseController(c.w),
+		rc:       rc,
 	}
 	if format == StreamSSE && !sr.raw {
 		sr.heartbeat = heartbeat
