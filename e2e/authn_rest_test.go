@@ -7,13 +7,10 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
-	"maps"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -24,23 +21,13 @@ import (
 
 	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 
 	"github.com/sluice-dev/sluice/config"
 	"github.com/sluice-dev/sluice/demo"
-	libraryv1 "github.com/sluice-dev/sluice/gen/go/sluice/demo/library/v1"
 	"github.com/sluice-dev/sluice/interceptors/authn"
-	"github.com/sluice-dev/sluice/interceptors/authz"
-	"github.com/sluice-dev/sluice/interceptors/deadline"
-	"github.com/sluice-dev/sluice/interceptors/flow"
-	"github.com/sluice-dev/sluice/interceptors/identity"
-	"github.com/sluice-dev/sluice/interceptors/logging"
-	"github.com/sluice-dev/sluice/interceptors/recovery"
 	"github.com/sluice-dev/sluice/internal/gatewaytest"
-	"github.com/sluice-dev/sluice/registry"
-	"github.com/sluice-dev/sluice/server"
-	"github.com/sluice-dev/sluice/transcoding"
+	"github.com/sluice-dev/sluice/internal/jwttest"
 )
 
 // These tests are the token table of interceptors/authn (issue 5,
@@ -174,7 +161,7 @@ func startAuthnGateway(t *testing.T, down bool) *anEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &anEnv{keys: k, rec: &recorder{}}
+	e := &anEnv{keys: k}
 	e.jwks = &anJWKSServer{}
 	e.jwks.down.Store(down)
 	e.jwks.set(anJWKS(t, anJWK{"a", "", &k.rsaA.PublicKey}, anJWK{"ec", "ES256", &k.ec.PublicKey}))
@@ -192,25 +179,6 @@ func startAuthnGateway(t *testing.T, down bool) *anEnv {
 		e.jwks.Close()
 	})
 
-	lib := demo.NewLibrary(demo.WithClock(func() time.Time { return demoEpoch }))
-	up := demo.NewServer(lib, grpc.ChainStreamInterceptor(e.rec.stream), grpc.ChainUnaryInterceptor(e.rec.unary))
-	uln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	upDone := make(chan struct{})
-	go func() { defer close(upDone); _ = up.Serve(uln) }()
-	t.Cleanup(func() {
-		lib.Close()
-		up.Stop()
-		<-upDone
-	})
-	ups, err := server.NewUpstreams([]server.Upstream{{Target: uln.Addr().String(), Methods: []string{librarySvc}}}, 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ups.Close() })
-
 	pol := config.Default().Policy
 	pol.Authn.JWT.JWKSURL = e.jwks.URL
 	pol.Authn.JWT.Issuer = anIssuer
@@ -220,66 +188,11 @@ func startAuthnGateway(t *testing.T, down bool) *anEnv {
 	pol.Authn.JWT.RefreshInterval = anRefresh
 	pol.Authn.APIKeys.Keys = []config.APIKey{{Name: "ci", Hash: authn.HashAPIKey(anAPIKey), Scopes: []string{readScope}}}
 	pol.Authz = anPolicy()
-	az, err := authz.New(pol.Authz)
-	if err != nil {
-		t.Fatal(err)
-	}
-	an, err := authn.New(pol.Authn, authn.WithMethodPolicy(az), authn.WithHTTPClient(e.jwks.Client()), authn.WithClock(e.now))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(an.Close)
-	dl, err := deadline.New(pol.Deadline)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fc, err := flow.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	prop, err := identity.NewPropagator(pol.Identity)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := server.NewDispatcher(server.NewProxy(ups),
-		recovery.StreamServerInterceptor(), logging.StreamServerInterceptor(nil),
-		an.StreamServerInterceptor(), az.StreamServerInterceptor(),
-		dl.StreamServerInterceptor(), fc.StreamServerInterceptor(), prop.StreamServerInterceptor())
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg, err := registry.New(registry.Linked(libraryv1.File_sluice_demo_library_v1_library_proto))
-	if err != nil {
-		t.Fatal(err)
-	}
-	routes, err := transcoding.BuildRoutes(reg.Snapshot())
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The REST options `sluice serve` derives from this policy: the API
-	// key header reaches the chain.
-	rest, err := transcoding.NewREST(func() *transcoding.Routes { return routes }, d,
-		transcoding.WithExtraIncomingHeaders("X-Request-Timeout", "X-Api-Key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw, err := server.NewGateway(d, server.WithHTTPHandler(rest))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := gw.Start(ln); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = gw.Shutdown(ctx)
+	g := startPolicyGateway(t, gatewayOptions{
+		policy: &pol,
+		authn:  []authn.Option{authn.WithHTTPClient(e.jwks.Client()), authn.WithClock(e.now)},
 	})
-	e.base = "http://" + ln.Addr().String()
+	e.rec, e.base = g.rec, g.base
 	return e
 }
 
@@ -289,38 +202,6 @@ func (e *anEnv) claims(sub string) jwt.MapClaims {
 		"iss": anIssuer, "aud": anAudience, "sub": sub, "tenant": "t1",
 		"iat": e.at(-time.Minute), "nbf": e.at(-time.Minute), "exp": e.at(time.Hour),
 	}
-}
-
-func anSign(t *testing.T, m jwt.SigningMethod, key, kid any, claims jwt.MapClaims) string {
-	t.Helper()
-	tok := jwt.NewWithClaims(m, claims)
-	if kid != nil {
-		tok.Header["kid"] = kid
-	}
-	s, err := tok.SignedString(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func anB64(v any) string {
-	b, _ := json.Marshal(v)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// anWith returns a copy of c with the pairs of kv set, or deleted when the
-// value is nil.
-func anWith(c jwt.MapClaims, kv ...any) jwt.MapClaims {
-	out := maps.Clone(c)
-	for i := 0; i+1 < len(kv); i += 2 {
-		if kv[i+1] == nil {
-			delete(out, kv[i].(string))
-			continue
-		}
-		out[kv[i].(string)] = kv[i+1]
-	}
-	return out
 }
 
 // anWant maps the gRPC table's codes to the HTTP statuses REST must give.
@@ -432,7 +313,7 @@ func TestAuthnRESTTokens(t *testing.T) {
 	e := startAuthnGateway(t, false)
 	k := e.keys
 	valid := e.claims("alice")
-	rs := func(c jwt.MapClaims) string { return anSign(t, jwt.SigningMethodRS256, k.rsaA, "a", c) }
+	rs := func(c jwt.MapClaims) string { return jwttest.Sign(t, jwt.SigningMethodRS256, k.rsaA, "a", c) }
 	der, err := x509.MarshalPKIXPublicKey(&k.rsaA.PublicKey)
 	if err != nil {
 		t.Fatal(err)
@@ -440,7 +321,7 @@ func TestAuthnRESTTokens(t *testing.T) {
 	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
 	good := rs(valid)
 	parts := strings.Split(good, ".")
-	tampered := parts[0] + "." + anB64(anWith(valid, "sub", "mallory")) + "." + parts[2]
+	tampered := parts[0] + "." + jwttest.Segment(jwttest.With(valid, "sub", "mallory")) + "." + parts[2]
 	bearer := func(tok string) http.Header { return anHdr("Authorization", "Bearer "+tok) }
 
 	cases := []struct {
@@ -451,33 +332,33 @@ func TestAuthnRESTTokens(t *testing.T) {
 		subject string // the upstream's x-sluice-subject when admitted
 	}{
 		{name: "valid RS256", hdr: bearer(good), code: codes.OK, subject: "alice"},
-		{name: "valid PS256 on unpinned RSA key", hdr: bearer(anSign(t, jwt.SigningMethodPS256, k.rsaA, "a", valid)), code: codes.OK, subject: "alice"},
-		{name: "valid ES256", hdr: bearer(anSign(t, jwt.SigningMethodES256, k.ec, "ec", valid)), code: codes.OK, subject: "alice"},
-		{name: "valid without kid", hdr: bearer(anSign(t, jwt.SigningMethodRS256, k.rsaA, nil, valid)), code: codes.OK, subject: "alice"},
+		{name: "valid PS256 on unpinned RSA key", hdr: bearer(jwttest.Sign(t, jwt.SigningMethodPS256, k.rsaA, "a", valid)), code: codes.OK, subject: "alice"},
+		{name: "valid ES256", hdr: bearer(jwttest.Sign(t, jwt.SigningMethodES256, k.ec, "ec", valid)), code: codes.OK, subject: "alice"},
+		{name: "valid without kid", hdr: bearer(jwttest.Sign(t, jwt.SigningMethodRS256, k.rsaA, nil, valid)), code: codes.OK, subject: "alice"},
 		{name: "lower-case bearer scheme", hdr: anHdr("Authorization", "bearer "+good), code: codes.OK, subject: "alice"},
 		{name: "lower-case header name", hdr: http.Header{"authorization": {"Bearer " + good}}, code: codes.OK, subject: "alice"},
-		{name: "aud list with an accepted audience", hdr: bearer(rs(anWith(valid, "aud", []string{"x", anAudience}))), code: codes.OK, subject: "alice"},
-		{name: "expired within leeway", hdr: bearer(rs(anWith(valid, "exp", e.at(-10*time.Second)))), code: codes.OK, subject: "alice"},
-		{name: "nbf within leeway", hdr: bearer(rs(anWith(valid, "nbf", e.at(10*time.Second)))), code: codes.OK, subject: "alice"},
-		{name: "expired", hdr: bearer(rs(anWith(valid, "exp", e.at(-time.Hour)))), code: codes.Unauthenticated},
-		{name: "not yet valid", hdr: bearer(rs(anWith(valid, "nbf", e.at(time.Hour)))), code: codes.Unauthenticated},
-		{name: "issued in the future", hdr: bearer(rs(anWith(valid, "iat", e.at(time.Hour)))), code: codes.Unauthenticated},
-		{name: "no exp", hdr: bearer(rs(anWith(valid, "exp", nil))), code: codes.Unauthenticated},
-		{name: "wrong iss", hdr: bearer(rs(anWith(valid, "iss", "https://evil.test"))), code: codes.Unauthenticated},
-		{name: "no iss", hdr: bearer(rs(anWith(valid, "iss", nil))), code: codes.Unauthenticated},
-		{name: "wrong aud", hdr: bearer(rs(anWith(valid, "aud", "billing"))), code: codes.Unauthenticated},
-		{name: "no aud", hdr: bearer(rs(anWith(valid, "aud", nil))), code: codes.Unauthenticated},
-		{name: "missing required claim", hdr: bearer(rs(anWith(valid, "tenant", nil))), code: codes.Unauthenticated},
-		{name: "no subject", hdr: bearer(rs(anWith(valid, "sub", nil))), code: codes.Unauthenticated},
-		{name: "alg none", hdr: bearer(anB64(map[string]any{"alg": "none", "typ": "JWT", "kid": "a"}) + "." + anB64(valid) + "."), code: codes.Unauthenticated},
-		{name: "alg NONE", hdr: bearer(anB64(map[string]any{"alg": "NONE", "kid": "a"}) + "." + anB64(valid) + "."), code: codes.Unauthenticated},
-		{name: "HS256 with the RSA public key PEM as secret", hdr: bearer(anSign(t, jwt.SigningMethodHS256, pubPEM, "a", valid)), code: codes.Unauthenticated},
-		{name: "HS256 with the RSA modulus as secret", hdr: bearer(anSign(t, jwt.SigningMethodHS256, k.rsaA.PublicKey.N.Bytes(), "a", valid)), code: codes.Unauthenticated},
-		{name: "RS256 under the kid of an ES256 key", hdr: bearer(anSign(t, jwt.SigningMethodRS256, k.rsaA, "ec", valid)), code: codes.Unauthenticated},
-		{name: "signed by another key under a known kid", hdr: bearer(anSign(t, jwt.SigningMethodRS256, k.rsaOther, "a", valid)), code: codes.Unauthenticated},
+		{name: "aud list with an accepted audience", hdr: bearer(rs(jwttest.With(valid, "aud", []string{"x", anAudience}))), code: codes.OK, subject: "alice"},
+		{name: "expired within leeway", hdr: bearer(rs(jwttest.With(valid, "exp", e.at(-10*time.Second)))), code: codes.OK, subject: "alice"},
+		{name: "nbf within leeway", hdr: bearer(rs(jwttest.With(valid, "nbf", e.at(10*time.Second)))), code: codes.OK, subject: "alice"},
+		{name: "expired", hdr: bearer(rs(jwttest.With(valid, "exp", e.at(-time.Hour)))), code: codes.Unauthenticated},
+		{name: "not yet valid", hdr: bearer(rs(jwttest.With(valid, "nbf", e.at(time.Hour)))), code: codes.Unauthenticated},
+		{name: "issued in the future", hdr: bearer(rs(jwttest.With(valid, "iat", e.at(time.Hour)))), code: codes.Unauthenticated},
+		{name: "no exp", hdr: bearer(rs(jwttest.With(valid, "exp", nil))), code: codes.Unauthenticated},
+		{name: "wrong iss", hdr: bearer(rs(jwttest.With(valid, "iss", "https://evil.test"))), code: codes.Unauthenticated},
+		{name: "no iss", hdr: bearer(rs(jwttest.With(valid, "iss", nil))), code: codes.Unauthenticated},
+		{name: "wrong aud", hdr: bearer(rs(jwttest.With(valid, "aud", "billing"))), code: codes.Unauthenticated},
+		{name: "no aud", hdr: bearer(rs(jwttest.With(valid, "aud", nil))), code: codes.Unauthenticated},
+		{name: "missing required claim", hdr: bearer(rs(jwttest.With(valid, "tenant", nil))), code: codes.Unauthenticated},
+		{name: "no subject", hdr: bearer(rs(jwttest.With(valid, "sub", nil))), code: codes.Unauthenticated},
+		{name: "alg none", hdr: bearer(jwttest.Segment(map[string]any{"alg": "none", "typ": "JWT", "kid": "a"}) + "." + jwttest.Segment(valid) + "."), code: codes.Unauthenticated},
+		{name: "alg NONE", hdr: bearer(jwttest.Segment(map[string]any{"alg": "NONE", "kid": "a"}) + "." + jwttest.Segment(valid) + "."), code: codes.Unauthenticated},
+		{name: "HS256 with the RSA public key PEM as secret", hdr: bearer(jwttest.Sign(t, jwt.SigningMethodHS256, pubPEM, "a", valid)), code: codes.Unauthenticated},
+		{name: "HS256 with the RSA modulus as secret", hdr: bearer(jwttest.Sign(t, jwt.SigningMethodHS256, k.rsaA.PublicKey.N.Bytes(), "a", valid)), code: codes.Unauthenticated},
+		{name: "RS256 under the kid of an ES256 key", hdr: bearer(jwttest.Sign(t, jwt.SigningMethodRS256, k.rsaA, "ec", valid)), code: codes.Unauthenticated},
+		{name: "signed by another key under a known kid", hdr: bearer(jwttest.Sign(t, jwt.SigningMethodRS256, k.rsaOther, "a", valid)), code: codes.Unauthenticated},
 		{name: "tampered payload", hdr: bearer(tampered), code: codes.Unauthenticated},
-		{name: "unknown kid", hdr: bearer(anSign(t, jwt.SigningMethodRS256, k.rsaOther, "nope", valid)), code: codes.Unauthenticated},
-		{name: "kid not a string", hdr: bearer(anSign(t, jwt.SigningMethodRS256, k.rsaA, 7, valid)), code: codes.Unauthenticated},
+		{name: "unknown kid", hdr: bearer(jwttest.Sign(t, jwt.SigningMethodRS256, k.rsaOther, "nope", valid)), code: codes.Unauthenticated},
+		{name: "kid not a string", hdr: bearer(jwttest.Sign(t, jwt.SigningMethodRS256, k.rsaA, 7, valid)), code: codes.Unauthenticated},
 		{name: "garbage", hdr: bearer("not-a-jwt"), code: codes.Unauthenticated},
 		{name: "garbage with three parts", hdr: bearer("aaa.bbb.ccc"), code: codes.Unauthenticated},
 		{name: "oversized", hdr: bearer(good + strings.Repeat("A", 9<<10)), code: codes.Unauthenticated},
@@ -494,10 +375,10 @@ func TestAuthnRESTTokens(t *testing.T) {
 		{name: "public with a bad token", path: anPublic, hdr: bearer("garbage"), code: codes.Unauthenticated},
 		{name: "missing scope", path: anWrite, hdr: bearer(good), code: codes.PermissionDenied},
 		{name: "missing scope, additional binding", path: anWrite2, hdr: bearer(good), code: codes.PermissionDenied},
-		{name: "scope held", path: anWrite, hdr: bearer(rs(anWith(valid, "scope", "library.read library.write"))), code: codes.OK, subject: "alice"},
-		{name: "scope held, additional binding", path: anWrite2, hdr: bearer(rs(anWith(valid, "scope", "library.write"))), code: codes.OK, subject: "alice"},
+		{name: "scope held", path: anWrite, hdr: bearer(rs(jwttest.With(valid, "scope", "library.read library.write"))), code: codes.OK, subject: "alice"},
+		{name: "scope held, additional binding", path: anWrite2, hdr: bearer(rs(jwttest.With(valid, "scope", "library.write"))), code: codes.OK, subject: "alice"},
 		{name: "claim not met", path: anAdmin, hdr: bearer(good), code: codes.PermissionDenied},
-		{name: "claim met", path: anAdmin, hdr: bearer(rs(anWith(valid, "role", "admin"))), code: codes.OK, subject: "alice"},
+		{name: "claim met", path: anAdmin, hdr: bearer(rs(jwttest.With(valid, "role", "admin"))), code: codes.OK, subject: "alice"},
 		{name: "denied rule", path: anClosed, hdr: bearer(good), code: codes.PermissionDenied},
 		{name: "default deny", path: anNoRule, hdr: bearer(good), code: codes.PermissionDenied},
 		{name: "api key", hdr: anHdr("X-Api-Key", anAPIKey), code: codes.OK, subject: "ci"},
@@ -551,7 +432,7 @@ func TestAuthnRESTKeys(t *testing.T) {
 	}
 
 	before := e.jwks.fetches.Load()
-	bob := anSign(t, jwt.SigningMethodRS256, k.rsaB, "b", e.claims("bob"))
+	bob := jwttest.Sign(t, jwt.SigningMethodRS256, k.rsaB, "b", e.claims("bob"))
 	step("unknown kid before rotation", bob, codes.Unauthenticated, "")
 	fetches("unknown kid within min_refetch_interval of the start", 0, before)
 	e.jwks.set(anJWKS(t, anJWK{"a", "", &k.rsaA.PublicKey}, anJWK{"b", "", &k.rsaB.PublicKey}))
@@ -567,7 +448,7 @@ func TestAuthnRESTKeys(t *testing.T) {
 	e.advance(anDueStep) // refresh due, and min_refetch_interval passed
 	before = e.jwks.fetches.Load()
 	for i := range 3 {
-		step(fmt.Sprintf("endpoint down, call %d", i), anSign(t, jwt.SigningMethodRS256, k.rsaA, "a", e.claims("alice")), codes.OK, "alice")
+		step(fmt.Sprintf("endpoint down, call %d", i), jwttest.Sign(t, jwt.SigningMethodRS256, k.rsaA, "a", e.claims("alice")), codes.OK, "alice")
 		step(fmt.Sprintf("endpoint down, rotated key, call %d", i), bob, codes.OK, "bob")
 	}
 	deadline := time.Now().Add(5 * time.Second)
@@ -580,7 +461,7 @@ func TestAuthnRESTKeys(t *testing.T) {
 	// A kid still unknown is refused with the last good keys, not with
 	// UNAVAILABLE: keys are loaded.
 	e.advance(anBeyond)
-	step("endpoint down, unknown kid", anSign(t, jwt.SigningMethodRS256, k.rsaOther, "c", e.claims("carol")), codes.Unauthenticated, "")
+	step("endpoint down, unknown kid", jwttest.Sign(t, jwt.SigningMethodRS256, k.rsaOther, "c", e.claims("carol")), codes.Unauthenticated, "")
 }
 
 // TestAuthnRESTNoKeysYet: with the JWKS endpoint down from the start, a
@@ -590,7 +471,7 @@ func TestAuthnRESTNoKeysYet(t *testing.T) {
 	gatewaytest.CheckLeaks(t)
 	e := startAuthnGateway(t, true)
 	c := httpClients(t, "")["http1"]
-	tok := anSign(t, jwt.SigningMethodRS256, e.keys.rsaA, "a", e.claims("alice"))
+	tok := jwttest.Sign(t, jwt.SigningMethodRS256, e.keys.rsaA, "a", e.claims("alice"))
 	for _, tc := range []struct {
 		name string
 		path string
@@ -624,7 +505,7 @@ func TestAuthnRESTUnknownKidFlood(t *testing.T) {
 	flood := func(round int) {
 		toks := make([]string, anFlood)
 		for i := range toks {
-			toks[i] = anSign(t, jwt.SigningMethodRS256, e.keys.rsaOther, fmt.Sprintf("made-up-%d-%d", round, i), e.claims("x"))
+			toks[i] = jwttest.Sign(t, jwt.SigningMethodRS256, e.keys.rsaOther, fmt.Sprintf("made-up-%d-%d", round, i), e.claims("x"))
 		}
 		var wg sync.WaitGroup
 		for _, tok := range toks {

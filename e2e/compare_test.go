@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -167,13 +168,7 @@ func diffResponses(want, got response, withGRPCContentType bool) []string {
 	for k := range gh {
 		keys[k] = true
 	}
-	for _, k := range slices.Sorted(func(yield func(string) bool) {
-		for k := range keys {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
 		if !slices.Equal(wh[k], gh[k]) {
 			diffs = append(diffs, fmt.Sprintf("header %s: grpc-gateway %q, sluice %q", k, wh[k], gh[k]))
 		}

@@ -2,19 +2,18 @@ package e2e_test
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
-	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/sluice-dev/sluice/demo"
 	libraryv1 "github.com/sluice-dev/sluice/gen/go/sluice/demo/library/v1"
+	"github.com/sluice-dev/sluice/internal/gatewaytest"
 	"github.com/sluice-dev/sluice/registry"
 	"github.com/sluice-dev/sluice/server"
 )
@@ -25,32 +24,16 @@ import (
 // same, so responses need no normalisation of timestamps or ids.
 var demoEpoch = time.Date(2025, time.March, 14, 15, 9, 26, 0, time.UTC)
 
-// checkLeaks registers a goroutine leak check that runs after every other
-// cleanup of the test. Call it first.
-func checkLeaks(t *testing.T) {
-	t.Helper()
-	t.Cleanup(func() { goleak.VerifyNone(t) })
-}
-
-// startDemo runs a freshly seeded demo upstream on loopback and returns its
-// address. Each side of a comparison gets its own, so mutating calls on one
-// side never change what the other side sees.
-func startDemo(tb testing.TB) string {
+// startDemo runs a freshly seeded demo upstream, a grpc.Server built with
+// opts, on loopback and returns its address. Each side of a comparison
+// gets its own, so mutating calls on one side never change what the other
+// side sees.
+func startDemo(tb testing.TB, opts ...grpc.ServerOption) string {
 	tb.Helper()
 	lib := demo.NewLibrary(demo.WithClock(func() time.Time { return demoEpoch }))
-	srv := demo.NewServer(lib)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(ln) }()
-	tb.Cleanup(func() {
-		lib.Close()
-		srv.Stop()
-		<-done
-	})
-	return ln.Addr().String()
+	addr := gatewaytest.Serve(tb, demo.NewServer(lib, opts...))
+	tb.Cleanup(lib.Close) // runs before the server stops
+	return addr
 }
 
 // startGRPCGateway serves the demo API's generated grpc-gateway handler with
@@ -82,35 +65,9 @@ func startSluice(tb testing.TB, upstream string) string {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ups, err := server.NewUpstreams([]server.Upstream{{
-		Target:  upstream,
-		Methods: []string{libraryv1.LibraryService_ServiceDesc.ServiceName},
-	}}, 0, 0)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	d, err := server.NewDispatcher(server.NewProxy(ups))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	gw, err := server.NewGateway(d, server.WithHTTPHandler(newSluiceREST(tb, reg, d)))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := gw.Start(ln); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = gw.Shutdown(ctx)
-		_ = ups.Close()
-	})
-	return "http://" + ln.Addr().String()
+	gw := gatewaytest.NewGateway(tb, gatewaytest.Route(upstream, libraryv1.LibraryService_ServiceDesc.ServiceName))
+	gw.Start(tb, server.WithHTTPHandler(newSluiceREST(tb, reg, gw.Dispatcher)))
+	return "http://" + gw.Addr
 }
 
 // newClient returns a keep-alive HTTP/1.1 client whose idle connections are

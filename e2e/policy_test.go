@@ -21,7 +21,6 @@ import (
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -38,6 +37,7 @@ import (
 	"github.com/sluice-dev/sluice/interceptors/logging"
 	"github.com/sluice-dev/sluice/interceptors/ratelimit"
 	"github.com/sluice-dev/sluice/interceptors/recovery"
+	"github.com/sluice-dev/sluice/internal/gatewaytest"
 	"github.com/sluice-dev/sluice/registry"
 	"github.com/sluice-dev/sluice/server"
 	"github.com/sluice-dev/sluice/transcoding"
@@ -184,7 +184,10 @@ type policyGateway struct {
 
 type gatewayOptions struct {
 	limits []ratelimit.Limit
-	policy *config.Policy
+	policy *config.Policy // nil: demoPolicy()
+	// authn are the authenticator's options after its method policy; nil:
+	// keys from authn.DemoJWKS.
+	authn []authn.Option
 }
 
 // startPolicyGateway starts a demo upstream and a gateway with the policy
@@ -193,43 +196,25 @@ type gatewayOptions struct {
 func startPolicyGateway(t *testing.T, o gatewayOptions) *policyGateway {
 	t.Helper()
 	rec := &recorder{}
-	lib := demo.NewLibrary(demo.WithClock(func() time.Time { return demoEpoch }))
-	up := demo.NewServer(lib, grpc.ChainStreamInterceptor(rec.stream), grpc.ChainUnaryInterceptor(rec.unary))
-	uln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	upDone := make(chan struct{})
-	go func() { defer close(upDone); _ = up.Serve(uln) }()
-	t.Cleanup(func() {
-		lib.Close()
-		up.Stop()
-		<-upDone
-	})
-
+	upstream := startDemo(t, grpc.ChainStreamInterceptor(rec.stream), grpc.ChainUnaryInterceptor(rec.unary))
 	reg, err := registry.New(registry.Linked(libraryv1.File_sluice_demo_library_v1_library_proto))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ups, err := server.NewUpstreams([]server.Upstream{{
-		Target:  uln.Addr().String(),
-		Methods: []string{librarySvc},
-	}}, 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ups.Close() })
 
 	pol := demoPolicy()
 	if o.policy != nil {
 		pol = *o.policy
 	}
+	authnOpts := o.authn
+	if authnOpts == nil {
+		authnOpts = []authn.Option{authn.WithKeySource(authn.KeySourceFunc(func(context.Context) ([]byte, error) { return authn.DemoJWKS() }))}
+	}
 	az, err := authz.New(pol.Authz)
 	if err != nil {
 		t.Fatal(err)
 	}
-	an, err := authn.New(pol.Authn, authn.WithMethodPolicy(az),
-		authn.WithKeySource(authn.KeySourceFunc(func(context.Context) ([]byte, error) { return authn.DemoJWKS() })))
+	an, err := authn.New(pol.Authn, append([]authn.Option{authn.WithMethodPolicy(az)}, authnOpts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,10 +251,7 @@ func startPolicyGateway(t *testing.T, o gatewayOptions) *policyGateway {
 	}
 	chain = append(chain, dl.StreamServerInterceptor(), fc.StreamServerInterceptor(), prop.StreamServerInterceptor())
 
-	d, err := server.NewDispatcher(server.NewProxy(ups), chain...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	gw := gatewaytest.NewGateway(t, gatewaytest.Route(upstream, librarySvc), chain...)
 	routes, err := transcoding.BuildRoutes(reg.Snapshot())
 	if err != nil {
 		t.Fatal(err)
@@ -277,47 +259,27 @@ func startPolicyGateway(t *testing.T, o gatewayOptions) *policyGateway {
 	// The REST options `sluice serve` derives from a configuration with
 	// these policies: the deadline header, the API key header and the
 	// header a limit is keyed on reach the chain.
-	rest, err := transcoding.NewREST(func() *transcoding.Routes { return routes }, d,
+	rest, err := transcoding.NewREST(func() *transcoding.Routes { return routes }, gw.Dispatcher,
 		transcoding.WithExtraIncomingHeaders("X-Request-Timeout", "X-Api-Key", "X-Tenant"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw, err := server.NewGateway(d, server.WithHTTPHandler(rest))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := gw.Start(ln); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = gw.Shutdown(ctx)
-	})
-	return &policyGateway{base: "http://" + ln.Addr().String(), addr: ln.Addr().String(), rec: rec, reg: reg}
+	gw.Start(t, server.WithHTTPHandler(rest))
+	return &policyGateway{base: "http://" + gw.Addr, addr: gw.Addr, rec: rec, reg: reg}
 }
 
 // dialGRPC returns a client connection to the gateway, closed when the test
 // ends. localIP, when set, is the source address of its connections.
 func (g *policyGateway) dialGRPC(t *testing.T, localIP string) *grpc.ClientConn {
 	t.Helper()
-	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	var opts []grpc.DialOption
 	if localIP != "" {
 		dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(localIP)}}
 		opts = append(opts, grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
 			return dialer.DialContext(ctx, "tcp", addr)
 		}))
 	}
-	conn, err := grpc.NewClient("passthrough:///"+g.addr, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	return conn
+	return gatewaytest.Dial(t, "passthrough:///"+g.addr, opts...)
 }
 
 // httpClients returns an HTTP/1.1 and an h2c (HTTP/2 without TLS, prior
@@ -447,8 +409,6 @@ func restBody(r transcoding.Route) (string, string) {
 		return "", ""
 	case strings.HasSuffix(r.Method, "/UploadBook"):
 		return "hello", "text/plain"
-	case r.Body == "*":
-		return "{}", "application/json"
 	default:
 		return "{}", "application/json"
 	}
@@ -536,7 +496,7 @@ func grpcKind(t *testing.T, reg *registry.Registry, path string) (clientStreams,
 // checks that the decision is the same everywhere and that refused calls
 // never reach the upstream (issue 5, acceptance 2).
 func TestPolicyNoBypass(t *testing.T) {
-	checkLeaks(t)
+	gatewaytest.CheckLeaks(t)
 	g := startPolicyGateway(t, gatewayOptions{})
 	conn := g.dialGRPC(t, "")
 	clients := httpClients(t, "")
@@ -686,7 +646,7 @@ func rawHTTP(t *testing.T, addr, method, target string, hdr map[string]string, b
 // method, over HTTP and gRPC, and checks at the upstream that none reached
 // one (issue 5, acceptance 2).
 func TestPolicyCraftedPaths(t *testing.T) {
-	checkLeaks(t)
+	gatewaytest.CheckLeaks(t)
 	g := startPolicyGateway(t, gatewayOptions{})
 	conn := g.dialGRPC(t, "")
 
@@ -820,7 +780,7 @@ func TestPolicyCraftedPaths(t *testing.T) {
 // client can, with and without a valid token, and checks that the
 // upstream sees only the verified identity (issue 5, acceptance 3).
 func TestPolicyIdentitySpoofing(t *testing.T) {
-	checkLeaks(t)
+	gatewaytest.CheckLeaks(t)
 	g := startPolicyGateway(t, gatewayOptions{})
 	conn := g.dialGRPC(t, "")
 	clients := httpClients(t, "")
@@ -927,7 +887,7 @@ func decodeStatusBody(t *testing.T, b []byte) *spb.Status {
 // malformed timeouts are refused with 400 before reaching the upstream
 // (issue 5, acceptance 4).
 func TestPolicyRESTDeadlines(t *testing.T) {
-	checkLeaks(t)
+	gatewaytest.CheckLeaks(t)
 	g := startPolicyGateway(t, gatewayOptions{})
 	clients := httpClients(t, "")
 	url := g.base + "/v1/" + demo.SeedShelfClassics
@@ -1014,7 +974,7 @@ func TestPolicyRESTDeadlines(t *testing.T) {
 // options of `sluice serve`: the API key header (policy.authn.api_keys.header,
 // "REST: HTTP header") authenticates.
 func TestPolicyRESTCredentialHeaders(t *testing.T) {
-	checkLeaks(t)
+	gatewaytest.CheckLeaks(t)
 	g := startPolicyGateway(t, gatewayOptions{})
 	c := httpClients(t, "")["http1"]
 	for _, tc := range []struct {

@@ -19,6 +19,7 @@ import (
 	libraryv1 "github.com/sluice-dev/sluice/gen/go/sluice/demo/library/v1"
 	"github.com/sluice-dev/sluice/interceptors/authn"
 	"github.com/sluice-dev/sluice/interceptors/ratelimit"
+	"github.com/sluice-dev/sluice/internal/gatewaytest"
 )
 
 // These tests check issue 7, acceptance 2: a local limit of 2 calls per
@@ -263,7 +264,7 @@ func checkGRPCRefusal(t *testing.T, via string, st *status.Status, hdr, trl meta
 // over REST, then the same key over gRPC (the bucket is shared), a second
 // caller over gRPC to its limit, and a third caller that still passes.
 func TestRateLimitKeys(t *testing.T) {
-	checkLeaks(t)
+	gatewaytest.CheckLeaks(t)
 	for _, tc := range limitCases(t) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -349,7 +350,7 @@ func TestRateLimitKeys(t *testing.T) {
 // configuration documents (rate_limits.limits[].key "metadata:NAME": "each
 // value of that request header"), with the REST options of `sluice serve`.
 func TestRateLimitRESTMetadataHeader(t *testing.T) {
-	checkLeaks(t)
+	gatewaytest.CheckLeaks(t)
 	g := startLimitedGateway(t, ratelimit.MetadataKey("x-tenant"))
 	acme := limitCaller{name: "acme", hdr: http.Header{"X-Tenant": {"acme"}}}
 	for i := range limitRate {

@@ -3,14 +3,16 @@ package e2e_test
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"net/http"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
+
+	"github.com/sluice-dev/sluice/internal/gatewaytest"
 )
 
 // restCase is one row of the differential table: a request sent to
@@ -341,7 +343,7 @@ func restCases() []restCase {
 // TestRESTDifferential sends the table to grpc-gateway and to sluice and
 // compares the answers.
 func TestRESTDifferential(t *testing.T) {
-	checkLeaks(t)
+	gatewaytest.CheckLeaks(t)
 	gwURL := startGRPCGateway(t, startDemo(t))
 	slURL := startSluice(t, startDemo(t))
 	client := newClient(t)
@@ -395,14 +397,9 @@ func checkDiff(t *testing.T, d *expectDiff, got response) {
 	if !ok {
 		t.Fatalf("sluice error body is not a google.rpc.Status: %s", clip(got.body))
 	}
-	if st.Code.String() != jsonNumber(int(d.code)) {
+	if st.Code.String() != strconv.Itoa(int(d.code)) {
 		t.Errorf("sluice error code %s, want %d (%s)", st.Code, d.code, d.code)
 	}
-}
-
-func jsonNumber(n int) string {
-	b, _ := json.Marshal(n)
-	return string(b)
 }
 
 // docRow matches a row of the table in docs/rest-differences.md, whose

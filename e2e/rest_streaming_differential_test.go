@@ -2,6 +2,8 @@ package e2e_test
 
 import (
 	"testing"
+
+	"github.com/sluice-dev/sluice/internal/gatewaytest"
 )
 
 // TestRESTStreamingDifferential sends streaming calls to grpc-gateway and
@@ -12,7 +14,7 @@ import (
 // body grpc-gateway reads. Each side has its own upstream; calls that
 // change it run in the same order on both.
 func TestRESTStreamingDifferential(t *testing.T) {
-	checkLeaks(t)
+	gatewaytest.CheckLeaks(t)
 	gwURL := startGRPCGateway(t, startDemo(t))
 	slURL := startSluice(t, startDemo(t))
 	client := newClient(t)

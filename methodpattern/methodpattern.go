@@ -92,10 +92,13 @@ func Compile(p string) (Pattern, error) {
 // Matches reports whether the method at path ("/pkg.Service/Method")
 // matches the pattern.
 func (p Pattern) Matches(path string) bool {
-	return p.matchesName(FullName(path))
+	return p.MatchesName(FullName(path))
 }
 
-func (p Pattern) matchesName(name string) bool {
+// MatchesName reports whether the method full name ("pkg.Service.Method",
+// see FullName) matches the pattern: for callers matching one method
+// against many patterns, which convert the path once.
+func (p Pattern) MatchesName(name string) bool {
 	if p.wildcard {
 		return strings.HasPrefix(name, p.prefix)
 	}

@@ -243,7 +243,10 @@ func (b *retryBudget) success() {
 // interceptor retries the calls of the policy's methods that carry frames
 // (the proxy's); other calls pass through untouched.
 func (r *retrier) interceptor(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-	if _, ok := r.methods.lookup(method); !ok || !carriesFrames(opts) {
+	if !carriesFrames(opts) {
+		return streamer(ctx, desc, cc, method, opts...)
+	}
+	if _, ok := r.methods.lookup(method); !ok {
 		return streamer(ctx, desc, cc, method, opts...)
 	}
 	s := &retryStream{ctx: ctx, r: r, desc: desc, cc: cc, method: method, streamer: streamer, opts: opts}
@@ -692,7 +695,7 @@ func (c *outlierConn) NewSubConn(addrs []resolver.Address, opts balancer.NewSubC
 		return nil, err
 	}
 	c.b.mu.Lock()
-	c.b.endpoints[sc] = &endpoint{}
+	c.b.endpoints[sc] = newEndpoint(&c.b.cfg)
 	c.b.mu.Unlock()
 	return sc, nil
 }
@@ -706,10 +709,24 @@ func (c *outlierConn) UpdateState(st balancer.State) {
 
 // endpoint is the failure record of one SubConn (one upstream address).
 type endpoint struct {
+	// done records a call's final status under the balancer's current
+	// config; built once so that picks do not allocate a closure.
+	done func(balancer.DoneInfo)
+
 	mu           sync.Mutex
 	consecutive  int
 	ejections    int
 	ejectedUntil time.Time
+}
+
+func newEndpoint(cfg *atomic.Pointer[outlierConfig]) *endpoint {
+	e := &endpoint{}
+	e.done = func(di balancer.DoneInfo) {
+		if c := cfg.Load(); c != nil {
+			e.record(di.Err, c)
+		}
+	}
+	return e
 }
 
 func (e *endpoint) ejected(now time.Time) bool {
@@ -764,12 +781,13 @@ func (p *outlierPicker) Pick(info balancer.PickInfo) (balancer.PickResult, error
 			return res, nil
 		}
 		if !ep.ejected(now) {
-			done := res.Done
-			res.Done = func(di balancer.DoneInfo) {
-				ep.record(di.Err, cfg)
-				if done != nil {
+			if done := res.Done; done != nil {
+				res.Done = func(di balancer.DoneInfo) {
+					ep.done(di)
 					done(di)
 				}
+			} else {
+				res.Done = ep.done // round_robin and pick_first set no Done
 			}
 			return res, nil
 		}

@@ -19,9 +19,7 @@ import (
 	"time"
 
 	"go.uber.org/fx"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
@@ -30,6 +28,7 @@ import (
 	"github.com/sluice-dev/sluice/config"
 	"github.com/sluice-dev/sluice/demo"
 	libraryv1 "github.com/sluice-dev/sluice/gen/go/sluice/demo/library/v1"
+	"github.com/sluice-dev/sluice/internal/gatewaytest"
 )
 
 var sluiceBin string
@@ -165,16 +164,6 @@ func (p *process) stop(t *testing.T) int {
 	return 0
 }
 
-func dialGateway(t *testing.T, addr string) *grpc.ClientConn {
-	t.Helper()
-	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cc.Close() })
-	return cc
-}
-
 // With no contract or upstream flags, serve runs the embedded demo: the
 // library API answers through the gateway, reflection lists it, the
 // gateway's own health service and readiness endpoint answer, and SIGTERM
@@ -184,7 +173,7 @@ func TestServeEmbeddedDemo(t *testing.T) {
 	p := startSluice(t, "serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0")
 	addr := p.waitLog(t, "gateway listening", "addr")
 	admin := p.waitLog(t, "admin listening", "addr")
-	cc := dialGateway(t, addr)
+	cc := gatewaytest.Dial(t, addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
@@ -323,15 +312,9 @@ func waitHTTP(t *testing.T, url string, want int) {
 func startDemoUpstream(t *testing.T) string {
 	t.Helper()
 	lib := demo.NewLibrary()
-	srv := demo.NewServer(lib)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(ln) }()
-	t.Cleanup(func() { lib.Close(); srv.Stop(); <-done })
-	return ln.Addr().String()
+	addr := gatewaytest.Serve(t, demo.NewServer(lib))
+	t.Cleanup(lib.Close) // runs before the server stops
+	return addr
 }
 
 func writeConfig(t *testing.T, text string) string {
@@ -355,7 +338,7 @@ func TestGracefulShutdown(t *testing.T) {
 		cfgPath := writeConfig(t, "admin: \"\"\nserver:\n  shutdown_grace: 10s\n")
 		p := startSluice(t, "serve", "--config", cfgPath, "--listen", "127.0.0.1:0", "--upstream", "sluice.demo.library.v1.*="+upstream)
 		addr := p.waitLog(t, "gateway listening", "addr")
-		cc := dialGateway(t, addr)
+		cc := gatewaytest.Dial(t, addr)
 		ctx := metadata.AppendToOutgoingContext(context.Background(), "x-demo-delay", "300ms")
 		stream, err := libraryv1.NewLibraryServiceClient(cc).ExportBooks(ctx, &libraryv1.ExportBooksRequest{Parent: demo.SeedShelfClassics})
 		if err != nil {
@@ -390,7 +373,7 @@ func TestGracefulShutdown(t *testing.T) {
 		cfgPath := writeConfig(t, "admin: \"\"\nserver:\n  shutdown_grace: 1s\n")
 		p := startSluice(t, "serve", "--config", cfgPath, "--listen", "127.0.0.1:0", "--upstream", "sluice.demo.library.v1.*="+upstream)
 		addr := p.waitLog(t, "gateway listening", "addr")
-		cc := dialGateway(t, addr)
+		cc := gatewaytest.Dial(t, addr)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		stream, err := libraryv1.NewLibraryServiceClient(cc).WatchShelf(ctx, &libraryv1.WatchShelfRequest{Name: demo.SeedShelfClassics})

@@ -215,13 +215,16 @@ func (p *Policy) Lint(methods []string) []string {
 	var warns []string
 	for _, e := range p.entries {
 		var matched int
+		decides := false // some method is decided by e itself
 		winners := map[string]bool{}
 		for _, m := range methods {
 			if !e.compiled.Matches(m) {
 				continue
 			}
 			matched++
-			if w := p.match(m); w != nil && w != e {
+			if w := p.match(m); w == e {
+				decides = true
+			} else if w != nil {
 				winners[w.pattern] = true
 			}
 		}
@@ -229,7 +232,7 @@ func (p *Policy) Lint(methods []string) []string {
 		switch {
 		case matched == 0:
 			warns = append(warns, fmt.Sprintf("%s: pattern %q matches no known method; it is unreachable", where, e.pattern))
-		case len(winners) > 0 && p.decidesNone(e, methods):
+		case !decides:
 			ws := make([]string, 0, len(winners))
 			for w := range winners {
 				ws = append(ws, strconv.Quote(w))
@@ -255,13 +258,4 @@ func (p *Policy) Lint(methods []string) []string {
 		}
 	}
 	return warns
-}
-
-func (p *Policy) decidesNone(e *entry, methods []string) bool {
-	for _, m := range methods {
-		if p.match(m) == e {
-			return false
-		}
-	}
-	return true
 }

@@ -1,33 +1,15 @@
 package concurrency
 
-import (
-	"context"
-	"strings"
-
-	"google.golang.org/grpc/metadata"
-)
+import "context"
 
 // KeyFunc names the party a call counts against for per-key limits. It
 // returns false when the call has no key (for example a header that is
 // absent); such a call is held only to the limits that are not per key.
 // It must be safe for concurrent use. Its signature is that of
 // ratelimit.KeyFunc, so the key functions of the configuration's key
-// spellings (identity, api_key, client_ip, metadata:NAME) convert as they
-// are: concurrency.KeyFunc(k).
+// spellings (identity, api_key, client_ip, metadata:NAME) are not written
+// again here: they convert as they are, concurrency.KeyFunc(k).
 type KeyFunc func(ctx context.Context, fullMethod string) (key string, ok bool)
-
-// MetadataKey keys calls by the first value of the request metadata entry
-// name (such as "x-api-key"); calls without it have no key.
-func MetadataKey(name string) KeyFunc {
-	name = strings.ToLower(name)
-	return func(ctx context.Context, _ string) (string, bool) {
-		md, _ := metadata.FromIncomingContext(ctx)
-		if v := md.Get(name); len(v) > 0 && v[0] != "" {
-			return v[0], true
-		}
-		return "", false
-	}
-}
 
 // MethodKey keys calls by their full method name, so that a per-key limit
 // applies to each method matched by a pattern on its own.

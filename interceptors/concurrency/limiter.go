@@ -100,9 +100,11 @@ type Limiter struct {
 }
 
 type ruleLimits struct {
-	name   string // the patterns, for error messages
 	all    *slots
 	perKey *keyedSlots
+	// allWhere and perKeyWhere name the limits in refusals, composed once
+	// here rather than on every call.
+	allWhere, perKeyWhere string
 }
 
 // New returns a Limiter, or an error naming every invalid setting.
@@ -134,7 +136,8 @@ func New(opts ...Option) (*Limiter, error) {
 			errs = append(errs, fmt.Errorf("concurrency: rule %d: limits must not be negative", i))
 			continue
 		}
-		rl := &ruleLimits{name: strings.Join(r.Methods, ", ")}
+		name := strings.Join(r.Methods, ", ")
+		rl := &ruleLimits{allWhere: "to " + name, perKeyWhere: "per caller to " + name}
 		if r.MaxInFlight > 0 {
 			rl.all = newSlots(r.MaxInFlight)
 		}
@@ -201,24 +204,24 @@ func (l *Limiter) admit(ctx context.Context, method string, t *ticket) error {
 		key, hasKey = l.key(ctx, method)
 	}
 	if l.global != nil {
-		if err := l.take(ctx, t, hold{s: l.global}, "on the gateway", cap(l.global.ch)); err != nil {
+		if err := l.take(ctx, t, hold{s: l.global}, "on the gateway"); err != nil {
 			return err
 		}
 	}
 	if rule != nil && rule.all != nil {
-		if err := l.take(ctx, t, hold{s: rule.all}, "to "+rule.name, cap(rule.all.ch)); err != nil {
+		if err := l.take(ctx, t, hold{s: rule.all}, rule.allWhere); err != nil {
 			return err
 		}
 	}
 	if hasKey && rule != nil && rule.perKey != nil {
 		e := rule.perKey.ref(key)
-		if err := l.take(ctx, t, hold{s: &e.slots, keyed: rule.perKey, key: key, entry: e}, "per caller to "+rule.name, rule.perKey.limit); err != nil {
+		if err := l.take(ctx, t, hold{s: &e.slots, keyed: rule.perKey, key: key, entry: e}, rule.perKeyWhere); err != nil {
 			return err
 		}
 	}
 	if hasKey && l.perKey != nil {
 		e := l.perKey.ref(key)
-		if err := l.take(ctx, t, hold{s: &e.slots, keyed: l.perKey, key: key, entry: e}, "per caller", l.perKey.limit); err != nil {
+		if err := l.take(ctx, t, hold{s: &e.slots, keyed: l.perKey, key: key, entry: e}, "per caller"); err != nil {
 			return err
 		}
 	}
@@ -228,7 +231,7 @@ func (l *Limiter) admit(ctx context.Context, method string, t *ticket) error {
 
 // take gets a slot of h.s, waiting up to the queue timeout, and records it
 // in t. On failure it gives back everything t holds.
-func (l *Limiter) take(ctx context.Context, t *ticket, h hold, where string, limit int) error {
+func (l *Limiter) take(ctx context.Context, t *ticket, h hold, where string) error {
 	err := l.wait(ctx, t, h.s)
 	if err != nil {
 		if h.keyed != nil {
@@ -236,7 +239,7 @@ func (l *Limiter) take(ctx context.Context, t *ticket, h hold, where string, lim
 		}
 		l.giveBack(t)
 		if errors.Is(err, errFull) {
-			return l.refusal(where, limit)
+			return l.refusal(where, cap(h.s.ch))
 		}
 		return err
 	}

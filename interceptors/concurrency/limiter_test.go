@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/sluice-dev/sluice/interceptors/concurrency"
+	"github.com/sluice-dev/sluice/interceptors/ratelimit"
 )
 
 // fakeStream is the least a grpc.ServerStream needs to be for an
@@ -124,7 +125,7 @@ func TestLimits(t *testing.T) {
 		{
 			name: "per key in a rule",
 			opts: []concurrency.Option{
-				concurrency.WithKey(concurrency.MetadataKey("x-api-key")),
+				concurrency.WithKey(concurrency.KeyFunc(ratelimit.MetadataKey("x-api-key"))),
 				concurrency.WithRule(concurrency.Rule{Methods: []string{"*"}, MaxInFlightPerKey: 1}),
 			},
 			attempts: []attempt{
@@ -134,7 +135,7 @@ func TestLimits(t *testing.T) {
 		{
 			name: "per key across methods and global together",
 			opts: []concurrency.Option{
-				concurrency.WithKey(concurrency.MetadataKey("X-Api-Key")),
+				concurrency.WithKey(concurrency.KeyFunc(ratelimit.MetadataKey("X-Api-Key"))),
 				concurrency.WithMaxInFlightPerKey(2),
 				concurrency.WithMaxInFlight(3),
 			},
@@ -358,7 +359,7 @@ func BenchmarkAdmission(b *testing.B) {
 		{"global", []concurrency.Option{concurrency.WithMaxInFlight(1 << 20)}},
 		{"global+rule+key", []concurrency.Option{
 			concurrency.WithMaxInFlight(1 << 20),
-			concurrency.WithKey(concurrency.MetadataKey("x-api-key")),
+			concurrency.WithKey(concurrency.KeyFunc(ratelimit.MetadataKey("x-api-key"))),
 			concurrency.WithRule(concurrency.Rule{Methods: []string{"library.v1.*"}, MaxInFlight: 1 << 20, MaxInFlightPerKey: 1 << 20}),
 		}},
 	} {

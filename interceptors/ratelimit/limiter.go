@@ -301,8 +301,9 @@ func (l *Limiter) Check(ctx context.Context, fullMethod string) (metadata.MD, er
 	var stack [4]applied
 	apply := stack[:0]
 	now := time.Now()
+	name := methodpattern.FullName(fullMethod)
 	for _, lim := range l.limits {
-		if !lim.matches(fullMethod) {
+		if !lim.matches(name) {
 			continue
 		}
 		key, ok := lim.key(ctx, fullMethod)
@@ -387,10 +388,10 @@ type applied struct {
 }
 
 // matches reports whether any of the limit's patterns matches the method
-// at path.
-func (l *limit) matches(path string) bool {
+// full name (methodpattern.FullName of the path).
+func (l *limit) matches(name string) bool {
 	for _, p := range l.patterns {
-		if p.Matches(path) {
+		if p.MatchesName(name) {
 			return true
 		}
 	}

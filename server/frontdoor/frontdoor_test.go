@@ -186,7 +186,8 @@ func startHarness(t *testing.T, o harnessOptions) *harness {
 	}()
 	go func() {
 		defer wg.Done()
-		if err := gs.Serve(door.GRPC()); err != nil && !errors.Is(err, net.ErrClosed) {
+		// ErrServerStopped: the test ended (gs.Stop) before Serve started.
+		if err := gs.Serve(door.GRPC()); err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, grpc.ErrServerStopped) {
 			errs <- fmt.Errorf("grpc Serve: %w", err)
 		}
 	}()

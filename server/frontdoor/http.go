@@ -103,14 +103,14 @@ type tlsStateKey struct{}
 
 // tlsStateHandler sets Request.TLS on requests from h2TLSConns, which
 // net/http cannot know are TLS, as net/http itself does for the h2
-// connections it terminates.
+// connections it terminates: like it, every request of a connection
+// shares the one state read at ConnContext.
 type tlsStateHandler struct{ h http.Handler }
 
 func (t tlsStateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.TLS == nil {
 		if st, ok := r.Context().Value(tlsStateKey{}).(*tls.ConnectionState); ok {
-			cs := *st
-			r.TLS = &cs
+			r.TLS = st
 		}
 	}
 	t.h.ServeHTTP(w, r)

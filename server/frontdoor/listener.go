@@ -6,8 +6,7 @@ import (
 )
 
 // chanListener is a net.Listener fed by the door's sniffing goroutines. One
-// exists per destination: the gRPC server, the HTTP/1 server and the HTTP/2
-// serving loop.
+// exists per side: the gRPC server's and the HTTP server's.
 type chanListener struct {
 	addr net.Addr
 	ch   chan net.Conn
@@ -49,20 +48,18 @@ func (l *chanListener) Close() error {
 func (l *chanListener) Addr() net.Addr { return l.addr }
 
 // deliver blocks until c is accepted or the listener is closed, in which
-// case it closes c and reports false.
-func (l *chanListener) deliver(c net.Conn) bool {
+// case it closes c.
+func (l *chanListener) deliver(c net.Conn) {
 	select {
 	case <-l.done:
 		_ = c.Close()
-		return false
+		return
 	default:
 	}
 	select {
 	case l.ch <- c:
-		return true
 	case <-l.done:
 		_ = c.Close()
-		return false
 	}
 }
 
