@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -332,7 +331,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 // whose first request was REST: grpc-go's handler transport serves it,
 // through the same chain.
 func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.ProtoMajor == 2 && isGRPCContentType(r.Header.Get("Content-Type")) {
+	if r.ProtoMajor == 2 && frontdoor.IsGRPCContentType(r.Header.Get("Content-Type")) {
 		g.grpc.ServeHTTP(w, r)
 		return
 	}
@@ -341,11 +340,6 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g.errs.WriteStatus(w, status.Newf(codes.NotFound, "no route for %s %s", r.Method, r.URL.EscapedPath()))
-}
-
-func isGRPCContentType(ct string) bool {
-	rest, ok := strings.CutPrefix(strings.ToLower(ct), "application/grpc")
-	return ok && (rest == "" || rest[0] == '+' || rest[0] == ';')
 }
 
 // canonicalMethod refuses non-canonical method paths before any policy

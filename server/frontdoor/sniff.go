@@ -199,13 +199,15 @@ func firstRequestIsGRPC(block []byte) (bool, error) {
 	if err := dec.Close(); err != nil {
 		return false, fmt.Errorf("frontdoor: decode first header block: %w", err)
 	}
-	return n == 1 && isGRPCContentType(contentType), nil
+	return n == 1 && IsGRPCContentType(contentType), nil
 }
 
-// isGRPCContentType matches what grpc-go's server accepts (case-sensitive),
-// so that a request the door routes to it is one it will take; gRPC-Web's
-// "application/grpc-web..." does not match.
-func isGRPCContentType(ct string) bool {
+// IsGRPCContentType reports whether ct is native gRPC's content type, as
+// grpc-go's server accepts it (case-sensitive): "application/grpc",
+// "application/grpc+..." or "application/grpc;...". gRPC-Web's
+// "application/grpc-web..." does not match. The door classifies
+// connections by it, and the gateway its HTTP side's requests.
+func IsGRPCContentType(ct string) bool {
 	const base = "application/grpc"
 	if !strings.HasPrefix(ct, base) {
 		return false
