@@ -8,7 +8,6 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -32,6 +31,7 @@ import (
 	"github.com/sluice-dev/sluice/interceptors/authz"
 	"github.com/sluice-dev/sluice/interceptors/identity"
 	"github.com/sluice-dev/sluice/internal/gatewaytest"
+	"github.com/sluice-dev/sluice/internal/jwttest"
 )
 
 const (
@@ -214,39 +214,6 @@ func (e *env) claims(sub string) jwt.MapClaims {
 	}
 }
 
-func sign(t testing.TB, m jwt.SigningMethod, key any, kid any, claims jwt.MapClaims) string {
-	t.Helper()
-	tok := jwt.NewWithClaims(m, claims)
-	if kid != nil {
-		tok.Header["kid"] = kid
-	}
-	s, err := tok.SignedString(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func b64(v any) string {
-	b, _ := json.Marshal(v)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func with(c jwt.MapClaims, kv ...any) jwt.MapClaims {
-	out := jwt.MapClaims{}
-	for k, v := range c {
-		out[k] = v
-	}
-	for i := 0; i+1 < len(kv); i += 2 {
-		if kv[i+1] == nil {
-			delete(out, kv[i].(string))
-			continue
-		}
-		out[kv[i].(string)] = kv[i+1]
-	}
-	return out
-}
-
 // TestTokens is the acceptance table: every kind of token, right or
 // wrong, gets the right code, and the upstream sees the verified subject.
 func TestTokens(t *testing.T) {
@@ -254,7 +221,7 @@ func TestTokens(t *testing.T) {
 	e := newEnv(t)
 	k := e.keys
 	valid := e.claims("alice")
-	rs := func(c jwt.MapClaims) string { return sign(t, jwt.SigningMethodRS256, k.rsaA, "a", c) }
+	rs := func(c jwt.MapClaims) string { return jwttest.Sign(t, jwt.SigningMethodRS256, k.rsaA, "a", c) }
 
 	pubPEM := func() []byte {
 		der, err := x509.MarshalPKIXPublicKey(&k.rsaA.PublicKey)
@@ -265,10 +232,10 @@ func TestTokens(t *testing.T) {
 	}()
 	good := rs(valid)
 	parts := strings.Split(good, ".")
-	tampered := parts[0] + "." + b64(with(valid, "sub", "mallory")) + "." + parts[2]
-	noneTok := b64(map[string]any{"alg": "none", "typ": "JWT", "kid": "a"}) + "." + b64(valid) + "."
-	noneUpper := b64(map[string]any{"alg": "NONE", "kid": "a"}) + "." + b64(valid) + "."
-	esWithRSA := sign(t, jwt.SigningMethodRS256, k.rsaA, "ec", valid) // kid of an EC key, RSA alg
+	tampered := parts[0] + "." + jwttest.Segment(jwttest.With(valid, "sub", "mallory")) + "." + parts[2]
+	noneTok := jwttest.Segment(map[string]any{"alg": "none", "typ": "JWT", "kid": "a"}) + "." + jwttest.Segment(valid) + "."
+	noneUpper := jwttest.Segment(map[string]any{"alg": "NONE", "kid": "a"}) + "." + jwttest.Segment(valid) + "."
+	esWithRSA := jwttest.Sign(t, jwt.SigningMethodRS256, k.rsaA, "ec", valid) // kid of an EC key, RSA alg
 
 	bearer := func(tok string) metadata.MD { return metadata.Pairs("authorization", "Bearer "+tok) }
 	type tc struct {
@@ -280,33 +247,33 @@ func TestTokens(t *testing.T) {
 	}
 	cases := []tc{
 		{name: "valid RS256", md: bearer(good), code: codes.OK, subject: "alice"},
-		{name: "valid PS256 on unpinned RSA key", md: bearer(sign(t, jwt.SigningMethodPS256, k.rsaA, "a", valid)), code: codes.OK, subject: "alice"},
-		{name: "valid ES256", md: bearer(sign(t, jwt.SigningMethodES256, k.ec, "ec", valid)), code: codes.OK, subject: "alice"},
-		{name: "valid EdDSA", md: bearer(sign(t, jwt.SigningMethodEdDSA, k.ed, "ed", valid)), code: codes.OK, subject: "alice"},
-		{name: "valid without kid", md: bearer(sign(t, jwt.SigningMethodRS256, k.rsaA, nil, valid)), code: codes.OK, subject: "alice"},
+		{name: "valid PS256 on unpinned RSA key", md: bearer(jwttest.Sign(t, jwt.SigningMethodPS256, k.rsaA, "a", valid)), code: codes.OK, subject: "alice"},
+		{name: "valid ES256", md: bearer(jwttest.Sign(t, jwt.SigningMethodES256, k.ec, "ec", valid)), code: codes.OK, subject: "alice"},
+		{name: "valid EdDSA", md: bearer(jwttest.Sign(t, jwt.SigningMethodEdDSA, k.ed, "ed", valid)), code: codes.OK, subject: "alice"},
+		{name: "valid without kid", md: bearer(jwttest.Sign(t, jwt.SigningMethodRS256, k.rsaA, nil, valid)), code: codes.OK, subject: "alice"},
 		{name: "lower-case bearer scheme", md: metadata.Pairs("authorization", "bearer "+good), code: codes.OK, subject: "alice"},
-		{name: "aud list with an accepted audience", md: bearer(rs(with(valid, "aud", []string{"x", testAudience}))), code: codes.OK, subject: "alice"},
-		{name: "expired within leeway", md: bearer(rs(with(valid, "exp", e.clock.at(-10*time.Second)))), code: codes.OK, subject: "alice"},
-		{name: "nbf within leeway", md: bearer(rs(with(valid, "nbf", e.clock.at(10*time.Second)))), code: codes.OK, subject: "alice"},
-		{name: "expired", md: bearer(rs(with(valid, "exp", e.clock.at(-time.Hour)))), code: codes.Unauthenticated},
-		{name: "not yet valid", md: bearer(rs(with(valid, "nbf", e.clock.at(time.Hour)))), code: codes.Unauthenticated},
-		{name: "issued in the future", md: bearer(rs(with(valid, "iat", e.clock.at(time.Hour)))), code: codes.Unauthenticated},
-		{name: "no exp", md: bearer(rs(with(valid, "exp", nil))), code: codes.Unauthenticated},
-		{name: "wrong iss", md: bearer(rs(with(valid, "iss", "https://evil.test"))), code: codes.Unauthenticated},
-		{name: "no iss", md: bearer(rs(with(valid, "iss", nil))), code: codes.Unauthenticated},
-		{name: "wrong aud", md: bearer(rs(with(valid, "aud", "billing"))), code: codes.Unauthenticated},
-		{name: "no aud", md: bearer(rs(with(valid, "aud", nil))), code: codes.Unauthenticated},
-		{name: "missing required claim", md: bearer(rs(with(valid, "tenant", nil))), code: codes.Unauthenticated},
-		{name: "no subject", md: bearer(rs(with(valid, "sub", nil))), code: codes.Unauthenticated},
+		{name: "aud list with an accepted audience", md: bearer(rs(jwttest.With(valid, "aud", []string{"x", testAudience}))), code: codes.OK, subject: "alice"},
+		{name: "expired within leeway", md: bearer(rs(jwttest.With(valid, "exp", e.clock.at(-10*time.Second)))), code: codes.OK, subject: "alice"},
+		{name: "nbf within leeway", md: bearer(rs(jwttest.With(valid, "nbf", e.clock.at(10*time.Second)))), code: codes.OK, subject: "alice"},
+		{name: "expired", md: bearer(rs(jwttest.With(valid, "exp", e.clock.at(-time.Hour)))), code: codes.Unauthenticated},
+		{name: "not yet valid", md: bearer(rs(jwttest.With(valid, "nbf", e.clock.at(time.Hour)))), code: codes.Unauthenticated},
+		{name: "issued in the future", md: bearer(rs(jwttest.With(valid, "iat", e.clock.at(time.Hour)))), code: codes.Unauthenticated},
+		{name: "no exp", md: bearer(rs(jwttest.With(valid, "exp", nil))), code: codes.Unauthenticated},
+		{name: "wrong iss", md: bearer(rs(jwttest.With(valid, "iss", "https://evil.test"))), code: codes.Unauthenticated},
+		{name: "no iss", md: bearer(rs(jwttest.With(valid, "iss", nil))), code: codes.Unauthenticated},
+		{name: "wrong aud", md: bearer(rs(jwttest.With(valid, "aud", "billing"))), code: codes.Unauthenticated},
+		{name: "no aud", md: bearer(rs(jwttest.With(valid, "aud", nil))), code: codes.Unauthenticated},
+		{name: "missing required claim", md: bearer(rs(jwttest.With(valid, "tenant", nil))), code: codes.Unauthenticated},
+		{name: "no subject", md: bearer(rs(jwttest.With(valid, "sub", nil))), code: codes.Unauthenticated},
 		{name: "alg none", md: bearer(noneTok), code: codes.Unauthenticated},
 		{name: "alg NONE", md: bearer(noneUpper), code: codes.Unauthenticated},
-		{name: "HS256 with the RSA public key PEM as secret", md: bearer(sign(t, jwt.SigningMethodHS256, pubPEM, "a", valid)), code: codes.Unauthenticated},
-		{name: "HS256 with the RSA modulus as secret", md: bearer(sign(t, jwt.SigningMethodHS256, k.rsaA.PublicKey.N.Bytes(), "a", valid)), code: codes.Unauthenticated},
+		{name: "HS256 with the RSA public key PEM as secret", md: bearer(jwttest.Sign(t, jwt.SigningMethodHS256, pubPEM, "a", valid)), code: codes.Unauthenticated},
+		{name: "HS256 with the RSA modulus as secret", md: bearer(jwttest.Sign(t, jwt.SigningMethodHS256, k.rsaA.PublicKey.N.Bytes(), "a", valid)), code: codes.Unauthenticated},
 		{name: "RS256 under the kid of an ES256 key", md: bearer(esWithRSA), code: codes.Unauthenticated},
-		{name: "signed by another key under a known kid", md: bearer(sign(t, jwt.SigningMethodRS256, k.rsaOther, "a", valid)), code: codes.Unauthenticated},
+		{name: "signed by another key under a known kid", md: bearer(jwttest.Sign(t, jwt.SigningMethodRS256, k.rsaOther, "a", valid)), code: codes.Unauthenticated},
 		{name: "tampered payload", md: bearer(tampered), code: codes.Unauthenticated},
-		{name: "unknown kid", md: bearer(sign(t, jwt.SigningMethodRS256, k.rsaOther, "nope", valid)), code: codes.Unauthenticated},
-		{name: "kid not a string", md: bearer(sign(t, jwt.SigningMethodRS256, k.rsaA, 7, valid)), code: codes.Unauthenticated},
+		{name: "unknown kid", md: bearer(jwttest.Sign(t, jwt.SigningMethodRS256, k.rsaOther, "nope", valid)), code: codes.Unauthenticated},
+		{name: "kid not a string", md: bearer(jwttest.Sign(t, jwt.SigningMethodRS256, k.rsaA, 7, valid)), code: codes.Unauthenticated},
 		{name: "garbage", md: bearer("not-a-jwt"), code: codes.Unauthenticated},
 		{name: "garbage with three parts", md: bearer("aaa.bbb.ccc"), code: codes.Unauthenticated},
 		{name: "oversized", md: bearer(good + strings.Repeat("A", 9<<10)), code: codes.Unauthenticated},
@@ -319,9 +286,9 @@ func TestTokens(t *testing.T) {
 		{name: "public without credentials", method: "/test.Echo/Public", md: metadata.MD{}, code: codes.OK},
 		{name: "public with a bad token", method: "/test.Echo/Public", md: bearer("garbage"), code: codes.Unauthenticated},
 		{name: "missing scope", method: "/test.Echo/Write", md: bearer(good), code: codes.PermissionDenied},
-		{name: "scope held", method: "/test.Echo/Write", md: bearer(rs(with(valid, "scope", "library.read library.write"))), code: codes.OK, subject: "alice"},
+		{name: "scope held", method: "/test.Echo/Write", md: bearer(rs(jwttest.With(valid, "scope", "library.read library.write"))), code: codes.OK, subject: "alice"},
 		{name: "claim not met", method: "/test.Echo/Admin", md: bearer(good), code: codes.PermissionDenied},
-		{name: "claim met", method: "/test.Echo/Admin", md: bearer(rs(with(valid, "role", "admin"))), code: codes.OK, subject: "alice"},
+		{name: "claim met", method: "/test.Echo/Admin", md: bearer(rs(jwttest.With(valid, "role", "admin"))), code: codes.OK, subject: "alice"},
 		{name: "denied rule", method: "/test.Echo/Closed", md: bearer(good), code: codes.PermissionDenied},
 		{name: "default deny", method: "/test.Other/Get", md: bearer(good), code: codes.PermissionDenied},
 		{name: "api key", md: metadata.Pairs("x-api-key", testAPIKey), code: codes.OK, subject: "ci"},
@@ -398,7 +365,7 @@ func TestKeyRotation(t *testing.T) {
 	gatewaytest.CheckLeaks(t)
 	e := newEnv(t)
 	k := e.keys
-	tok := sign(t, jwt.SigningMethodRS256, k.rsaB, "b", e.claims("bob"))
+	tok := jwttest.Sign(t, jwt.SigningMethodRS256, k.rsaB, "b", e.claims("bob"))
 	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+tok)
 	before := e.jwks.fetches.Load()
 
@@ -433,7 +400,7 @@ func TestUnknownKidFlood(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				tok := sign(t, jwt.SigningMethodRS256, e.keys.rsaOther, fmt.Sprintf("made-up-%d-%d", round, i), e.claims("x"))
+				tok := jwttest.Sign(t, jwt.SigningMethodRS256, e.keys.rsaOther, fmt.Sprintf("made-up-%d-%d", round, i), e.claims("x"))
 				ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+tok)
 				if _, _, err := gatewaytest.Call(ctx, e.cc, "/test.Echo/Get", "x"); status.Code(err) != codes.Unauthenticated {
 					t.Errorf("made-up kid: %v, want Unauthenticated", err)
@@ -466,7 +433,7 @@ func TestJWKSDown(t *testing.T) {
 	e.clock.advance(6 * time.Minute) // past refresh_interval: refresh due
 	before := e.jwks.fetches.Load()
 	for i := range 3 {
-		tok := sign(t, jwt.SigningMethodRS256, e.keys.rsaA, "a", e.claims("alice"))
+		tok := jwttest.Sign(t, jwt.SigningMethodRS256, e.keys.rsaA, "a", e.claims("alice"))
 		ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+tok)
 		if _, _, err := gatewaytest.Call(ctx, e.cc, "/test.Echo/Get", "x"); err != nil {
 			t.Fatalf("call %d with the JWKS endpoint down: %v", i, err)
@@ -497,7 +464,7 @@ func TestNoKeysYet(t *testing.T) {
 	k := getKeys(t)
 	c := &clock{}
 	e := &env{clock: c}
-	tok := sign(t, jwt.SigningMethodRS256, k.rsaA, "a", with(e.claims("alice"), "iat", time.Now().Unix(), "nbf", time.Now().Unix(), "exp", time.Now().Add(time.Hour).Unix()))
+	tok := jwttest.Sign(t, jwt.SigningMethodRS256, k.rsaA, "a", jwttest.With(e.claims("alice"), "iat", time.Now().Unix(), "nbf", time.Now().Unix(), "exp", time.Now().Add(time.Hour).Unix()))
 	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs("authorization", "Bearer "+tok))
 	if _, err := a.Authenticate(ctx, "/test.Echo/Get"); status.Code(err) != codes.Unavailable {
 		t.Fatalf("got %v, want Unavailable", err)
