@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The side-by-side benchmark of sluice (docs/benchmarks.md): one demo
 # upstream; direct calls, sluice (gRPC and REST over HTTP/1.1 and h2c),
-# grpc-gateway's generated handler and mwitkow/grpc-proxy in front of it;
-# ghz and h2load as load generators; loopback only.
+# grpc-gateway's generated handler, mwitkow/grpc-proxy and a bare TCP relay
+# (the floor of any extra hop) in front of it; ghz and h2load as load
+# generators; loopback only.
 #
 #   bench/run.sh            full run (3 repetitions, < 10 minutes on 2 cores)
 #   bench/run.sh --quick    one short repetition (< 2 minutes): proves the harness
@@ -22,7 +23,7 @@ for arg in "$@"; do
 	--quick) mode+=(-quick) ;;
 	--profile) mode+=(-profile) ;;
 	-h | --help)
-		sed -n '2,13p' "$0"
+		sed -n '2,14p' "$0"
 		exit 0
 		;;
 	*)

@@ -229,7 +229,9 @@ func (p *Proxy) forwardUnary(ctx context.Context, client grpc.ServerStream, conn
 	}
 	err = upstream.RecvMsg(resp)
 	if hdr, herr := upstream.Header(); herr == nil && hdr != nil {
-		if serr := client.SendHeader(forwarded(hdr)); serr != nil {
+		// Set, not sent: the headers leave with the response message (or
+		// the status), in one write to the client rather than two.
+		if serr := client.SetHeader(forwarded(hdr)); serr != nil {
 			resp.Free()
 			return toStatus(serr)
 		}
