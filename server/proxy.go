@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
+	"github.com/sluice-dev/sluice/protocol"
 	"github.com/sluice-dev/sluice/server/frame"
 )
 
@@ -345,25 +346,9 @@ func upstreamError(err error, name string) error {
 	return st.Err()
 }
 
-// hopHeaders never cross the proxy: they describe one connection, not the
-// call, or grpc-go sets them itself on each leg.
-var hopHeaders = map[string]bool{
-	"connection":          true,
-	"keep-alive":          true,
-	"proxy-connection":    true,
-	"proxy-authenticate":  true,
-	"proxy-authorization": true,
-	"transfer-encoding":   true,
-	"upgrade":             true,
-	"te":                  true,
-	"host":                true,
-	"content-type":        true,
-	"content-length":      true,
-	"user-agent":          true,
-}
-
+// forwardable reports whether metadata key crosses the proxy.
 func forwardable(key string) bool {
-	if key == "" || key[0] == ':' || hopHeaders[key] {
+	if key == "" || key[0] == ':' || protocol.HopByHop(key) {
 		return false
 	}
 	// grpc-* names are the protocol's own (timeout, encodings, status);

@@ -11,6 +11,8 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
+
+	"github.com/sluice-dev/sluice/protocol"
 )
 
 // Request headers are carried into the call as metadata only by an
@@ -25,26 +27,9 @@ const (
 	timeoutHeader        = "Grpc-Timeout"
 )
 
-// hopByHop are the HTTP/1.1 connection-level headers (RFC 9110 7.6.1) and
-// the ones HTTP itself regenerates on every leg.
-var hopByHop = map[string]bool{
-	"connection":          true,
-	"keep-alive":          true,
-	"proxy-connection":    true,
-	"proxy-authenticate":  true,
-	"proxy-authorization": true,
-	"transfer-encoding":   true,
-	"upgrade":             true,
-	"te":                  true,
-	"trailer":             true,
-	"host":                true,
-	"content-length":      true,
-	"content-type":        true,
-}
-
 // passable reports whether a lower-case name may ever become metadata.
 func passable(key string) bool {
-	if key == "" || key[0] == ':' || hopByHop[key] || strings.HasPrefix(key, "grpc-") {
+	if key == "" || key[0] == ':' || protocol.HopByHop(key) || strings.HasPrefix(key, "grpc-") {
 		return false
 	}
 	for i := 0; i < len(key); i++ {
