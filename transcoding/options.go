@@ -38,6 +38,7 @@ type config struct {
 	success         map[string]int // gRPC method path -> HTTP status
 	streamFormat    StreamFormat   // server streams without an explicit Accept
 	sseHeartbeat    time.Duration  // 0: none
+	protojsonOnly   bool           // no wirejson/jsonwire fast paths
 	errs            []error
 }
 
@@ -122,6 +123,17 @@ func WithProtoNames(on bool) Option {
 // their names (the default). Requests accept both either way.
 func WithEnumNumbers(on bool) Option {
 	return optionFunc(func(c *config) { c.enumNumbers = on })
+}
+
+// WithProtojsonOnly turns off the fast JSON codecs (on by default), which
+// print responses straight from their wire bytes and turn JSON request
+// bodies straight into wire bytes, so that every message goes through
+// protojson and a Go message instead. The output is the same either way
+// (the fast codecs hand whatever they do not treat exactly as protojson
+// would to protojson); the switch is there to rule them out when
+// diagnosing, and costs CPU per call.
+func WithProtojsonOnly() Option {
+	return optionFunc(func(c *config) { c.protojsonOnly = true })
 }
 
 // WithIncomingHeaders replaces the allowlist of request headers passed to

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -120,8 +121,22 @@ func (c *call) writeUnary(s *restStream, data []byte, code int) {
 // google.api.HttpBody response is the message's own bytes.
 func (c *call) encode(data, buf []byte) (body []byte, contentType string, err error) {
 	b := c.b
+	if !b.rawResponse && c.fast != nil {
+		// The fast path prints straight from the wire bytes. Whatever it
+		// does not print exactly as protojson would (Any, invalid data,
+		// values protojson refuses) takes the path below, which also
+		// words the errors.
+		if b.respField == nil {
+			body, err = c.fast.enc.AppendMessage(buf[:0], data, b.out.Descriptor())
+		} else {
+			body, err = c.fast.enc.AppendField(buf[:0], data, b.out.Descriptor(), b.respField)
+		}
+		if err == nil {
+			return body, contentTypeJSON, nil
+		}
+	}
 	m := b.out.New()
-	if err := (proto.UnmarshalOptions{Resolver: c.unmarshal.Resolver}).Unmarshal(data, m.Interface()); err != nil {
+	if err := unmarshalResponse(data, m, c.unmarshal.Resolver); err != nil {
 		return nil, "", status.Errorf(codes.Internal, "decode %s response: %v", b.out.Descriptor().FullName(), err)
 	}
 	if b.rawResponse {
@@ -150,6 +165,19 @@ func (c *call) encode(data, buf []byte) (body []byte, contentType string, err er
 		return nil, "", status.Errorf(codes.Internal, "encode %s response as JSON: %v", b.out.Descriptor().FullName(), err)
 	}
 	return body, contentTypeJSON, nil
+}
+
+// unmarshalResponse decodes an upstream's response into m. The upstream
+// is not trusted to send well-formed data, and dynamicpb panics on some
+// malformed map entries (a key repeated with another wire type) where
+// generated types return an error: the panic becomes an error too.
+func unmarshalResponse(data []byte, m protoreflect.Message, resolver typeResolver) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("malformed message: %v", p)
+		}
+	}()
+	return proto.UnmarshalOptions{Resolver: resolver}.Unmarshal(data, m.Interface())
 }
 
 // releaseEncoded recycles the buffer bp that encode's body came from.

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -15,11 +16,14 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sluice-dev/sluice/grpctimeout"
 	"github.com/sluice-dev/sluice/protocol"
 	"github.com/sluice-dev/sluice/transcoding/httprule"
+	"github.com/sluice-dev/sluice/transcoding/jsonwire"
+	"github.com/sluice-dev/sluice/transcoding/wirejson"
 )
 
 // Dispatcher runs an adapted call through the gateway's one interceptor
@@ -43,10 +47,44 @@ type REST struct {
 	// its Routes' resolver.
 	marshal protojson.MarshalOptions
 
+	// fast holds the wire-to-JSON encoder of the route table the last
+	// request used: its plans are per message descriptor, and descriptors
+	// belong to one table, so a reload starts afresh and the old plans go
+	// with the old table.
+	fast atomic.Pointer[fastCodecs]
+
 	// bufs recycles request-body and JSON-response buffers (*[]byte)
 	// between calls: allocation, not encoding, is most of what a small
 	// call costs.
 	bufs sync.Pool
+}
+
+// fastCodecs are the JSON codecs that work on wire bytes directly, for
+// one route table.
+type fastCodecs struct {
+	routes *Routes
+	enc    *wirejson.Encoder
+	// dec decodes request bodies that may carry unknown fields (dropped);
+	// decStrict those that may not.
+	dec, decStrict *jsonwire.Decoder
+}
+
+// codecs returns the fast codecs for rt, building them on the first call
+// after a reload.
+func (h *REST) codecs(rt *Routes) *fastCodecs {
+	if fc := h.fast.Load(); fc != nil && fc.routes == rt {
+		return fc
+	}
+	fc := &fastCodecs{routes: rt, enc: wirejson.NewEncoder(wirejson.Options{
+		EmitUnpopulated: h.marshal.EmitUnpopulated,
+		UseProtoNames:   h.marshal.UseProtoNames,
+		UseEnumNumbers:  h.marshal.UseEnumNumbers,
+	}),
+		dec:       jsonwire.NewDecoder(jsonwire.Options{DiscardUnknown: true}),
+		decStrict: jsonwire.NewDecoder(jsonwire.Options{DiscardUnknown: false}),
+	}
+	h.fast.Store(fc)
+	return fc
 }
 
 // maxPooledBuffer is the largest buffer kept for reuse, so that one huge
@@ -108,6 +146,7 @@ type call struct {
 	marshal   protojson.MarshalOptions
 	unmarshal protojson.UnmarshalOptions
 	allow     func(key string) bool // response metadata filter
+	fast      *fastCodecs           // nil until a route table is loaded
 }
 
 // ServeHTTP serves one REST request.
@@ -121,6 +160,9 @@ func (h *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.marshal.Resolver = rt.resolver
 	}
 	c.errs = ErrorWriter{marshal: c.marshal}
+	if rt != nil && !h.cfg.protojsonOnly {
+		c.fast = h.codecs(rt)
+	}
 	path := r.URL.EscapedPath()
 	if rt == nil || rt.snap == nil || rt.router == nil {
 		c.errs.WriteStatus(w, status.Newf(codes.NotFound, "no route for %s %s", r.Method, path))
@@ -296,6 +338,82 @@ func (h *REST) buildRequest(c *call, vars []httprule.Var) ([]byte, error) {
 	return out, err
 }
 
+// buildFast builds what buildMessage builds without decoding the JSON body
+// into a message: jsonwire turns the body straight into wire bytes, and
+// the path and query bindings, built as a message of their own, are
+// appended after them. Protobuf defines concatenated messages as merged,
+// later values winning, which is the precedence buildMessage gives path
+// variables over the body. It reports false for whatever it leaves to
+// buildMessage, which then also words any error: no JSON body, raw
+// HttpBody requests, PATCH update masks (derived from the body's keys),
+// scalar, repeated and map body fields, and any input the fast decoder
+// does not take exactly as protojson would.
+func (h *REST) buildFast(c *call, vars []httprule.Var, body []byte, contentType string) ([]byte, bool) {
+	b := c.b
+	if c.fast == nil || b.body == bodyNone || b.rawRequest || b.rawBodyField || b.updateMask != nil ||
+		isBlank(body) || checkJSONContentType(contentType) != nil {
+		return nil, false
+	}
+	md := b.in.Descriptor()
+	if b.body == bodyField {
+		fd := b.bodyField
+		if fd.Message() == nil || fd.IsList() || fd.IsMap() {
+			return nil, false
+		}
+		md = fd.Message()
+	}
+	if checkDepth(body, h.cfg.maxDepth) != nil {
+		return nil, false
+	}
+	dec := c.fast.decStrict
+	if c.unmarshal.DiscardUnknown {
+		dec = c.fast.dec
+	}
+	bp := h.getBuffer()
+	defer func() { h.putBuffer(bp, *bp) }()
+	decoded, err := dec.AppendMessage((*bp)[:0], body, md)
+	*bp = decoded
+	if err != nil {
+		return nil, false
+	}
+	// The path and query bindings, on a message of their own.
+	m := b.in.New()
+	for i, v := range vars {
+		if i >= len(b.vars) {
+			break
+		}
+		if setPath(m, b.vars[i], []string{v.Value}) != nil {
+			return nil, false
+		}
+	}
+	if b.body == bodyAll {
+		if (h.cfg.strictQuery || b.strict) && c.r.URL.RawQuery != "" {
+			return nil, false
+		}
+	} else if c.r.URL.RawQuery != "" {
+		q, err := url.ParseQuery(c.r.URL.RawQuery)
+		if err != nil || bindQuery(m, q, b.bound, h.cfg.strictQuery || b.strict) != nil {
+			return nil, false
+		}
+	}
+	mo := proto.MarshalOptions{}
+	size := len(decoded) + mo.Size(m.Interface())
+	if b.body == bodyField {
+		size += protowire.SizeTag(b.bodyField.Number()) + protowire.SizeBytes(len(decoded))
+	}
+	out := make([]byte, 0, size)
+	if b.body == bodyField {
+		out = protowire.AppendTag(out, b.bodyField.Number(), protowire.BytesType)
+		out = protowire.AppendVarint(out, uint64(len(decoded)))
+	}
+	out = append(out, decoded...)
+	out, err = mo.MarshalAppend(out, m.Interface())
+	if err != nil {
+		return nil, false
+	}
+	return out, true
+}
+
 // buildMessage builds one request message, in the order grpc-gateway
 // uses: body, then path variables (which win over the body), then query
 // parameters for the fields neither bound, then the PATCH update mask.
@@ -303,6 +421,9 @@ func (h *REST) buildRequest(c *call, vars []httprule.Var) ([]byte, error) {
 // query. contentType is the body's (empty: JSON). It returns the message
 // in wire format.
 func (h *REST) buildMessage(c *call, vars []httprule.Var, body []byte, contentType string) ([]byte, error) {
+	if out, ok := h.buildFast(c, vars, body, contentType); ok {
+		return out, nil
+	}
 	b, r := c.b, c.r
 	m := b.in.New()
 	if b.body != bodyNone {

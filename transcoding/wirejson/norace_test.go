@@ -1,0 +1,5 @@
+//go:build !race
+
+package wirejson_test
+
+const raceEnabled = false
