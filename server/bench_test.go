@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/sluice-dev/sluice/internal/gatewaytest"
+	"github.com/sluice-dev/sluice/server"
 )
 
 // serveHTTPFrontend serves srv through grpc.Server.ServeHTTP behind
@@ -39,10 +40,23 @@ func serveHTTPFrontend(b *testing.B, srv *grpc.Server) string {
 func BenchmarkProxy(b *testing.B) {
 	up := gatewaytest.StartEcho(b)
 	gw := gatewaytest.StartGateway(b, gatewaytest.Route(up.Addr, "test.Echo"))
+	// With contracts the proxy knows which calls are unary and forwards
+	// them through its unary path, as `sluice serve` does.
+	withKinds := gatewaytest.NewGatewayWithProxy(b, gatewaytest.Route(up.Addr, "test.Echo"), []server.ProxyOption{
+		server.WithMethodKinds(func(method string) (bool, bool, bool) {
+			if method == "/test.Echo/Unary" {
+				return false, false, true
+			}
+			return false, false, false
+		})})
+	withKinds.Start(b)
 	targets := []struct {
 		name string
 		addr string
-	}{{"direct", up.Addr}, {"sluice", gw.Addr}, {"sluice-servehttp", serveHTTPFrontend(b, gw.Gateway.GRPCServer())}}
+	}{
+		{"direct", up.Addr}, {"sluice", gw.Addr}, {"sluice-contract", withKinds.Addr},
+		{"sluice-servehttp", serveHTTPFrontend(b, gw.Gateway.GRPCServer())},
+	}
 
 	for _, tg := range targets {
 		cc := gatewaytest.Dial(b, tg.addr)

@@ -210,9 +210,14 @@ func (p *Proxy) forward(stream grpc.ServerStream, method string, unary bool) err
 // forwardUnary proxies a unary call inline: read the one request, send it,
 // read the response and the status. Cancellation needs no pump: the
 // upstream call runs under the client's context.
+//
+// The call goes out through grpc.ClientConn.Invoke, which, unlike a stream
+// opened with NewStream, needs no goroutine of its own to watch the
+// context; calls an upstream's RetryPolicy may retry take NewStream, where
+// the retry interceptor sits.
 func (p *Proxy) forwardUnary(ctx context.Context, client grpc.ServerStream, conn *grpc.ClientConn, name, method string, callOpts []grpc.CallOption) error {
-	frames := new([2]frame.Frame) // the request and the response, one allocation
-	req, resp := &frames[0], &frames[1]
+	u := new(unaryCall) // the frames, metadata and options of the call, one allocation
+	req, resp := &u.frames[0], &u.frames[1]
 	if err := client.RecvMsg(req); err != nil {
 		req.Free()
 		if errors.Is(err, io.EOF) {
@@ -220,6 +225,46 @@ func (p *Proxy) forwardUnary(ctx context.Context, client grpc.ServerStream, conn
 		}
 		return toStatus(err)
 	}
+	var err error
+	if p.upstreams.retries(name, method) {
+		err = u.stream(ctx, conn, name, method, callOpts)
+	} else {
+		u.opts[0], u.opts[1] = grpc.Header(&u.header), grpc.Trailer(&u.trailer)
+		err = conn.Invoke(ctx, method, req, resp, append(u.opts[:2], callOpts...)...)
+		req.Free() // a no-op once grpc-go took the request over
+	}
+	if u.header != nil {
+		// Set, not sent: the headers leave with the response message (or
+		// the status), in one write to the client rather than two.
+		if serr := client.SetHeader(forwarded(u.header)); serr != nil {
+			resp.Free()
+			return toStatus(serr)
+		}
+	}
+	client.SetTrailer(forwarded(u.trailer))
+	if err != nil {
+		resp.Free()
+		return upstreamError(err, name)
+	}
+	if err := client.SendMsg(resp); err != nil {
+		resp.Free()
+		return toStatus(err)
+	}
+	return nil
+}
+
+// unaryCall is the state of one unary call through forwardUnary.
+type unaryCall struct {
+	frames          [2]frame.Frame // the request and the response
+	header, trailer metadata.MD
+	opts            [2]grpc.CallOption
+}
+
+// stream makes the call as a stream (the retry interceptor's way), with
+// the request in frames[0], leaving the response in frames[1] and the
+// upstream's header and trailer in u.
+func (u *unaryCall) stream(ctx context.Context, conn *grpc.ClientConn, name, method string, callOpts []grpc.CallOption) error {
+	req, resp := &u.frames[0], &u.frames[1]
 	upstream, err := conn.NewStream(ctx, unaryDesc, method, callOpts...)
 	if err != nil {
 		req.Free()
@@ -229,24 +274,11 @@ func (p *Proxy) forwardUnary(ctx context.Context, client grpc.ServerStream, conn
 		req.Free() // io.EOF: the upstream ended first; RecvMsg has its status
 	}
 	err = upstream.RecvMsg(resp)
-	if hdr, herr := upstream.Header(); herr == nil && hdr != nil {
-		// Set, not sent: the headers leave with the response message (or
-		// the status), in one write to the client rather than two.
-		if serr := client.SetHeader(forwarded(hdr)); serr != nil {
-			resp.Free()
-			return toStatus(serr)
-		}
+	if hdr, herr := upstream.Header(); herr == nil {
+		u.header = hdr
 	}
-	client.SetTrailer(forwarded(upstream.Trailer()))
-	if err != nil {
-		resp.Free()
-		return toStatus(err)
-	}
-	if err := client.SendMsg(resp); err != nil {
-		resp.Free()
-		return toStatus(err)
-	}
-	return nil
+	u.trailer = upstream.Trailer()
+	return err
 }
 
 // forwardRequests pumps client messages upstream until the client

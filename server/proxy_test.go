@@ -24,11 +24,49 @@ import (
 	"github.com/sluice-dev/sluice/server"
 )
 
+// unaryMethods are the test upstreams' unary methods.
+var unaryMethods = map[string]bool{"/test.Echo/Unary": true, idempotent: true, other: true}
+
+// forwardPaths are the proxy's two ways of forwarding a unary call: as a
+// stream (the gateway has no contract for the method) and through its
+// unary path (a contract says the method is unary).
+var forwardPaths = []struct {
+	name string
+	opts []server.ProxyOption
+}{
+	{"stream path", nil},
+	{"unary path", []server.ProxyOption{server.WithMethodKinds(func(method string) (bool, bool, bool) {
+		return false, false, unaryMethods[method]
+	})}},
+}
+
+// startEchoGateway runs an echo upstream and a gateway in front of it
+// with proxyOpts, and returns the upstream and a client of the gateway.
+func startEchoGateway(t *testing.T, proxyOpts []server.ProxyOption, chain ...grpc.StreamServerInterceptor) (*gatewaytest.Echo, *grpc.ClientConn) {
+	t.Helper()
+	up := gatewaytest.StartEcho(t)
+	gw := gatewaytest.NewGatewayWithProxy(t, gatewaytest.Route(up.Addr, "test.Echo"), proxyOpts, chain...)
+	gw.Start(t)
+	return up, gatewaytest.Dial(t, gw.Addr)
+}
+
+// eachForwardPath runs test once per forward path, on its own gateway.
+func eachForwardPath(t *testing.T, test func(t *testing.T, up *gatewaytest.Echo, cc *grpc.ClientConn)) {
+	t.Helper()
+	for _, path := range forwardPaths {
+		t.Run(path.name, func(t *testing.T) {
+			up, cc := startEchoGateway(t, path.opts)
+			test(t, up, cc)
+		})
+	}
+}
+
 func TestProxyUnaryHeadersTrailersAndMetadata(t *testing.T) {
 	gatewaytest.CheckLeaks(t)
-	up := gatewaytest.StartEcho(t)
-	gw := gatewaytest.StartGateway(t, gatewaytest.Route(up.Addr, "test.Echo"))
-	cc := gatewaytest.Dial(t, gw.Addr)
+	eachForwardPath(t, testProxyUnaryHeadersTrailersAndMetadata)
+}
+
+func testProxyUnaryHeadersTrailersAndMetadata(t *testing.T, up *gatewaytest.Echo, cc *grpc.ClientConn) {
 
 	ctx := metadata.AppendToOutgoingContext(context.Background(), "x-echo", "hello", "x-custom-bin", string([]byte{0, 1, 2}))
 	var header, trailer metadata.MD
@@ -59,9 +97,10 @@ func TestProxyUnaryHeadersTrailersAndMetadata(t *testing.T) {
 
 func TestProxyStatusWithDetails(t *testing.T) {
 	gatewaytest.CheckLeaks(t)
-	up := gatewaytest.StartEcho(t)
-	gw := gatewaytest.StartGateway(t, gatewaytest.Route(up.Addr, "test.Echo"))
-	cc := gatewaytest.Dial(t, gw.Addr)
+	eachForwardPath(t, func(t *testing.T, _ *gatewaytest.Echo, cc *grpc.ClientConn) { testProxyStatusWithDetails(t, cc) })
+}
+
+func testProxyStatusWithDetails(t *testing.T, cc *grpc.ClientConn) {
 
 	for _, noHeader := range []bool{false, true} {
 		ctx := metadata.AppendToOutgoingContext(context.Background(), "x-echo", "v")
@@ -220,9 +259,10 @@ func TestProxyBidiUpstreamFailsWhileClientSends(t *testing.T) {
 
 func TestProxyDeadlinePropagates(t *testing.T) {
 	gatewaytest.CheckLeaks(t)
-	up := gatewaytest.StartEcho(t)
-	gw := gatewaytest.StartGateway(t, gatewaytest.Route(up.Addr, "test.Echo"))
-	cc := gatewaytest.Dial(t, gw.Addr)
+	eachForwardPath(t, testProxyDeadlinePropagates)
+}
+
+func testProxyDeadlinePropagates(t *testing.T, up *gatewaytest.Echo, cc *grpc.ClientConn) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
@@ -355,8 +395,15 @@ func (c *compressionStats) HandleConn(context.Context, stats.ConnStats) {}
 
 func TestProxyGzipBothWays(t *testing.T) {
 	gatewaytest.CheckLeaks(t)
+	for _, path := range forwardPaths {
+		t.Run(path.name, func(t *testing.T) { testProxyGzipBothWays(t, path.opts) })
+	}
+}
+
+func testProxyGzipBothWays(t *testing.T, proxyOpts []server.ProxyOption) {
 	up := gatewaytest.StartEcho(t)
-	gw := gatewaytest.StartGateway(t, gatewaytest.Route(up.Addr, "test.Echo"))
+	gw := gatewaytest.NewGatewayWithProxy(t, gatewaytest.Route(up.Addr, "test.Echo"), proxyOpts)
+	gw.Start(t)
 	st := &compressionStats{}
 	cc := gatewaytest.Dial(t, gw.Addr, grpc.WithStatsHandler(st))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -121,8 +121,14 @@ func (r *replica) lastStart() time.Time {
 }
 
 // startPool runs a gateway whose one upstream resolves to the replicas'
-// addresses, configured by mod, and returns a client of the gateway.
+// addresses, configured by mod, and returns a client of the gateway. The
+// gateway knows no call kinds: every call is forwarded as a stream.
 func startPool(t *testing.T, mod func(*server.Upstream), replicas ...*replica) *grpc.ClientConn {
+	t.Helper()
+	return startPoolWith(t, nil, mod, replicas...)
+}
+
+func startPoolWith(t *testing.T, proxyOpts []server.ProxyOption, mod func(*server.Upstream), replicas ...*replica) *grpc.ClientConn {
 	t.Helper()
 	res := manual.NewBuilderWithScheme("replicas")
 	var eps []resolver.Endpoint
@@ -137,7 +143,8 @@ func startPool(t *testing.T, mod func(*server.Upstream), replicas ...*replica) *
 		DialOptions: []grpc.DialOption{grpc.WithResolvers(res)},
 	}
 	mod(&up)
-	gw := gatewaytest.StartGateway(t, []server.Upstream{up})
+	gw := gatewaytest.NewGatewayWithProxy(t, []server.Upstream{up}, proxyOpts)
+	gw.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := gw.Upstreams.WaitReady(ctx); err != nil {
@@ -176,9 +183,15 @@ func fastRetry(methods ...string) *server.RetryPolicy {
 // retried, so about half of them fail.
 func TestRetry(t *testing.T) {
 	gatewaytest.CheckLeaks(t)
+	for _, path := range forwardPaths {
+		t.Run(path.name, func(t *testing.T) { testRetry(t, path.opts) })
+	}
+}
+
+func testRetry(t *testing.T, proxyOpts []server.ProxyOption) {
 	bad, good := startReplica(t, "bad"), startReplica(t, "good")
 	bad.mode.Store(failing)
-	cc := startPool(t, func(u *server.Upstream) { u.Retry = fastRetry("test.Echo.Get") }, bad, good)
+	cc := startPoolWith(t, proxyOpts, func(u *server.Upstream) { u.Retry = fastRetry("test.Echo.Get") }, bad, good)
 
 	for i := range 20 {
 		from, err := unary(cc, idempotent, 5*time.Second)
@@ -285,10 +298,16 @@ func TestResilienceConfigErrors(t *testing.T) {
 // call moves on to the healthy replica in time.
 func TestRetryWithinDeadline(t *testing.T) {
 	gatewaytest.CheckLeaks(t)
+	for _, path := range forwardPaths {
+		t.Run(path.name, func(t *testing.T) { testRetryWithinDeadline(t, path.opts) })
+	}
+}
+
+func testRetryWithinDeadline(t *testing.T, proxyOpts []server.ProxyOption) {
 	t.Run("backoff past the deadline", func(t *testing.T) {
 		bad := startReplica(t, "bad")
 		bad.mode.Store(failing)
-		cc := startPool(t, func(u *server.Upstream) {
+		cc := startPoolWith(t, proxyOpts, func(u *server.Upstream) {
 			u.Retry = &server.RetryPolicy{Methods: []string{"test"}, MaxAttempts: 5, InitialBackoff: time.Second, MaxBackoff: time.Second}
 		}, bad)
 		for range 5 {
@@ -309,7 +328,7 @@ func TestRetryWithinDeadline(t *testing.T) {
 	t.Run("per-try timeout", func(t *testing.T) {
 		lazy, good := startReplica(t, "lazy"), startReplica(t, "good")
 		lazy.mode.Store(slow)
-		cc := startPool(t, func(u *server.Upstream) {
+		cc := startPoolWith(t, proxyOpts, func(u *server.Upstream) {
 			u.Retry = fastRetry("test")
 			u.Retry.PerTryTimeout = 50 * time.Millisecond
 		}, lazy, good)

@@ -65,6 +65,7 @@ type Upstream struct {
 // connections.
 type Upstreams struct {
 	conns  map[string]*grpc.ClientConn
+	retry  map[string]*retrier // by upstream name, for those with a RetryPolicy
 	order  []string
 	routes *routeTable
 }
@@ -74,7 +75,7 @@ type Upstreams struct {
 // maxRecv and maxSend bound message sizes on the upstream leg (0 leaves
 // grpc-go's defaults).
 func NewUpstreams(ups []Upstream, maxRecv, maxSend int) (*Upstreams, error) {
-	u := &Upstreams{conns: make(map[string]*grpc.ClientConn, len(ups))}
+	u := &Upstreams{conns: make(map[string]*grpc.ClientConn, len(ups)), retry: map[string]*retrier{}}
 	var routes []Route
 	var errs []error
 	for i := range ups {
@@ -94,12 +95,15 @@ func NewUpstreams(ups []Upstream, maxRecv, maxSend int) (*Upstreams, error) {
 			errs = append(errs, fmt.Errorf("upstream %q: defined twice", up.Name))
 			continue
 		}
-		cc, err := dialUpstream(up, maxRecv, maxSend)
+		cc, r, err := dialUpstream(up, maxRecv, maxSend)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("upstream %q: %w", up.Name, err))
 			continue
 		}
 		u.conns[up.Name] = cc
+		if r != nil {
+			u.retry[up.Name] = r
+		}
 		u.order = append(u.order, up.Name)
 		for _, m := range up.Methods {
 			routes = append(routes, Route{Pattern: m, Upstream: up.Name})
@@ -119,18 +123,18 @@ func NewUpstreams(ups []Upstream, maxRecv, maxSend int) (*Upstreams, error) {
 	return u, nil
 }
 
-func dialUpstream(up Upstream, maxRecv, maxSend int) (*grpc.ClientConn, error) {
+func dialUpstream(up Upstream, maxRecv, maxSend int) (*grpc.ClientConn, *retrier, error) {
 	lb := up.LoadBalancing
 	if lb == "" {
 		lb = "round_robin"
 	}
 	if lb != "round_robin" && lb != "pick_first" {
-		return nil, fmt.Errorf("unknown load balancing policy %q", lb)
+		return nil, nil, fmt.Errorf("unknown load balancing policy %q", lb)
 	}
 	if up.OutlierDetection != nil {
 		od := up.OutlierDetection.withDefaults()
 		if err := od.validate(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		up.OutlierDetection = &od
 	}
@@ -158,10 +162,11 @@ func dialUpstream(up Upstream, maxRecv, maxSend int) (*grpc.ClientConn, error) {
 	if len(callOpts) > 0 {
 		opts = append(opts, grpc.WithDefaultCallOptions(callOpts...))
 	}
+	var r *retrier
 	if up.Retry != nil {
-		r, err := newRetrier(*up.Retry)
-		if err != nil {
-			return nil, err
+		var err error
+		if r, err = newRetrier(*up.Retry); err != nil {
+			return nil, nil, err
 		}
 		opts = append(opts, grpc.WithChainStreamInterceptor(r.interceptor))
 	}
@@ -175,7 +180,8 @@ func dialUpstream(up Upstream, maxRecv, maxSend int) (*grpc.ClientConn, error) {
 		opts = append(opts, grpc.WithKeepaliveParams(up.Keepalive))
 	}
 	opts = append(opts, up.DialOptions...)
-	return grpc.NewClient(up.Target, opts...)
+	cc, err := grpc.NewClient(up.Target, opts...)
+	return cc, r, err
 }
 
 func serviceConfig(lb string, up Upstream) string {
@@ -201,6 +207,18 @@ func (u *Upstreams) Lookup(method string) (*grpc.ClientConn, string, bool) {
 		return nil, "", false
 	}
 	return u.conns[name], name, true
+}
+
+// retries reports whether calls of method to the upstream named name may
+// be retried by its RetryPolicy. Such calls must go through
+// grpc.ClientConn.NewStream, where the retry interceptor sits.
+func (u *Upstreams) retries(name, method string) bool {
+	r := u.retry[name]
+	if r == nil {
+		return false
+	}
+	_, ok := r.methods.lookup(method)
+	return ok
 }
 
 // Connect starts connecting every upstream now rather than on first use.

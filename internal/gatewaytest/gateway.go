@@ -49,12 +49,20 @@ func StartGateway(t testing.TB, upstreams []server.Upstream, chain ...grpc.Strea
 // cleanup, after the gateway has shut down.
 func NewGateway(t testing.TB, upstreams []server.Upstream, chain ...grpc.StreamServerInterceptor) *Gateway {
 	t.Helper()
+	return NewGatewayWithProxy(t, upstreams, nil, chain...)
+}
+
+// NewGatewayWithProxy is NewGateway with options for the proxy, such as
+// server.WithMethodKinds, which sends unary calls down the proxy's unary
+// path as a gateway with contracts does.
+func NewGatewayWithProxy(t testing.TB, upstreams []server.Upstream, proxyOpts []server.ProxyOption, chain ...grpc.StreamServerInterceptor) *Gateway {
+	t.Helper()
 	ups, err := server.NewUpstreams(upstreams, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = ups.Close() })
-	d, err := server.NewDispatcher(server.NewProxy(ups), chain...)
+	d, err := server.NewDispatcher(server.NewProxy(ups, proxyOpts...), chain...)
 	if err != nil {
 		t.Fatal(err)
 	}
