@@ -153,7 +153,7 @@ func (c *Controller) StreamServerInterceptor() grpc.StreamServerInterceptor {
 		if rule == nil && c.stall <= 0 {
 			return handler(srv, ss)
 		}
-		s := &stream{ServerStream: ss, method: info.FullMethod, stall: c.stall}
+		s := &stream{ServerStream: ss, method: info.FullMethod, stall: c.stall, watchFirst: info.IsServerStream}
 		if rule != nil {
 			s.maxRecv, s.maxSend = rule.maxRecv, rule.maxSend
 			if rule.perStream > 0 {
@@ -183,6 +183,10 @@ type stream struct {
 	timer   *time.Timer
 	sent    chan error
 	stalled error // set once a send stalled; every later send fails with it
+	// watchFirst says the first send needs the stall watch too: only
+	// server streams' do (see SendMsg).
+	watchFirst bool
+	sends      int
 }
 
 func (s *stream) RecvMsg(m any) error {
@@ -216,7 +220,14 @@ func (s *stream) SendMsg(m any) error {
 			return status.Errorf(codes.ResourceExhausted, "response message of %d bytes is larger than the %d bytes allowed for %s", n, s.maxSend, s.method)
 		}
 	}
-	if s.stall <= 0 {
+	s.sends++
+	if s.stall <= 0 || (s.sends == 1 && !s.watchFirst) {
+		// The one answer of a unary or client-streaming call cannot stall
+		// here: grpc-go's server transport takes a call's first message
+		// without waiting for the peer (a stream's write quota starts at
+		// 64 KiB and a send proceeds while any is left), and the REST
+		// adapter keeps such an answer until the chain has returned. A
+		// watch would cost a goroutine per call for nothing.
 		return s.ServerStream.SendMsg(m)
 	}
 	return s.sendWatched(m)

@@ -2,6 +2,7 @@ package flow_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -40,10 +41,17 @@ func (s *fakeStream) SendMsg(m any) error {
 	return nil
 }
 
-// run calls the interceptor of c for method with body as the handler.
+// run calls the interceptor of c for a unary call of method with body as
+// the handler.
 func run(t *testing.T, c *flow.Controller, ss grpc.ServerStream, method string, body func(grpc.ServerStream) error) error {
 	t.Helper()
-	return c.StreamServerInterceptor()(nil, ss, &grpc.StreamServerInfo{FullMethod: method}, func(_ any, s grpc.ServerStream) error {
+	return runInfo(t, c, ss, &grpc.StreamServerInfo{FullMethod: method}, body)
+}
+
+// runInfo calls the interceptor of c for the call info describes.
+func runInfo(t *testing.T, c *flow.Controller, ss grpc.ServerStream, info *grpc.StreamServerInfo, body func(grpc.ServerStream) error) error {
+	t.Helper()
+	return c.StreamServerInterceptor()(nil, ss, info, func(_ any, s grpc.ServerStream) error {
 		return body(s)
 	})
 }
@@ -166,7 +174,8 @@ func TestSendStall(t *testing.T) {
 	ctx, cancel := context.WithCancel(metadata.NewIncomingContext(context.Background(), nil))
 	defer cancel()
 	begin := time.Now()
-	err = run(t, c, &fakeStream{ctx: ctx}, "/a.S/M", func(s grpc.ServerStream) error {
+	info := &grpc.StreamServerInfo{FullMethod: "/a.S/M", IsServerStream: true}
+	err = runInfo(t, c, &fakeStream{ctx: ctx}, info, func(s grpc.ServerStream) error {
 		f := frame.FromBytes([]byte("hello"))
 		err := s.SendMsg(f)
 		if f.Len() != 0 {
@@ -182,6 +191,32 @@ func TestSendStall(t *testing.T) {
 	}
 	if d := time.Since(begin); d < 50*time.Millisecond {
 		t.Errorf("cut after %v, before the 50ms timeout", d)
+	}
+}
+
+// The one answer of a unary call is sent inline, unwatched: the transports
+// take a call's first message without waiting for the peer, so watching it
+// would only cost a goroutine. (The fake stream blocks anyway, to show the
+// send is not cut.)
+func TestUnaryFirstSendUnwatched(t *testing.T) {
+	t.Parallel()
+	c, err := flow.New(flow.WithSendStallTimeout(20 * time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	release := time.AfterFunc(150*time.Millisecond, cancel)
+	defer release.Stop()
+	begin := time.Now()
+	err = run(t, c, &fakeStream{ctx: ctx}, "/a.S/M", func(s grpc.ServerStream) error {
+		return s.SendMsg(frame.FromBytes([]byte("answer")))
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("first send: %v, want the stream's own end (context canceled), not a stall", err)
+	}
+	if d := time.Since(begin); d < 150*time.Millisecond {
+		t.Errorf("first send returned after %v, before the stream ended", d)
 	}
 }
 
