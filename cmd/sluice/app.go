@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"strings"
 	"time"
@@ -367,6 +368,13 @@ func startAdmin(lc fx.Lifecycle, cfg *config.Config, reg *registry.Registry, ups
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/openapi.json", openapi.Handler(reg.Snapshot, openAPIOptions(cfg)...))
+	if cfg.AdminPprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	srv := &http.Server{
 		Handler: mux,
 	}

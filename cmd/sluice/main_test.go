@@ -70,6 +70,29 @@ type process struct {
 	exitErr error
 }
 
+// admin_pprof serves Go's profiles on the admin port: a short CPU profile
+// comes back as a pprof file while the gateway serves.
+func TestAdminPprof(t *testing.T) {
+	t.Parallel()
+	cfgPath := writeConfig(t, "admin_pprof: true\n")
+	p := startSluice(t, "serve", "--config", cfgPath, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0")
+	admin := p.waitLog(t, "admin listening", "addr")
+	waitHTTP(t, "http://"+admin+"/debug/pprof/cmdline", http.StatusOK)
+	res, err := http.Get("http://" + admin + "/debug/pprof/profile?seconds=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	// A pprof profile is a gzipped protobuf.
+	if res.StatusCode != http.StatusOK || len(body) < 2 || body[0] != 0x1f || body[1] != 0x8b {
+		t.Errorf("CPU profile: %d, %d bytes, want a gzipped profile", res.StatusCode, len(body))
+	}
+	if code := p.stop(t); code != 0 {
+		t.Errorf("exit code %d", code)
+	}
+}
+
 func startSluice(t *testing.T, args ...string) *process {
 	t.Helper()
 	p := &process{cmd: exec.Command(sluiceBin, args...), exited: make(chan struct{})}
@@ -212,6 +235,7 @@ func TestServeEmbeddedDemo(t *testing.T) {
 
 	waitHTTP(t, "http://"+admin+"/readyz", http.StatusOK)
 	waitHTTP(t, "http://"+admin+"/healthz", http.StatusOK)
+	waitHTTP(t, "http://"+admin+"/debug/pprof/cmdline", http.StatusNotFound) // profiles are opt-in
 
 	// REST/JSON by the contract's google.api.http rules, through the
 	// same chain, and errors as google.rpc.Status bodies.
