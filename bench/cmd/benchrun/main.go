@@ -6,8 +6,9 @@
 // counted. It prints a markdown table and writes it, with the raw samples,
 // as JSON under the results directory.
 //
-// With -profile it instead runs sluice in-process (bench/cmd/sluiceprof)
-// under a fixed load and prints the top of its CPU and allocation profiles.
+// With -profile it instead runs `sluice serve` with its profiles on the
+// admin port (admin_pprof) under a fixed load and prints the top of its
+// CPU and allocation profiles.
 package main
 
 import (
@@ -27,7 +28,7 @@ func main() {
 	flag.BoolVar(&o.quick, "quick", false, "one short repetition without the 256 concurrency load: proves the harness works")
 	flag.BoolVar(&o.profile, "profile", false, "profile sluice (CPU and allocations) under load instead of comparing")
 	flag.StringVar(&o.root, "root", ".", "`dir`ectory of the sluice repository")
-	flag.StringVar(&o.bin, "bin", ".bin/bench", "`dir`ectory with the built sluice, grpcgateway, grpcproxy, tcprelay, sluiceprof and ghz")
+	flag.StringVar(&o.bin, "bin", ".bin/bench", "`dir`ectory with the built sluice, grpcgateway, grpcproxy, tcprelay and ghz")
 	flag.StringVar(&o.h2load, "h2load", "h2load", "h2load `binary`")
 	flag.StringVar(&o.out, "out", "bench/results", "`dir`ectory for the JSON and markdown results")
 	flag.StringVar(&o.command, "command", "bench/run.sh", "the command line to record in the report")
@@ -124,7 +125,7 @@ var systems = []system{
 type servers map[string]*proc
 
 func (s servers) stop() {
-	for _, name := range []string{"sluice", "grpcproxy", "tcprelay", "grpcgateway", "sluiceprof", "upstream"} {
+	for _, name := range []string{"sluice", "grpcproxy", "tcprelay", "grpcgateway", "upstream"} {
 		if p := s[name]; p != nil {
 			p.stop()
 		}
