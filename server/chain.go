@@ -47,6 +47,21 @@ func (d *Dispatcher) Dispatch(ss grpc.ServerStream, method string, clientStreams
 	})
 }
 
+// native runs a call the gRPC server received through the chain. grpc-go
+// describes every call that reaches an unknown-service handler (the
+// proxy) as a bidirectional stream; when the proxy has the method's
+// contract (WithMethodKinds), the chain is told the call's real kind, so
+// that policies see the same kind for a method whatever protocol the
+// call came by.
+func (d *Dispatcher) native(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if kinds := d.proxy.kinds; kinds != nil {
+		if client, server, ok := kinds(info.FullMethod); ok {
+			info = &grpc.StreamServerInfo{FullMethod: info.FullMethod, IsClientStream: client, IsServerStream: server}
+		}
+	}
+	return d.chain(srv, ss, info, handler)
+}
+
 // chainStream composes interceptors into one, the first outermost.
 func chainStream(interceptors []grpc.StreamServerInterceptor) grpc.StreamServerInterceptor {
 	switch len(interceptors) {

@@ -166,7 +166,7 @@ func NewGateway(d *Dispatcher, opts ...Option) (*Gateway, error) {
 	sopts := []grpc.ServerOption{
 		grpc.ForceServerCodecV2(frame.Codec()),
 		grpc.UnknownServiceHandler(d.proxy.Handle),
-		grpc.StreamInterceptor(d.chain),
+		grpc.StreamInterceptor(d.native),
 		grpc.ChainUnaryInterceptor(cfg.unary...),
 		grpc.InTapHandle(tapCanonicalMethod),
 		grpc.MaxConcurrentStreams(cfg.limits.MaxConcurrentStreams),

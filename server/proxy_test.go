@@ -95,6 +95,31 @@ func testProxyUnaryHeadersTrailersAndMetadata(t *testing.T, up *gatewaytest.Echo
 	}
 }
 
+// A native gRPC call reaches the proxy as an unknown service, which
+// grpc-go describes as a bidirectional stream; with the contract's kinds
+// the chain sees what the call really is, as it does for REST.
+func TestNativeCallKindsFromContract(t *testing.T) {
+	gatewaytest.CheckLeaks(t)
+	for _, path := range forwardPaths {
+		t.Run(path.name, func(t *testing.T) {
+			seen := make(chan *grpc.StreamServerInfo, 1)
+			record := func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+				seen <- info
+				return h(srv, ss)
+			}
+			_, cc := startEchoGateway(t, path.opts, record)
+			if err := cc.Invoke(context.Background(), "/test.Echo/Unary", wrapperspb.String("x"), new(wrapperspb.StringValue)); err != nil {
+				t.Fatal(err)
+			}
+			info := <-seen
+			wantStreams := path.opts == nil // without a contract the kind is unknown: a full-duplex stream
+			if info.FullMethod != "/test.Echo/Unary" || info.IsClientStream != wantStreams || info.IsServerStream != wantStreams {
+				t.Errorf("the chain saw %+v, want client and server streams %v", info, wantStreams)
+			}
+		})
+	}
+}
+
 func TestProxyStatusWithDetails(t *testing.T) {
 	gatewaytest.CheckLeaks(t)
 	eachForwardPath(t, func(t *testing.T, _ *gatewaytest.Echo, cc *grpc.ClientConn) { testProxyStatusWithDetails(t, cc) })
