@@ -16,6 +16,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/gatewaytest"
 	"github.com/sluice-dev/sluice/registry"
 	"github.com/sluice-dev/sluice/server"
+	"github.com/sluice-dev/sluice/transcoding"
 )
 
 // demoEpoch is the clock of every demo upstream in these tests. With a fixed
@@ -59,14 +60,14 @@ func startGRPCGateway(tb testing.TB, upstream string) string {
 
 // startSluice runs a real sluice gateway on loopback with the REST
 // transcoder in front of upstream, and returns its base URL.
-func startSluice(tb testing.TB, upstream string) string {
+func startSluice(tb testing.TB, upstream string, opts ...transcoding.Option) string {
 	tb.Helper()
 	reg, err := registry.New(registry.Linked(libraryv1.File_sluice_demo_library_v1_library_proto))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	gw := gatewaytest.NewGateway(tb, gatewaytest.Route(upstream, libraryv1.LibraryService_ServiceDesc.ServiceName))
-	gw.Start(tb, server.WithHTTPHandler(newSluiceREST(tb, reg, gw.Dispatcher)))
+	gw.Start(tb, server.WithHTTPHandler(newSluiceREST(tb, reg, gw.Dispatcher, opts...)))
 	return "http://" + gw.Addr
 }
 

@@ -13,7 +13,7 @@ var restGateways = []struct {
 	name  string
 	start func(testing.TB, string) string
 }{
-	{"sluice", startSluice},
+	{"sluice", func(tb testing.TB, upstream string) string { return startSluice(tb, upstream) }},
 	{"grpc-gateway", startGRPCGateway},
 }
 

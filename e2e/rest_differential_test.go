@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/sluice-dev/sluice/internal/gatewaytest"
+	"github.com/sluice-dev/sluice/transcoding"
 )
 
 // restCase is one row of the differential table: a request sent to
@@ -344,8 +345,19 @@ func restCases() []restCase {
 // compares the answers.
 func TestRESTDifferential(t *testing.T) {
 	gatewaytest.CheckLeaks(t)
+	// The fast JSON codecs are the default; the protojson path they fall
+	// back on must answer the same.
+	for _, mode := range []struct {
+		name string
+		opts []transcoding.Option
+	}{{"fast codecs", nil}, {"protojson only", []transcoding.Option{transcoding.WithProtojsonOnly()}}} {
+		t.Run(mode.name, func(t *testing.T) { testRESTDifferential(t, mode.opts) })
+	}
+}
+
+func testRESTDifferential(t *testing.T, opts []transcoding.Option) {
 	gwURL := startGRPCGateway(t, startDemo(t))
-	slURL := startSluice(t, startDemo(t))
+	slURL := startSluice(t, startDemo(t), opts...)
 	client := newClient(t)
 
 	cases := restCases()

@@ -12,13 +12,13 @@ import (
 // newSluiceREST returns sluice's REST transcoder over the registry's
 // routes, dispatching through d (the gateway's one chain and proxy), with
 // default options: the configuration compared with grpc-gateway's defaults.
-func newSluiceREST(tb testing.TB, reg *registry.Registry, d *server.Dispatcher) http.Handler {
+func newSluiceREST(tb testing.TB, reg *registry.Registry, d *server.Dispatcher, opts ...transcoding.Option) http.Handler {
 	tb.Helper()
 	routes, err := transcoding.BuildRoutes(reg.Snapshot())
 	if err != nil {
 		tb.Fatal(err)
 	}
-	rest, err := transcoding.NewREST(func() *transcoding.Routes { return routes }, d)
+	rest, err := transcoding.NewREST(func() *transcoding.Routes { return routes }, d, opts...)
 	if err != nil {
 		tb.Fatal(err)
 	}

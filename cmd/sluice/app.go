@@ -249,6 +249,9 @@ func newREST(cfg *config.Config, routes *routeTable, d *server.Dispatcher) (*tra
 	if r.StrictQuery {
 		opts = append(opts, transcoding.WithStrictQuery())
 	}
+	if r.ProtojsonOnly {
+		opts = append(opts, transcoding.WithProtojsonOnly())
+	}
 	opts = append(opts,
 		transcoding.WithExtraIncomingHeaders(restPolicyHeaders(cfg)...),
 		transcoding.WithStreamFormat(transcoding.StreamFormat(r.StreamFormat)),
