@@ -4,53 +4,25 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
+
+	"github.com/sluice-dev/sluice/transcoding/internal/wellknown"
 )
 
-// wkt tells the well-known types with a JSON mapping of their own apart.
-type wkt uint8
+// wkt is a message's JSON mapping.
+type wkt = wellknown.Kind
 
 const (
-	wktNone wkt = iota
-	wktUnsupported
-	wktTimestamp
-	wktDuration
-	wktWrapper
-	wktStruct
-	wktListValue
-	wktValue
-	wktFieldMask
-	wktEmpty
+	wktNone        = wellknown.None
+	wktUnsupported = wellknown.Any // its mapping needs a type resolver: left to protojson
+	wktTimestamp   = wellknown.Timestamp
+	wktDuration    = wellknown.Duration
+	wktWrapper     = wellknown.Wrapper
+	wktStruct      = wellknown.Struct
+	wktListValue   = wellknown.ListValue
+	wktValue       = wellknown.Value
+	wktFieldMask   = wellknown.FieldMask
+	wktEmpty       = wellknown.Empty
 )
-
-// wktOf returns the JSON mapping of the message named name. Any, whose
-// mapping needs a type resolver, is left to protojson.
-func wktOf(name protoreflect.FullName) wkt {
-	if name.Parent() != "google.protobuf" {
-		return wktNone
-	}
-	switch name.Name() {
-	case "Any":
-		return wktUnsupported
-	case "Timestamp":
-		return wktTimestamp
-	case "Duration":
-		return wktDuration
-	case "BoolValue", "Int32Value", "Int64Value", "UInt32Value", "UInt64Value",
-		"FloatValue", "DoubleValue", "StringValue", "BytesValue":
-		return wktWrapper
-	case "Struct":
-		return wktStruct
-	case "ListValue":
-		return wktListValue
-	case "Value":
-		return wktValue
-	case "FieldMask":
-		return wktFieldMask
-	case "Empty":
-		return wktEmpty
-	}
-	return wktNone
-}
 
 // plan is what the decoder needs of one message type, computed once per
 // descriptor. Plans are immutable once published.
@@ -120,7 +92,7 @@ func (b *builder) build(md protoreflect.MessageDescriptor) *plan {
 	if p, ok := b.local[md]; ok {
 		return p
 	}
-	p := &plan{wkt: wktOf(md.FullName())}
+	p := &plan{wkt: wellknown.Of(md.FullName())}
 	b.local[md] = p
 	if p.wkt == wktUnsupported || !supported(md) {
 		p.wkt = wktUnsupported

@@ -4,21 +4,24 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
+
+	"github.com/sluice-dev/sluice/transcoding/internal/wellknown"
 )
 
 // wkt says how a well-known type prints.
-type wkt uint8
+// wkt is a message's JSON mapping.
+type wkt = wellknown.Kind
 
 const (
-	wktNone wkt = iota
-	wktAny
-	wktTimestamp
-	wktDuration
-	wktWrapper
-	wktStruct
-	wktListValue
-	wktValue
-	wktFieldMask
+	wktNone      = wellknown.None
+	wktAny       = wellknown.Any
+	wktTimestamp = wellknown.Timestamp
+	wktDuration  = wellknown.Duration
+	wktWrapper   = wellknown.Wrapper
+	wktStruct    = wellknown.Struct
+	wktListValue = wellknown.ListValue
+	wktValue     = wellknown.Value
+	wktFieldMask = wellknown.FieldMask
 )
 
 // msgPlan is everything needed to print one message type, built once.
@@ -292,30 +295,11 @@ func wireType(k protoreflect.Kind) protowire.Type {
 	}
 }
 
-// wellKnown reports which well-known type md is, by name as protojson does.
+// wellKnown reports which well-known type md is, by name as protojson
+// does. Empty prints as the empty message it is.
 func wellKnown(md protoreflect.MessageDescriptor) wkt {
-	name := md.FullName()
-	if name.Parent() != "google.protobuf" {
-		return wktNone
-	}
-	switch name.Name() {
-	case "Any":
-		return wktAny
-	case "Timestamp":
-		return wktTimestamp
-	case "Duration":
-		return wktDuration
-	case "BoolValue", "Int32Value", "Int64Value", "UInt32Value", "UInt64Value",
-		"FloatValue", "DoubleValue", "StringValue", "BytesValue":
-		return wktWrapper
-	case "Struct":
-		return wktStruct
-	case "ListValue":
-		return wktListValue
-	case "Value":
-		return wktValue
-	case "FieldMask":
-		return wktFieldMask
+	if k := wellknown.Of(md.FullName()); k != wellknown.Empty {
+		return k
 	}
 	return wktNone
 }
