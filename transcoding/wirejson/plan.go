@@ -8,7 +8,6 @@ import (
 	"github.com/sluice-dev/sluice/transcoding/internal/wellknown"
 )
 
-// wkt says how a well-known type prints.
 // wkt is a message's JSON mapping.
 type wkt = wellknown.Kind
 
