@@ -75,6 +75,48 @@ func FullName(path string) string {
 	return s
 }
 
+// pathName is a method path seen as its full name without building the
+// name (the chain looks methods up in several tables on every call): the
+// name is s with the byte at dot, the path's last '/', read as '.'.
+type pathName struct {
+	s   string
+	dot int // -1: no '/' in s
+}
+
+// nameOf returns the name of path as FullName spells it.
+func nameOf(path string) pathName {
+	s := strings.TrimPrefix(path, "/")
+	return pathName{s: s, dot: strings.LastIndexByte(s, '/')}
+}
+
+// hasPrefix reports whether the name starts with p.
+func (n pathName) hasPrefix(p string) bool {
+	if len(p) > len(n.s) {
+		return false
+	}
+	if n.dot < 0 || n.dot >= len(p) {
+		return n.s[:len(p)] == p
+	}
+	return n.s[:n.dot] == p[:n.dot] && p[n.dot] == '.' && n.s[n.dot+1:len(p)] == p[n.dot+1:]
+}
+
+// byteAt returns the name's i-th byte.
+func (n pathName) byteAt(i int) byte {
+	if i == n.dot {
+		return '.'
+	}
+	return n.s[i]
+}
+
+// matches reports whether the name matches a pattern given by its prefix
+// (the pattern without "*") and whether it ended in "*".
+func (n pathName) matches(prefix string, wildcard bool) bool {
+	if !n.hasPrefix(prefix) {
+		return false
+	}
+	return wildcard || len(prefix) == len(n.s) || n.byteAt(len(prefix)) == '.'
+}
+
 // Pattern is one compiled, valid pattern.
 type Pattern struct {
 	prefix   string // the pattern without its "*"
@@ -92,7 +134,7 @@ func Compile(p string) (Pattern, error) {
 // Matches reports whether the method at path ("/pkg.Service/Method")
 // matches the pattern.
 func (p Pattern) Matches(path string) bool {
-	return p.MatchesName(FullName(path))
+	return nameOf(path).matches(p.prefix, p.wildcard)
 }
 
 // MatchesName reports whether the method full name ("pkg.Service.Method",
@@ -110,13 +152,6 @@ type entry[T any] struct {
 	prefix   string // the pattern without its "*"
 	wildcard bool
 	value    T
-}
-
-func (e entry[T]) matches(name string) bool {
-	if e.wildcard {
-		return strings.HasPrefix(name, e.prefix)
-	}
-	return name == e.prefix || (strings.HasPrefix(name, e.prefix) && name[len(e.prefix)] == '.')
 }
 
 // Table maps patterns to values and finds the value of the most specific
@@ -164,9 +199,9 @@ func (t *Table[T]) Lookup(path string) (T, bool) {
 // LookupPattern is Lookup that also returns the pattern that matched.
 func (t *Table[T]) LookupPattern(path string) (T, string, bool) {
 	if t != nil {
-		name := FullName(path)
+		name := nameOf(path)
 		for _, e := range t.entries {
-			if e.matches(name) {
+			if name.matches(e.prefix, e.wildcard) {
 				return e.value, e.pattern, true
 			}
 		}

@@ -63,3 +63,39 @@ func FuzzValidAndLookup(f *testing.F) {
 		_, _ = tab.Lookup(path)
 	})
 }
+
+// Matching a path reads it as its full name without building it; it must
+// agree with matching the name FullName builds, on every pattern shape and
+// at every boundary (the '/' that reads as '.', prefixes that stop inside
+// a segment).
+func TestPathMatchingAgreesWithFullName(t *testing.T) {
+	t.Parallel()
+	paths := []string{
+		"/pkg.v1.Svc/Get", "/pkg.v1.Svc/GetMore", "/pkg.v1.SvcX/Get", "/pkg.v1/Svc", "/pkg/Get",
+		"/a/b", "/a", "a.b/c", "/", "", "/pkg.v1.Svc/", "//x", "/pkg.v1.Svc/Get/Extra",
+	}
+	patterns := []string{
+		"*", "pkg.*", "pkg.v1", "pkg.v1.*", "pkg.v1.Svc", "pkg.v1.Svc.*", "pkg.v1.Svc.Get", "pkg.v1.Svc.G*",
+		"pkg.v1.S*", "pkg.v1.Svc.GetMore", "pkg", "a", "a.b", "a.*", "a.b.*", "pkg.v1.Sv",
+		"pkg.v1.SvcXGet", "pkg.v1.SvcX*", "aXb", "pkg.v1XSvc.Get",
+	}
+	for _, raw := range patterns {
+		p, err := methodpattern.Compile(raw)
+		if err != nil {
+			t.Fatalf("Compile(%q): %v", raw, err)
+		}
+		var tab methodpattern.Table[string]
+		if err := tab.Add(raw, raw); err != nil {
+			t.Fatal(err)
+		}
+		for _, path := range paths {
+			want := p.MatchesName(methodpattern.FullName(path))
+			if got := p.Matches(path); got != want {
+				t.Errorf("pattern %q, path %q: Matches = %v, MatchesName(FullName) = %v", raw, path, got, want)
+			}
+			if _, got := tab.Lookup(path); got != want {
+				t.Errorf("pattern %q, path %q: Lookup found = %v, want %v", raw, path, got, want)
+			}
+		}
+	}
+}

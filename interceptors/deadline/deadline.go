@@ -86,13 +86,15 @@ func (d *Deadlines) For(fullMethod string) Limits {
 
 // callerTimeout returns the shortest timeout the caller asked for in
 // metadata, or false when it asked for none.
-func callerTimeout(md metadata.MD) (time.Duration, bool, error) {
+func callerTimeout(ctx context.Context) (time.Duration, bool, error) {
 	var (
 		shortest time.Duration
 		found    bool
 	)
 	for _, k := range timeoutKeys {
-		vals := md.Get(k)
+		// One key at a time: copying the whole metadata for a key that is
+		// rarely there would cost every call.
+		vals := metadata.ValueFromIncomingContext(ctx, k)
 		switch len(vals) {
 		case 0:
 			continue
@@ -117,8 +119,7 @@ func callerTimeout(md metadata.MD) (time.Duration, bool, error) {
 func (d *Deadlines) StreamServerInterceptor() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		ctx := ss.Context()
-		md, _ := metadata.FromIncomingContext(ctx)
-		asked, hasAsked, err := callerTimeout(md)
+		asked, hasAsked, err := callerTimeout(ctx)
 		if err != nil {
 			return err
 		}
