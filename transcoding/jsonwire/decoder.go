@@ -189,13 +189,11 @@ func (s *state) message(dst []byte, p *plan) ([]byte, bool) {
 
 // object decodes a JSON object of an ordinary message.
 func (s *state) object(dst []byte, p *plan) ([]byte, bool) {
-	if s.peek() != '{' {
+	empty, ok := s.open('{', '}')
+	if !ok {
 		return nil, false
 	}
-	s.pos++
-	s.skipWS()
-	if s.peek() == '}' {
-		s.pos++
+	if empty {
 		return dst, true
 	}
 	fieldWords := (len(p.fields) + 63) / 64
@@ -304,13 +302,11 @@ func (s *state) fieldValue(dst []byte, f *field) ([]byte, bool) {
 
 // list decodes a JSON array for repeated field f.
 func (s *state) list(dst []byte, f *field) ([]byte, bool) {
-	if s.peek() != '[' {
+	empty, ok := s.open('[', ']')
+	if !ok {
 		return nil, false
 	}
-	s.pos++
-	s.skipWS()
-	if s.peek() == ']' {
-		s.pos++
+	if empty {
 		return dst, true
 	}
 	mark := len(dst)
@@ -365,13 +361,11 @@ func (s *state) list(dst []byte, f *field) ([]byte, bool) {
 
 // mapValue decodes a JSON object for map field f.
 func (s *state) mapValue(dst []byte, f *field) ([]byte, bool) {
-	if s.peek() != '{' {
+	empty, ok := s.open('{', '}')
+	if !ok {
 		return nil, false
 	}
-	s.pos++
-	s.skipWS()
-	if s.peek() == '}' {
-		s.pos++
+	if empty {
 		return dst, true
 	}
 	ks := s.openKeys()

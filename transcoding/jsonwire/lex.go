@@ -16,6 +16,22 @@ import (
 // such as `1e`; the fast path leaves those to it).
 
 // skipWS advances past JSON whitespace.
+// open consumes the opening bracket o of an object or array and reports
+// whether the value is empty (its closing bracket c, consumed too, comes
+// next); ok is false when the value does not start with o.
+func (s *state) open(o, c byte) (empty, ok bool) {
+	if s.peek() != o {
+		return false, false
+	}
+	s.pos++
+	s.skipWS()
+	if s.peek() == c {
+		s.pos++
+		return true, true
+	}
+	return false, true
+}
+
 func (s *state) skipWS() {
 	for s.pos < len(s.data) {
 		switch s.data[s.pos] {

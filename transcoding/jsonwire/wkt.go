@@ -216,13 +216,11 @@ func (s *state) nestedValue(dst []byte) ([]byte, bool) {
 // structBody decodes google.protobuf.Struct: a JSON object whose members
 // are the entries of its map<string, Value> fields (field 1).
 func (s *state) structBody(dst []byte) ([]byte, bool) {
-	if s.peek() != '{' {
+	empty, ok := s.open('{', '}')
+	if !ok {
 		return nil, false
 	}
-	s.pos++
-	s.skipWS()
-	if s.peek() == '}' {
-		s.pos++
+	if empty {
 		return dst, true
 	}
 	ks := s.openKeys()
@@ -264,13 +262,11 @@ func (s *state) structBody(dst []byte) ([]byte, bool) {
 // listValueBody decodes google.protobuf.ListValue: a JSON array of Values
 // (field 1).
 func (s *state) listValueBody(dst []byte) ([]byte, bool) {
-	if s.peek() != '[' {
+	empty, ok := s.open('[', ']')
+	if !ok {
 		return nil, false
 	}
-	s.pos++
-	s.skipWS()
-	if s.peek() == ']' {
-		s.pos++
+	if empty {
 		return dst, true
 	}
 	for {
