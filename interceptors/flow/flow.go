@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime/debug"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -153,7 +154,7 @@ func (c *Controller) StreamServerInterceptor() grpc.StreamServerInterceptor {
 		if rule == nil && c.stall <= 0 {
 			return handler(srv, ss)
 		}
-		s := &stream{ServerStream: ss, method: info.FullMethod, stall: c.stall, watchFirst: info.IsServerStream}
+		s := &stream{ServerStream: ss, method: info.FullMethod}
 		if rule != nil {
 			s.maxRecv, s.maxSend = rule.maxRecv, rule.maxSend
 			if rule.perStream > 0 {
@@ -166,8 +167,98 @@ func (c *Controller) StreamServerInterceptor() grpc.StreamServerInterceptor {
 				}
 			}
 		}
+		if c.stall > 0 && info.IsServerStream {
+			// Only a stream's sends can stall: the one answer of a unary or
+			// client-streaming call cannot, since grpc-go's server transport
+			// takes a call's first message without waiting for the peer (a
+			// stream's write quota starts at 64 KiB and a send proceeds
+			// while any is left) and the REST adapter keeps such an answer
+			// until the chain has returned.
+			return s.runWatched(srv, handler, c.stall)
+		}
 		return handler(srv, s)
 	}
+}
+
+// runWatched runs the rest of the chain on a goroutine of its own and
+// returns DEADLINE_EXCEEDED as soon as one send has waited for the client
+// longer than stall. A send blocked in the transport cannot be called off;
+// returning is what ends it: the call's context is cancelled at once (so
+// the upstream call is too), and when the interceptors have returned the
+// transport finishes the stream, which releases the blocked send and lets
+// the goroutine end. One goroutine and one timer per stream, rather than
+// one per message, keep long streams cheap.
+func (s *stream) runWatched(srv any, handler grpc.StreamHandler, stall time.Duration) error {
+	ctx, cancel := context.WithCancel(s.ServerStream.Context())
+	defer cancel()
+	s.ctx = ctx
+	w := &stallWatch{stall: stall, fired: make(chan struct{})}
+	w.timer = time.AfterFunc(time.Hour, func() { close(w.fired) })
+	w.timer.Stop()
+	s.watch = w
+	done := make(chan handlerResult, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				done <- handlerResult{panicked: &handlerPanic{value: p, stack: debug.Stack()}}
+			}
+		}()
+		done <- handlerResult{err: handler(srv, s)}
+	}()
+	select {
+	case r := <-done:
+		w.timer.Stop()
+		if r.panicked != nil {
+			// Panic on the interceptor's goroutine, where the recovery
+			// interceptor can catch it, with the original stack.
+			panic(r.panicked)
+		}
+		return r.err
+	case <-w.fired:
+		return w.err()
+	}
+}
+
+// handlerResult is how the chain's goroutine ended.
+type handlerResult struct {
+	err      error
+	panicked *handlerPanic
+}
+
+// handlerPanic carries a panic of the chain's goroutine, and where it
+// happened, to the interceptor's goroutine.
+type handlerPanic struct {
+	value any
+	stack []byte
+}
+
+func (p *handlerPanic) String() string { return fmt.Sprintf("%v\n\n%s", p.value, p.stack) }
+
+// stallWatch times each send of one stream.
+type stallWatch struct {
+	stall time.Duration
+	timer *time.Timer   // armed while a send is under way
+	fired chan struct{} // closed when a send outlived stall
+}
+
+func (w *stallWatch) err() error {
+	return status.Errorf(codes.DeadlineExceeded, "send stalled: the client accepted no data for %v", w.stall)
+}
+
+// send sends m through ss with the timer armed. A send that outlived the
+// stall fails: the interceptor has already ended the call.
+func (w *stallWatch) send(ss grpc.ServerStream, m any) error {
+	select {
+	case <-w.fired:
+		return w.err()
+	default:
+	}
+	w.timer.Reset(w.stall)
+	err := ss.SendMsg(m)
+	if !w.timer.Stop() {
+		return w.err()
+	}
+	return err
 }
 
 // stream applies the limits to one call. Like any grpc.ServerStream, it
@@ -179,14 +270,17 @@ type stream struct {
 	limiters         [2]*rate.Limiter // per stream, per key; nil: none
 	paceTimer        *time.Timer
 
-	stall   time.Duration
-	timer   *time.Timer
-	sent    chan error
-	stalled error // set once a send stalled; every later send fails with it
-	// watchFirst says the first send needs the stall watch too: only
-	// server streams' do (see SendMsg).
-	watchFirst bool
-	sends      int
+	ctx   context.Context // with a stall watch: the call's, cancelled when a send stalls
+	watch *stallWatch     // nil: sends are not watched
+}
+
+// Context returns the call's context; with a stall watch, one that is
+// cancelled as soon as a send stalls.
+func (s *stream) Context() context.Context {
+	if s.ctx != nil {
+		return s.ctx
+	}
+	return s.ServerStream.Context()
 }
 
 func (s *stream) RecvMsg(m any) error {
@@ -220,60 +314,10 @@ func (s *stream) SendMsg(m any) error {
 			return status.Errorf(codes.ResourceExhausted, "response message of %d bytes is larger than the %d bytes allowed for %s", n, s.maxSend, s.method)
 		}
 	}
-	s.sends++
-	if s.stall <= 0 || (s.sends == 1 && !s.watchFirst) {
-		// The one answer of a unary or client-streaming call cannot stall
-		// here: grpc-go's server transport takes a call's first message
-		// without waiting for the peer (a stream's write quota starts at
-		// 64 KiB and a send proceeds while any is left), and the REST
-		// adapter keeps such an answer until the chain has returned. A
-		// watch would cost a goroutine per call for nothing.
+	if s.watch == nil {
 		return s.ServerStream.SendMsg(m)
 	}
-	return s.sendWatched(m)
-}
-
-// sendWatched sends m and gives up when the send has not returned within
-// the stall timeout. The abandoned SendMsg stays blocked in grpc-go until
-// the call ends: once the handler returns with the stall error, grpc-go
-// finishes the stream and cancels its context, which releases the write.
-// No other send is started meanwhile, since every later one fails at once.
-// A *frame.Frame is emptied (its buffers go with the send); any other
-// message may still be read by the abandoned send until the call ends.
-func (s *stream) sendWatched(m any) error {
-	if s.stalled != nil {
-		return s.stalled
-	}
-	if s.timer == nil {
-		s.timer = time.NewTimer(s.stall)
-		s.sent = make(chan error, 1)
-	} else {
-		s.timer.Reset(s.stall)
-	}
-	if f, ok := m.(*frame.Frame); ok {
-		// The send may outlive this call, and the caller frees a Frame whose
-		// send failed: move the buffers to a Frame only the send goroutine
-		// knows, so the caller's Free finds nothing to race on.
-		moved := new(frame.Frame)
-		*moved, *f = *f, frame.Frame{}
-		go func() {
-			err := s.ServerStream.SendMsg(moved)
-			if err != nil {
-				moved.Free()
-			}
-			s.sent <- err
-		}()
-	} else {
-		go func() { s.sent <- s.ServerStream.SendMsg(m) }()
-	}
-	select {
-	case err := <-s.sent:
-		s.timer.Stop()
-		return err
-	case <-s.timer.C:
-		s.stalled = status.Errorf(codes.DeadlineExceeded, "send stalled: the client accepted no data for %v", s.stall)
-		return s.stalled
-	}
+	return s.watch.send(s.ServerStream, m)
 }
 
 // size reports the encoded size of m when it can be known without

@@ -3,6 +3,7 @@ package flow_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -171,19 +172,18 @@ func TestSendStall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The fake transport blocks a send until its stream ends, as grpc-go
+	// does for a client that reads nothing.
 	ctx, cancel := context.WithCancel(metadata.NewIncomingContext(context.Background(), nil))
 	defer cancel()
 	begin := time.Now()
+	callCtx := make(chan context.Context, 1)
+	sent := make(chan error, 1)
 	info := &grpc.StreamServerInfo{FullMethod: "/a.S/M", IsServerStream: true}
 	err = runInfo(t, c, &fakeStream{ctx: ctx}, info, func(s grpc.ServerStream) error {
-		f := frame.FromBytes([]byte("hello"))
-		err := s.SendMsg(f)
-		if f.Len() != 0 {
-			t.Error("a stalled frame stayed with the caller, who would free it under the send")
-		}
-		if again := s.SendMsg(frame.FromBytes([]byte("x"))); status.Code(again) != codes.DeadlineExceeded {
-			t.Errorf("send after a stall: %v, want DEADLINE_EXCEEDED at once", again)
-		}
+		callCtx <- s.Context()
+		err := s.SendMsg(frame.FromBytes([]byte("hello")))
+		sent <- err
 		return err
 	})
 	if st := status.Convert(err); st.Code() != codes.DeadlineExceeded || !strings.Contains(st.Message(), "send stalled") {
@@ -192,6 +192,78 @@ func TestSendStall(t *testing.T) {
 	if d := time.Since(begin); d < 50*time.Millisecond {
 		t.Errorf("cut after %v, before the 50ms timeout", d)
 	}
+	// The call's context, as the chain below saw it (the proxy derives the
+	// upstream call from it), is cancelled with the stall.
+	if hctx := <-callCtx; hctx.Err() == nil {
+		t.Error("the call's context is still live after the stall")
+	}
+	select {
+	case err := <-sent:
+		t.Fatalf("the blocked send returned (%v) before the transport ended the stream", err)
+	default:
+	}
+	cancel() // the transport finishes the stream once the interceptors have returned
+	select {
+	case err := <-sent:
+		if status.Code(err) != codes.DeadlineExceeded {
+			t.Errorf("the released send returned %v, want DEADLINE_EXCEEDED", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the blocked send was not released when the stream ended")
+	}
+}
+
+// A send that keeps up is never cut, however long the stream lasts.
+func TestSteadySendsNotCut(t *testing.T) {
+	t.Parallel()
+	c, err := flow.New(flow.WithSendStallTimeout(30 * time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := &fakeStream{ctx: context.Background(), sent: make(chan *frame.Frame, 1)}
+	go func() {
+		for f := range fs.sent {
+			f.Free()
+			time.Sleep(5 * time.Millisecond) // a slow but steady reader
+		}
+	}()
+	info := &grpc.StreamServerInfo{FullMethod: "/a.S/M", IsServerStream: true}
+	err = runInfo(t, c, fs, info, func(s grpc.ServerStream) error {
+		for range 30 { // 150ms in all, five times the stall timeout
+			if err := s.SendMsg(frame.FromBytes([]byte("x"))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	close(fs.sent)
+	if err != nil {
+		t.Fatalf("steady stream: %v", err)
+	}
+}
+
+// A panic in the chain below, which runs on a goroutine of its own for a
+// watched stream, reaches the interceptor's caller (the recovery
+// interceptor) with the stack where it happened.
+func TestWatchedStreamPanicPropagates(t *testing.T) {
+	t.Parallel()
+	c, err := flow.New(flow.WithSendStallTimeout(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := &grpc.StreamServerInfo{FullMethod: "/a.S/M", IsServerStream: true}
+	defer func() {
+		p := recover()
+		if p == nil {
+			t.Fatal("the panic was lost")
+		}
+		if msg := fmt.Sprint(p); !strings.Contains(msg, "boom") || !strings.Contains(msg, "flow_test.go") {
+			t.Errorf("panic value %q, want the original value and its stack", msg)
+		}
+	}()
+	_ = runInfo(t, c, &fakeStream{ctx: context.Background()}, info, func(grpc.ServerStream) error {
+		panic("boom")
+	})
 }
 
 // The one answer of a unary call is sent inline, unwatched: the transports
