@@ -3,13 +3,16 @@ package jsonwire_test
 import (
 	"bytes"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/descriptorpb"
 
 	libraryv1 "github.com/sluice-dev/sluice/gen/go/sluice/demo/library/v1"
 	"github.com/sluice-dev/sluice/transcoding/jsonwire"
@@ -252,20 +255,9 @@ const createBookBody = `{
 func manyKeys(n int, format string) string {
 	parts := make([]string, n)
 	for i := range parts {
-		parts[i] = strings.NewReplacer("%d", itoa(i)).Replace(format)
+		parts[i] = strings.NewReplacer("%d", strconv.Itoa(i)).Replace(format)
 	}
 	return strings.Join(parts, ", ")
-}
-
-func itoa(i int) string {
-	if i == 0 {
-		return "0"
-	}
-	var b []byte
-	for ; i > 0; i /= 10 {
-		b = append([]byte{byte('0' + i%10)}, b...)
-	}
-	return string(b)
 }
 
 func TestRequests(t *testing.T) {
@@ -481,5 +473,25 @@ func TestAppendMessageAppends(t *testing.T) {
 	}
 	if got.GetTitle() != "a" || got.GetAuthor() != "b" {
 		t.Fatalf("merged = %v, want title a and author b", &got)
+	}
+}
+
+// TestLookAlikeWellKnownType: a descriptor set may define a type with a
+// well-known name but another shape; the fast path leaves it to protojson
+// instead of indexing fields that are not there.
+func TestLookAlikeWellKnownType(t *testing.T) {
+	t.Parallel()
+	fd, err := protodesc.NewFile(&descriptorpb.FileDescriptorProto{
+		Name: proto.String("fake/wrappers.proto"), Package: proto.String("google.protobuf"), Syntax: proto.String("proto3"),
+		MessageType: []*descriptorpb.DescriptorProto{{Name: proto.String("BoolValue")}},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range []string{`true`, `{}`, `null`} {
+		_, err := jsonwire.NewDecoder(jsonwire.Options{}).AppendMessage(nil, []byte(in), fd.Messages().Get(0))
+		if !errors.Is(err, jsonwire.ErrFallback) {
+			t.Errorf("AppendMessage(%s) = %v, want ErrFallback", in, err)
+		}
 	}
 }

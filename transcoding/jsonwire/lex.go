@@ -15,7 +15,6 @@ import (
 // RFC 8259 strictly (protojson also tolerates an exponent without digits,
 // such as `1e`; the fast path leaves those to it).
 
-// skipWS advances past JSON whitespace.
 // open consumes the opening bracket o of an object or array and reports
 // whether the value is empty (its closing bracket c, consumed too, comes
 // next); ok is false when the value does not start with o.
@@ -32,6 +31,7 @@ func (s *state) open(o, c byte) (empty, ok bool) {
 	return false, true
 }
 
+// skipWS advances past JSON whitespace.
 func (s *state) skipWS() {
 	for s.pos < len(s.data) {
 		switch s.data[s.pos] {
@@ -347,59 +347,49 @@ func (s *state) skipValue() bool {
 		if !s.enter() {
 			return false
 		}
-		s.pos++
-		s.skipWS()
-		if s.peek() == '}' {
-			s.pos++
-			s.depth--
-			return true
-		}
-		for {
-			if s.peek() != '"' {
-				return false
-			}
-			if _, _, _, ok := s.scanString(); !ok {
-				return false
-			}
-			if !s.colon() || !s.skipValue() {
-				return false
-			}
-			more, ok := s.next('}')
-			if !ok {
-				return false
-			}
-			if !more {
-				s.depth--
-				return true
-			}
-		}
+		empty, _ := s.open('{', '}')
+		ok := empty || s.skipMembers()
+		s.depth--
+		return ok
 	case '[':
 		if !s.enter() {
 			return false
 		}
-		s.pos++
-		s.skipWS()
-		if s.peek() == ']' {
-			s.pos++
-			s.depth--
-			return true
-		}
-		for {
+		empty, _ := s.open('[', ']')
+		for more := !empty; more; {
+			var ok bool
 			if !s.skipValue() {
 				return false
 			}
-			more, ok := s.next(']')
-			if !ok {
+			if more, ok = s.next(']'); !ok {
 				return false
 			}
-			if !more {
-				s.depth--
-				return true
-			}
 		}
+		s.depth--
+		return true
 	default:
 		_, ok := s.number()
 		return ok
+	}
+}
+
+// skipMembers validates and skips the members of an object whose opening
+// brace open consumed, through its closing brace.
+func (s *state) skipMembers() bool {
+	for {
+		if s.peek() != '"' {
+			return false
+		}
+		if _, _, _, ok := s.scanString(); !ok {
+			return false
+		}
+		if !s.colon() || !s.skipValue() {
+			return false
+		}
+		more, ok := s.next('}')
+		if !ok || !more {
+			return ok
+		}
 	}
 }
 

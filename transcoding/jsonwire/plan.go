@@ -94,7 +94,7 @@ func (b *builder) build(md protoreflect.MessageDescriptor) *plan {
 	}
 	p := &plan{wkt: wellknown.Of(md.FullName())}
 	b.local[md] = p
-	if p.wkt == wktUnsupported || !supported(md) {
+	if p.wkt == wktUnsupported || !supported(md) || !wellknown.WellFormed(md) {
 		p.wkt = wktUnsupported
 		return p
 	}

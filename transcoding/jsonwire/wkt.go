@@ -170,36 +170,11 @@ func (s *state) fieldMask(dst []byte) ([]byte, bool) {
 // empty decodes google.protobuf.Empty: an object whose members are all
 // unknown fields.
 func (s *state) empty() bool {
-	if s.peek() != '{' {
+	empty, ok := s.open('{', '}')
+	if !ok {
 		return false
 	}
-	s.pos++
-	s.skipWS()
-	if s.peek() == '}' {
-		s.pos++
-		return true
-	}
-	if !s.discard {
-		return false
-	}
-	for {
-		if s.peek() != '"' {
-			return false
-		}
-		if _, _, _, ok := s.scanString(); !ok {
-			return false
-		}
-		if !s.colon() || !s.skipValue() {
-			return false
-		}
-		more, ok := s.next('}')
-		if !ok {
-			return false
-		}
-		if !more {
-			return true
-		}
-	}
+	return empty || (s.discard && s.skipMembers())
 }
 
 // nestedValue decodes a Value inside a Struct or a ListValue, a message

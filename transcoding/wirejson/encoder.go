@@ -71,7 +71,7 @@ func (e *Encoder) AppendMessage(dst, data []byte, md protoreflect.MessageDescrip
 		return dst, errors.New("wirejson: nil message descriptor")
 	}
 	p := e.plan(md)
-	s := e.state(e.opts.EmitUnpopulated)
+	s := e.state()
 	out, err := s.message(dst, data, p, 0)
 	e.release(s)
 	if err != nil {
@@ -97,7 +97,7 @@ func (e *Encoder) AppendField(dst, data []byte, md protoreflect.MessageDescripto
 		fd.ContainingMessage().FullName() != md.FullName() {
 		return dst, fmt.Errorf("wirejson: field %s is not a field of %s", fd.FullName(), md.FullName())
 	}
-	s := e.state(e.opts.EmitUnpopulated)
+	s := e.state()
 	out, err := s.field(dst, data, p, idx)
 	e.release(s)
 	if err != nil {
@@ -123,12 +123,12 @@ const (
 	maxPooledEntries = 1 << 12
 )
 
-func (e *Encoder) state(emitUnpopulated bool) *state {
+func (e *Encoder) state() *state {
 	s, _ := e.pool.Get().(*state)
 	if s == nil {
 		s = &state{}
 	}
-	s.emitUnpopulated = emitUnpopulated
+	s.emitUnpopulated = e.opts.EmitUnpopulated
 	return s
 }
 

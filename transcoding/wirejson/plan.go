@@ -1,6 +1,8 @@
 package wirejson
 
 import (
+	"math"
+
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
@@ -144,7 +146,7 @@ func (b *builder) message(md protoreflect.MessageDescriptor) *msgPlan {
 		}
 	}
 	p.wkt = wellKnown(md)
-	if p.wkt != wktNone && p.wkt != wktAny && !wellFormed(p) {
+	if !wellknown.WellFormed(md) {
 		p.forbidden = "unexpected shape of " + string(md.FullName())
 	}
 	return p
@@ -260,9 +262,9 @@ func (b *builder) scalarJSON(fp *fieldPlan, v protoreflect.Value) []byte {
 	case protoreflect.Uint32Kind, protoreflect.Uint64Kind, protoreflect.Fixed32Kind, protoreflect.Fixed64Kind:
 		raw = v.Uint()
 	case protoreflect.FloatKind:
-		raw = uint64(float32bits(float32(v.Float())))
+		raw = uint64(math.Float32bits(float32(v.Float())))
 	case protoreflect.DoubleKind:
-		raw = float64bits(v.Float())
+		raw = math.Float64bits(v.Float())
 	case protoreflect.StringKind:
 		bs = []byte(v.String())
 	case protoreflect.BytesKind:
@@ -301,43 +303,4 @@ func wellKnown(md protoreflect.MessageDescriptor) wkt {
 		return k
 	}
 	return wktNone
-}
-
-// wellFormed checks that a well-known type has the fields the printer
-// relies on, so a look-alike descriptor falls back instead of misprinting.
-func wellFormed(p *msgPlan) bool {
-	has := func(num protowire.Number, kind protoreflect.Kind, list bool) bool {
-		i := p.lookup(num)
-		return i >= 0 && p.fields[i].kind == kind && p.fields[i].list == list && !p.fields[i].isMap
-	}
-	switch p.wkt {
-	case wktTimestamp, wktDuration:
-		return has(1, protoreflect.Int64Kind, false) && has(2, protoreflect.Int32Kind, false)
-	case wktWrapper:
-		i := p.lookup(1)
-		return i >= 0 && !p.fields[i].list && !p.fields[i].isMap && p.fields[i].msg == nil && p.fields[i].enum == nil
-	case wktStruct:
-		i := p.lookup(1)
-		return i >= 0 && p.fields[i].isMap && p.fields[i].key.kind == protoreflect.StringKind &&
-			p.fields[i].val.msg != nil && p.fields[i].val.msg.md.FullName() == "google.protobuf.Value"
-	case wktListValue:
-		i := p.lookup(1)
-		return i >= 0 && p.fields[i].list && p.fields[i].msg != nil && p.fields[i].msg.md.FullName() == "google.protobuf.Value"
-	case wktValue:
-		od := p.md.Oneofs().ByName("kind")
-		if od == nil || od.Fields().Len() != 6 || p.nOneofs != 1 {
-			return false
-		}
-		for i := range p.fields {
-			if p.fields[i].oneof != int32(od.Index()) || p.fields[i].list || p.fields[i].isMap {
-				return false
-			}
-		}
-		return has(1, protoreflect.EnumKind, false) && has(2, protoreflect.DoubleKind, false) &&
-			has(3, protoreflect.StringKind, false) && has(4, protoreflect.BoolKind, false) &&
-			has(5, protoreflect.MessageKind, false) && has(6, protoreflect.MessageKind, false)
-	case wktFieldMask:
-		return has(1, protoreflect.StringKind, true)
-	}
-	return true
 }

@@ -10,9 +10,6 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
-func float32bits(f float32) uint32 { return math.Float32bits(f) }
-func float64bits(f float64) uint64 { return math.Float64bits(f) }
-
 // appendScalar appends one scalar value of fp's kind: v is the varint or
 // fixed value from the wire, b the bytes of a string or bytes value.
 func appendScalar(dst []byte, fp *fieldPlan, v uint64, b []byte) ([]byte, error) {

@@ -56,3 +56,49 @@ func Of(name protoreflect.FullName) Kind {
 	}
 	return None
 }
+
+// WellFormed reports whether md has the fields the JSON mapping of its
+// kind relies on. Kinds go by name alone, so a descriptor set can carry a
+// look-alike (say a google.protobuf.BoolValue without a value field); the
+// codecs leave such a type to protojson instead of misprinting it or
+// indexing fields that are not there. Ordinary messages, Any and Empty are
+// always well formed.
+func WellFormed(md protoreflect.MessageDescriptor) bool {
+	fds := md.Fields()
+	has := func(num protoreflect.FieldNumber, kind protoreflect.Kind, list bool) bool {
+		fd := fds.ByNumber(num)
+		return fd != nil && fd.Kind() == kind && fd.IsList() == list && !fd.IsMap()
+	}
+	isValue := func(fd protoreflect.FieldDescriptor) bool {
+		return fd.Message() != nil && fd.Message().FullName() == "google.protobuf.Value"
+	}
+	switch Of(md.FullName()) {
+	case Timestamp, Duration:
+		return has(1, protoreflect.Int64Kind, false) && has(2, protoreflect.Int32Kind, false)
+	case Wrapper:
+		fd := fds.ByNumber(1)
+		return fds.Len() == 1 && fd != nil && !fd.IsList() && !fd.IsMap() && fd.Message() == nil && fd.Enum() == nil
+	case Struct:
+		fd := fds.ByNumber(1)
+		return fd != nil && fd.IsMap() && fd.MapKey().Kind() == protoreflect.StringKind && isValue(fd.MapValue())
+	case ListValue:
+		fd := fds.ByNumber(1)
+		return fd != nil && fd.IsList() && isValue(fd)
+	case Value:
+		od := md.Oneofs().ByName("kind")
+		if od == nil || od.Fields().Len() != 6 || md.Oneofs().Len() != 1 {
+			return false
+		}
+		for i := range fds.Len() {
+			if fd := fds.Get(i); fd.ContainingOneof() != od || fd.IsList() || fd.IsMap() {
+				return false
+			}
+		}
+		return has(1, protoreflect.EnumKind, false) && has(2, protoreflect.DoubleKind, false) &&
+			has(3, protoreflect.StringKind, false) && has(4, protoreflect.BoolKind, false) &&
+			has(5, protoreflect.MessageKind, false) && has(6, protoreflect.MessageKind, false)
+	case FieldMask:
+		return has(1, protoreflect.StringKind, true)
+	}
+	return true
+}
