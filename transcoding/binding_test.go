@@ -445,6 +445,19 @@ func TestCORS(t *testing.T) {
 	if _, err := transcoding.NewREST(demoRoutesFunc(t), d, transcoding.WithCORS(transcoding.CORS{AllowedOrigins: []string{"*"}, AllowCredentials: true})); err == nil {
 		t.Error("credentials with the * origin accepted")
 	}
+
+	// The policy is the one given to WithCORS: neither changed by it nor
+	// changeable afterwards through the caller's slices.
+	cors := transcoding.CORS{AllowedOrigins: []string{"https://app.example"}, AllowedHeaders: []string{"X-Key"}}
+	h = newHandler(t, d, transcoding.WithCORS(cors))
+	if cors.AllowedHeaders[0] != "X-Key" {
+		t.Errorf("WithCORS changed the caller's AllowedHeaders to %q", cors.AllowedHeaders)
+	}
+	cors.AllowedOrigins[0] = "https://evil.example"
+	w = serve(h, "OPTIONS", "/v1/shelves", "", "Origin", "https://evil.example", "Access-Control-Request-Method", "POST")
+	if w.Header().Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("an origin added to the caller's slice after WithCORS was allowed: %v", w.Header())
+	}
 }
 
 func demoRoutesFunc(t testing.TB) func() *transcoding.Routes {

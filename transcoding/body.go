@@ -103,6 +103,17 @@ func withHTTPStatus(st *status.Status, httpStatus int) error {
 	return &httpStatusError{st: st, httpStatus: httpStatus}
 }
 
+// httpStatusOf returns err's status and the HTTP status it answers with:
+// the code table's, unless err carries its own (httpStatusError).
+func httpStatusOf(err error) (*status.Status, int) {
+	st := status.Convert(err)
+	var hs *httpStatusError
+	if errors.As(err, &hs) {
+		return st, hs.httpStatus
+	}
+	return st, HTTPStatus(st.Code())
+}
+
 // isBlank reports whether b holds only JSON whitespace: an empty body,
 // which binds nothing, as with grpc-gateway.
 func isBlank(b []byte) bool {

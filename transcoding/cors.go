@@ -48,7 +48,14 @@ func (c CORS) validate() error {
 	return nil
 }
 
+// normalized fills in the defaults and lower-cases the header names, on
+// copies of the slices: the caller's CORS is neither changed nor able to
+// change the policy afterwards.
 func (c CORS) normalized() CORS {
+	c.AllowedOrigins = slices.Clone(c.AllowedOrigins)
+	c.AllowedMethods = slices.Clone(c.AllowedMethods)
+	c.AllowedHeaders = slices.Clone(c.AllowedHeaders)
+	c.ExposedHeaders = slices.Clone(c.ExposedHeaders)
 	if len(c.AllowedMethods) == 0 {
 		c.AllowedMethods = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
 	}

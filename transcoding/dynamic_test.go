@@ -1,16 +1,21 @@
 package transcoding_test
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
+	"reflect"
 	"strings"
 	"testing"
 
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/sluice-dev/sluice/internal/gatewaytest"
 	"github.com/sluice-dev/sluice/registry"
@@ -292,5 +297,73 @@ func TestStrictMethods(t *testing.T) {
 		if w := serve(h, tt.method, tt.target, tt.body); w.Code != tt.code {
 			t.Errorf("%s %s %s: %d, want %d: %s", tt.method, tt.target, tt.body, w.Code, tt.code, w.Body)
 		}
+	}
+}
+
+// TestStreamedBodyPathAndQuery checks that every message of a streamed
+// body carries the same path variables and query parameters, with the
+// fast codecs and without.
+func TestStreamedBodyPathAndQuery(t *testing.T) {
+	t.Parallel()
+	fd := thingsFile(defaultThingRules())
+	fd.Service[0].Method = append(fd.Service[0].Method, &descriptorpb.MethodDescriptorProto{
+		Name:            proto.String("StreamThings"),
+		InputType:       proto.String(".things.v1.Thing"),
+		OutputType:      proto.String(".things.v1.Thing"),
+		ClientStreaming: proto.Bool(true),
+		Options:         rule(&annotations.HttpRule{Pattern: &annotations.HttpRule_Post{Post: "/v1/{name=things/*}:stream"}, Body: "child"}),
+	})
+	snap, err := registry.Build(registry.DescriptorSet("things.binpb", descriptorSet(t, fd)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes, err := transcoding.BuildRoutes(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := snap.Files().FindDescriptorByName("things.v1.Thing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	thing := d.(protoreflect.MessageDescriptor)
+	for name, opts := range map[string][]transcoding.Option{"fast": nil, "protojson": {transcoding.WithProtojsonOnly()}} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dd := &drainDispatcher{}
+			h, err := transcoding.NewREST(func() *transcoding.Routes { return routes }, dd, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := `{"name":"c1"}` + "\n" + `{"name":"c2","count":"3"}` + "\n"
+			w := serve(h, "POST", "/v1/things/a:stream?count=7&tags=x&tags=y", body, "Content-Type", "application/x-ndjson")
+			if w.Code != 200 {
+				t.Fatalf("status %d: %s", w.Code, w.Body)
+			}
+			if len(dd.msgs) != 2 {
+				t.Fatalf("%d messages, want 2", len(dd.msgs))
+			}
+			for i, data := range dd.msgs {
+				m := dynamicpb.NewMessage(thing)
+				if err := proto.Unmarshal(data, m); err != nil {
+					t.Fatal(err)
+				}
+				got, err := protojson.Marshal(m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				child := [...]string{`{"name":"c1"}`, `{"name":"c2","count":"3"}`}[i]
+				want := `{"name":"things/a","count":"7","tags":["x","y"],"child":` + child + `}`
+				var g, w2 any
+				if err := json.Unmarshal(got, &g); err != nil {
+					t.Fatal(err)
+				}
+				if err := json.Unmarshal([]byte(want), &w2); err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(g, w2) {
+					t.Errorf("message %d = %s, want %s", i, got, want)
+				}
+			}
+		})
 	}
 }

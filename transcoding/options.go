@@ -146,14 +146,7 @@ func WithProtojsonOnly() Option {
 func WithIncomingHeaders(names ...string) Option {
 	return optionFunc(func(c *config) {
 		c.incoming = map[string]bool{}
-		for _, n := range names {
-			k := strings.ToLower(n)
-			if !passable(k) {
-				c.errs = append(c.errs, fmt.Errorf("incoming header %q can never be passed as metadata", n))
-				continue
-			}
-			c.incoming[k] = true
-		}
+		c.allowIncoming(names)
 	})
 }
 
@@ -163,16 +156,20 @@ func WithIncomingHeaders(names ...string) Option {
 // limit is keyed on). The same names are refused as by
 // WithIncomingHeaders.
 func WithExtraIncomingHeaders(names ...string) Option {
-	return optionFunc(func(c *config) {
-		for _, n := range names {
-			k := strings.ToLower(n)
-			if !passable(k) {
-				c.errs = append(c.errs, fmt.Errorf("incoming header %q can never be passed as metadata", n))
-				continue
-			}
-			c.incoming[k] = true
+	return optionFunc(func(c *config) { c.allowIncoming(names) })
+}
+
+// allowIncoming adds names to the incoming allowlist, refusing those that
+// can never be metadata.
+func (c *config) allowIncoming(names []string) {
+	for _, n := range names {
+		k := strings.ToLower(n)
+		if !passable(k) {
+			c.errs = append(c.errs, fmt.Errorf("incoming header %q can never be passed as metadata", n))
+			continue
 		}
-	})
+		c.incoming[k] = true
+	}
 }
 
 // WithoutMetadataHeaders stops Grpc-Metadata-<key> request headers from

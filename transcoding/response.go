@@ -3,7 +3,6 @@ package transcoding
 import (
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -18,12 +17,8 @@ import (
 
 // fail writes an error that happened before the call was dispatched.
 func (c *call) fail(err error) {
-	var hs *httpStatusError
-	if errors.As(err, &hs) {
-		c.errs.writeStatus(c.w, hs.st, hs.httpStatus)
-		return
-	}
-	c.errs.WriteStatus(c.w, status.Convert(err))
+	st, code := httpStatusOf(err)
+	c.errs.writeStatus(c.w, st, code)
 }
 
 // requestsTrailers reports whether the client said it reads HTTP trailers
@@ -62,12 +57,7 @@ func declareTrailers(h http.Header, md metadata.MD, allow func(string) bool) {
 // writeError writes the call's final error with the upstream's headers
 // and, when asked for, its trailers.
 func (c *call) writeError(s *restStream, err error) {
-	st := status.Convert(err)
-	code := HTTPStatus(st.Code())
-	var hs *httpStatusError
-	if errors.As(err, &hs) {
-		code = hs.httpStatus
-	}
+	st, code := httpStatusOf(err)
 	h := c.w.Header()
 	hdr, _ := s.headers()
 	setMetadataHeaders(h, metadataHeaderPrefix, hdr, c.allow)

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/sluice-dev/sluice/grpctimeout"
 	"github.com/sluice-dev/sluice/protocol"
@@ -147,6 +148,13 @@ type call struct {
 	unmarshal protojson.UnmarshalOptions
 	allow     func(key string) bool // response metadata filter
 	fast      *fastCodecs           // nil until a route table is loaded
+
+	// pathQuery caches, for buildFast, the path and query bindings as a
+	// message of their own: every message of a streamed body has the
+	// same. It stays nil when they need buildMessage; pathQueryDone once
+	// computed.
+	pathQuery     protoreflect.Message
+	pathQueryDone bool
 }
 
 // ServeHTTP serves one REST request.
@@ -376,28 +384,12 @@ func (h *REST) buildFast(c *call, vars []httprule.Var, body []byte, contentType 
 	if err != nil {
 		return nil, false
 	}
-	// The path and query bindings, on a message of their own.
-	m := b.in.New()
-	for i, v := range vars {
-		if i >= len(b.vars) {
-			break
-		}
-		if setPath(m, b.vars[i], []string{v.Value}) != nil {
-			return nil, false
-		}
-	}
-	if b.body == bodyAll {
-		if (h.cfg.strictQuery || b.strict) && c.r.URL.RawQuery != "" {
-			return nil, false
-		}
-	} else if c.r.URL.RawQuery != "" {
-		q, err := url.ParseQuery(c.r.URL.RawQuery)
-		if err != nil || bindQuery(m, q, b.bound, h.cfg.strictQuery || b.strict) != nil {
-			return nil, false
-		}
+	pq := h.fastPathQuery(c, vars)
+	if pq == nil {
+		return nil, false
 	}
 	mo := proto.MarshalOptions{}
-	size := len(decoded) + mo.Size(m.Interface())
+	size := len(decoded) + mo.Size(pq.Interface())
 	if b.body == bodyField {
 		size += protowire.SizeTag(b.bodyField.Number()) + protowire.SizeBytes(len(decoded))
 	}
@@ -407,11 +399,43 @@ func (h *REST) buildFast(c *call, vars []httprule.Var, body []byte, contentType 
 		out = protowire.AppendVarint(out, uint64(len(decoded)))
 	}
 	out = append(out, decoded...)
-	out, err = mo.MarshalAppend(out, m.Interface())
+	out, err = mo.MarshalAppend(out, pq.Interface())
 	if err != nil {
 		return nil, false
 	}
 	return out, true
+}
+
+// fastPathQuery returns the path and query bindings of the call, built
+// once as a message of their own, or nil when they need buildMessage
+// (which words the error). Nothing may modify the message.
+func (h *REST) fastPathQuery(c *call, vars []httprule.Var) protoreflect.Message {
+	if c.pathQueryDone {
+		return c.pathQuery
+	}
+	c.pathQueryDone = true
+	b := c.b
+	m := b.in.New()
+	for i, v := range vars {
+		if i >= len(b.vars) {
+			break
+		}
+		if setPath(m, b.vars[i], []string{v.Value}) != nil {
+			return nil
+		}
+	}
+	if b.body == bodyAll {
+		if (h.cfg.strictQuery || b.strict) && c.r.URL.RawQuery != "" {
+			return nil
+		}
+	} else if c.r.URL.RawQuery != "" {
+		q, err := url.ParseQuery(c.r.URL.RawQuery)
+		if err != nil || bindQuery(m, q, b.bound, h.cfg.strictQuery || b.strict) != nil {
+			return nil
+		}
+	}
+	c.pathQuery = m
+	return m
 }
 
 // buildMessage builds one request message, in the order grpc-gateway
@@ -465,42 +489,14 @@ func (h *REST) buildMessage(c *call, vars []httprule.Var, body []byte, contentTy
 	return out, nil
 }
 
-// acceptsJSON reports whether an Accept header allows application/json.
-// No header accepts anything.
+// acceptsJSON reports whether an Accept header allows application/json,
+// by the same negotiation as server streams (the most specific matching
+// media range decides). No header, or none that parses, accepts anything.
 func acceptsJSON(values []string) bool {
-	if len(values) == 0 {
+	ranges := parseAccept(values)
+	if len(ranges) == 0 {
 		return true
 	}
-	seen := false
-	for _, v := range values {
-		for _, part := range strings.Split(v, ",") {
-			part = strings.TrimSpace(part)
-			if part == "" {
-				continue
-			}
-			seen = true
-			mt, params, _ := strings.Cut(part, ";")
-			mt = strings.ToLower(strings.TrimSpace(mt))
-			if mt != "*/*" && mt != "application/*" && mt != "application/json" {
-				continue
-			}
-			if zeroQ(params) {
-				continue
-			}
-			return true
-		}
-	}
-	return !seen
-}
-
-// zeroQ reports whether media-range parameters carry q=0.
-func zeroQ(params string) bool {
-	for _, p := range strings.Split(params, ";") {
-		k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
-		if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
-			v = strings.TrimSpace(v)
-			return strings.Trim(v, "0.") == "" && v != ""
-		}
-	}
-	return false
+	q, _ := acceptQuality(ranges, contentTypeJSON)
+	return q > 0
 }

@@ -118,6 +118,7 @@ func TestRESTRuleShapes(t *testing.T) {
 			headers: []string{"Content-Type", "application/xml"}, code: 415},
 		{name: "unacceptable accept", method: "GET", path: "/v1/shelves", headers: []string{"Accept", "text/html"}, code: 406},
 		{name: "acceptable accept", method: "GET", path: "/v1/shelves", headers: []string{"Accept", "text/html, application/*;q=0.5"}, code: 200},
+		{name: "accept refuses json, wildcard does not override", method: "GET", path: "/v1/shelves", headers: []string{"Accept", "application/json;q=0, */*"}, code: 406},
 		{name: "null for a well-known type", method: "POST", path: "/v1/shelves/classics/books", body: `{"title":"Nulls","publishTime":null,"rating":null,"readingTime":null,"metadata":null}`, code: 200,
 			checks: []check{jsonAt("book.title", "Nulls")}},
 		{name: "bad grpc-timeout", method: "GET", path: "/v1/shelves", headers: []string{"Grpc-Timeout", "1x"}, code: 400},

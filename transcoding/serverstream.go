@@ -2,7 +2,6 @@ package transcoding
 
 import (
 	"bytes"
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -342,18 +341,14 @@ func (sr *streamResponder) finish(s *restStream, err error) {
 	}
 	// Whoever else could write (the heartbeat) has stopped.
 	c := sr.c
-	st := status.Convert(err)
+	st, errCode := httpStatusOf(err)
 	if !sr.started {
 		if hdr, sent := s.headers(); !sent {
 			setMetadataHeaders(c.w.Header(), metadataHeaderPrefix, hdr, c.allow)
 		}
 		code, ct := http.StatusOK, sr.contentType()
 		if err != nil {
-			code, ct = HTTPStatus(st.Code()), contentTypeJSON
-			var hs *httpStatusError
-			if errors.As(err, &hs) {
-				code = hs.httpStatus
-			}
+			code, ct = errCode, contentTypeJSON
 		} else if sr.raw {
 			ct = contentTypeJSON
 		}

@@ -288,21 +288,22 @@ func (r *Router) Match(method, path string) (Match, MatchResult) {
 	}
 	m := matcher{path: path, starts: starts, n: len(starts) - 1, method: method, pct: pct}
 
-	// With a verb first, then without.
+	// With a verb first, then without. With the verb, the last segment
+	// ends (starts[m.n]) just past its ':'.
 	lastEnd := starts[m.n]
-	verbOK := false
+	verb, verbEnd := "", 0
 	if m.n > 0 {
 		last := m.seg(m.n - 1)
 		if c := strings.LastIndexByte(last, ':'); c > 0 && c < len(last)-1 {
-			verbOK = true
-			m.verb = canonical(last[c+1:])
-			starts[m.n] = starts[m.n-1] + c + 1
-			if l := m.find(r.root, 0); l != nil {
-				return result(l, path, starts, pct, r.multi), Found
-			}
-			starts[m.n] = lastEnd
-			m.verb = ""
+			verb, verbEnd = canonical(last[c+1:]), starts[m.n-1]+c+1
 		}
+	}
+	if verb != "" {
+		m.verb, starts[m.n] = verb, verbEnd
+		if l := m.find(r.root, 0); l != nil {
+			return result(l, path, starts, pct, r.multi), Found
+		}
+		m.verb, starts[m.n] = "", lastEnd
 	}
 	if l := m.find(r.root, 0); l != nil {
 		return result(l, path, starts, pct, r.multi), Found
@@ -310,11 +311,8 @@ func (r *Router) Match(method, path string) (Match, MatchResult) {
 
 	var allow []string
 	m.collect(r.root, 0, &allow)
-	if verbOK {
-		last := m.seg(m.n - 1)
-		c := strings.LastIndexByte(last, ':')
-		m.verb = canonical(last[c+1:])
-		starts[m.n] = starts[m.n-1] + c + 1
+	if verb != "" {
+		m.verb, starts[m.n] = verb, verbEnd
 		m.collect(r.root, 0, &allow)
 	}
 	if len(allow) == 0 {
