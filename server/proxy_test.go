@@ -390,6 +390,14 @@ func TestNonCanonicalPathsRefused(t *testing.T) {
 			t.Errorf("path %q: %v, want UNIMPLEMENTED", path, err)
 		}
 	}
+	// Adapted calls, and native gRPC served through grpc.Server.ServeHTTP,
+	// pass no tap handle: the dispatcher's own check must refuse them.
+	for _, path := range []string{"test.Echo/Unary", "//test.Echo/Unary", "/test.Echo/Unary/x"} {
+		err := gw.Dispatcher.Dispatch(contextStream{ctx: ctx}, path, false, false)
+		if status.Code(err) != codes.Unimplemented {
+			t.Errorf("dispatched path %q: %v, want UNIMPLEMENTED", path, err)
+		}
+	}
 	mu.Lock()
 	if len(seen) != 0 {
 		t.Errorf("interceptors saw %q, want nothing", seen)
@@ -399,6 +407,15 @@ func TestNonCanonicalPathsRefused(t *testing.T) {
 		t.Errorf("canonical path: %v", err)
 	}
 }
+
+// contextStream is a grpc.ServerStream that has only a context: enough
+// for a call refused before anything reads or writes it.
+type contextStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s contextStream) Context() context.Context { return s.ctx }
 
 // compressionStats records payload sizes on the client side.
 type compressionStats struct {

@@ -24,7 +24,7 @@ import (
 	"google.golang.org/grpc/serviceconfig"
 	"google.golang.org/grpc/status"
 
-	"github.com/sluice-dev/sluice/config"
+	"github.com/sluice-dev/sluice/methodpattern"
 	"github.com/sluice-dev/sluice/server/frame"
 )
 
@@ -131,7 +131,7 @@ func (r RetryPolicy) validate() error {
 		errs = append(errs, errors.New("retry: no method patterns"))
 	}
 	for _, p := range r.Methods {
-		if err := config.ValidPattern(p); err != nil {
+		if err := methodpattern.Valid(p); err != nil {
 			errs = append(errs, fmt.Errorf("retry: %w", err))
 		}
 	}

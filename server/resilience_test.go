@@ -270,23 +270,33 @@ func TestStreamsNotRetriedAfterFirstMessage(t *testing.T) {
 // TestResilienceConfigErrors: invalid policies are construction errors.
 func TestResilienceConfigErrors(t *testing.T) {
 	t.Parallel()
-	cases := map[string]server.Upstream{
-		"retry without methods":   {Retry: &server.RetryPolicy{}},
-		"retry with bad pattern":  {Retry: &server.RetryPolicy{Methods: []string{"/a/b"}}},
-		"one attempt":             {Retry: &server.RetryPolicy{Methods: []string{"a"}, MaxAttempts: 1}},
-		"retry OK":                {Retry: &server.RetryPolicy{Methods: []string{"a"}, Codes: []codes.Code{codes.OK}}},
-		"max below initial":       {Retry: &server.RetryPolicy{Methods: []string{"a"}, InitialBackoff: time.Second, MaxBackoff: time.Millisecond}},
-		"negative failures":       {OutlierDetection: &server.OutlierDetection{ConsecutiveFailures: -1}},
-		"max ejection below base": {OutlierDetection: &server.OutlierDetection{BaseEjectionTime: time.Minute, MaxEjectionTime: time.Second}},
-		"cancelled as failure":    {OutlierDetection: &server.OutlierDetection{FailureCodes: []codes.Code{codes.Canceled}}},
+	// Each case names the part of the error that says what is wrong, so
+	// that a case refused for another reason fails.
+	cases := map[string]struct {
+		up   server.Upstream
+		want string
+	}{
+		"retry without methods":   {server.Upstream{Retry: &server.RetryPolicy{}}, "no method patterns"},
+		"retry with bad pattern":  {server.Upstream{Retry: &server.RetryPolicy{Methods: []string{"/a/b"}}}, `must not contain "/"`},
+		"one attempt":             {server.Upstream{Retry: &server.RetryPolicy{Methods: []string{"a"}, MaxAttempts: 1}}, "max attempts 1"},
+		"retry OK":                {server.Upstream{Retry: &server.RetryPolicy{Methods: []string{"a"}, Codes: []codes.Code{codes.OK}}}, "code OK cannot be retried"},
+		"max below initial":       {server.Upstream{Retry: &server.RetryPolicy{Methods: []string{"a"}, InitialBackoff: time.Second, MaxBackoff: time.Millisecond}}, "backoffs"},
+		"negative failures":       {server.Upstream{OutlierDetection: &server.OutlierDetection{ConsecutiveFailures: -1}}, "consecutive failures -1"},
+		"max ejection below base": {server.Upstream{OutlierDetection: &server.OutlierDetection{BaseEjectionTime: time.Minute, MaxEjectionTime: time.Second}}, "ejection times"},
+		"cancelled as failure":    {server.Upstream{OutlierDetection: &server.OutlierDetection{FailureCodes: []codes.Code{codes.Canceled}}}, "code Canceled cannot count"},
 	}
-	for name, up := range cases {
+	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
+			up := tc.up
 			up.Target, up.Methods = "127.0.0.1:1", []string{"a"}
-			if ups, err := server.NewUpstreams([]server.Upstream{up}, 0, 0); err == nil {
+			ups, err := server.NewUpstreams([]server.Upstream{up}, 0, 0)
+			if err == nil {
 				_ = ups.Close()
 				t.Fatal("NewUpstreams accepted it")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not mention %q", err, tc.want)
 			}
 		})
 	}

@@ -67,14 +67,7 @@ func (f *Frame) SetBytes(b []byte) {
 // client's own subtype with grpc.CallContentSubtype.
 func Codec() encoding.CodecV2 { return newFrameCodec() }
 
-// frameCodec is a pass-through codec: Frames go through untouched and any
-// other message (the gateway's own services, such as health) falls back to
-// the regular proto codec.
-//
-// Its name is empty on purpose. grpc-go derives a client call's content
-// subtype from the forced codec's name; an empty name keeps the upstream
-// request at plain "application/grpc" unless the proxy asks for the
-// client's own subtype with grpc.CallContentSubtype.
+// frameCodec is the codec Codec returns; see there.
 type frameCodec struct {
 	fallback encoding.CodecV2
 }
