@@ -114,25 +114,26 @@ func checkMethodSize(errs *Errors, path string, b, serverMax ByteSize, serverKey
 	}
 }
 
-// validKey checks the spelling of Limits.Key.
+// validKey checks the spelling of Limits.Key: the spellings of
+// rate_limits.limits[].key but global, plus method. A header name must
+// pass ValidMetadataKey, as the key function built from it at start-up
+// requires.
 func validKey(k string) error {
-	switch {
-	case k == "identity", k == "api_key", k == "client_ip", k == "method":
-		return nil
-	case strings.HasPrefix(k, "metadata:"):
-		name := strings.TrimPrefix(k, "metadata:")
-		if name == "" {
-			return fmt.Errorf("%q names no header: write metadata:NAME", k)
-		}
-		for _, c := range name {
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-				return fmt.Errorf("%q: %q is not a valid header name", k, name)
-			}
-		}
-		if strings.HasPrefix(strings.ToLower(name), "grpc-") {
-			return fmt.Errorf("%q: grpc- headers are reserved by gRPC", k)
-		}
+	switch k {
+	case RateLimitKeyIdentity, RateLimitKeyAPIKey, RateLimitKeyClientIP, "method":
 		return nil
 	}
-	return fmt.Errorf("must be identity, api_key, client_ip, method or metadata:NAME, got %q", k)
+	name, ok := strings.CutPrefix(k, RateLimitKeyMetadata)
+	switch {
+	case !ok:
+		return fmt.Errorf("must be identity, api_key, client_ip, method or metadata:NAME, got %q", k)
+	case name == "":
+		return fmt.Errorf("%q names no header: write metadata:NAME", k)
+	case strings.HasPrefix(strings.ToLower(name), "grpc-"):
+		return fmt.Errorf("%q: grpc- headers are reserved by gRPC", k)
+	}
+	if err := ValidMetadataKey(name); err != nil {
+		return fmt.Errorf("%q: %w", k, err)
+	}
+	return nil
 }

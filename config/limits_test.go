@@ -83,6 +83,13 @@ func TestLimitsValidate(t *testing.T) {
 			want:   []string{"limits.key: \"metadata:grpc-timeout\": grpc- headers are reserved"},
 		},
 		{
+			// The limiters' key function takes the rate limits' header
+			// rules: a name it would refuse at start-up fails here.
+			name:   "header not as metadata",
+			limits: config.Limits{Key: "metadata:X-Tenant"},
+			want:   []string{"limits.key: \"metadata:X-Tenant\": metadata key \"X-Tenant\": only lower case"},
+		},
+		{
 			name: "method entries",
 			limits: config.Limits{Methods: []config.MethodLimits{
 				{MaxInFlight: 1},

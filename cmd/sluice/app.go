@@ -283,7 +283,7 @@ func restPolicyHeaders(cfg *config.Config) []string {
 		keys = append(keys, l.Key)
 	}
 	for _, k := range keys {
-		if name, ok := strings.CutPrefix(k, "metadata:"); ok && name != "" {
+		if name, ok := strings.CutPrefix(k, config.RateLimitKeyMetadata); ok && name != "" {
 			names = append(names, name)
 		}
 	}
