@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -468,5 +470,50 @@ func TestNoKeysYet(t *testing.T) {
 	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs("authorization", "Bearer "+tok))
 	if _, err := a.Authenticate(ctx, "/test.Echo/Get"); status.Code(err) != codes.Unavailable {
 		t.Fatalf("got %v, want Unavailable", err)
+	}
+}
+
+// TestJWKSFile: a jwks_file is read at start and its keys verify tokens;
+// one that holds no usable key set fails New with the reason, not only
+// that no keys were loaded.
+func TestJWKSFile(t *testing.T) {
+	gatewaytest.CheckLeaks(t)
+	k := getKeys(t)
+	cfg := func(path string) config.Authn {
+		c := config.Default().Policy.Authn
+		c.JWT.JWKSFile = path
+		c.JWT.Issuer = testIssuer
+		c.JWT.Audiences = []string{testAudience}
+		return c
+	}
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.json")
+	if err := os.WriteFile(good, jwksDoc(t, jwkEntry{"a", "", &k.rsaA.PublicKey}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a, err := authn.New(cfg(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	now := time.Now()
+	tok := jwttest.Sign(t, jwt.SigningMethodRS256, k.rsaA, "a", jwt.MapClaims{
+		"iss": testIssuer, "aud": testAudience, "sub": "alice",
+		"iat": now.Add(-time.Minute).Unix(), "exp": now.Add(time.Hour).Unix(),
+	})
+	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs("authorization", "Bearer "+tok))
+	if id, err := a.Authenticate(ctx, "/test.Echo/Get"); err != nil || id == nil || id.Subject != "alice" {
+		t.Fatalf("token verified with the file's key: %v, %v; want alice", id, err)
+	}
+
+	bad := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(bad, []byte("not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := authn.New(cfg(bad)); err == nil {
+		a.Close()
+		t.Fatal("New accepted a jwks_file that holds no key set")
+	} else if !strings.Contains(err.Error(), "bad.json") || !strings.Contains(err.Error(), "parse key set") {
+		t.Errorf("New error = %q, want the file and why it is unusable", err)
 	}
 }

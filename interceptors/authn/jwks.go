@@ -213,6 +213,7 @@ type keyCache struct {
 	keys        *keySet       // nil until a fetch succeeds
 	lastAttempt time.Time     // start of the last fetch
 	lastSuccess time.Time     // start of the last successful fetch
+	lastErr     error         // why the last fetch failed; nil after a success
 	fetching    chan struct{} // closed when the fetch in flight ends
 	closed      bool
 }
@@ -222,7 +223,8 @@ func newKeyCache(src KeySource, refresh, minGap, timeout time.Duration, now func
 	return &keyCache{src: src, refresh: refresh, minGap: minGap, timeout: timeout, now: now, logger: logger, ctx: ctx, cancel: cancel}
 }
 
-// load fetches the keys once, synchronously, and reports the error.
+// load fetches the keys once, synchronously, and reports why no keys
+// could be had.
 func (c *keyCache) load() error {
 	c.mu.Lock()
 	ch := c.startLocked()
@@ -230,10 +232,13 @@ func (c *keyCache) load() error {
 	<-ch
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.keys == nil {
-		return errors.New("no signing keys loaded")
+	switch {
+	case c.keys != nil:
+		return nil
+	case c.lastErr != nil:
+		return c.lastErr
 	}
-	return nil
+	return errNoKeys
 }
 
 // current returns the key set (nil before the first successful fetch),
@@ -292,6 +297,7 @@ func (c *keyCache) startLocked() chan struct{} {
 		} else {
 			c.keys, c.lastSuccess = ks, started
 		}
+		c.lastErr = err
 		c.fetching = nil
 		close(ch)
 		c.mu.Unlock()

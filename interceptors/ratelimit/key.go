@@ -47,7 +47,7 @@ func MetadataKey(name string) KeyFunc {
 func IdentityKey() KeyFunc {
 	return func(ctx context.Context, _ string) (string, bool) {
 		id, ok := identity.FromContext(ctx)
-		if !ok || id == nil || id.Subject == "" {
+		if !ok || id.Subject == "" {
 			return "", false
 		}
 		return id.Provider + ":" + id.Subject, true
@@ -59,7 +59,7 @@ func IdentityKey() KeyFunc {
 func APIKeyKey() KeyFunc {
 	return func(ctx context.Context, _ string) (string, bool) {
 		id, ok := identity.FromContext(ctx)
-		if !ok || id == nil || id.Provider != config.ProviderAPIKey || id.Subject == "" {
+		if !ok || id.Provider != config.ProviderAPIKey || id.Subject == "" {
 			return "", false
 		}
 		return id.Subject, true

@@ -301,9 +301,8 @@ func (l *Limiter) Check(ctx context.Context, fullMethod string) (metadata.MD, er
 	var stack [4]applied
 	apply := stack[:0]
 	now := time.Now()
-	name := methodpattern.FullName(fullMethod)
 	for _, lim := range l.limits {
-		if !lim.matches(name) {
+		if !lim.matches(fullMethod) {
 			continue
 		}
 		key, ok := lim.key(ctx, fullMethod)
@@ -388,10 +387,11 @@ type applied struct {
 }
 
 // matches reports whether any of the limit's patterns matches the method
-// full name (methodpattern.FullName of the path).
-func (l *limit) matches(name string) bool {
+// at path ("/pkg.Service/Method"); Pattern.Matches reads the path as its
+// full name without building it, so a call allocates nothing here.
+func (l *limit) matches(path string) bool {
 	for _, p := range l.patterns {
-		if p.MatchesName(name) {
+		if p.Matches(path) {
 			return true
 		}
 	}

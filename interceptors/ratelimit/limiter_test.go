@@ -202,12 +202,17 @@ func TestHeaders(t *testing.T) {
 	if !strings.Contains(st.Message(), `"tenant"`) {
 		t.Errorf("message %q does not name the limit", st.Message())
 	}
+	retryInfo := false
 	for _, d := range st.Details() {
 		if r, ok := d.(*errdetails.RetryInfo); ok {
+			retryInfo = true
 			if got := r.GetRetryDelay().AsDuration(); got < 59*time.Second || got > 60*time.Second {
 				t.Errorf("RetryInfo delay %s, want about 60s", got)
 			}
 		}
+	}
+	if !retryInfo {
+		t.Errorf("refusal carries no RetryInfo: %v", st.Details())
 	}
 	// No calls without x-tenant have been made: everyone's bucket has 7 of
 	// 10 left (three admitted calls; the refused one gave back the token it
