@@ -137,16 +137,6 @@ func (p Pattern) Matches(path string) bool {
 	return nameOf(path).matches(p.prefix, p.wildcard)
 }
 
-// MatchesName reports whether the method full name ("pkg.Service.Method",
-// see FullName) matches the pattern: for callers matching one method
-// against many patterns, which convert the path once.
-func (p Pattern) MatchesName(name string) bool {
-	if p.wildcard {
-		return strings.HasPrefix(name, p.prefix)
-	}
-	return name == p.prefix || (strings.HasPrefix(name, p.prefix) && name[len(p.prefix)] == '.')
-}
-
 type entry[T any] struct {
 	pattern  string
 	prefix   string // the pattern without its "*"

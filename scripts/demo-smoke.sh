@@ -19,7 +19,7 @@ done
 log=$(mktemp)
 "$BIN/sluice" serve >"$log.out" 2>"$log" &
 pid=$!
-trap 'kill $pid 2>/dev/null || true' EXIT
+trap 'kill $pid 2>/dev/null || true; rm -f "$log" "$log.out"' EXIT
 for _ in $(seq 1 100); do
 	curl -sf http://127.0.0.1:9090/readyz >/dev/null 2>&1 && break
 	sleep 0.1
@@ -54,7 +54,7 @@ check tour-printed grep -q "grpcurl -plaintext" "$log.out"
 kill -TERM $pid
 code=0
 wait $pid || code=$?
-trap - EXIT
+trap 'rm -f "$log" "$log.out"' EXIT
 if ((code == 0)); then
 	echo "--- PASS: demo-smoke/sigterm-exit-0"
 	passed=$((passed + 1))
