@@ -20,8 +20,8 @@ const maxTimeoutDigits = 8
 // (nanoseconds), like "250m" or "30S". Anything else (a sign, spaces, a
 // ninth digit, another unit, an empty value) and values that overflow a
 // time.Duration ("99999999H") are errors, never a negative or clamped
-// duration. The REST adapter uses it for Grpc-Timeout and
-// X-Request-Timeout headers too.
+// duration. The REST adapter uses it for the Grpc-Timeout header, the
+// deadline policy for X-Request-Timeout.
 func Parse(s string) (time.Duration, error) {
 	if s == "" {
 		return 0, errors.New("empty timeout")

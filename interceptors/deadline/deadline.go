@@ -5,11 +5,12 @@
 // up. The upstream receives the remaining deadline.
 //
 // gRPC callers set grpc-timeout, which grpc-go has already turned into the
-// context's deadline (and refuses itself when malformed). Adapted calls
-// (REST) carry the caller's Grpc-Timeout and X-Request-Timeout headers as
-// metadata; they are parsed strictly with grpctimeout.Parse and a malformed,
-// empty or repeated value is INVALID_ARGUMENT. A call whose deadline
-// passes ends with DEADLINE_EXCEEDED.
+// context's deadline (and refuses itself when malformed); the REST adapter
+// does the same with a Grpc-Timeout header. A caller's X-Request-Timeout
+// (and a grpc-timeout that an adapter leaves in metadata) is read here,
+// strictly with grpctimeout.Parse: a malformed, empty or repeated value is
+// INVALID_ARGUMENT. A call whose deadline passes ends with
+// DEADLINE_EXCEEDED.
 package deadline
 
 import (
@@ -29,9 +30,10 @@ import (
 	"github.com/sluice-dev/sluice/methodpattern"
 )
 
-// timeoutKeys are the metadata keys whose values grpctimeout.Parse reads as the
-// caller's timeout, for calls that arrive as metadata rather than as
-// native gRPC (native gRPC clients' grpc-timeout never reaches metadata).
+// timeoutKeys are the metadata keys whose values grpctimeout.Parse reads as
+// the caller's timeout. grpc-timeout only reaches metadata through an
+// adapter that leaves it there (grpc-go and the REST adapter turn it into
+// the context's deadline); X-Request-Timeout arrives as metadata from REST.
 var timeoutKeys = []string{"grpc-timeout", "x-request-timeout"}
 
 // Limits are the deadline values of some methods. Zero means none.
