@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // Dispatcher is the one path every call takes after its protocol has been
@@ -60,6 +62,16 @@ func (d *Dispatcher) native(srv any, ss grpc.ServerStream, info *grpc.StreamServ
 		}
 	}
 	return d.chain(srv, ss, info, handler)
+}
+
+// handle is the gRPC server's handler for every call (its unknown-service
+// handler): the chain in front of it has checked the method already.
+func (d *Dispatcher) handle(_ any, stream grpc.ServerStream) error {
+	method, ok := grpc.MethodFromServerStream(stream)
+	if !ok {
+		return status.Error(codes.Internal, "proxy: no method in stream context")
+	}
+	return d.proxy.forward(stream, method, d.proxy.isUnary(method))
 }
 
 // chainStream composes interceptors into one, the first outermost.

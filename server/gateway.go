@@ -165,7 +165,7 @@ func NewGateway(d *Dispatcher, opts ...Option) (*Gateway, error) {
 	g := &Gateway{cfg: cfg, health: health.NewServer(), errs: transcoding.NewErrorWriter(nil)}
 	sopts := []grpc.ServerOption{
 		grpc.ForceServerCodecV2(frame.Codec()),
-		grpc.UnknownServiceHandler(d.proxy.Handle),
+		grpc.UnknownServiceHandler(d.handle),
 		grpc.StreamInterceptor(d.native),
 		grpc.ChainUnaryInterceptor(cfg.unary...),
 		grpc.InTapHandle(tapCanonicalMethod),

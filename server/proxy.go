@@ -96,32 +96,14 @@ func NewProxy(ups *Upstreams, opts ...ProxyOption) *Proxy {
 	return p
 }
 
-// Handle is a grpc.StreamHandler that proxies the call on stream, to the
-// method the stream's context names.
-func (p *Proxy) Handle(_ any, stream grpc.ServerStream) error {
-	method, ok := grpc.MethodFromServerStream(stream)
-	if !ok {
-		return status.Error(codes.Internal, "proxy: no method in stream context")
+// isUnary reports whether the contract says method is unary (see
+// WithMethodKinds); without a contract every call is forwarded as a stream.
+func (p *Proxy) isUnary(method string) bool {
+	if p.kinds == nil {
+		return false
 	}
-	return p.Forward(stream, method)
-}
-
-// Forward proxies the call on stream to method ("/pkg.Service/Method").
-// A method whose contract says it is unary (see WithMethodKinds) takes a
-// shorter path: one request, one response, no pump goroutine.
-// The method is checked here; the Dispatcher's chain has checked it already
-// and calls forward directly.
-func (p *Proxy) Forward(stream grpc.ServerStream, method string) error {
-	if err := CheckMethod(method); err != nil {
-		return err
-	}
-	unary := false
-	if p.kinds != nil {
-		if client, server, ok := p.kinds(method); ok {
-			unary = !client && !server
-		}
-	}
-	return p.forward(stream, method, unary)
+	client, server, ok := p.kinds(method)
+	return ok && !client && !server
 }
 
 // unaryDesc describes a unary call to grpc-go: the request goes out with
