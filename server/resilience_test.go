@@ -364,7 +364,7 @@ func testRetryWithinDeadline(t *testing.T, proxyOpts []server.ProxyOption) {
 // address ejected, calls fail at once with UNAVAILABLE.
 func TestOutlierDetection(t *testing.T) {
 	gatewaytest.CheckLeaks(t)
-	// Long enough that 20 calls fit well inside one ejection even on a
+	// Long enough that 30 calls fit well inside one ejection even on a
 	// loaded 2-core machine under -race.
 	const base = time.Second
 	bad, good := startReplica(t, "bad"), startReplica(t, "good")
@@ -397,20 +397,21 @@ func TestOutlierDetection(t *testing.T) {
 		return failed
 	}
 	// An ejection applies to picks after the failure is recorded; on a
-	// loaded machine a few more calls may have been picked by then. What
-	// must hold: at least 3 failures, all early, and none afterwards while
-	// the ejection lasts.
+	// loaded machine a few more calls may have been picked by then (once,
+	// in CI, six failed before the ejection). What must hold: at least 3
+	// failures, all early, and none in the last half of the calls (about
+	// 15 picks of bad in a row refused) while the ejection lasts.
 	start := time.Now()
-	failed := drive(20)
+	failed := drive(30)
 	first := bad.count("")
-	if failed < 3 || first != failed || lastFailure >= 10 {
+	if failed < 3 || first != failed || lastFailure >= 15 {
 		t.Fatalf("before ejection: %d calls failed (the last at call %d), bad saw %d; want 3 or a few more early, then none", failed, lastFailure+1, first)
 	}
 	if time.Since(start) > base {
 		t.Skip("the machine is too slow for a 1s ejection time")
 	}
 	time.Sleep(base) // ejection over: bad is tried again, fails 3 more, is ejected for 2x base
-	if failed := drive(20); failed < 3 || lastFailure >= 10 || bad.count("") != first+failed {
+	if failed := drive(30); failed < 3 || lastFailure >= 15 || bad.count("") != first+failed {
 		t.Fatalf("after re-admission: %d calls failed (the last at call %d), bad saw %d in all; want 3 or a few more early, then none", failed, lastFailure+1, bad.count(""))
 	}
 	bad.mode.Store(healthy)
