@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/tap"
 
+	"github.com/sluice-dev/sluice/protocol"
 	"github.com/sluice-dev/sluice/server/frame"
 	"github.com/sluice-dev/sluice/server/frontdoor"
 	"github.com/sluice-dev/sluice/transcoding"
@@ -332,7 +333,9 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 // through the same chain.
 func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.ProtoMajor == 2 && frontdoor.IsGRPCContentType(r.Header.Get("Content-Type")) {
-		g.grpc.ServeHTTP(w, r)
+		// grpc-go's handler transport reads the body under the request's
+		// context: cancelling it ends the call on the wire.
+		g.grpc.ServeHTTP(w, r.WithContext(protocol.EndableContext(r.Context())))
 		return
 	}
 	if g.cfg.httpHandler != nil {
@@ -352,9 +355,13 @@ func canonicalMethod(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo,
 	return handler(srv, ss)
 }
 
+// tapCanonicalMethod refuses non-canonical methods before a stream exists
+// and gives every native call a way to be ended on the wire: the context
+// it returns becomes the stream's, and grpc-go unblocks reads from and
+// writes to the client once it is cancelled (protocol.WithEnd).
 func tapCanonicalMethod(ctx context.Context, info *tap.Info) (context.Context, error) {
 	if err := CheckMethod(info.FullMethodName); err != nil {
 		return nil, err
 	}
-	return ctx, nil
+	return protocol.EndableContext(ctx), nil
 }

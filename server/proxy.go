@@ -124,6 +124,10 @@ func (p *Proxy) forward(stream grpc.ServerStream, method string, unary bool) err
 	}
 
 	inCtx := stream.Context()
+	// The policies' deadlines and timeouts end the call on the client's
+	// wire too, whatever the proxy is blocked on (a unary request whose
+	// last bytes never come, a client that stopped reading).
+	defer protocol.EndWhenDone(inCtx)()
 	// FromIncomingContext returns a copy the proxy owns: it becomes the
 	// outgoing metadata in place, with no second map.
 	md, _ := metadata.FromIncomingContext(inCtx)

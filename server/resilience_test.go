@@ -150,8 +150,44 @@ func startPoolWith(t *testing.T, proxyOpts []server.ProxyOption, mod func(*serve
 	if err := gw.Upstreams.WaitReady(ctx); err != nil {
 		t.Fatal(err)
 	}
-	return gatewaytest.Dial(t, gw.Addr)
+	cc := gatewaytest.Dial(t, gw.Addr)
+	warmUp(t, cc, replicas)
+	return cc
 }
+
+// warmUp returns once every replica has answered a call through the
+// gateway, so that round robin spreads the test's calls over all of them:
+// an upstream is ready as soon as one of its addresses is, and calls made
+// before the others connect all go to that one. The replicas answer the
+// warm-up calls healthily whatever their mode, and forget them after.
+func warmUp(t *testing.T, cc *grpc.ClientConn, replicas []*replica) {
+	t.Helper()
+	modes := make([]int32, len(replicas))
+	for i, r := range replicas {
+		modes[i] = r.mode.Swap(healthy)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		all := true
+		for _, r := range replicas {
+			all = all && r.count(warmUpMethod) > 0
+		}
+		if all {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("not every replica answered within 20s of the upstream being ready")
+		}
+		_, _ = unary(cc, warmUpMethod, 5*time.Second)
+		time.Sleep(time.Millisecond)
+	}
+	for i, r := range replicas {
+		r.reset()
+		r.mode.Store(modes[i])
+	}
+}
+
+const warmUpMethod = "/test.Echo/WarmUp"
 
 // unary calls method with timeout and returns the x-replica header of the
 // answer and the error.

@@ -170,8 +170,8 @@ func (d *Deadlines) StreamServerInterceptor() grpc.StreamServerInterceptor {
 		}
 		err = handler(srv, st)
 		switch {
-		case err == nil || ctx.Err() != nil:
-			return err // done, or the caller itself went away
+		case err == nil:
+			return nil
 		case errors.Is(context.Cause(cctx), errIdle):
 			return status.Errorf(codes.Canceled, "%s: no message either way for %v: the gateway ended the idle call", info.FullMethod, lim.IdleTimeout)
 		case errors.Is(cctx.Err(), context.DeadlineExceeded):
@@ -180,6 +180,9 @@ func (d *Deadlines) StreamServerInterceptor() grpc.StreamServerInterceptor {
 			// whatever the upstream said.
 			return status.Errorf(codes.DeadlineExceeded, "deadline exceeded calling %s", info.FullMethod)
 		}
+		// Anything else, including the caller going away, is the
+		// handler's to report. (Ending a call on the wire cancels the
+		// caller's context too, so our own causes are checked first.)
 		return err
 	}
 }
