@@ -100,7 +100,7 @@ type ServerKeepalive struct {
 	Timeout               Duration `yaml:"timeout" doc:"Close the connection when a ping is not answered within this time."`
 	MinTime               Duration `yaml:"min_time" doc:"Clients pinging more often than this are disconnected ({GOAWAY too_many_pings})."`
 	PermitWithoutStream   bool     `yaml:"permit_without_stream" doc:"Allow client pings while no call is in flight."`
-	MaxConnectionIdle     Duration `yaml:"max_connection_idle" doc:"Close connections idle for this long; 0 never does."`
+	MaxConnectionIdle     Duration `yaml:"max_connection_idle" doc:"Close connections idle for this long. 0: native gRPC connections are never closed for idleness, REST and other HTTP connections after 2m."`
 	MaxConnectionAge      Duration `yaml:"max_connection_age" doc:"Gracefully close connections older than this, so that clients spread over new instances after a scale-out; 0 never does."`
 	MaxConnectionAgeGrace Duration `yaml:"max_connection_age_grace" doc:"After {max_connection_age}, how long calls in flight may take before the connection is closed; 0 waits forever."`
 }

@@ -128,6 +128,12 @@ func WithServerOptions(opts ...grpc.ServerOption) Option {
 	return optionFunc(func(c *gatewayConfig) { c.serverOpts = append(c.serverOpts, opts...) })
 }
 
+// DefaultHTTPIdleTimeout is how long an HTTP/1.1 or net/http-served HTTP/2
+// connection (REST) may stay idle when the keepalive parameters set no
+// MaxConnectionIdle: an idle keep-alive connection costs the gateway a
+// goroutine and buffers, so it is not kept forever.
+const DefaultHTTPIdleTimeout = 2 * time.Minute
+
 // Gateway serves every protocol on one listener and runs calls through a
 // Dispatcher (the interceptor chain, then the proxy). Create it with NewGateway, run it
 // with Start, stop it with Shutdown.
@@ -193,9 +199,14 @@ func NewGateway(d *Dispatcher, opts ...Option) (*Gateway, error) {
 		register(g.grpc)
 	}
 
+	idle := cfg.keepalive.MaxConnectionIdle
+	if idle <= 0 {
+		idle = DefaultHTTPIdleTimeout
+	}
 	g.http = &http.Server{
 		Handler:           http.HandlerFunc(g.serveHTTP),
 		ReadHeaderTimeout: cfg.sniffTimeout,
+		IdleTimeout:       idle,
 		MaxHeaderBytes:    int(cfg.limits.MaxHeaderListSize),
 		ErrorLog:          slog.NewLogLogger(cfg.logger.Handler(), slog.LevelDebug),
 		HTTP2: &http.HTTP2Config{

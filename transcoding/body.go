@@ -18,32 +18,44 @@ import (
 
 // readBody reads the whole request body, appending it to buf (sized up
 // front from Content-Length, so a large body is not copied as it grows),
-// refusing one longer than limit with RESOURCE_EXHAUSTED before reading it
-// when Content-Length says so, and as soon as the limit is crossed
-// otherwise. It returns buf, grown, even on failure.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64, buf []byte) ([]byte, error) {
+// refusing one longer than limit with RESOURCE_EXHAUSTED (413) before
+// reading it when Content-Length says so, and as soon as the limit is
+// crossed otherwise. What it buffers is reserved in rb's budget first
+// (RESOURCE_EXHAUSTED, 429, when it does not fit), and the read is bounded
+// by rb's timeout and ended with the call (see requestBody). It returns
+// buf, grown, even on failure.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64, rb *requestBody, buf []byte) ([]byte, error) {
 	buf = buf[:0]
 	if r.Body == nil || r.Body == http.NoBody {
+		rb.finishRead()
 		return buf, nil
 	}
 	if r.ContentLength > limit {
 		return buf, withHTTPStatus(status.Newf(codes.ResourceExhausted, "request body of %d bytes is larger than the limit of %d bytes", r.ContentLength, limit), http.StatusRequestEntityTooLarge)
 	}
+	if r.ContentLength >= 0 && !rb.grow(r.ContentLength+1) {
+		return buf, errBudget(rb.budget.limit)
+	}
 	if r.ContentLength >= 0 && int64(cap(buf)) <= r.ContentLength && r.ContentLength < maxPresizedBody {
 		// One byte more than announced, to see the end without growing.
 		buf = make([]byte, 0, r.ContentLength+1)
 	}
-	buf, err := readAll(http.MaxBytesReader(w, r.Body, limit), buf)
+	if !rb.grow(int64(cap(buf))) {
+		return buf, errBudget(rb.budget.limit)
+	}
+	rb.startRead()
+	buf, err := readAll(http.MaxBytesReader(w, r.Body, limit), buf, rb.grow)
 	if err != nil {
 		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
+		switch {
+		case errors.As(err, &tooBig):
 			return buf, withHTTPStatus(status.Newf(codes.ResourceExhausted, "request body is larger than the limit of %d bytes", limit), http.StatusRequestEntityTooLarge)
+		case errors.Is(err, errBudgetFull):
+			return buf, errBudget(rb.budget.limit)
 		}
-		if ctxErr := r.Context().Err(); ctxErr != nil {
-			return buf, status.FromContextError(ctxErr).Err()
-		}
-		return buf, status.Errorf(codes.InvalidArgument, "read request body: %v", err)
+		return buf, rb.readError(r.Context(), err)
 	}
+	rb.finishRead()
 	return buf, nil
 }
 
@@ -51,9 +63,14 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64, buf []byte) (
 // allocate before any byte arrived; larger bodies grow as they are read.
 const maxPresizedBody = 256 << 10
 
-// readAll is io.ReadAll appending to buf.
-func readAll(rd io.Reader, buf []byte) ([]byte, error) {
+// readAll is io.ReadAll appending to buf. Before buf grows, reserve is
+// asked for its new capacity; when it refuses, reading stops with
+// errBudgetFull.
+func readAll(rd io.Reader, buf []byte, reserve func(size int64) bool) ([]byte, error) {
 	if cap(buf) == 0 {
+		if !reserve(512) {
+			return buf, errBudgetFull
+		}
 		buf = make([]byte, 0, 512)
 	}
 	for {
@@ -66,10 +83,22 @@ func readAll(rd io.Reader, buf []byte) ([]byte, error) {
 			return buf, err
 		}
 		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
+			size := 2 * cap(buf)
+			if cap(buf) >= 256<<10 {
+				size = cap(buf) + cap(buf)/2
+			}
+			if !reserve(int64(size)) {
+				return buf, errBudgetFull
+			}
+			grown := make([]byte, len(buf), size)
+			copy(grown, buf)
+			buf = grown
 		}
 	}
 }
+
+// errBudgetFull stops readAll when the buffered-bytes budget is spent.
+var errBudgetFull = errors.New("request body budget spent")
 
 // checkJSONContentType accepts what a JSON body may be labelled with:
 // nothing, application/json or any application/*+json. Anything else is

@@ -29,14 +29,18 @@ type messageReader struct {
 	r     *bufio.Reader
 	ctx   context.Context
 	limit int64
-	eof   bool // the whole body was read
+	body  *requestBody // budget and end of the call
 }
 
-func newMessageReader(ctx context.Context, body io.Reader, limit int64) *messageReader {
+// newMessageReader reads messages of at most limit bytes from body; what
+// it buffers of a message is reserved in rb's budget, and given back when
+// the next message is asked for (the previous one is then with the
+// upstream).
+func newMessageReader(ctx context.Context, body io.Reader, limit int64, rb *requestBody) *messageReader {
 	if body == nil {
 		body = http.NoBody
 	}
-	return &messageReader{r: bufio.NewReaderSize(body, 32<<10), ctx: ctx, limit: limit}
+	return &messageReader{r: bufio.NewReaderSize(body, 32<<10), ctx: ctx, limit: limit, body: rb}
 }
 
 func isJSONSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
@@ -45,13 +49,14 @@ func isJSONSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c =
 // whitespace is left. It finds where the value ends by its brackets and
 // strings only; protojson judges what is inside.
 func (mr *messageReader) next() ([]byte, error) {
+	mr.body.releaseAll()
 	c, err := mr.r.ReadByte()
 	for err == nil && isJSONSpace(c) {
 		c, err = mr.r.ReadByte()
 	}
 	if err != nil {
 		if errors.Is(err, io.EOF) {
-			mr.eof = true
+			mr.body.finishRead()
 			return nil, io.EOF
 		}
 		return nil, mr.readError(err)
@@ -63,6 +68,13 @@ func (mr *messageReader) next() ([]byte, error) {
 		if int64(len(buf)) >= mr.limit {
 			return nil, withHTTPStatus(status.Newf(codes.ResourceExhausted,
 				"a request message is larger than the limit of %d bytes", mr.limit), http.StatusRequestEntityTooLarge)
+		}
+		if len(buf) == cap(buf) {
+			size := max(2*cap(buf), 64)
+			if !mr.body.grow(int64(size)) {
+				return nil, errBudget(mr.body.budget.limit)
+			}
+			buf = append(make([]byte, 0, size), buf...)
 		}
 		buf = append(buf, c)
 		switch {
@@ -93,7 +105,7 @@ func (mr *messageReader) next() ([]byte, error) {
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				if scalar {
-					mr.eof = true
+					mr.body.finishRead()
 					return buf, nil
 				}
 				return nil, status.Error(codes.InvalidArgument, "the request body ends inside a message")
@@ -106,13 +118,9 @@ func (mr *messageReader) next() ([]byte, error) {
 	}
 }
 
-// readError is a failure to read the body: the call's end when its context
-// is done, the client's fault otherwise.
+// readError is a failure to read the body (see requestBody.readError).
 func (mr *messageReader) readError(err error) error {
-	if ctxErr := mr.ctx.Err(); ctxErr != nil {
-		return status.FromContextError(ctxErr).Err()
-	}
-	return status.Errorf(codes.InvalidArgument, "read request body: %v", err)
+	return mr.body.readError(mr.ctx, err)
 }
 
 // bodyLinger is how long the rest of an abandoned streamed body is read
@@ -123,9 +131,9 @@ func (mr *messageReader) readError(err error) error {
 const bodyLinger = 500 * time.Millisecond
 
 // lingerUnlessRead bounds the discarding of what is left of the body once
-// the handler returns; mr is nil when the body was never read.
-func lingerUnlessRead(rc *http.ResponseController, mr *messageReader) {
-	if mr == nil || !mr.eof {
+// the handler returns, unless it was read to its end.
+func lingerUnlessRead(rc *http.ResponseController, rb *requestBody) {
+	if !rb.bodyRead() {
 		_ = rc.SetReadDeadline(time.Now().Add(bodyLinger))
 	}
 }

@@ -20,6 +20,34 @@ func (f optionFunc) apply(c *config) { f(c) }
 const DefaultMaxBodyBytes = 4 << 20
 
 // DefaultMaxJSONDepth bounds the nesting of JSON request bodies unless
+// WithBodyReadTimeout bounds how long the request body of a unary call may
+// take to arrive once the call asks for it (default DefaultBodyReadTimeout);
+// a slower body ends the call with DEADLINE_EXCEEDED (HTTP 408). Zero
+// means no bound other than the call's deadline. Streamed bodies are
+// bounded by the deadline, idle and stall policies instead.
+func WithBodyReadTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if d < 0 {
+			c.errs = append(c.errs, fmt.Errorf("body read timeout must not be negative, got %v", d))
+		}
+		c.bodyReadTimeout = d
+	})
+}
+
+// WithMaxBufferedBytes bounds the request-body bytes buffered across all
+// calls of the handler at once (default DefaultMaxBufferedBytes), so that
+// many slow or stalled uploads cannot exhaust memory: a body that does
+// not fit is refused with RESOURCE_EXHAUSTED (HTTP 429). It must be at
+// least the body limit (WithMaxBodyBytes).
+func WithMaxBufferedBytes(n int64) Option {
+	return optionFunc(func(c *config) {
+		if n <= 0 {
+			c.errs = append(c.errs, fmt.Errorf("max buffered bytes must be positive, got %d", n))
+		}
+		c.maxBuffered = n
+	})
+}
+
 // WithMaxJSONDepth says otherwise.
 const DefaultMaxJSONDepth = 64
 
@@ -39,6 +67,8 @@ type config struct {
 	streamFormat    StreamFormat   // server streams without an explicit Accept
 	sseHeartbeat    time.Duration  // 0: none
 	protojsonOnly   bool           // no wirejson/jsonwire fast paths
+	bodyReadTimeout time.Duration  // of a unary body; 0: none
+	maxBuffered     int64          // request bytes buffered across all calls
 	errs            []error
 }
 
@@ -60,6 +90,8 @@ func defaultConfig() config {
 		metadataPrefix:  true,
 		incoming:        map[string]bool{},
 		streamFormat:    StreamEnvelope,
+		bodyReadTimeout: DefaultBodyReadTimeout,
+		maxBuffered:     DefaultMaxBufferedBytes,
 	}
 	for _, h := range defaultIncomingHeaders {
 		c.incoming[strings.ToLower(h)] = true

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -53,6 +54,9 @@ type REST struct {
 	// belong to one table, so a reload starts afresh and the old plans go
 	// with the old table.
 	fast atomic.Pointer[fastCodecs]
+
+	// budget bounds the request bytes buffered across all calls.
+	budget *byteBudget
 
 	// bufs recycles request-body and JSON-response buffers (*[]byte)
 	// between calls: allocation, not encoding, is most of what a small
@@ -127,10 +131,13 @@ func NewREST(routes func() *Routes, d Dispatcher, opts ...Option) (*REST, error)
 	for _, o := range opts {
 		o.apply(&cfg)
 	}
+	if cfg.maxBuffered < cfg.maxBody {
+		cfg.errs = append(cfg.errs, fmt.Errorf("max buffered bytes (%d) must be at least the body limit (%d)", cfg.maxBuffered, cfg.maxBody))
+	}
 	if len(cfg.errs) > 0 {
 		return nil, fmt.Errorf("rest: %w", errors.Join(cfg.errs...))
 	}
-	return &REST{routes: routes, d: d, cfg: cfg, marshal: protojson.MarshalOptions{
+	return &REST{routes: routes, d: d, cfg: cfg, budget: &byteBudget{limit: cfg.maxBuffered}, marshal: protojson.MarshalOptions{
 		EmitUnpopulated: cfg.emitUnpopulated,
 		UseProtoNames:   cfg.protoNames,
 		UseEnumNumbers:  cfg.enumNumbers,
@@ -209,16 +216,26 @@ func (h *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rc := http.NewResponseController(w)
-	var mr *messageReader
-	if streamedBody {
-		// HTTP/1.x forbids reading the body once the response started,
-		// unless asked: a bidirectional call writes while it reads, and
-		// an early error must not wait for the body either. HTTP/2 always
-		// allows it.
-		if r.ProtoMajor == 1 {
+	var rb *requestBody
+	if b.body != bodyNone {
+		if streamedBody && r.ProtoMajor == 1 {
+			// HTTP/1.x forbids reading the body once the response
+			// started, unless asked: a bidirectional call writes while it
+			// reads, and an early error must not wait for the body
+			// either. HTTP/2 always allows it.
 			_ = rc.EnableFullDuplex()
 		}
-		defer func() { lingerUnlessRead(rc, mr) }()
+		timeout := h.cfg.bodyReadTimeout
+		if streamedBody {
+			// A streamed body is paced by the upstream and ends when the
+			// client says; the deadline, idle and stall policies bound it.
+			timeout = 0
+		}
+		rb = newRequestBody(rc, h.budget, timeout)
+		defer func() {
+			rb.releaseAll()
+			lingerUnlessRead(rc, rb)
+		}()
 	}
 	format := h.cfg.streamFormat
 	accept := r.Header.Values("Accept")
@@ -245,14 +262,18 @@ func (h *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer cancel()
+	if rb != nil {
+		ctx = protocol.WithEnd(ctx, rb.end)
+	}
 	s := &restStream{method: b.method.Path}
 	s.ctx = grpc.NewContextWithServerTransportStream(ctx, transportStream{s})
-	if streamedBody {
+	switch {
+	case streamedBody:
 		if err := checkStreamContentType(r.Header.Get("Content-Type")); err != nil {
 			c.fail(err)
 			return
 		}
-		mr = newMessageReader(ctx, r.Body, h.cfg.maxBody)
+		mr := newMessageReader(ctx, r.Body, h.cfg.maxBody, rb)
 		s.next = func() ([]byte, error) {
 			body, err := mr.next()
 			if err != nil {
@@ -260,8 +281,19 @@ func (h *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			return h.buildMessage(c, match.Vars, body, "")
 		}
-	} else {
-		req, err := h.buildRequest(c, match.Vars)
+	case rb != nil:
+		// The body is read when the proxy asks for the request, after
+		// every policy accepted the call on its headers.
+		read := false
+		s.next = func() ([]byte, error) {
+			if read {
+				return nil, io.EOF
+			}
+			read = true
+			return h.buildRequest(c, match.Vars, rb)
+		}
+	default:
+		req, err := h.buildRequest(c, match.Vars, nil)
 		if err != nil {
 			c.fail(err)
 			return
@@ -329,14 +361,14 @@ func (h *REST) callContext(r *http.Request) (context.Context, context.CancelFunc
 
 // buildRequest reads the body, if the rule binds one, and builds the
 // request message from it, the path and the query.
-func (h *REST) buildRequest(c *call, vars []httprule.Var) ([]byte, error) {
+func (h *REST) buildRequest(c *call, vars []httprule.Var, rb *requestBody) ([]byte, error) {
 	if c.b.body == bodyNone {
 		return h.buildMessage(c, vars, nil, c.r.Header.Get("Content-Type"))
 	}
 	// The body is only read while the message is built: proto.Marshal
 	// copies what the message took from it, so its buffer is reused.
 	bp := h.getBuffer()
-	body, err := readBody(c.w, c.r, h.cfg.maxBody, *bp)
+	body, err := readBody(c.w, c.r, h.cfg.maxBody, rb, *bp)
 	if err != nil {
 		h.putBuffer(bp, body)
 		return nil, err

@@ -240,6 +240,8 @@ func newREST(cfg *config.Config, routes *routeTable, d *server.Dispatcher) (*tra
 	r := cfg.REST
 	opts := []transcoding.Option{
 		transcoding.WithMaxBodyBytes(int64(r.MaxBodySize)),
+		transcoding.WithBodyReadTimeout(time.Duration(r.BodyReadTimeout)),
+		transcoding.WithMaxBufferedBytes(int64(r.MaxBufferedBytes)),
 		transcoding.WithMaxJSONDepth(r.MaxJSONDepth),
 		transcoding.WithDiscardUnknown(r.DiscardUnknown),
 		transcoding.WithEmitUnpopulated(r.EmitUnpopulated),
@@ -380,6 +382,11 @@ func startAdmin(lc fx.Lifecycle, cfg *config.Config, reg *registry.Registry, ups
 	}
 	srv := &http.Server{
 		Handler: mux,
+		// The admin port answers short requests (pprof profiles stream
+		// for at most their own ?seconds=); nothing may hold it open.
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       server.DefaultHTTPIdleTimeout,
 	}
 	mux.Handle("/", server.NewAdminHandler(map[string]server.ReadinessCheck{
 		"contracts": func() (bool, string) {
