@@ -90,7 +90,7 @@ type requestBody struct {
 	ended bool  // a policy ended the call; guarded by mu
 	cause error // why; guarded by mu
 	eof   bool  // the body was read to its end; guarded by mu
-	held   int64 // bytes reserved; only the reading goroutine touches it
+	held  int64 // bytes reserved; only the reading goroutine touches it
 }
 
 func newRequestBody(rc *http.ResponseController, budget *byteBudget, timeout time.Duration) *requestBody {
