@@ -17,7 +17,8 @@ import (
 )
 
 // readBody reads the whole request body, appending it to buf (sized up
-// front from Content-Length, so a large body is not copied as it grows),
+// front from Content-Length, once the budget took it, so a large body is
+// not copied as it grows),
 // refusing one longer than limit with RESOURCE_EXHAUSTED (413) before
 // reading it when Content-Length says so, and as soon as the limit is
 // crossed otherwise. What it buffers is reserved in rb's budget first
@@ -36,8 +37,10 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64, rb *requestBo
 	if r.ContentLength >= 0 && !rb.grow(r.ContentLength+1) {
 		return buf, errBudget(rb.budget.limit)
 	}
-	if r.ContentLength >= 0 && int64(cap(buf)) <= r.ContentLength && r.ContentLength < maxPresizedBody {
-		// One byte more than announced, to see the end without growing.
+	if r.ContentLength >= 0 && int64(cap(buf)) <= r.ContentLength {
+		// One byte more than announced, to see the end without growing:
+		// growing a large body step by step leaves about its size again
+		// in garbage. The budget already holds what this allocates.
 		buf = make([]byte, 0, r.ContentLength+1)
 	}
 	if !rb.grow(int64(cap(buf))) {
@@ -58,10 +61,6 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64, rb *requestBo
 	rb.finishRead()
 	return buf, nil
 }
-
-// maxPresizedBody bounds what a Content-Length alone makes the gateway
-// allocate before any byte arrived; larger bodies grow as they are read.
-const maxPresizedBody = 256 << 10
 
 // readAll is io.ReadAll appending to buf. Before buf grows, reserve is
 // asked for its new capacity; when it refuses, reading stops with
