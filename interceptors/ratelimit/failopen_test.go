@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -83,24 +84,52 @@ func burstCalls(t *testing.T, cc *grpc.ClientConn, n int) (admitted int) {
 }
 
 // TestFailOpenHoldsLocalShareFromFirstCall: a fresh instance whose Redis
-// hangs gets 100 concurrent calls against a global limit of burst 20 (and
-// a refill too slow to matter during the test). Fail-open means the
-// instance enforces its local bucket, including for the calls that were
-// waiting on the round trip that failed: exactly 20 are admitted, however
-// the calls interleave.
+// hangs, or refuses connections, gets 100 concurrent calls against a
+// global limit of burst 20 (and a refill too slow to matter during the
+// test). Fail-open means the instance enforces its local bucket,
+// including for the calls that were waiting on the round trip that
+// failed: exactly 20 are admitted, however the calls interleave.
 func TestFailOpenHoldsLocalShareFromFirstCall(t *testing.T) {
-	gatewaytest.CheckLeaks(t)
-	addr := frozenRedis(t)
-	upstream := gatewaytest.StartEcho(t).Addr
-	l := globalLimiterPeriod(t, addr, 1, time.Hour, 20, time.Second, ratelimit.WithRetryInterval(time.Hour))
-	cc := startGateway(t, upstream, l.StreamServerInterceptor())
-	if got := burstCalls(t, cc, 100); got != 20 {
-		t.Errorf("Redis hung, fail open: %d of 100 concurrent calls admitted, want the local burst of 20", got)
+	for _, c := range []struct {
+		name  string
+		redis func(t *testing.T) string
+	}{
+		{"hung", frozenRedis},
+		{"refusing connections", closedPort},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			// go-redis retries failed dials in a goroutine that sleeps a
+			// second before it notices its pool was closed; everything
+			// else must be gone.
+			t.Cleanup(func() {
+				goleak.VerifyNone(t, goleak.IgnoreAnyFunction("github.com/redis/go-redis/v9/internal/pool.(*ConnPool).tryDial"))
+			})
+			addr := c.redis(t)
+			upstream := gatewaytest.StartEcho(t).Addr
+			l := globalLimiterPeriod(t, addr, 1, time.Hour, 20, time.Second, ratelimit.WithRetryInterval(time.Hour))
+			cc := startGateway(t, upstream, l.StreamServerInterceptor())
+			if got := burstCalls(t, cc, 100); got != 20 {
+				t.Errorf("Redis %s, fail open: %d of 100 concurrent calls admitted, want the local burst of 20", c.name, got)
+			}
+			// Later calls are answered by the local bucket alone, which is empty.
+			if got := burstCalls(t, cc, 10); got != 0 {
+				t.Errorf("Redis %s, bucket empty: %d of 10 calls admitted, want 0", c.name, got)
+			}
+		})
 	}
-	// Later calls are answered by the local bucket alone, which is empty.
-	if got := burstCalls(t, cc, 10); got != 0 {
-		t.Errorf("Redis hung, bucket empty: %d of 10 calls admitted, want 0", got)
+}
+
+// closedPort is a loopback address nothing listens on: connections to it
+// are refused.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
 	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	return addr
 }
 
 // TestFailOpenWhenRedisFreezes: a real Redis admits 18 of a burst of 20,
