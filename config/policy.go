@@ -52,7 +52,7 @@ type JWTAuth struct {
 	Algorithms      []string `yaml:"algorithms" doc:"Accepted signature algorithms. Empty accepts every asymmetric one (RS256/384/512, PS256/384/512, ES256/384/512, EdDSA); the algorithm must in any case fit the key it names. {none} and HMAC algorithms are never accepted."`
 	RequiredClaims  []string `yaml:"required_claims" doc:"Claims every token must carry, besides {exp}, {iss} and {aud} which are always required."`
 	SubjectClaim    string   `yaml:"subject_claim" doc:"Claim holding the caller's subject; it must be a non-empty string."`
-	ScopeClaim      string   `yaml:"scope_claim" doc:"Claim holding the caller's scopes: a space-separated string (OAuth 2.0 {scope}) or a list of strings ({scp})."`
+	ScopeClaim      string   `yaml:"scope_claim" doc:"Claim holding the caller's scopes: a space-separated string (OAuth 2.0 {scope}) or a list of strings ({scp}). A token whose list holds a scope with whitespace is refused: no rule can name such a scope, and upstreams would read it as several."`
 	MaxTokenSize    ByteSize `yaml:"max_token_size" doc:"Longest bearer token accepted, between 256B and 64KiB; longer ones are refused before any parsing."`
 }
 
@@ -168,7 +168,7 @@ func ParseClaimCheck(s string) (ClaimCheck, error) {
 type Identity struct {
 	SubjectKey  string     `yaml:"subject_key" doc:"Metadata key carrying the subject to upstreams; empty sends none."`
 	ProviderKey string     `yaml:"provider_key" doc:"Metadata key carrying the provider that verified the caller ({jwt}, {api_key}, {mtls}); empty sends none."`
-	ScopesKey   string     `yaml:"scopes_key" doc:"Metadata key carrying the scopes, space-separated; empty sends none."`
+	ScopesKey   string     `yaml:"scopes_key" doc:"Metadata key carrying the scopes, one value, space-separated (a scope never holds whitespace); empty sends none."`
 	Claims      []ClaimKey `yaml:"claims" doc:"Claims passed upstream, each in its own metadata key."`
 	Strip       []string   `yaml:"strip" doc:"Request metadata keys removed before the call goes upstream, typically the credentials upstreams should not see. Leave {authorization} out of this list to pass the original bearer token on."`
 }

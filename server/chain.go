@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -55,7 +56,21 @@ func (d *Dispatcher) Dispatch(ss grpc.ServerStream, method string, clientStreams
 // contract (WithMethodKinds), the chain is told the call's real kind, so
 // that policies see the same kind for a method whatever protocol the
 // call came by.
+//
+// The gateway's own health service is the exception: it is the liveness
+// endpoint of load balancers and orchestrators, must answer whatever the
+// authorization rules say, and its Watch streams must outlive deadlines
+// and not count in concurrency limits, so it runs without the proxy's
+// policies (its unary Check gets the gateway's unary chain, as before).
+// Other services registered with WithService, such as server reflection,
+// stay under the policies: they can reveal contracts, which an operator
+// with authorization rules means to guard.
 func (d *Dispatcher) native(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	// srv is nil for the calls the unknown-service handler (the proxy)
+	// takes, and the implementation of a service the gateway registered.
+	if srv != nil && strings.HasPrefix(info.FullMethod, ownHealthPrefix) {
+		return handler(srv, ss)
+	}
 	if kinds := d.proxy.kinds; kinds != nil {
 		if client, server, ok := kinds(info.FullMethod); ok {
 			info = &grpc.StreamServerInfo{FullMethod: info.FullMethod, IsClientStream: client, IsServerStream: server}
@@ -63,6 +78,10 @@ func (d *Dispatcher) native(srv any, ss grpc.ServerStream, info *grpc.StreamServ
 	}
 	return d.chain(srv, ss, info, handler)
 }
+
+// ownHealthPrefix starts the methods of grpc.health.v1.Health, which the
+// gateway registers itself (see NewGateway).
+const ownHealthPrefix = "/grpc.health.v1.Health/"
 
 // handle is the gRPC server's handler for every call (its unknown-service
 // handler): the chain in front of it has checked the method already.

@@ -298,6 +298,21 @@ func TestTokens(t *testing.T) {
 		{name: "two api keys", md: metadata.Pairs("x-api-key", testAPIKey, "x-api-key", testAPIKey), code: codes.Unauthenticated},
 		{name: "api-key-only method with a token", method: "/test.Echo/KeyOnly", md: bearer(good), code: codes.Unauthenticated},
 		{name: "api-key-only method with a key", method: "/test.Echo/KeyOnly", md: metadata.Pairs("x-api-key", testAPIKey), code: codes.OK, subject: "ci"},
+		{name: "scope list held", method: "/test.Echo/Write", md: bearer(rs(jwttest.With(valid, "scope", []string{"library.read", "library.write"}))), code: codes.OK, subject: "alice"},
+		// A list element with a space is not a scope: upstreams, which get
+		// scopes space-separated, would read scopes never granted.
+		{name: "scope list element with a space", md: bearer(rs(jwttest.With(valid, "scope", []string{"read admin", "library.write"}))), code: codes.Unauthenticated},
+		{name: "scope list element with a tab", method: "/test.Echo/Write", md: bearer(rs(jwttest.With(valid, "scope", []string{"library.write", "read\tadmin"}))), code: codes.Unauthenticated},
+		// RFC 7515 section 4.1.11: crit naming extensions sluice does not
+		// understand, or malformed, refuses the token.
+		{name: "crit names an unknown extension", md: bearer(withHeader(t, k.rsaA, valid, "crit", []string{"urn:example:ext"}, "urn:example:ext", true)), code: codes.Unauthenticated},
+		{name: "crit names b64", md: bearer(withHeader(t, k.rsaA, valid, "crit", []string{"b64"}, "b64", true)), code: codes.Unauthenticated},
+		{name: "crit empty", md: bearer(withHeader(t, k.rsaA, valid, "crit", []string{})), code: codes.Unauthenticated},
+		{name: "crit not a list", md: bearer(withHeader(t, k.rsaA, valid, "crit", "urn:example:ext", "urn:example:ext", true)), code: codes.Unauthenticated},
+		{name: "crit names a registered header", md: bearer(withHeader(t, k.rsaA, valid, "crit", []string{"kid"})), code: codes.Unauthenticated},
+		{name: "crit holds a number", md: bearer(withHeader(t, k.rsaA, valid, "crit", []any{7})), code: codes.Unauthenticated},
+		{name: "crit null", md: bearer(withHeader(t, k.rsaA, valid, "crit", nil)), code: codes.Unauthenticated},
+		{name: "unknown non-critical header", md: bearer(withHeader(t, k.rsaA, valid, "urn:example:ext", true)), code: codes.OK, subject: "alice"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -349,6 +364,22 @@ func TestTokens(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withHeader returns claims signed RS256 by key under kid "a", with the
+// header parameters of the name/value pairs kv added.
+func withHeader(t *testing.T, key *rsa.PrivateKey, claims jwt.MapClaims, kv ...any) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
+	tok.Header["kid"] = "a"
+	for i := 0; i+1 < len(kv); i += 2 {
+		tok.Header[kv[i].(string)] = kv[i+1]
+	}
+	s, err := tok.SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // sawSubject reports whether a call reached up with the x-sluice-subject sub.

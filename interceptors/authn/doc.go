@@ -13,7 +13,11 @@
 //     the key (RSA keys verify RS/PS, EC keys the ES of their curve, Ed25519
 //     EdDSA, and a key's own "alg" pins it), so "none" and HS256-with-the-
 //     public-key tokens never verify. exp, iss and aud are required; exp, nbf
-//     and iat are checked with the configured leeway.
+//     and iat are checked with the configured leeway. A token with a "crit"
+//     header is refused (RFC 7515 section 4.1.11: sluice understands no
+//     extension, and a malformed crit is refused too), and so is one whose
+//     list-form scope claim holds a scope with whitespace, which upstreams,
+//     receiving scopes space-separated, would read as several.
 //   - api_key: a static key in a metadata key (REST: header) of choice,
 //     stored as a SHA-256 hash and compared in constant time.
 //   - mtls: the client certificate the TLS listener verified.

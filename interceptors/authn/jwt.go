@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/golang-jwt/jwt/v5"
 	"google.golang.org/grpc/codes"
@@ -90,10 +91,14 @@ func (p *jwtProvider) authenticate(ctx context.Context, md metadata.MD) (*identi
 	if sub == "" {
 		return nil, unauthenticated(fmt.Sprintf("token has no %q claim naming the subject", p.cfg.SubjectClaim))
 	}
+	scopes, ok := scopesOf(claims[p.cfg.ScopeClaim])
+	if !ok {
+		return nil, unauthenticated(fmt.Sprintf("token %q claim holds a scope with whitespace or control characters", p.cfg.ScopeClaim))
+	}
 	return &identity.Identity{
 		Subject:  sub,
 		Provider: config.ProviderJWT,
-		Scopes:   scopesOf(claims[p.cfg.ScopeClaim]),
+		Scopes:   scopes,
 		Claims:   map[string]any(claims),
 	}, nil
 }
@@ -103,12 +108,52 @@ var (
 	errUnknownKey  = errors.New("token names an unknown signing key")
 	errKeyMismatch = errors.New("token algorithm does not fit its signing key")
 	errKIDType     = errors.New("token kid is not a string")
+	errCritBad     = errors.New("token crit header is malformed")
+	errCritUnknown = errors.New("token crit header names extensions sluice does not support")
 )
+
+// registeredHeaders are the header parameters RFC 7515 and RFC 7518
+// define for JWS; "crit" must not list them.
+var registeredHeaders = map[string]bool{
+	"alg": true, "jku": true, "jwk": true, "kid": true, "x5u": true, "x5c": true,
+	"x5t": true, "x5t#S256": true, "typ": true, "cty": true, "crit": true,
+}
+
+// checkCrit applies RFC 7515 section 4.1.11: a token whose "crit" header
+// lists extensions the recipient does not understand must be rejected, as
+// must a malformed one (not a list of strings, empty, with duplicates, or
+// naming a registered header). sluice understands no extension, so a
+// well-formed crit is refused too: the issuer said the token must not be
+// accepted by a recipient that ignores those parameters.
+func checkCrit(h map[string]any) error {
+	v, ok := h["crit"]
+	if !ok {
+		return nil
+	}
+	list, ok := v.([]any)
+	if !ok || len(list) == 0 {
+		return errCritBad
+	}
+	seen := make(map[string]bool, len(list))
+	for _, e := range list {
+		name, ok := e.(string)
+		if !ok || name == "" || registeredHeaders[name] || seen[name] {
+			return errCritBad
+		}
+		seen[name] = true
+	}
+	return errCritUnknown
+}
 
 // key finds the verification key of t: by kid, re-fetching the key set
 // (rate-limited, shared) when the kid is unknown. The algorithm must fit
 // the key's type, so an attacker cannot choose how a key is used.
 func (p *jwtProvider) key(ctx context.Context, t *jwt.Token) (any, error) {
+	// Before any key lookup: a token refused for its header must not cost
+	// a key set re-fetch.
+	if err := checkCrit(t.Header); err != nil {
+		return nil, err
+	}
 	kid := ""
 	if v, ok := t.Header["kid"]; ok {
 		s, ok := v.(string)
@@ -154,6 +199,10 @@ func tokenProblem(err error) string {
 		return errKeyMismatch.Error()
 	case errors.Is(err, errKIDType):
 		return errKIDType.Error()
+	case errors.Is(err, errCritBad):
+		return errCritBad.Error()
+	case errors.Is(err, errCritUnknown):
+		return errCritUnknown.Error()
 	case errors.Is(err, jwt.ErrTokenMalformed):
 		return "malformed token"
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
@@ -178,19 +227,32 @@ func tokenProblem(err error) string {
 	return "invalid token"
 }
 
-// scopesOf reads scopes from a space-separated string or a list of strings.
-func scopesOf(v any) []string {
+// scopesOf reads scopes from a space-separated string or a list of
+// strings. It reports false when a list element holds whitespace or a
+// control character: that is not a scope (RFC 6749 section 3.3), no
+// authorization rule can name it, and upstreams, which receive scopes
+// space-separated, would read it as several scopes the gateway never
+// granted. Refusing the token is the one unambiguous answer.
+func scopesOf(v any) ([]string, bool) {
 	switch v := v.(type) {
 	case string:
-		return strings.Fields(v)
+		return strings.Fields(v), true
 	case []any:
 		out := make([]string, 0, len(v))
 		for _, e := range v {
-			if s, ok := e.(string); ok && s != "" {
-				out = append(out, s)
+			s, ok := e.(string)
+			if !ok || s == "" {
+				continue
 			}
+			if strings.ContainsFunc(s, notInScope) {
+				return nil, false
+			}
+			out = append(out, s)
 		}
-		return out
+		return out, true
 	}
-	return nil
+	return nil, true
 }
+
+// notInScope reports whether r may not appear in a scope.
+func notInScope(r rune) bool { return r <= ' ' || r == 0x7f || unicode.IsSpace(r) }

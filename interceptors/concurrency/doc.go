@@ -1,8 +1,9 @@
 // Package concurrency bounds how many calls are in flight at once: on the
 // whole gateway, per method pattern, and per key (a caller identity, a
 // metadata value, a peer address). A call that finds its limit reached is
-// refused at once with RESOURCE_EXHAUSTED and a google.rpc.RetryInfo
-// detail, or waits for a free slot up to a configured queue timeout.
+// refused at once with RESOURCE_EXHAUSTED, a google.rpc.RetryInfo detail
+// and a "retry-after" response header (REST: HTTP 429 with Retry-After),
+// or waits for a free slot up to a configured queue timeout.
 //
 // A call holds its slots until its handler returns, so a stream counts for
 // as long as it is open: a per-key limit on a streaming method is a limit

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -11,6 +12,7 @@ import (
 	errdetails "google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
@@ -75,7 +77,8 @@ func WithQueueTimeout(d time.Duration) Option {
 }
 
 // WithRetryDelay sets the delay a refused client is told to wait, in the
-// google.rpc.RetryInfo detail of the error (default 1s).
+// google.rpc.RetryInfo detail of the error and in the retry-after response
+// header, rounded up to seconds (REST: Retry-After); default 1s.
 func WithRetryDelay(d time.Duration) Option {
 	return optionFunc(func(o *options) { o.retryDelay = d })
 }
@@ -96,6 +99,7 @@ type Limiter struct {
 	rules        methodpattern.Table[*ruleLimits]
 	queueTimeout time.Duration
 	retryDelay   time.Duration
+	retryHeader  metadata.MD // sent with every refusal
 	inFlight     atomic.Int64
 }
 
@@ -121,7 +125,8 @@ func New(opts ...Option) (*Limiter, error) {
 		errs = append(errs, errors.New("concurrency: queue timeout and retry delay must not be negative"))
 	}
 	needKey := o.maxInFlightPerKey > 0
-	l := &Limiter{key: o.key, queueTimeout: o.queueTimeout, retryDelay: o.retryDelay}
+	l := &Limiter{key: o.key, queueTimeout: o.queueTimeout, retryDelay: o.retryDelay,
+		retryHeader: metadata.Pairs(HeaderRetryAfter, strconv.FormatInt(ceilSeconds(o.retryDelay), 10))}
 	if o.maxInFlight > 0 {
 		l.global = newSlots(o.maxInFlight)
 	}
@@ -163,13 +168,23 @@ func New(opts ...Option) (*Limiter, error) {
 // InFlight reports the calls admitted and not yet finished.
 func (l *Limiter) InFlight() int { return int(l.inFlight.Load()) }
 
+// HeaderRetryAfter is the response header metadata key of the retry delay
+// sent with refusals, in whole seconds rounded up; the REST adapter sends
+// it as the HTTP Retry-After header, as it does the rate limiter's.
+const HeaderRetryAfter = "retry-after"
+
 // StreamServerInterceptor admits each call or refuses it with
-// RESOURCE_EXHAUSTED; an admitted call holds its slots until the handler
+// RESOURCE_EXHAUSTED, a google.rpc.RetryInfo detail and a retry-after
+// response header; an admitted call holds its slots until the handler
 // returns.
 func (l *Limiter) StreamServerInterceptor() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		var t ticket
 		if err := l.admit(ss.Context(), info.FullMethod, &t); err != nil {
+			if status.Code(err) == codes.ResourceExhausted {
+				// Failing to set it must not change the outcome.
+				_ = ss.SetHeader(l.retryHeader)
+			}
 			return err
 		}
 		defer l.release(&t)
@@ -285,6 +300,12 @@ func (l *Limiter) giveBack(t *ticket) {
 		t.held[i] = hold{}
 	}
 	t.n = 0
+}
+
+// ceilSeconds rounds d up to whole seconds: HTTP's delta-seconds have no
+// fractions, and rounding down would invite a retry that comes too early.
+func ceilSeconds(d time.Duration) int64 {
+	return int64((d + time.Second - 1) / time.Second)
 }
 
 func (l *Limiter) refusal(where string, limit int) error {

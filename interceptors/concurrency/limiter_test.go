@@ -19,13 +19,22 @@ import (
 )
 
 // fakeStream is the least a grpc.ServerStream needs to be for an
-// interceptor that only reads the context.
+// interceptor that reads the context and sets header metadata, which it
+// records in hdr when that is not nil.
 type fakeStream struct {
 	grpc.ServerStream
 	ctx context.Context
+	hdr *metadata.MD
 }
 
 func (s fakeStream) Context() context.Context { return s.ctx }
+
+func (s fakeStream) SetHeader(md metadata.MD) error {
+	if s.hdr != nil {
+		*s.hdr = metadata.Join(*s.hdr, md)
+	}
+	return nil
+}
 
 func withKey(ctx context.Context, key string) context.Context {
 	if key == "" {
@@ -39,7 +48,8 @@ func withKey(ctx context.Context, key string) context.Context {
 type call struct {
 	admitted chan struct{}
 	result   chan error
-	refused  bool // outcome already took the result
+	refused  bool        // outcome already took the result
+	header   metadata.MD // set by the interceptor; read once it returned
 }
 
 // start runs a call of method with key through intercept and keeps it in
@@ -47,7 +57,7 @@ type call struct {
 func start(ctx context.Context, intercept grpc.StreamServerInterceptor, method, key string, release <-chan struct{}) *call {
 	c := &call{admitted: make(chan struct{}), result: make(chan error, 1)}
 	go func() {
-		c.result <- intercept(nil, fakeStream{ctx: withKey(ctx, key)}, &grpc.StreamServerInfo{FullMethod: method, IsServerStream: true},
+		c.result <- intercept(nil, fakeStream{ctx: withKey(ctx, key), hdr: &c.header}, &grpc.StreamServerInfo{FullMethod: method, IsServerStream: true},
 			func(any, grpc.ServerStream) error {
 				close(c.admitted)
 				<-release
@@ -199,9 +209,14 @@ func TestRefusalCarriesRetryInfo(t *testing.T) {
 	if err := start(context.Background(), intercept, "/a.S/M", "", release).outcome(t); err != nil {
 		t.Fatal(err)
 	}
-	st := status.Convert(start(context.Background(), intercept, "/a.S/M", "", release).outcome(t))
+	refused := start(context.Background(), intercept, "/a.S/M", "", release)
+	st := status.Convert(refused.outcome(t))
 	if st.Code() != codes.ResourceExhausted || !strings.Contains(st.Message(), "at most 1") {
 		t.Fatalf("refusal = %v, want RESOURCE_EXHAUSTED naming the limit", st)
+	}
+	// The REST adapter sends it as Retry-After: whole seconds, rounded up.
+	if got := refused.header.Get(concurrency.HeaderRetryAfter); len(got) != 1 || got[0] != "1" {
+		t.Errorf("retry-after header = %q, want [1] (250ms rounded up)", got)
 	}
 	var found bool
 	for _, d := range st.Details() {

@@ -8,6 +8,12 @@
 // upstreams should not see, then sets the verified values. Because REST
 // headers and Grpc-Metadata- headers arrive as metadata too, one rewrite
 // covers every protocol.
+//
+// Scopes go upstream as one value, space-separated, as OAuth 2.0 writes
+// them. A scope that holds whitespace (possible in a token's list-form
+// scope claim) could not be told apart from several scopes, and upstreams
+// would see scopes the gateway never granted: interceptors/authn refuses
+// such tokens, and the Propagator never sends such a scope.
 package identity
 
 import (
@@ -25,7 +31,8 @@ type Identity struct {
 	// Provider is the provider that verified the caller: "jwt", "api_key"
 	// or "mtls".
 	Provider string
-	// Scopes the caller holds.
+	// Scopes the caller holds, none empty or holding whitespace (the
+	// Propagator leaves such scopes out).
 	Scopes []string
 	// Claims of the caller: a token's claims (JSON values as decoded by
 	// encoding/json), or certificate fields for mTLS. Never nil.

@@ -174,3 +174,38 @@ func TestFromContext(t *testing.T) {
 		t.Error("identity lost")
 	}
 }
+
+// TestScopesUnambiguous: scopes reach the upstream space-separated, so a
+// scope holding whitespace (one scope to authorization) would read there
+// as several scopes the gateway never granted. Such a scope is left out;
+// the others go on as before.
+func TestScopesUnambiguous(t *testing.T) {
+	t.Parallel()
+	p, err := identity.NewPropagator(config.Default().Policy.Identity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name   string
+		scopes []string
+		want   []string // nil: key absent
+	}{
+		{"plain", []string{"read", "library.write"}, []string{"read library.write"}},
+		{"space inside", []string{"read admin", "library.write"}, []string{"library.write"}},
+		{"tab, newline, no-break space", []string{"a\tb", "c\nd", "e\u00a0f", "ok"}, []string{"ok"}},
+		{"empty", []string{"", "ok"}, []string{"ok"}},
+		{"nothing sendable", []string{"read admin"}, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			id := &identity.Identity{Subject: "alice", Provider: "jwt", Scopes: c.scopes, Claims: map[string]any{}}
+			md := p.Rewrite(context.Background(), id)
+			if got := md.Get("x-sluice-scopes"); !slices.Equal(got, c.want) {
+				t.Errorf("x-sluice-scopes = %q, want %q", got, c.want)
+			}
+			if len(c.scopes) > 0 && c.scopes[0] == "read admin" && !slices.Equal(id.Scopes, c.scopes) {
+				t.Errorf("the identity's scopes were modified: %q", id.Scopes)
+			}
+		})
+	}
+}

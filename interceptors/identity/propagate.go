@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
+	"unicode"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
@@ -78,8 +80,8 @@ func (p *Propagator) Rewrite(ctx context.Context, id *Identity) metadata.MD {
 	}
 	set(p.cfg.SubjectKey, id.Subject)
 	set(p.cfg.ProviderKey, id.Provider)
-	if len(id.Scopes) > 0 {
-		set(p.cfg.ScopesKey, strings.Join(id.Scopes, " "))
+	if scopes := sendable(id.Scopes); len(scopes) > 0 {
+		set(p.cfg.ScopesKey, strings.Join(scopes, " "))
 	}
 	for _, c := range p.cfg.Claims {
 		if v, ok := id.Claim(c.Claim); ok {
@@ -88,6 +90,25 @@ func (p *Propagator) Rewrite(ctx context.Context, id *Identity) metadata.MD {
 	}
 	return md
 }
+
+// sendable returns the scopes that can be sent space-separated without
+// ambiguity: a scope holding whitespace or a control character would reach
+// the upstream as several scopes the gateway never granted, so it is left
+// out (authn refuses tokens carrying one; this guards identities made by
+// other authenticators).
+func sendable(scopes []string) []string {
+	if !slices.ContainsFunc(scopes, unsendable) {
+		return scopes
+	}
+	return slices.DeleteFunc(slices.Clone(scopes), unsendable)
+}
+
+func unsendable(scope string) bool { return scope == "" || strings.ContainsFunc(scope, notInScope) }
+
+// notInScope reports whether r may not appear in a scope (RFC 6749
+// section 3.3 allows printable ASCII but space, '"' and '\'; sluice
+// refuses only what breaks the space-separated form).
+func notInScope(r rune) bool { return r <= ' ' || r == 0x7f || unicode.IsSpace(r) }
 
 // claimValues renders a claim as metadata values: strings as they are,
 // lists one value per element, anything else as JSON.

@@ -4,24 +4,85 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // bucket is one key's local token bucket. For a global limit it is the
 // shadow of the Redis bucket and also remembers until when Redis refuses
 // the key.
+//
+// A call takes its token before it is decided and gives it back when the
+// call is refused after all (by another limit, by Redis, or because the
+// caller left). Taking first is what keeps calls decided concurrently from
+// spending one token many times over: while a Redis round trip is in
+// flight, the calls waiting on it hold their tokens, so if Redis fails and
+// they are admitted open, they were already counted. golang.org/x/time/rate
+// cannot do this: its cancellation gives a token back only at the instant
+// it was reserved, and moving its clock back over-credits the bucket.
 type bucket struct {
-	lim         *rate.Limiter
+	mu     sync.Mutex
+	perSec float64
+	burst  float64
+	tokens float64
+	last   time.Time // when tokens was last brought up to date
+
 	deniedUntil atomic.Int64 // unix nanoseconds; global limits only
 	lastUse     atomic.Int64 // unix nanoseconds
+}
+
+func newBucket(perSec float64, burst int) *bucket {
+	return &bucket{perSec: perSec, burst: float64(burst), tokens: float64(burst)}
+}
+
+// refill adds the tokens earned since the last update. Calls carry the
+// time they started, so now can be a little older than the last update;
+// the clock then stays where it is rather than earning tokens twice.
+// Called with b.mu held.
+func (b *bucket) refill(now time.Time) {
+	if !now.After(b.last) {
+		return
+	}
+	if b.last.IsZero() {
+		b.tokens = b.burst
+	} else {
+		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.perSec)
+	}
+	b.last = now
+}
+
+// take takes one token if the bucket holds one, or reports how long until
+// it will.
+func (b *bucket) take(now time.Time) (wait time.Duration, ok bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.refill(now)
+	if b.tokens >= 1 {
+		b.tokens--
+		return 0, true
+	}
+	return time.Duration((1 - b.tokens) / b.perSec * float64(time.Second)), false
+}
+
+// giveBack returns a token taken by a call that was refused after all.
+func (b *bucket) giveBack(now time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.refill(now)
+	b.tokens = min(b.burst, b.tokens+1)
+}
+
+// level reports the tokens the bucket holds.
+func (b *bucket) level(now time.Time) float64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.refill(now)
+	return b.tokens
 }
 
 // bucketSet holds the buckets of one limit, one per key, and forgets the
 // ones that are full again so that memory follows the active keys, not
 // every key ever seen.
 type bucketSet struct {
-	perSec  rate.Limit
+	perSec  float64
 	burst   int
 	fill    time.Duration // an idle bucket is full after this long
 	maxKeys int
@@ -31,7 +92,7 @@ type bucketSet struct {
 	lastSweep time.Time
 }
 
-func newBucketSet(perSec rate.Limit, burst int, fill time.Duration, maxKeys int) *bucketSet {
+func newBucketSet(perSec float64, burst int, fill time.Duration, maxKeys int) *bucketSet {
 	return &bucketSet{perSec: perSec, burst: burst, fill: fill, maxKeys: maxKeys, m: make(map[string]*bucket)}
 }
 
@@ -45,7 +106,7 @@ func (s *bucketSet) get(key string, now time.Time) *bucket {
 		if len(s.m) >= s.maxKeys || now.Sub(s.lastSweep) > max(s.fill, time.Minute) {
 			s.sweep(now)
 		}
-		b = &bucket{lim: rate.NewLimiter(s.perSec, s.burst)}
+		b = newBucket(s.perSec, s.burst)
 		s.m[key] = b
 	}
 	s.mu.Unlock()

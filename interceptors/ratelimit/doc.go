@@ -4,7 +4,7 @@
 // particular for a global budget). Several limits may apply to one call;
 // the call goes through only when every one of them admits it.
 //
-// A limit is local (a bucket in this process, golang.org/x/time/rate) or
+// A limit is local (a token bucket in this process) or
 // global (a bucket shared by every gateway instance, kept in Redis with the
 // GCRA algorithm of github.com/go-redis/redis_rate). In front of each
 // global bucket sits a local shadow bucket with the same rate and burst,
@@ -19,7 +19,10 @@
 // When Redis cannot be reached, global limits fail open (they degrade to
 // the local shadow bucket, so each instance still admits at most the
 // global rate) or closed (calls are refused with UNAVAILABLE), as
-// configured. The failure is logged once per interval; Redis is left alone
+// configured. Every call takes its token from the shadow bucket before
+// it asks Redis, and gives it back if Redis refuses, so failing open holds
+// from the first failed round trip on: the calls that were waiting on it
+// were already counted, however many arrived at once. The failure is logged once per interval; Redis is left alone
 // for a retry interval and then probed by a single call, so the limiter
 // recovers by itself without hammering a Redis that is down.
 //

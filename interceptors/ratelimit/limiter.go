@@ -12,7 +12,6 @@ import (
 
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
-	"golang.org/x/time/rate"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
@@ -148,7 +147,7 @@ type limit struct {
 	name     string
 	patterns []methodpattern.Pattern
 	key      KeyFunc
-	perSec   rate.Limit
+	perSec   float64 // tokens per second
 	burst    int
 	global   bool
 	redis    redis_rate.Limit
@@ -257,7 +256,7 @@ func compileLimit(l Limit, maxKeys int) (*limit, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	c.perSec = rate.Limit(float64(l.Rate) / period.Seconds())
+	c.perSec = float64(l.Rate) / period.Seconds()
 	c.burst = burst
 	c.redis = redis_rate.Limit{Rate: l.Rate, Period: period, Burst: burst}
 	// A bucket idle for as long as it takes to fill is full, like a new one.
@@ -315,37 +314,35 @@ func (l *Limiter) Check(ctx context.Context, fullMethod string) (metadata.MD, er
 		return nil, nil
 	}
 	var tightest quota
-	refuse := func(i int, q quota, err error) (metadata.MD, error) {
-		for j := range i {
-			if r := apply[j].res; r != nil {
-				r.CancelAt(now)
+	refuse := func(q quota, err error) (metadata.MD, error) {
+		for j := range apply {
+			if a := &apply[j]; a.held {
+				a.b.giveBack(now)
 			}
 		}
 		return q.header(true), err
 	}
 	// Local decisions first: they cost no round trip, and a refusal here
-	// spares Redis.
+	// spares Redis. Every limit takes its token now, global ones included,
+	// so that calls waiting on the same Redis round trip cannot spend one
+	// local token many times over (see bucket).
 	for i := range apply {
 		a := &apply[i]
 		lim := a.lim
 		if lim.global {
 			if until := a.b.deniedUntil.Load(); until > now.UnixNano() {
 				wait := time.Duration(until - now.UnixNano())
-				return refuse(i, lim.refusal(wait), exhausted(lim.name, wait))
+				return refuse(lim.refusal(wait), exhausted(lim.name, wait))
 			}
-			if tokens := a.b.lim.TokensAt(now); tokens < 1 {
-				wait := lim.untilTokens(tokens, 1)
-				return refuse(i, lim.refusal(wait), exhausted(lim.name, wait))
-			}
-			continue
 		}
-		r := a.b.lim.ReserveN(now, 1)
-		if wait := r.DelayFrom(now); !r.OK() || wait > 0 {
-			r.CancelAt(now)
-			return refuse(i, lim.refusal(wait), exhausted(lim.name, wait))
+		wait, ok := a.b.take(now)
+		if !ok {
+			return refuse(lim.refusal(wait), exhausted(lim.name, wait))
 		}
-		a.res = r
-		tightest = tightest.tighter(lim.localQuota(a.b, now))
+		a.held = true
+		if !lim.global {
+			tightest = tightest.tighter(lim.localQuota(a.b, now))
+		}
 	}
 	for i := range apply {
 		a := &apply[i]
@@ -355,21 +352,22 @@ func (l *Limiter) Check(ctx context.Context, fullMethod string) (metadata.MD, er
 		res, err := l.store.allow(ctx, a.lim, a.key)
 		switch {
 		case errors.Is(err, errStoreDown) && l.failure == FailClosed:
-			return refuse(len(apply), quota{}, unavailable(l.store.retryInterval))
+			return refuse(quota{}, unavailable(l.store.retryInterval))
 		case errors.Is(err, errStoreDown):
-			// Fail open: the shadow bucket is the limit for now.
-			a.b.lim.ReserveN(now, 1)
+			// Fail open: the shadow bucket is the limit for now, and the
+			// call holds its token already.
 			tightest = tightest.tighter(a.lim.localQuota(a.b, now))
 		case err != nil: // the caller went away
-			return refuse(len(apply), quota{}, err)
+			return refuse(quota{}, err)
 		case res.Allowed == 0:
 			a.b.deniedUntil.Store(now.Add(res.RetryAfter).UnixNano())
 			q := quota{limit: a.lim.burst, remaining: 0, reset: res.ResetAfter, retry: res.RetryAfter, set: true}
-			return refuse(len(apply), q, exhausted(a.lim.name, res.RetryAfter))
+			return refuse(q, exhausted(a.lim.name, res.RetryAfter))
 		default:
-			// Feed the shadow bucket only with what Redis admitted, so that
-			// it never holds fewer tokens than the global bucket.
-			a.b.lim.ReserveN(now, 1)
+			// Redis spent a token of the global bucket: the shadow keeps
+			// the one it took, being fed only with what Redis admitted so
+			// that it never holds fewer tokens than the global bucket.
+			a.held = false
 			tightest = tightest.tighter(quota{limit: a.lim.burst, remaining: res.Remaining, reset: res.ResetAfter, set: true})
 		}
 	}
@@ -383,7 +381,10 @@ type applied struct {
 	lim *limit
 	key string
 	b   *bucket
-	res *rate.Reservation // a local limit's token, returned if another limit refuses
+	// held: the call took a token from b that goes back if the call is
+	// refused after all; a global limit's token stops being held once
+	// Redis admitted the call.
+	held bool
 }
 
 // matches reports whether any of the limit's patterns matches the method
@@ -403,11 +404,11 @@ func (l *limit) untilTokens(have, want float64) time.Duration {
 	if have >= want {
 		return 0
 	}
-	return time.Duration((want - have) / float64(l.perSec) * float64(time.Second))
+	return time.Duration((want - have) / l.perSec * float64(time.Second))
 }
 
 func (l *limit) localQuota(b *bucket, now time.Time) quota {
-	tokens := b.lim.TokensAt(now)
+	tokens := b.level(now)
 	return quota{
 		limit:     l.burst,
 		remaining: max(int(math.Floor(tokens)), 0),

@@ -263,3 +263,22 @@ func TestNewRejects(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkCheckLocal measures one admission by a local limit, the cost
+// every limited call pays: parallel callers share one bucket (the worst
+// case for its lock).
+func BenchmarkCheckLocal(b *testing.B) {
+	l, err := ratelimit.New(ratelimit.WithLimit(ratelimit.Limit{Name: "all", Methods: []string{"test.Echo"}, Rate: 1 << 30}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := l.Check(ctx, limited); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
