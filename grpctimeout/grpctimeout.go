@@ -1,7 +1,11 @@
 // Package grpctimeout parses the grpc-timeout header as gRPC's HTTP/2
-// protocol defines it. The REST adapter and the deadline policy read
-// timeouts that clients send as headers; they share this one strict parser
-// so a value is either valid everywhere or refused everywhere.
+// protocol defines it, exactly as grpc-go's own transport does, so that a
+// value gets one answer whatever protocol carries it: native gRPC calls
+// have theirs parsed by grpc-go (which refuses a malformed value with
+// INTERNAL, "malformed grpc-timeout", before the call exists), and the
+// REST adapter parses Grpc-Timeout with this package and answers the same
+// (INTERNAL, with HTTP 400). The deadline policy reads X-Request-Timeout
+// with it too.
 package grpctimeout
 
 import (
@@ -18,10 +22,10 @@ const maxTimeoutDigits = 8
 // grpc-timeout: 1 to 8 ASCII digits, then one unit, H (hours), M
 // (minutes), S (seconds), m (milliseconds), u (microseconds) or n
 // (nanoseconds), like "250m" or "30S". Anything else (a sign, spaces, a
-// ninth digit, another unit, an empty value) and values that overflow a
-// time.Duration ("99999999H") are errors, never a negative or clamped
-// duration. The REST adapter uses it for the Grpc-Timeout header, the
-// deadline policy for X-Request-Timeout.
+// ninth digit, another unit, an empty value) is an error. A value past
+// the largest time.Duration ("99999999H", about 11,000 years) is clamped
+// to it, as grpc-go clamps it: it means "no deadline to speak of", and the
+// deadline policy's maximum still applies.
 func Parse(s string) (time.Duration, error) {
 	if s == "" {
 		return 0, errors.New("empty timeout")
@@ -59,7 +63,7 @@ func Parse(s string) (time.Duration, error) {
 		n = n*10 + int64(c-'0') // at most 8 digits: no overflow
 	}
 	if n > math.MaxInt64/int64(unit) {
-		return 0, fmt.Errorf("timeout %q is too large", s)
+		return time.Duration(math.MaxInt64), nil
 	}
 	return time.Duration(n) * unit, nil
 }

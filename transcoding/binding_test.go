@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -263,7 +264,8 @@ func TestBindingErrors(t *testing.T) {
 		{"raw response ignores accept", "GET", "/v1/shelves/s/books/b:download", "", []string{"Accept", "image/png"}, nil, 200, codes.OK, ""},
 		{"too big by content-length", "POST", "/v1/shelves", `{"shelfId":"0123456789"}`, nil, []transcoding.Option{transcoding.WithMaxBodyBytes(8)}, 413, codes.ResourceExhausted, "limit"},
 		{"too deep", "POST", "/v1/shelves", `{"shelf":{"labels":[[[[1]]]]}}`, nil, []transcoding.Option{transcoding.WithMaxJSONDepth(4)}, 400, codes.InvalidArgument, "deeper"},
-		{"bad grpc-timeout unit", "GET", "/v1/shelves", "", []string{"Grpc-Timeout", "10x"}, nil, 400, codes.InvalidArgument, "grpc-timeout"},
+		{"bad grpc-timeout unit", "GET", "/v1/shelves", "", []string{"Grpc-Timeout", "10x"}, nil, 400, codes.Internal, "malformed grpc-timeout"},
+		{"huge grpc-timeout clamped", "GET", "/v1/shelves", "", []string{"Grpc-Timeout", "99999999H"}, nil, 200, codes.OK, ""},
 		{"bad -bin metadata", "GET", "/v1/shelves", "", []string{"Grpc-Metadata-K-Bin", "!!"}, nil, 400, codes.InvalidArgument, "K-Bin"},
 		{"no route", "GET", "/nope", "", nil, nil, 404, codes.NotFound, "no route"},
 		{"wrong method", "DELETE", "/v1/shelves", "", nil, nil, 405, codes.Unimplemented, "not allowed"},
@@ -514,9 +516,13 @@ func TestParseTimeout(t *testing.T) {
 			t.Errorf("ParseTimeout(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	// 99999999H overflows a time.Duration: refused, never clamped into a
-	// deadline nobody asked for.
-	for _, in := range []string{"", "S", "1", "1s", "123456789S", "-1S", "+1S", "1.5S", " 1S", "1 S", "1SS", "0x1S", "99999999H", "2562048H"} {
+	// 99999999H overflows a time.Duration: clamped, as grpc-go clamps it.
+	for _, in := range []string{"99999999H", "2562048H"} {
+		if got, err := grpctimeout.Parse(in); err != nil || got != math.MaxInt64 {
+			t.Errorf("ParseTimeout(%q) = %v, %v; want the largest duration", in, got, err)
+		}
+	}
+	for _, in := range []string{"", "S", "1", "1s", "123456789S", "-1S", "+1S", "1.5S", " 1S", "1 S", "1SS", "0x1S"} {
 		if _, err := grpctimeout.Parse(in); err == nil {
 			t.Errorf("ParseTimeout(%q) accepted", in)
 		}

@@ -344,12 +344,15 @@ func (h *REST) callContext(r *http.Request) (context.Context, context.CancelFunc
 	ctx := r.Context()
 	cancel := context.CancelFunc(func() {})
 	if v := r.Header.Values(timeoutHeader); len(v) > 0 {
+		// A malformed value gets grpc-go's answer to a native call with
+		// it (INTERNAL, "malformed grpc-timeout"), with HTTP 400 as
+		// grpc-go's own HTTP handler gives: one answer for every protocol.
 		if len(v) > 1 {
-			return nil, nil, status.Errorf(codes.InvalidArgument, "invalid grpc-timeout: %d values", len(v))
+			return nil, nil, withHTTPStatus(status.Newf(codes.Internal, "malformed grpc-timeout: %d values", len(v)), http.StatusBadRequest)
 		}
 		d, err := grpctimeout.Parse(v[0])
 		if err != nil {
-			return nil, nil, status.Errorf(codes.InvalidArgument, "invalid grpc-timeout: %v", err)
+			return nil, nil, withHTTPStatus(status.Newf(codes.Internal, "malformed grpc-timeout: %v", err), http.StatusBadRequest)
 		}
 		ctx, cancel = context.WithTimeout(ctx, d)
 	}
