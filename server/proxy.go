@@ -151,7 +151,7 @@ func (p *Proxy) forward(stream grpc.ServerStream, method string, unary bool) err
 	ctx = metadata.NewOutgoingContext(ctx, out)
 	upstream, err := conn.NewStream(ctx, duplexDesc, method, callOpts...)
 	if err != nil {
-		return upstreamError(err, name)
+		return p.upstreamError(inCtx, err, name, method)
 	}
 
 	reqDone := make(chan error, 1)
@@ -176,7 +176,7 @@ func (p *Proxy) forward(stream grpc.ServerStream, method string, unary bool) err
 		reqDone <- err
 	}()
 
-	err = p.forwardResponses(stream, upstream)
+	err = p.forwardResponses(stream, upstream, name, method)
 	// A failure on the request side is the real cause when the response side
 	// only saw the cancellation it triggered.
 	if reqFailed.Load() {
@@ -213,7 +213,7 @@ func (p *Proxy) forwardUnary(ctx context.Context, client grpc.ServerStream, conn
 	}
 	var err error
 	if p.upstreams.retries(name, method) {
-		err = u.stream(ctx, conn, name, method, callOpts)
+		err = u.stream(ctx, conn, method, callOpts)
 	} else {
 		u.opts[0], u.opts[1] = grpc.Header(&u.header), grpc.Trailer(&u.trailer)
 		err = conn.Invoke(ctx, method, req, resp, append(u.opts[:2], callOpts...)...)
@@ -230,7 +230,7 @@ func (p *Proxy) forwardUnary(ctx context.Context, client grpc.ServerStream, conn
 	client.SetTrailer(forwarded(u.trailer))
 	if err != nil {
 		resp.Free()
-		return upstreamError(err, name)
+		return p.upstreamError(ctx, err, name, method)
 	}
 	if err := client.SendMsg(resp); err != nil {
 		resp.Free()
@@ -249,12 +249,12 @@ type unaryCall struct {
 // stream makes the call as a stream (the retry interceptor's way), with
 // the request in frames[0], leaving the response in frames[1] and the
 // upstream's header and trailer in u.
-func (u *unaryCall) stream(ctx context.Context, conn *grpc.ClientConn, name, method string, callOpts []grpc.CallOption) error {
+func (u *unaryCall) stream(ctx context.Context, conn *grpc.ClientConn, method string, callOpts []grpc.CallOption) error {
 	req, resp := &u.frames[0], &u.frames[1]
 	upstream, err := conn.NewStream(ctx, unaryDesc, method, callOpts...)
 	if err != nil {
 		req.Free()
-		return upstreamError(err, name)
+		return err // worded by forwardUnary's caller-facing upstreamError
 	}
 	if err := upstream.SendMsg(req); err != nil {
 		req.Free() // io.EOF: the upstream ended first; RecvMsg has its status
@@ -317,7 +317,7 @@ func (p *Proxy) forwardRequests(client grpc.ServerStream, upstream grpc.ClientSt
 
 // forwardResponses pumps upstream headers, messages and trailers to the
 // client and returns the upstream's final status.
-func (p *Proxy) forwardResponses(client grpc.ServerStream, upstream grpc.ClientStream) error {
+func (p *Proxy) forwardResponses(client grpc.ServerStream, upstream grpc.ClientStream, name, method string) error {
 	hdr, err := upstream.Header()
 	if err == nil && hdr != nil {
 		if err := client.SendHeader(forwarded(hdr)); err != nil {
@@ -331,6 +331,9 @@ func (p *Proxy) forwardResponses(client grpc.ServerStream, upstream grpc.ClientS
 			client.SetTrailer(forwarded(upstream.Trailer()))
 			if errors.Is(err, io.EOF) {
 				return nil
+			}
+			if _, ok := status.FromError(err); ok {
+				return p.upstreamError(client.Context(), err, name, method)
 			}
 			return toStatus(err)
 		}
@@ -356,12 +359,53 @@ func toStatus(err error) error {
 	return status.Error(codes.Internal, err.Error())
 }
 
-func upstreamError(err error, name string) error {
+// upstreamError is the status a client gets for err, the failure of a
+// call to the upstream name. What the upstream itself answered passes as
+// it is. A failure of the gateway's own connection to it (grpc-go words
+// those with addresses: "dial tcp 10.0.0.7:50051: connect: connection
+// refused") reaches the client as a generic UNAVAILABLE naming the
+// upstream, so that clients learn nothing of the network behind the
+// gateway; the detail is logged.
+func (p *Proxy) upstreamError(ctx context.Context, err error, name, method string) error {
 	st, ok := status.FromError(err)
 	if !ok {
-		return status.Errorf(codes.Unavailable, "upstream %s: %v", name, err)
+		p.logger.WarnContext(ctx, "upstream call failed", "upstream", name, "method", method, "error", err)
+		return status.Errorf(codes.Unavailable, "upstream %s is unavailable", name)
 	}
-	return st.Err()
+	if localTransportError(st) {
+		p.logger.WarnContext(ctx, "upstream connection failed", "upstream", name, "method", method, "error", st.Message())
+		return status.Errorf(st.Code(), "upstream %s is unavailable", name)
+	}
+	return err
+}
+
+// localTransportError reports whether st was made by grpc-go's client
+// side (dialing, name resolution, a connection lost) rather than received
+// from the upstream: such statuses are UNAVAILABLE (or INTERNAL, UNKNOWN
+// for a broken stream), carry no details, and are worded by grpc-go.
+func localTransportError(st *status.Status) bool {
+	switch st.Code() {
+	case codes.Unavailable, codes.Internal, codes.Unknown:
+	default:
+		return false
+	}
+	if len(st.Proto().GetDetails()) > 0 {
+		return false
+	}
+	msg := st.Message()
+	for _, marker := range transportMarkers {
+		if strings.Contains(msg, marker) {
+			return true
+		}
+	}
+	return false
+}
+
+// transportMarkers are the phrases of grpc-go's client-side failures.
+var transportMarkers = []string{
+	"connection error:", "last connection error:", "last resolver error:", "name resolver error:",
+	"produced zero addresses", "error reading from server", "transport:", "dial tcp", "dial unix",
+	"connection refused", "no children to pick from", "SubConns are in TransientFailure",
 }
 
 // forwardable reports whether metadata key crosses the proxy.
