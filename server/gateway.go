@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -147,7 +148,25 @@ type Gateway struct {
 	mu   sync.Mutex
 	door *frontdoor.Door
 	wg   sync.WaitGroup
+
+	// httpCalls is the base context of every request net/http serves;
+	// cutHTTP cancels it, with ErrShuttingDown as the cause, when a
+	// shutdown's grace ends, so that REST streams still open end with
+	// that status as their last line or event rather than a cut
+	// connection. httpInFlight counts the requests being handled.
+	httpCalls    context.Context
+	cutHTTP      context.CancelCauseFunc
+	httpInFlight atomic.Int64
 }
+
+// ErrShuttingDown is the status of calls a shutdown cuts: UNAVAILABLE, so
+// that clients retry elsewhere. REST handlers find it as the cause of
+// their request's context (context.Cause).
+var ErrShuttingDown = status.Error(codes.Unavailable, "the gateway is shutting down")
+
+// cutWriteGrace is how long handlers of cut HTTP calls may take to write
+// their final status before their connections are closed.
+const cutWriteGrace = time.Second
 
 // NewGateway builds a gateway that runs every call it does not serve
 // itself (health, registered services) through d.
@@ -170,6 +189,7 @@ func NewGateway(d *Dispatcher, opts ...Option) (*Gateway, error) {
 	}
 
 	g := &Gateway{cfg: cfg, health: health.NewServer(), errs: transcoding.NewErrorWriter(nil)}
+	g.httpCalls, g.cutHTTP = context.WithCancelCause(context.Background())
 	sopts := []grpc.ServerOption{
 		grpc.ForceServerCodecV2(frame.Codec()),
 		grpc.UnknownServiceHandler(d.handle),
@@ -207,6 +227,7 @@ func NewGateway(d *Dispatcher, opts ...Option) (*Gateway, error) {
 		Handler:           http.HandlerFunc(g.serveHTTP),
 		ReadHeaderTimeout: cfg.sniffTimeout,
 		IdleTimeout:       idle,
+		BaseContext:       func(net.Listener) context.Context { return g.httpCalls },
 		MaxHeaderBytes:    int(cfg.limits.MaxHeaderListSize),
 		ErrorLog:          slog.NewLogLogger(cfg.logger.Handler(), slog.LevelDebug),
 		HTTP2: &http.HTTP2Config{
@@ -305,13 +326,43 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	door := g.door
 	g.mu.Unlock()
 
+	// The HTTP side drains until the grace ends; then the calls still
+	// running are cut (their handlers see ErrShuttingDown as their
+	// context's cause) and may write their final status, for at most
+	// cutWriteGrace, before the door closes their connections.
+	doorCtx, closeDoor := context.WithCancel(context.Background())
+	defer closeDoor()
+	drained := make(chan struct{})
 	var wg sync.WaitGroup
 	var httpErr error
 	if door != nil {
-		wg.Add(1)
+		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			httpErr = door.Shutdown(ctx)
+			httpErr = door.Shutdown(doorCtx)
+			close(drained)
+		}()
+		go func() {
+			defer wg.Done()
+			select {
+			case <-drained:
+				return
+			case <-ctx.Done():
+			}
+			g.cutHTTP(ErrShuttingDown)
+			t := time.NewTimer(cutWriteGrace)
+			defer t.Stop()
+			for g.httpInFlight.Load() > 0 {
+				select {
+				case <-drained:
+					return
+				case <-t.C:
+					closeDoor()
+					return
+				case <-time.After(5 * time.Millisecond):
+				}
+			}
+			closeDoor()
 		}()
 	}
 	stopped := make(chan struct{})
@@ -328,10 +379,14 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		<-stopped
 	}
 	wg.Wait()
+	if httpErr != nil && ctx.Err() != nil {
+		err = ctx.Err()
+	}
 	if door != nil {
 		_ = door.Close()
 	}
 	g.wg.Wait()
+	g.cutHTTP(nil)
 	if err == nil && httpErr != nil && !errors.Is(httpErr, http.ErrServerClosed) {
 		err = httpErr
 	}
@@ -343,6 +398,8 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 // whose first request was REST: grpc-go's handler transport serves it,
 // through the same chain.
 func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	g.httpInFlight.Add(1)
+	defer g.httpInFlight.Add(-1)
 	if r.ProtoMajor == 2 && frontdoor.IsGRPCContentType(r.Header.Get("Content-Type")) {
 		// grpc-go's handler transport reads the body under the request's
 		// context: cancelling it ends the call on the wire.

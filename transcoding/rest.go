@@ -305,7 +305,7 @@ func (h *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.onHeader, s.onMessage = sr.header, sr.message
 		err := h.d.Dispatch(s, b.method.Path, clientStreams, true)
 		s.stopReceiving(rc)
-		sr.finish(s, err)
+		sr.finish(s, cutCause(r.Context(), err))
 		return
 	}
 	var resp []byte
@@ -324,7 +324,7 @@ func (h *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		err = status.Error(codes.Internal, errNoResponse.Error())
 	}
 	if err != nil {
-		c.writeError(s, err)
+		c.writeError(s, cutCause(r.Context(), err))
 		return
 	}
 	code := http.StatusOK
@@ -332,6 +332,21 @@ func (h *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		code = sc
 	}
 	c.writeUnary(s, resp, code)
+}
+
+// cutCause returns the status the server cut the request with (the cause
+// of its context, such as the gateway's shutdown: UNAVAILABLE) in place
+// of err, the cancellation the call saw; otherwise err.
+func cutCause(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() == nil {
+		return err
+	}
+	if cause := context.Cause(ctx); cause != nil {
+		if _, ok := status.FromError(cause); ok {
+			return cause
+		}
+	}
+	return err
 }
 
 // callContext derives the call's context from the request: incoming
