@@ -228,6 +228,7 @@ func NewGateway(d *Dispatcher, opts ...Option) (*Gateway, error) {
 		ReadHeaderTimeout: cfg.sniffTimeout,
 		IdleTimeout:       idle,
 		BaseContext:       func(net.Listener) context.Context { return g.httpCalls },
+		ConnContext:       withResetGuard(cfg.logger),
 		MaxHeaderBytes:    int(cfg.limits.MaxHeaderListSize),
 		ErrorLog:          slog.NewLogLogger(cfg.logger.Handler(), slog.LevelDebug),
 		HTTP2: &http.HTTP2Config{
@@ -399,7 +400,10 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 // through the same chain.
 func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	g.httpInFlight.Add(1)
-	defer g.httpInFlight.Add(-1)
+	defer func() {
+		noteAbandoned(r, g.httpCalls.Err() != nil)
+		g.httpInFlight.Add(-1)
+	}()
 	if r.ProtoMajor == 2 && frontdoor.IsGRPCContentType(r.Header.Get("Content-Type")) {
 		// grpc-go's handler transport reads the body under the request's
 		// context: cancelling it ends the call on the wire.

@@ -118,6 +118,11 @@ var duplexDesc = &grpc.StreamDesc{ServerStreams: true, ClientStreams: true}
 // says is unary takes forwardUnary; any other is forwarded as a
 // full-duplex stream, which carries every kind.
 func (p *Proxy) forward(stream grpc.ServerStream, method string, unary bool) error {
+	if err := stream.Context().Err(); err != nil {
+		// The client reset the call, or a policy ended it, before it got
+		// here: start no upstream call for it.
+		return status.FromContextError(err).Err()
+	}
 	conn, name, ok := p.upstreams.Lookup(method)
 	if !ok {
 		return status.Errorf(codes.Unimplemented, "method %s is not served here: no upstream matches it", method)

@@ -300,6 +300,11 @@ func (h *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.next = once(req)
 	}
+	if err := ctx.Err(); err != nil {
+		// The client reset the request while it was being prepared.
+		c.fail(status.FromContextError(err).Err())
+		return
+	}
 	if serverStreams {
 		sr := newStreamResponder(c, rc, format, h.cfg.sseHeartbeat)
 		s.onHeader, s.onMessage = sr.header, sr.message
