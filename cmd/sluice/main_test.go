@@ -548,3 +548,30 @@ policy:
 		}
 	}
 }
+
+// A configuration that validates but whose contracts do not load stops
+// serve with the cause alone, as validate prints it: no dependency
+// injection wrapping naming Go functions and files.
+func TestServeErrorIsTheCauseAlone(t *testing.T) {
+	t.Parallel()
+	bad := filepath.Join(t.TempDir(), "api.binpb")
+	if err := os.WriteFile(bad, []byte("not a descriptor set"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--descriptor-set", bad, "--upstream", "acme.*=127.0.0.1:1"}
+	out, err := exec.Command(sluiceBin, append([]string{"serve", "--listen", "127.0.0.1:0", "--admin", "off"}, args...)...).CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("serve with a bad descriptor set: %v, want exit 1\n%s", err, out)
+	}
+	valOut, _ := exec.Command(sluiceBin, append([]string{"validate"}, args...)...).CombinedOutput()
+	cause := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(string(valOut)), "contracts: "))
+	if got, want := strings.TrimSpace(string(out)), "sluice serve: "+cause; got != want {
+		t.Errorf("serve printed\n\t%s\nwant\n\t%s", got, want)
+	}
+	for _, internal := range []string{"could not build", "function", ".go:"} {
+		if strings.Contains(string(out), internal) {
+			t.Errorf("serve's error shows dependency injection internals (%q):\n%s", internal, out)
+		}
+	}
+}
