@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/sluice-dev/sluice/internal/origin"
 )
 
 // REST configures REST/JSON transcoding by the contracts' google.api.http
@@ -27,7 +29,7 @@ type REST struct {
 
 // CORS configures cross-origin resource sharing for REST.
 type CORS struct {
-	AllowedOrigins   []string `yaml:"allowed_origins" doc:"Origins allowed, exactly as browsers send them ({https://app.example.com}), or {*} for any."`
+	AllowedOrigins   []string `yaml:"allowed_origins" doc:"Origins allowed: {*} for any; an origin as browsers send it, {SCHEME://HOST[:PORT]} ({https://app.example.com}); or a subdomain wildcard, {*.} as the whole leftmost label ({https://*.example.com} allows {https://a.example.com} and {https://a.b.example.com}, not {https://example.com} nor {https://example.com.evil.com}; the domain needs at least two labels). Scheme and host are case-insensitive, and a default port ({:443}, {:80}) may be written or not. Entries that could never match are refused: a path or trailing {/}, a query, user information, a misplaced {*}, a non-ASCII host (write the punycode form browsers send), and {null} (sandboxed frames, file: pages and redirects send it, so anyone could)."`
 	AllowedMethods   []string `yaml:"allowed_methods" doc:"Methods a preflight allows; empty means GET, POST, PUT, PATCH and DELETE."`
 	AllowedHeaders   []string `yaml:"allowed_headers" doc:"Request headers a preflight allows; empty means Authorization, Content-Type, X-Request-Id, Grpc-Timeout, traceparent and tracestate."`
 	ExposedHeaders   []string `yaml:"exposed_headers" doc:"Response headers that scripts may read."`
@@ -67,8 +69,8 @@ func (r *REST) validate(errs *Errors, path string) {
 	}
 	c := &r.CORS
 	for i, o := range c.AllowedOrigins {
-		if o == "" {
-			errs.add(path+".cors.allowed_origins["+strconv.Itoa(i)+"]", "must not be empty")
+		if _, err := origin.Parse(o); err != nil {
+			errs.add(path+".cors.allowed_origins["+strconv.Itoa(i)+"]", err.Error())
 		}
 	}
 	if c.AllowCredentials && slices.Contains(c.AllowedOrigins, "*") {
