@@ -575,3 +575,60 @@ func TestServeErrorIsTheCauseAlone(t *testing.T) {
 		}
 	}
 }
+
+// `sluice openapi` documents the configured authentication and where the
+// API is served: the demo's JWT scheme, anonymous reads with optional
+// credentials, writes that need a token, and the listen address.
+func TestOpenAPIDocumentsSecurityAndServers(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command(sluiceBin, "openapi").Output()
+	if err != nil {
+		t.Fatalf("sluice openapi: %v", err)
+	}
+	type op struct {
+		Security []map[string][]string `json:"security"`
+	}
+	var doc struct {
+		Servers []struct {
+			URL       string         `json:"url"`
+			Variables map[string]any `json:"variables"`
+		} `json:"servers"`
+		Components struct {
+			SecuritySchemes map[string]struct {
+				Type, Scheme string
+			} `json:"securitySchemes"`
+		} `json:"components"`
+		Paths map[string]map[string]op `json:"paths"`
+	}
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Servers) != 1 || doc.Servers[0].URL != "http://127.0.0.1:8080" {
+		t.Errorf("servers %+v, want the default listen address", doc.Servers)
+	}
+	if s := doc.Components.SecuritySchemes["jwt"]; s.Type != "http" || s.Scheme != "bearer" {
+		t.Errorf("security schemes %+v, want the demo's JWT bearer", doc.Components.SecuritySchemes)
+	}
+	get := doc.Paths["/v1/shelves/{shelvesId}/books/{booksId}"]["get"].Security
+	if len(get) != 2 || len(get[0]) != 0 || get[1]["jwt"] == nil {
+		t.Errorf("GetBook security %v, want [{} {jwt}] (anonymous, token optional)", get)
+	}
+	post := doc.Paths["/v1/shelves/{shelvesId}/books"]["post"].Security
+	if len(post) != 1 || post[0]["jwt"] == nil {
+		t.Errorf("CreateBook security %v, want [{jwt}]", post)
+	}
+
+	cfgPath := writeConfig(t, "listen: 0.0.0.0:8443\n")
+	out, err = exec.Command(sluiceBin, "openapi", "--config", cfgPath, "--descriptor-set", "../../gen/descriptors/demo.binpb",
+		"--upstream", "sluice.*=127.0.0.1:1").Output()
+	if err != nil {
+		t.Fatalf("sluice openapi --config: %v", err)
+	}
+	doc.Servers = nil
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Servers) != 1 || doc.Servers[0].URL != "http://{host}:8443" || doc.Servers[0].Variables["host"] == nil {
+		t.Errorf("servers %+v, want a host variable for a listener on every interface", doc.Servers)
+	}
+}
