@@ -1,6 +1,8 @@
 package config
 
 import (
+	"fmt"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,6 +26,7 @@ type REST struct {
 	IncomingHeaders []string `yaml:"incoming_headers" doc:"Request headers passed to upstreams and policies as metadata, besides Authorization, X-Request-Id, traceparent, tracestate, X-Forwarded-For, X-Request-Timeout, {Grpc-Metadata-*} (as their suffix) and the headers the policies read (the API key header, {metadata:NAME} keys of limits). Other headers stay at the HTTP layer."`
 	StreamFormat    string   `yaml:"stream_format" doc:"Format of server streams for clients whose {Accept} asks for none in particular: {envelope} (grpc-gateway's: newline-delimited objects whose {result} field holds a message) or {ndjson} (one message per line). Clients choose {text/event-stream} (Server-Sent Events) or {application/x-ndjson} by {Accept}."`
 	SSEHeartbeat    Duration `yaml:"sse_heartbeat" doc:"Send an SSE comment after this long without an event, so idle proxies keep the stream open; 0 sends none."`
+	OpenAPIServers  []string `yaml:"openapi_servers" doc:"Base URLs clients reach the REST API at ({https://api.example.com}, with a path when a proxy adds one), listed as the servers of the OpenAPI document. Empty lists the listen address, its host a variable when it is every interface."`
 	CORS            CORS     `yaml:"cors" doc:"Cross-origin requests from browsers. Off while {allowed_origins} is empty; preflights are answered by the gateway and never reach an upstream."`
 }
 
@@ -67,6 +70,11 @@ func (r *REST) validate(errs *Errors, path string) {
 			errs.add(path+".incoming_headers["+strconv.Itoa(i)+"]", "must be a header name")
 		}
 	}
+	for i, u := range r.OpenAPIServers {
+		if err := validServerURL(u); err != nil {
+			errs.add(path+".openapi_servers["+strconv.Itoa(i)+"]", err.Error())
+		}
+	}
 	c := &r.CORS
 	for i, o := range c.AllowedOrigins {
 		if _, err := origin.Parse(o); err != nil {
@@ -79,4 +87,20 @@ func (r *REST) validate(errs *Errors, path string) {
 	if c.MaxAge < 0 {
 		errs.add(path+".cors.max_age", "must not be negative")
 	}
+}
+
+// validServerURL checks an absolute http(s) URL without query or
+// fragment: what an OpenAPI server URL that clients append paths to is.
+func validServerURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL", s)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return fmt.Errorf("%q: want an absolute http or https URL, like \"https://api.example.com\"", s)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("%q: a base URL has no query, fragment or user information", s)
+	}
+	return nil
 }

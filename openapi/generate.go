@@ -23,10 +23,13 @@ const Version = "3.1.0"
 
 // Generate builds the OpenAPI 3.1 document of every REST route of s: one
 // operation per google.api.http binding (additional bindings included),
-// with path and query parameters, the request body the rule selects, the
-// response (honouring response_body; google.api.HttpBody as raw bytes of
-// any type; server streams as newline-delimited JSON or Server-Sent
-// Events) and errors as google.rpc.Status. Messages and enums become
+// with path and query parameters (maps as deepObject), the request body
+// the rule selects, the response (honouring response_body;
+// google.api.HttpBody as raw bytes of any type; server streams in each
+// format a client may ask for by Accept), errors as google.rpc.Status and
+// the security requirements of WithSecurity. Bindings no call can succeed
+// on (denied methods, client-streamed HttpBody) are left out, as are
+// custom HTTP methods, which OpenAPI cannot express. Messages and enums become
 // component schemas in the proto3 JSON mapping. Generate fails when the
 // routes do not build (transcoding.BuildRoutes' error). The result is a
 // new document owned by the caller.

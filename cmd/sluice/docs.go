@@ -84,7 +84,13 @@ func openAPIOptions(cfg *config.Config) ([]openapi.Option, error) {
 		openapi.WithProtoNames(cfg.REST.ProtoNames),
 		openapi.WithEnumNumbers(cfg.REST.EnumNumbers),
 		openapi.WithStreamFormat(transcoding.StreamFormat(cfg.REST.StreamFormat)),
-		openapi.WithServers(openAPIServer(cfg)),
+	}
+	if len(cfg.REST.OpenAPIServers) > 0 {
+		for _, u := range cfg.REST.OpenAPIServers {
+			opts = append(opts, openapi.WithServers(openapi.Server{URL: u}))
+		}
+	} else {
+		opts = append(opts, openapi.WithServers(openAPIServer(cfg)))
 	}
 	if !policyConfigured(&cfg.Policy) {
 		return opts, nil // open to anyone, as the chain says when it starts

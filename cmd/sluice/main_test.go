@@ -631,4 +631,18 @@ func TestOpenAPIDocumentsSecurityAndServers(t *testing.T) {
 	if len(doc.Servers) != 1 || doc.Servers[0].URL != "http://{host}:8443" || doc.Servers[0].Variables["host"] == nil {
 		t.Errorf("servers %+v, want a host variable for a listener on every interface", doc.Servers)
 	}
+
+	cfgPath = writeConfig(t, "rest:\n  openapi_servers: [https://api.example.com/library]\n")
+	out, err = exec.Command(sluiceBin, "openapi", "--config", cfgPath, "--descriptor-set", "../../gen/descriptors/demo.binpb",
+		"--upstream", "sluice.*=127.0.0.1:1").Output()
+	if err != nil {
+		t.Fatalf("sluice openapi with openapi_servers: %v", err)
+	}
+	doc.Servers = nil
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Servers) != 1 || doc.Servers[0].URL != "https://api.example.com/library" {
+		t.Errorf("servers %+v, want rest.openapi_servers", doc.Servers)
+	}
 }
