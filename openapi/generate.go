@@ -28,7 +28,8 @@ const Version = "3.1.0"
 // google.api.HttpBody as raw bytes of any type; server streams in each
 // format a client may ask for by Accept), errors as google.rpc.Status and
 // the security requirements of WithSecurity. Bindings no call can succeed
-// on (denied methods, client-streamed HttpBody) are left out, as are
+// on (denied methods, methods WithRouted says no upstream serves,
+// client-streamed HttpBody) are left out, as are
 // custom HTTP methods, which OpenAPI cannot express. Messages and enums become
 // component schemas in the proto3 JSON mapping. Generate fails when the
 // routes do not build (transcoding.BuildRoutes' error). The result is a
@@ -90,6 +91,9 @@ func Generate(s *registry.Snapshot, opts ...Option) (*openapi3.T, error) {
 		}
 		if !standardMethod(r.HTTPMethod) {
 			continue // OpenAPI 3.1 has no custom HTTP methods
+		}
+		if cfg.routed != nil && !cfg.routed(m.Path) {
+			continue // no upstream: every call answers 501
 		}
 		if streamsRawRequest(m, r) {
 			// The transcoder answers every call 501: REST does not

@@ -18,6 +18,7 @@ type config struct {
 	enumNumbers  bool
 	streamFormat transcoding.StreamFormat
 	access       AccessPolicy
+	routed       func(fullMethod string) bool
 	schemes      []SecurityScheme
 	sourceInfo   map[string]*sourceFile // by file path
 }
@@ -86,4 +87,13 @@ func WithProtoNames(on bool) Option {
 // transcoding.WithEnumNumbers(true).
 func WithEnumNumbers(on bool) Option {
 	return optionFunc(func(c *config) { c.enumNumbers = on })
+}
+
+// WithRouted leaves out the operations of methods for which routed
+// reports false: methods no upstream serves, which the gateway answers
+// with UNIMPLEMENTED (HTTP 501) whatever the request. routed takes gRPC
+// method paths ("/pkg.Service/Method") and must be safe for concurrent
+// use.
+func WithRouted(routed func(fullMethod string) bool) Option {
+	return optionFunc(func(c *config) { c.routed = routed })
 }

@@ -200,3 +200,14 @@ func TestMapQueryParameter(t *testing.T) {
 		t.Errorf("labels description %q", labels.Description)
 	}
 }
+
+// Methods no upstream serves answer 501 to every call: WithRouted leaves
+// them out.
+func TestWithRouted(t *testing.T) {
+	t.Parallel()
+	doc := loadDemo(t, openapi.WithRouted(func(method string) bool { return method != svc+"GetBook" }))
+	item := doc.Paths.Value("/v1/shelves/{shelvesId}/books/{booksId}")
+	if item == nil || item.Get != nil || item.Patch == nil {
+		t.Errorf("GetBook, which no upstream serves, is documented (or its path's other methods are not): %+v", item)
+	}
+}

@@ -8,12 +8,14 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/sluice-dev/sluice/config"
 	"github.com/sluice-dev/sluice/interceptors/authz"
+	"github.com/sluice-dev/sluice/methodpattern"
 	"github.com/sluice-dev/sluice/openapi"
 	"github.com/sluice-dev/sluice/registry"
 	"github.com/sluice-dev/sluice/transcoding"
@@ -52,7 +54,9 @@ func docsCommand(name string, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if in.demo() {
-		applyDemoPolicy(cfg) // document the demo as serve runs it
+		// Document the demo as serve runs it.
+		cfg.Upstreams = append(cfg.Upstreams, demoUpstreamConfig())
+		applyDemoPolicy(cfg)
 	}
 	snap, err := loadContracts(&in, cfg)
 	if err != nil {
@@ -84,6 +88,22 @@ func openAPIOptions(cfg *config.Config) ([]openapi.Option, error) {
 		openapi.WithProtoNames(cfg.REST.ProtoNames),
 		openapi.WithEnumNumbers(cfg.REST.EnumNumbers),
 		openapi.WithStreamFormat(transcoding.StreamFormat(cfg.REST.StreamFormat)),
+	}
+	if len(cfg.Upstreams) > 0 {
+		// Methods no upstream serves answer 501: not documented. With no
+		// upstream at all the document is all there is to ask for
+		// (`sluice openapi --descriptor-set`), so every method stays.
+		var patterns []methodpattern.Pattern
+		for _, u := range cfg.Upstreams {
+			for _, m := range u.Methods {
+				if p, err := methodpattern.Compile(m); err == nil { // validated
+					patterns = append(patterns, p)
+				}
+			}
+		}
+		opts = append(opts, openapi.WithRouted(func(method string) bool {
+			return slices.ContainsFunc(patterns, func(p methodpattern.Pattern) bool { return p.Matches(method) })
+		}))
 	}
 	if len(cfg.REST.OpenAPIServers) > 0 {
 		for _, u := range cfg.REST.OpenAPIServers {

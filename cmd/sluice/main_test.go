@@ -632,6 +632,20 @@ func TestOpenAPIDocumentsSecurityAndServers(t *testing.T) {
 		t.Errorf("servers %+v, want a host variable for a listener on every interface", doc.Servers)
 	}
 
+	// Only methods an upstream serves: the others answer 501.
+	out, err = exec.Command(sluiceBin, "openapi", "--descriptor-set", "../../gen/descriptors/demo.binpb",
+		"--upstream", "sluice.demo.library.v1.LibraryService.ListShelves=127.0.0.1:1").Output()
+	if err != nil {
+		t.Fatalf("sluice openapi: %v", err)
+	}
+	doc.Paths = nil
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := doc.Paths["/v1/shelves"]["get"]; len(doc.Paths) != 1 || !ok {
+		t.Errorf("paths %v, want /v1/shelves alone (the one method an upstream serves)", doc.Paths)
+	}
+
 	cfgPath = writeConfig(t, "rest:\n  openapi_servers: [https://api.example.com/library]\n")
 	out, err = exec.Command(sluiceBin, "openapi", "--config", cfgPath, "--descriptor-set", "../../gen/descriptors/demo.binpb",
 		"--upstream", "sluice.*=127.0.0.1:1").Output()
