@@ -458,8 +458,8 @@ func (g *generator) streamContent(ok *openapi3.Response, msg, status *openapi3.S
 
 // sseDescription says what a Server-Sent Events stream carries.
 const sseDescription = "Server-Sent Events: one event per message, its data the message's JSON; if the call fails " +
-	"after the first message, a final event named `error` whose data is the google.rpc.Status; comment lines " +
-	"keep an idle stream open."
+	"after the first message, a final event named `error` whose data is the google.rpc.Status. Comment lines " +
+	"(`:`) may keep an idle stream open."
 
 // typedStatus is a google.rpc.Status carrying its "@type", as a failed
 // NDJSON stream ends.
@@ -477,8 +477,9 @@ func (g *generator) typedStatus(status *openapi3.SchemaRef) *openapi3.SchemaRef 
 func (g *generator) errorEnvelope(status *openapi3.SchemaRef) *openapi3.SchemaRef {
 	return &openapi3.SchemaRef{Value: &openapi3.Schema{
 		Type:       types("object"),
-		Properties: openapi3.Schemas{"error": status},
-		Required:   []string{"error"},
+		Properties:           openapi3.Schemas{"error": status},
+		Required:             []string{"error"},
+		AdditionalProperties: openapi3.AdditionalProperties{Has: boolPtr(false)},
 	}}
 }
 
@@ -666,5 +667,9 @@ func (g *generator) streamEnvelope(msg *openapi3.SchemaRef) *openapi3.SchemaRef 
 			"result": msg,
 			"error":  {Ref: g.status.Ref, Value: g.status.Value},
 		},
+		// Exactly one of the two.
+		MinProps:             1,
+		MaxProps:             openapi3.Ptr(uint64(1)),
+		AdditionalProperties: openapi3.AdditionalProperties{Has: boolPtr(false)},
 	}}
 }
