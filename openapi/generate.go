@@ -476,7 +476,7 @@ func (g *generator) typedStatus(status *openapi3.SchemaRef) *openapi3.SchemaRef 
 // errorEnvelope is `{"error": <google.rpc.Status>}`.
 func (g *generator) errorEnvelope(status *openapi3.SchemaRef) *openapi3.SchemaRef {
 	return &openapi3.SchemaRef{Value: &openapi3.Schema{
-		Type:       types("object"),
+		Type:                 types("object"),
 		Properties:           openapi3.Schemas{"error": status},
 		Required:             []string{"error"},
 		AdditionalProperties: openapi3.AdditionalProperties{Has: boolPtr(false)},
