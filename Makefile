@@ -13,7 +13,7 @@ GEN_TOOLS := $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc \
 # The branch `buf breaking` compares against.
 BREAKING_BRANCH ?= main
 
-.PHONY: tools generate lint-proto test lint check-generate check build
+.PHONY: tools generate lint-proto test lint lint-openapi check-generate check build
 
 # Installs every tool of tools/go.mod into .bin.
 tools:
@@ -68,6 +68,12 @@ lint: $(BIN)/staticcheck
 $(BIN)/staticcheck:
 	cd tools && GOBIN=$(BIN) go install tool
 
+# Lints the OpenAPI documents sluice generates (the demo's, as `sluice
+# openapi` prints it, and the golden files of openapi/testdata) with the
+# pinned Redocly CLI and its recommended rules: any error fails.
+lint-openapi:
+	./scripts/openapi-lint/lint.sh
+
 # Regenerates gen/ and third_party/ and fails if anything differs from what
 # is committed.
 check-generate: generate
@@ -76,7 +82,7 @@ check-generate: generate
 		git diff --stat -- gen third_party demo/library.binpb; exit 1; fi
 
 # Everything CI checks besides the tests.
-check: check-generate lint-proto lint
+check: check-generate lint-proto lint lint-openapi
 
 .PHONY: bench bench-go
 

@@ -1,10 +1,14 @@
 package config
 
 import (
+	"fmt"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sluice-dev/sluice/internal/origin"
 )
 
 // REST configures REST/JSON transcoding by the contracts' google.api.http
@@ -16,7 +20,7 @@ type REST struct {
 	BodyReadTimeout  Duration `yaml:"body_read_timeout" doc:"Longest time the request body of a unary call may take to arrive once the call passed the policies (bodies are read only then); slower bodies get 408 ({DEADLINE_EXCEEDED}). The call's deadline also ends a read. 0: only the deadline bounds it. Streamed bodies are bounded by {policy.deadline} and {limits} instead."`
 	MaxBufferedBytes ByteSize `yaml:"max_buffered_bytes" doc:"Most request-body bytes buffered across all REST calls at once, so that many slow or stalled uploads cannot exhaust memory; a body that does not fit gets 429 ({RESOURCE_EXHAUSTED}). At least {max_body_size}."`
 	MaxJSONDepth     int      `yaml:"max_json_depth" doc:"Deepest nesting of JSON objects and arrays accepted in a body (1 to 10000); deeper bodies get 400 before decoding."`
-	StrictQuery      bool     `yaml:"strict_query" doc:"Reject query parameters that name no field with 400 ({INVALID_ARGUMENT}) instead of ignoring them."`
+	StrictQuery      bool     `yaml:"strict_query" doc:"Reject query parameters that name no field, or a field the path or the body binds, with 400 ({INVALID_ARGUMENT}) instead of ignoring them."`
 	DiscardUnknown   bool     `yaml:"discard_unknown" doc:"Ignore unknown fields in JSON bodies. When false they get 400 ({INVALID_ARGUMENT})."`
 	EmitUnpopulated  bool     `yaml:"emit_unpopulated" doc:"Write fields that hold their zero value in JSON responses."`
 	ProtoNames       bool     `yaml:"proto_names" doc:"Write JSON field names as in the .proto ({page_size}) instead of lowerCamelCase ({pageSize}). Both are always accepted in requests."`
@@ -25,12 +29,13 @@ type REST struct {
 	IncomingHeaders  []string `yaml:"incoming_headers" doc:"Request headers passed to upstreams and policies as metadata, besides Authorization, X-Request-Id, traceparent, tracestate, X-Forwarded-For, X-Request-Timeout, {Grpc-Metadata-*} (as their suffix) and the headers the policies read (the API key header, {metadata:NAME} keys of limits). Other headers stay at the HTTP layer."`
 	StreamFormat     string   `yaml:"stream_format" doc:"Format of server streams for clients whose {Accept} asks for none in particular: {envelope} (grpc-gateway's: newline-delimited objects whose {result} field holds a message) or {ndjson} (one message per line). Clients choose {text/event-stream} (Server-Sent Events) or {application/x-ndjson} by {Accept}."`
 	SSEHeartbeat     Duration `yaml:"sse_heartbeat" doc:"Send an SSE comment after this long without an event, so idle proxies keep the stream open; 0 sends none."`
+	OpenAPIServers   []string `yaml:"openapi_servers" doc:"Base URLs clients reach the REST API at ({https://api.example.com}, with a path when a proxy adds one), listed as the servers of the OpenAPI document. Empty lists the listen address, its host a variable when it is every interface."`
 	CORS             CORS     `yaml:"cors" doc:"Cross-origin requests from browsers. Off while {allowed_origins} is empty; preflights are answered by the gateway and never reach an upstream."`
 }
 
 // CORS configures cross-origin resource sharing for REST.
 type CORS struct {
-	AllowedOrigins   []string `yaml:"allowed_origins" doc:"Origins allowed, exactly as browsers send them ({https://app.example.com}), or {*} for any."`
+	AllowedOrigins   []string `yaml:"allowed_origins" doc:"Origins allowed: {*} for any; an origin as browsers send it, {SCHEME://HOST[:PORT]} ({https://app.example.com}); or a subdomain wildcard, {*.} as the whole leftmost label ({https://*.example.com} allows {https://a.example.com} and {https://a.b.example.com}, not {https://example.com} nor {https://example.com.evil.com}; the domain needs at least two labels). Scheme and host are case-insensitive, and a default port ({:443}, {:80}) may be written or not. Entries that could never match are refused: a path or trailing {/}, a query, user information, a misplaced {*}, a non-ASCII host (write the punycode form browsers send), and {null} (sandboxed frames, file: pages and redirects send it, so anyone could)."`
 	AllowedMethods   []string `yaml:"allowed_methods" doc:"Methods a preflight allows; empty means GET, POST, PUT, PATCH and DELETE."`
 	AllowedHeaders   []string `yaml:"allowed_headers" doc:"Request headers a preflight allows; empty means Authorization, Content-Type, X-Request-Id, Grpc-Timeout, traceparent and tracestate."`
 	ExposedHeaders   []string `yaml:"exposed_headers" doc:"Response headers that scripts may read."`
@@ -76,10 +81,15 @@ func (r *REST) validate(errs *Errors, path string) {
 			errs.add(path+".incoming_headers["+strconv.Itoa(i)+"]", "must be a header name")
 		}
 	}
+	for i, u := range r.OpenAPIServers {
+		if err := validServerURL(u); err != nil {
+			errs.add(path+".openapi_servers["+strconv.Itoa(i)+"]", err.Error())
+		}
+	}
 	c := &r.CORS
 	for i, o := range c.AllowedOrigins {
-		if o == "" {
-			errs.add(path+".cors.allowed_origins["+strconv.Itoa(i)+"]", "must not be empty")
+		if _, err := origin.Parse(o); err != nil {
+			errs.add(path+".cors.allowed_origins["+strconv.Itoa(i)+"]", err.Error())
 		}
 	}
 	if c.AllowCredentials && slices.Contains(c.AllowedOrigins, "*") {
@@ -88,4 +98,20 @@ func (r *REST) validate(errs *Errors, path string) {
 	if c.MaxAge < 0 {
 		errs.add(path+".cors.max_age", "must not be negative")
 	}
+}
+
+// validServerURL checks an absolute http(s) URL without query or
+// fragment: what an OpenAPI server URL that clients append paths to is.
+func validServerURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL", s)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return fmt.Errorf("%q: want an absolute http or https URL, like \"https://api.example.com\"", s)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("%q: a base URL has no query, fragment or user information", s)
+	}
+	return nil
 }

@@ -9,6 +9,14 @@
 // built with github.com/getkin/kin-openapi, which reads, writes and
 // validates OpenAPI 3.1.
 //
+// The document describes what the gateway serves, no more: a server
+// stream's response lists each format a client can ask for by Accept
+// (WithStreamFormat says which one application/json and no Accept get),
+// operations carry the security requirements of their method under the
+// configured authentication (WithSecurity; methods every call is refused
+// are left out), and bindings the transcoder always answers with 501
+// (client-streamed google.api.HttpBody) are left out too.
+//
 // A path variable that spans several segments, like
 // `/v1/{name=shelves/*/books/*}`, becomes one OpenAPI path parameter per
 // wildcard: `/v1/shelves/{shelvesId}/books/{booksId}`. OpenAPI path

@@ -23,10 +23,14 @@ const Version = "3.1.0"
 
 // Generate builds the OpenAPI 3.1 document of every REST route of s: one
 // operation per google.api.http binding (additional bindings included),
-// with path and query parameters, the request body the rule selects, the
-// response (honouring response_body; google.api.HttpBody as raw bytes of
-// any type; server streams as newline-delimited JSON or Server-Sent
-// Events) and errors as google.rpc.Status. Messages and enums become
+// with path and query parameters (maps as deepObject), the request body
+// the rule selects, the response (honouring response_body;
+// google.api.HttpBody as raw bytes of any type; server streams in each
+// format a client may ask for by Accept), errors as google.rpc.Status and
+// the security requirements of WithSecurity. Bindings no call can succeed
+// on (denied methods, methods WithRouted says no upstream serves,
+// client-streamed HttpBody) are left out, as are
+// custom HTTP methods, which OpenAPI cannot express. Messages and enums become
 // component schemas in the proto3 JSON mapping. Generate fails when the
 // routes do not build (transcoding.BuildRoutes' error). The result is a
 // new document owned by the caller.
@@ -62,8 +66,20 @@ func Generate(s *registry.Snapshot, opts ...Option) (*openapi3.T, error) {
 		Paths:      openapi3.NewPaths(),
 		Components: &openapi3.Components{Schemas: g.schemas.components},
 	}
-	for _, u := range cfg.servers {
-		doc.Servers = append(doc.Servers, &openapi3.Server{URL: u})
+	for _, sv := range cfg.servers {
+		server := &openapi3.Server{URL: sv.URL, Description: sv.Description}
+		for _, name := range sortedKeys(sv.Variables) {
+			if server.Variables == nil {
+				server.Variables = map[string]*openapi3.ServerVariable{}
+			}
+			server.Variables[name] = &openapi3.ServerVariable{Default: sv.Variables[name]}
+		}
+		doc.Servers = append(doc.Servers, server)
+	}
+	doc.Components.SecuritySchemes = cfg.securitySchemes()
+	if len(doc.Components.SecuritySchemes) == 0 {
+		// Open to anyone: an empty requirement, stated once.
+		doc.Security = openapi3.SecurityRequirements{{}}
 	}
 	g.status = g.schemas.message(g.statusDescriptor())
 
@@ -76,12 +92,27 @@ func Generate(s *registry.Snapshot, opts ...Option) (*openapi3.T, error) {
 		if !standardMethod(r.HTTPMethod) {
 			continue // OpenAPI 3.1 has no custom HTTP methods
 		}
+		if cfg.routed != nil && !cfg.routed(m.Path) {
+			continue // no upstream: every call answers 501
+		}
+		if streamsRawRequest(m, r) {
+			// The transcoder answers every call 501: REST does not
+			// carry a stream of google.api.HttpBody requests.
+			continue
+		}
+		security, callable := cfg.security(m.Path)
+		if !callable {
+			continue // every call is refused
+		}
 		tmpl, err := httprule.Parse(r.Template)
 		if err != nil {
 			return nil, fmt.Errorf("openapi: route %s %s: %w", r.HTTPMethod, r.Template, err)
 		}
 		path, params := g.pathParams(tmpl, m.Desc.Input())
 		op := g.operation(m, r, tmpl, params)
+		if len(doc.Components.SecuritySchemes) > 0 {
+			op.Security = &security
+		}
 		item := doc.Paths.Value(path)
 		if item == nil {
 			item = &openapi3.PathItem{}
@@ -95,6 +126,21 @@ func Generate(s *registry.Snapshot, opts ...Option) (*openapi3.T, error) {
 		doc.Tags = append(doc.Tags, &openapi3.Tag{Name: name, Description: tags[name]})
 	}
 	return doc, nil
+}
+
+// streamsRawRequest reports whether r carries a client stream of
+// google.api.HttpBody requests, which the REST transcoder refuses with
+// UNIMPLEMENTED.
+func streamsRawRequest(m *registry.Method, r transcoding.Route) bool {
+	if !m.ClientStreaming() || r.Body == "" {
+		return false
+	}
+	in := m.Desc.Input()
+	if r.Body == "*" {
+		return in.FullName() == httpBodyName
+	}
+	fd := in.Fields().ByName(protoreflect.Name(r.Body))
+	return fd != nil && !fd.IsList() && fd.Message() != nil && fd.Message().FullName() == httpBodyName
 }
 
 func standardMethod(m string) bool {
@@ -342,34 +388,99 @@ func (g *generator) operation(m *registry.Method, r transcoding.Route, tmpl *htt
 		respDesc = "OK"
 	}
 	ok := &openapi3.Response{Description: &respDesc, Content: openapi3.Content{}}
+	status := &openapi3.SchemaRef{Ref: g.status.Ref, Value: g.status.Value}
+	errDesc := "An error: the HTTP status follows the gRPC code, the body is a google.rpc.Status."
+	errSchema := status
 	switch {
 	case raw:
 		ok.Content["*/*"] = &openapi3.MediaType{Schema: binarySchema()}
 		if m.ServerStreaming() {
-			*ok.Description += "\n\nThe messages' data, written one after another as they arrive."
+			*ok.Description += "\n\nThe messages' data, written one after another as they arrive, with the content type " +
+				"of the first message. If the call fails after the first message, the body ends with an " +
+				"`{\"error\": <google.rpc.Status>}` object."
+			errDesc = "An error before the first message: the HTTP status follows the gRPC code, the body is " +
+				"`{\"error\": <google.rpc.Status>}`."
+			errSchema = g.errorEnvelope(status)
 		}
 	case m.ServerStreaming():
-		ok.Content["application/x-ndjson"] = &openapi3.MediaType{Schema: g.streamEnvelope(resp)}
-		ok.Content["text/event-stream"] = &openapi3.MediaType{Schema: &openapi3.SchemaRef{Value: &openapi3.Schema{
-			Type:             types("string"),
-			ContentMediaType: "text/event-stream",
-			Description: "Server-Sent Events, chosen with `Accept: text/event-stream`: one event per message, " +
-				"its data the message as JSON; an error after the first message arrives as a final event " +
-				"whose data is a google.rpc.Status.",
-		}}}
-		*ok.Description += "\n\nA stream: newline-delimited JSON (one `{\"result\": ...}` object per message, " +
-			"flushed as it arrives, and a final `{\"error\": ...}` line if the call fails after the first message), " +
-			"or Server-Sent Events."
+		g.streamContent(ok, resp, status)
+		if g.cfg.streamFormat == transcoding.StreamEnvelope {
+			errDesc = "An error before the first message: the HTTP status follows the gRPC code; the body is " +
+				"`{\"error\": <google.rpc.Status>}` for a client that asked for `application/json` (or for no format), " +
+				"a google.rpc.Status for one that asked for `application/x-ndjson` or `text/event-stream`."
+			errSchema = &openapi3.SchemaRef{Value: &openapi3.Schema{AnyOf: openapi3.SchemaRefs{status, g.errorEnvelope(status)}}}
+		}
 	default:
 		ok.Content["application/json"] = &openapi3.MediaType{Schema: resp}
 	}
 	op.Responses.Set("200", &openapi3.ResponseRef{Value: ok})
-	errDesc := "An error: the HTTP status follows the gRPC code, the body is a google.rpc.Status."
 	op.Responses.Set("default", &openapi3.ResponseRef{Value: &openapi3.Response{
 		Description: &errDesc,
-		Content:     openapi3.Content{"application/json": &openapi3.MediaType{Schema: &openapi3.SchemaRef{Ref: g.status.Ref, Value: g.status.Value}}},
+		Content:     openapi3.Content{"application/json": &openapi3.MediaType{Schema: errSchema}},
 	}})
 	return op
+}
+
+// streamContent documents the response of a server stream in each format
+// the client may ask for by Accept, as the transcoder writes it (see
+// transcoding.StreamFormat): one message per line or event, each flushed
+// as it arrives.
+func (g *generator) streamContent(ok *openapi3.Response, msg, status *openapi3.SchemaRef) {
+	ndjson := &openapi3.MediaType{Schema: &openapi3.SchemaRef{Value: &openapi3.Schema{
+		Description: "One line per message: the message's JSON. If the call fails after the first message, a final line " +
+			"holds the google.rpc.Status with `\"@type\": \"type.googleapis.com/google.rpc.Status\"`, which no message carries.",
+		AnyOf: openapi3.SchemaRefs{msg, g.typedStatus(status)},
+	}}}
+	var b strings.Builder
+	b.WriteString("\n\nA stream, in the format the `Accept` header asks for:\n\n")
+	if g.cfg.streamFormat == transcoding.StreamEnvelope {
+		ok.Content["application/json"] = &openapi3.MediaType{Schema: g.streamEnvelope(msg)}
+		b.WriteString("- `application/json`, or no `Accept` (grpc-gateway's format): newline-delimited JSON, one " +
+			"`{\"result\": <message>}` object per message, and a final `{\"error\": <google.rpc.Status>}` line if the call " +
+			"fails after the first message.\n")
+		b.WriteString("- `application/x-ndjson`: newline-delimited JSON, one message per line, and a final google.rpc.Status " +
+			"line typed by `\"@type\"` if the call fails after the first message.\n")
+	} else {
+		b.WriteString("- `application/x-ndjson`, `application/json` or no `Accept`: newline-delimited JSON (served as " +
+			"`application/x-ndjson`), one message per line, and a final google.rpc.Status line typed by `\"@type\"` if " +
+			"the call fails after the first message.\n")
+	}
+	ok.Content["application/x-ndjson"] = ndjson
+	ok.Content["text/event-stream"] = &openapi3.MediaType{Schema: &openapi3.SchemaRef{Value: &openapi3.Schema{
+		Type:             types("string"),
+		ContentMediaType: "text/event-stream",
+		Description:      sseDescription,
+	}}}
+	b.WriteString("- `text/event-stream`: " + sseDescription + "\n\n")
+	b.WriteString("Each message is flushed as it arrives. An `Accept` that allows none of these formats gets 406.")
+	*ok.Description += b.String()
+}
+
+// sseDescription says what a Server-Sent Events stream carries.
+const sseDescription = "Server-Sent Events: one event per message, its data the message's JSON; if the call fails " +
+	"after the first message, a final event named `error` whose data is the google.rpc.Status. Comment lines " +
+	"(`:`) may keep an idle stream open."
+
+// typedStatus is a google.rpc.Status carrying its "@type", as a failed
+// NDJSON stream ends.
+func (g *generator) typedStatus(status *openapi3.SchemaRef) *openapi3.SchemaRef {
+	return &openapi3.SchemaRef{Value: &openapi3.Schema{
+		AllOf: openapi3.SchemaRefs{status, {Value: &openapi3.Schema{
+			Type:       types("object"),
+			Properties: openapi3.Schemas{"@type": {Value: &openapi3.Schema{Type: types("string"), Const: statusType}}},
+			Required:   []string{"@type"},
+		}}},
+	}}
+}
+
+// errorEnvelope is `{"error": <google.rpc.Status>}`.
+func (g *generator) errorEnvelope(status *openapi3.SchemaRef) *openapi3.SchemaRef {
+	return &openapi3.SchemaRef{Value: &openapi3.Schema{
+		Type:                 types("object"),
+		Properties:           openapi3.Schemas{"error": status},
+		Required:             []string{"error"},
+		AdditionalProperties: openapi3.AdditionalProperties{Has: boolPtr(false)},
+	}}
 }
 
 // pathParameter documents one wildcard segment.
@@ -391,8 +502,9 @@ func (g *generator) pathParameter(p pathParam, tmpl *httprule.Template, all []pa
 		}
 	}
 	if p.deep {
-		desc = append(desc, "One or more path segments: the value may contain `/`, which is sent unescaped.")
-		param.AllowReserved = true
+		desc = append(desc, "One or more path segments, separated by `/`. Write the `/` as it is: many OpenAPI "+
+			"clients percent-encode path parameters, but an encoded slash (`%2F`) does not separate segments "+
+			"here; it stays part of one segment and reaches the field still encoded (`a%2Fb`, not `a/b`).")
 	}
 	param.Description = strings.Join(desc, "\n\n")
 	return param
@@ -452,11 +564,16 @@ func (g *generator) queryParams(md protoreflect.MessageDescriptor, prefix []stri
 	for i := 0; i < fields.Len(); i++ {
 		fd := fields.Get(i)
 		path := append(append([]string(nil), prefix...), string(fd.Name()))
-		if isBound(bound, path) || fd.IsMap() {
+		if isBound(bound, path) {
 			continue
 		}
 		var schema *openapi3.Schema
 		switch {
+		case fd.IsMap():
+			if p := g.mapQueryParam(fd, jsonPrefix); p != nil {
+				out = append(out, &openapi3.ParameterRef{Value: p})
+			}
+			continue
 		case fd.Message() != nil && !transcoding.ScalarMessage(fd.Message().FullName()):
 			if fd.IsList() || wellKnown(fd.Message().FullName()) != nil {
 				continue // no query form
@@ -478,6 +595,31 @@ func (g *generator) queryParams(md protoreflect.MessageDescriptor, prefix []stri
 		out = append(out, &openapi3.ParameterRef{Value: p})
 	}
 	return out
+}
+
+// mapQueryParam documents a map field as the transcoder binds it from the
+// query: one `field[key]=value` parameter per entry, OpenAPI's deepObject
+// style. Maps whose values are messages without a string form have no
+// query form; nil then.
+func (g *generator) mapQueryParam(fd protoreflect.FieldDescriptor, jsonPrefix string) *openapi3.Parameter {
+	v := fd.MapValue()
+	if v.Message() != nil && !transcoding.ScalarMessage(v.Message().FullName()) {
+		return nil
+	}
+	name := jsonPrefix + g.schemas.jsonName(fd)
+	desc := strings.TrimSpace(g.cfg.comment(fd) + "\n\n" + fmt.Sprintf(
+		"A map: one `%s[KEY]=VALUE` parameter per entry, e.g. `%s[a]=1&%s[b]=2`.", name, name, name))
+	return &openapi3.Parameter{
+		Name:        name,
+		In:          openapi3.ParameterInQuery,
+		Description: desc,
+		Style:       openapi3.SerializationDeepObject,
+		Explode:     boolPtr(true),
+		Schema: &openapi3.SchemaRef{Value: &openapi3.Schema{
+			Type:                 types("object"),
+			AdditionalProperties: openapi3.AdditionalProperties{Schema: &openapi3.SchemaRef{Value: paramScalar(v, g)}},
+		}},
+	}
 }
 
 func isBound(bound [][]string, path []string) bool {
@@ -515,6 +657,8 @@ func (g *generator) jsonBody(schema *openapi3.SchemaRef, desc string, stream boo
 
 // streamEnvelope is one line of a newline-delimited JSON stream: a
 // message as `result`, or the final `error`.
+const statusType = "type.googleapis.com/google.rpc.Status"
+
 func (g *generator) streamEnvelope(msg *openapi3.SchemaRef) *openapi3.SchemaRef {
 	return &openapi3.SchemaRef{Value: &openapi3.Schema{
 		Type:        types("object"),
@@ -523,5 +667,9 @@ func (g *generator) streamEnvelope(msg *openapi3.SchemaRef) *openapi3.SchemaRef 
 			"result": msg,
 			"error":  {Ref: g.status.Ref, Value: g.status.Value},
 		},
+		// Exactly one of the two.
+		MinProps:             1,
+		MaxProps:             openapi3.Ptr(uint64(1)),
+		AdditionalProperties: openapi3.AdditionalProperties{Has: boolPtr(false)},
 	}}
 }

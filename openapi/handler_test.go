@@ -127,3 +127,67 @@ func TestRoutesGolden(t *testing.T) {
 		t.Error("WriteRoutes(nil) succeeded")
 	}
 }
+
+// If-None-Match compares as RFC 9110 says: weakly, through lists and
+// several header lines, and "*" matches; errors are google.rpc.Status JSON.
+func TestHandlerConditionalAndErrors(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(openapi.Handler(func() *registry.Snapshot { return demoSnapshot(t) }))
+	t.Cleanup(srv.Close)
+	do := func(method string, inm ...string) (*http.Response, []byte) {
+		t.Helper()
+		req, err := http.NewRequest(method, srv.URL, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range inm {
+			req.Header.Add("If-None-Match", v)
+		}
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, b
+	}
+	resp, _ := do(http.MethodGet)
+	etag := resp.Header.Get("ETag")
+	for _, tc := range []struct {
+		inm  []string
+		want int
+	}{
+		{[]string{etag}, http.StatusNotModified},
+		{[]string{"W/" + etag}, http.StatusNotModified},
+		{[]string{`"other", ` + etag}, http.StatusNotModified},
+		{[]string{`W/"a,b", W/` + etag}, http.StatusNotModified},
+		{[]string{`"other"`, etag}, http.StatusNotModified},
+		{[]string{"*"}, http.StatusNotModified},
+		{[]string{`"other"`}, http.StatusOK},
+		{[]string{strings.Trim(etag, `"`)}, http.StatusOK}, // unquoted: not an entity tag
+		{[]string{`"other", garbage ` + etag}, http.StatusOK},
+	} {
+		if resp, _ := do(http.MethodGet, tc.inm...); resp.StatusCode != tc.want {
+			t.Errorf("If-None-Match %q: status %d, want %d", tc.inm, resp.StatusCode, tc.want)
+		}
+	}
+
+	resp, body := do(http.MethodPost)
+	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Content-Type") != "application/json" ||
+		!strings.Contains(string(body), `"code":12`) || !strings.Contains(string(body), `"message":"method POST is not allowed`) {
+		t.Errorf("POST: %d %q %s, want 405 with a google.rpc.Status", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+
+	// No document can be generated: 500 with a google.rpc.Status.
+	bad := httptest.NewServer(openapi.Handler(func() *registry.Snapshot { return nil }))
+	t.Cleanup(bad.Close)
+	res, err := bad.Client().Get(bad.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	if res.StatusCode != http.StatusInternalServerError || res.Header.Get("Content-Type") != "application/json" || !strings.Contains(string(b), `"code":13`) {
+		t.Errorf("no document: %d %q %s, want 500 with a google.rpc.Status", res.StatusCode, res.Header.Get("Content-Type"), b)
+	}
+}

@@ -63,7 +63,8 @@ func golden(t *testing.T, name string, got []byte) {
 
 func TestDemoGolden(t *testing.T) {
 	t.Parallel()
-	doc, err := openapi.Generate(demoSnapshot(t), withComments(t))
+	doc, err := openapi.Generate(demoSnapshot(t), withComments(t),
+		openapi.WithServers(openapi.Server{URL: "http://127.0.0.1:8080", Description: "The gateway."}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -149,6 +149,8 @@ func (g *schemas) field(fd protoreflect.FieldDescriptor) *openapi3.SchemaRef {
 		}}
 	case fd.IsList():
 		ref = &openapi3.SchemaRef{Value: &openapi3.Schema{Type: types("array"), Items: g.single(fd)}}
+	case fd.Message() != nil:
+		ref = nullable(g.single(fd))
 	default:
 		ref = g.single(fd)
 	}
@@ -172,6 +174,20 @@ func (g *schemas) field(fd protoreflect.FieldDescriptor) *openapi3.SchemaRef {
 	}
 	v.ReadOnly = v.ReadOnly || readOnly
 	v.WriteOnly = v.WriteOnly || writeOnly
+	return ref
+}
+
+// nullable lets a singular message field be null as well: protojson writes
+// an unset one as null when unpopulated fields are emitted (the REST
+// default), and reads null as unset.
+func nullable(ref *openapi3.SchemaRef) *openapi3.SchemaRef {
+	if ref.Ref != "" {
+		return &openapi3.SchemaRef{Value: &openapi3.Schema{AnyOf: openapi3.SchemaRefs{ref, {Value: &openapi3.Schema{Type: types("null")}}}}}
+	}
+	v := ref.Value // well-known types' schemas are new on every use
+	if v.Type != nil && !v.Type.Includes("null") {
+		v.Type = types(append(append([]string(nil), *v.Type...), "null")...)
+	}
 	return ref
 }
 

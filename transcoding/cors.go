@@ -2,11 +2,14 @@ package transcoding
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sluice-dev/sluice/internal/origin"
 )
 
 // CORS is the cross-origin policy for browsers calling the REST API.
@@ -15,8 +18,13 @@ import (
 // never reach the chain or the upstream; other requests from an allowed
 // origin get the Access-Control-Allow-Origin headers on their responses.
 type CORS struct {
-	// AllowedOrigins lists the origins allowed, exactly as browsers send
-	// them ("https://app.example.com"), or "*" for any.
+	// AllowedOrigins lists the origins allowed: "*" for any, an origin
+	// as browsers send it ("https://app.example.com"), or a subdomain
+	// wildcard ("https://*.example.com" allows a.example.com and
+	// a.b.example.com, not example.com). Scheme and host are
+	// case-insensitive. Entries that could never match (a path or
+	// trailing "/", "null", a misplaced "*") are refused; the grammar is
+	// internal/origin's.
 	AllowedOrigins []string
 	// AllowedMethods lists the methods a preflight allows (default GET,
 	// POST, PUT, PATCH, DELETE).
@@ -33,11 +41,19 @@ type CORS struct {
 	// MaxAge is how long browsers may cache a preflight answer; zero sends
 	// no Access-Control-Max-Age.
 	MaxAge time.Duration
+
+	origins   []origin.Pattern // AllowedOrigins parsed, set by normalized
+	anyOrigin bool
 }
 
 func (c CORS) validate() error {
 	if len(c.AllowedOrigins) == 0 {
 		return errors.New("cors: no allowed origins")
+	}
+	for _, o := range c.AllowedOrigins {
+		if _, err := origin.Parse(o); err != nil {
+			return fmt.Errorf("cors: allowed origin: %w", err)
+		}
 	}
 	if c.AllowCredentials && slices.Contains(c.AllowedOrigins, "*") {
 		return errors.New(`cors: credentials cannot be allowed for the "*" origin`)
@@ -65,12 +81,18 @@ func (c CORS) normalized() CORS {
 	for i, h := range c.AllowedHeaders {
 		c.AllowedHeaders[i] = strings.ToLower(h)
 	}
+	c.origins = make([]origin.Pattern, 0, len(c.AllowedOrigins))
+	for _, o := range c.AllowedOrigins {
+		p, _ := origin.Parse(o) // validate parsed it
+		c.origins = append(c.origins, p)
+		c.anyOrigin = c.anyOrigin || p.Any()
+	}
 	return c
 }
 
-func (c *CORS) originAllowed(origin string) bool {
-	for _, o := range c.AllowedOrigins {
-		if o == "*" || o == origin {
+func (c *CORS) originAllowed(o string) bool {
+	for _, p := range c.origins {
+		if p.Match(o) {
 			return true
 		}
 	}
@@ -93,7 +115,7 @@ func (c *CORS) handle(w http.ResponseWriter, r *http.Request) bool {
 	}
 	allowed := c.originAllowed(origin)
 	if allowed {
-		if slices.Contains(c.AllowedOrigins, "*") {
+		if c.anyOrigin {
 			h.Set("Access-Control-Allow-Origin", "*")
 		} else {
 			h.Set("Access-Control-Allow-Origin", origin)

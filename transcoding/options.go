@@ -124,8 +124,8 @@ func WithMaxJSONDepth(n int) Option {
 }
 
 // WithStrictQuery makes a query parameter that names no field of the
-// request INVALID_ARGUMENT instead of ignoring it (the default, as
-// grpc-gateway does).
+// request, or a field the path or the body binds, INVALID_ARGUMENT instead
+// of ignoring it (the default, as grpc-gateway does).
 func WithStrictQuery() Option {
 	return optionFunc(func(c *config) { c.strictQuery = true })
 }

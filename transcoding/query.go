@@ -34,9 +34,9 @@ var errUnknownParameter = errors.New("unknown query parameter")
 
 // bindQuery sets the fields named by the query parameters q on m. A
 // parameter whose field path starts with one of bound (fields the path or
-// the body set) is skipped: the query never overrides them. A parameter
-// naming no field is ignored, or an error wrapping errUnknownParameter when
-// strict. Keys are visited in sorted order so that errors are
+// the body set) is skipped: the query never overrides them. When strict,
+// such a parameter is an error, and so is one naming no field (wrapping
+// errUnknownParameter); otherwise that one is ignored. Keys are visited in sorted order so that errors are
 // deterministic.
 func bindQuery(m protoreflect.Message, q url.Values, bound [][]string, strict bool) error {
 	keys := make([]string, 0, len(q))
@@ -66,6 +66,9 @@ func bindQuery(m protoreflect.Message, q url.Values, bound [][]string, strict bo
 			names[i] = string(fd.Name())
 		}
 		if hasBoundPrefix(bound, names) {
+			if strict {
+				return fmt.Errorf("query parameter %q sets a field the path or the body binds", key)
+			}
 			continue
 		}
 		field := strings.Join(names, ".") + mapKey

@@ -367,12 +367,16 @@ var adminModule = fx.Module("admin",
 	fx.Invoke(startAdmin),
 )
 
-func startAdmin(lc fx.Lifecycle, cfg *config.Config, reg *registry.Registry, ups *server.Upstreams, logger *slog.Logger) {
+func startAdmin(lc fx.Lifecycle, cfg *config.Config, reg *registry.Registry, ups *server.Upstreams, logger *slog.Logger) error {
 	if cfg.Admin == "" {
-		return
+		return nil
+	}
+	docOpts, err := openAPIOptions(cfg)
+	if err != nil {
+		return err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/openapi.json", openapi.Handler(reg.Snapshot, openAPIOptions(cfg)...))
+	mux.Handle("/openapi.json", openapi.Handler(reg.Snapshot, docOpts...))
 	if cfg.AdminPprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -420,6 +424,7 @@ func startAdmin(lc fx.Lifecycle, cfg *config.Config, reg *registry.Registry, ups
 			return err
 		},
 	})
+	return nil
 }
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {

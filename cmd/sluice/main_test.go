@@ -548,3 +548,115 @@ policy:
 		}
 	}
 }
+
+// A configuration that validates but whose contracts do not load stops
+// serve with the cause alone, as validate prints it: no dependency
+// injection wrapping naming Go functions and files.
+func TestServeErrorIsTheCauseAlone(t *testing.T) {
+	t.Parallel()
+	bad := filepath.Join(t.TempDir(), "api.binpb")
+	if err := os.WriteFile(bad, []byte("not a descriptor set"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--descriptor-set", bad, "--upstream", "acme.*=127.0.0.1:1"}
+	out, err := exec.Command(sluiceBin, append([]string{"serve", "--listen", "127.0.0.1:0", "--admin", "off"}, args...)...).CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("serve with a bad descriptor set: %v, want exit 1\n%s", err, out)
+	}
+	valOut, _ := exec.Command(sluiceBin, append([]string{"validate"}, args...)...).CombinedOutput()
+	cause := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(string(valOut)), "contracts: "))
+	if got, want := strings.TrimSpace(string(out)), "sluice serve: "+cause; got != want {
+		t.Errorf("serve printed\n\t%s\nwant\n\t%s", got, want)
+	}
+	for _, internal := range []string{"could not build", "function", ".go:"} {
+		if strings.Contains(string(out), internal) {
+			t.Errorf("serve's error shows dependency injection internals (%q):\n%s", internal, out)
+		}
+	}
+}
+
+// `sluice openapi` documents the configured authentication and where the
+// API is served: the demo's JWT scheme, anonymous reads with optional
+// credentials, writes that need a token, and the listen address.
+func TestOpenAPIDocumentsSecurityAndServers(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command(sluiceBin, "openapi").Output()
+	if err != nil {
+		t.Fatalf("sluice openapi: %v", err)
+	}
+	type op struct {
+		Security []map[string][]string `json:"security"`
+	}
+	var doc struct {
+		Servers []struct {
+			URL       string         `json:"url"`
+			Variables map[string]any `json:"variables"`
+		} `json:"servers"`
+		Components struct {
+			SecuritySchemes map[string]struct {
+				Type, Scheme string
+			} `json:"securitySchemes"`
+		} `json:"components"`
+		Paths map[string]map[string]op `json:"paths"`
+	}
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Servers) != 1 || doc.Servers[0].URL != "http://127.0.0.1:8080" {
+		t.Errorf("servers %+v, want the default listen address", doc.Servers)
+	}
+	if s := doc.Components.SecuritySchemes["jwt"]; s.Type != "http" || s.Scheme != "bearer" {
+		t.Errorf("security schemes %+v, want the demo's JWT bearer", doc.Components.SecuritySchemes)
+	}
+	get := doc.Paths["/v1/shelves/{shelvesId}/books/{booksId}"]["get"].Security
+	if len(get) != 2 || len(get[0]) != 0 || get[1]["jwt"] == nil {
+		t.Errorf("GetBook security %v, want [{} {jwt}] (anonymous, token optional)", get)
+	}
+	post := doc.Paths["/v1/shelves/{shelvesId}/books"]["post"].Security
+	if len(post) != 1 || post[0]["jwt"] == nil {
+		t.Errorf("CreateBook security %v, want [{jwt}]", post)
+	}
+
+	cfgPath := writeConfig(t, "listen: 0.0.0.0:8443\n")
+	out, err = exec.Command(sluiceBin, "openapi", "--config", cfgPath, "--descriptor-set", "../../gen/descriptors/demo.binpb",
+		"--upstream", "sluice.*=127.0.0.1:1").Output()
+	if err != nil {
+		t.Fatalf("sluice openapi --config: %v", err)
+	}
+	doc.Servers = nil
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Servers) != 1 || doc.Servers[0].URL != "http://{host}:8443" || doc.Servers[0].Variables["host"] == nil {
+		t.Errorf("servers %+v, want a host variable for a listener on every interface", doc.Servers)
+	}
+
+	// Only methods an upstream serves: the others answer 501.
+	out, err = exec.Command(sluiceBin, "openapi", "--descriptor-set", "../../gen/descriptors/demo.binpb",
+		"--upstream", "sluice.demo.library.v1.LibraryService.ListShelves=127.0.0.1:1").Output()
+	if err != nil {
+		t.Fatalf("sluice openapi: %v", err)
+	}
+	doc.Paths = nil
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := doc.Paths["/v1/shelves"]["get"]; len(doc.Paths) != 1 || !ok {
+		t.Errorf("paths %v, want /v1/shelves alone (the one method an upstream serves)", doc.Paths)
+	}
+
+	cfgPath = writeConfig(t, "rest:\n  openapi_servers: [https://api.example.com/library]\n")
+	out, err = exec.Command(sluiceBin, "openapi", "--config", cfgPath, "--descriptor-set", "../../gen/descriptors/demo.binpb",
+		"--upstream", "sluice.*=127.0.0.1:1").Output()
+	if err != nil {
+		t.Fatalf("sluice openapi with openapi_servers: %v", err)
+	}
+	doc.Servers = nil
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Servers) != 1 || doc.Servers[0].URL != "https://api.example.com/library" {
+		t.Errorf("servers %+v, want rest.openapi_servers", doc.Servers)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"go.uber.org/dig"
 	"go.uber.org/fx"
 
 	"github.com/sluice-dev/sluice/config"
@@ -50,7 +51,7 @@ func serveCommand(args []string, stdout, stderr io.Writer) int {
 
 	app := fx.New(appOptions(cfg, logger, extra...))
 	if err := app.Err(); err != nil {
-		fmt.Fprintf(stderr, "sluice serve: %v\n", err)
+		fmt.Fprintf(stderr, "sluice serve: %v\n", rootCause(err))
 		return 1
 	}
 	return runApp(app, cfg, logger, demo, stdout, stderr)
@@ -66,7 +67,7 @@ func runApp(app *fx.App, cfg *config.Config, logger *slog.Logger, demo bool, std
 	startCtx, cancel := context.WithTimeout(context.Background(), app.StartTimeout())
 	defer cancel()
 	if err := app.Start(startCtx); err != nil {
-		fmt.Fprintf(stderr, "sluice serve: start: %v\n", err)
+		fmt.Fprintf(stderr, "sluice serve: start: %v\n", rootCause(err))
 		return 1
 	}
 	if demo {
@@ -81,6 +82,14 @@ func runApp(app *fx.App, cfg *config.Config, logger *slog.Logger, demo bool, std
 		return 1
 	}
 	return 0
+}
+
+// rootCause is the error a constructor or hook returned, without the
+// dependency injection's wrapping ("could not build arguments for function
+// ... (file.go:141): failed to build ..."): users see the cause alone, as
+// validate prints it, and the wrapping names Go functions they never wrote.
+func rootCause(err error) error {
+	return dig.RootCause(err)
 }
 
 func validateCommand(args []string, stdout, stderr io.Writer) int {
