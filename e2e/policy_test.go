@@ -922,21 +922,31 @@ func TestPolicyRESTDeadlines(t *testing.T) {
 			}
 		})
 	}
-	for _, v := range []string{"-5S", "999999999H", "99999999H", "1x", "", "1.5S", "0x1S", "1s"} {
+	// A malformed value gets grpc-go's answer to the same value on native
+	// gRPC (INTERNAL), with HTTP 400; a huge one is clamped (below).
+	for _, v := range []string{"-5S", "999999999H", "1x", "", "1.5S", "0x1S", "1s"} {
 		t.Run("malformed "+strconv.Quote(v), func(t *testing.T) {
 			t.Parallel()
 			id := newTestID("deadline")
 			code, body, _ := restCall(t, clients["http1"], "GET", url, "", "", id, http.Header{"Grpc-Timeout": {v}})
 			if code != http.StatusBadRequest {
 				t.Errorf("Grpc-Timeout %q: %d %s, want 400", v, code, body)
-			} else if st := decodeStatusBody(t, body); codes.Code(st.GetCode()) != codes.InvalidArgument {
-				t.Errorf("Grpc-Timeout %q: body code %d, want %d", v, st.GetCode(), codes.InvalidArgument)
+			} else if st := decodeStatusBody(t, body); codes.Code(st.GetCode()) != codes.Internal {
+				t.Errorf("Grpc-Timeout %q: body code %d, want %d", v, st.GetCode(), codes.Internal)
 			}
 			if n := len(g.rec.seen(id)); n != 0 {
 				t.Errorf("Grpc-Timeout %q: the call reached the upstream", v)
 			}
 		})
 	}
+	t.Run("huge value clamped", func(t *testing.T) {
+		t.Parallel()
+		id := newTestID("deadline")
+		code, body, _ := restCall(t, clients["http1"], "GET", url, "", "", id, http.Header{"Grpc-Timeout": {"99999999H"}})
+		if code != http.StatusOK {
+			t.Errorf("Grpc-Timeout 99999999H: %d %s, want 200 (clamped, as native gRPC clamps it)", code, body)
+		}
+	})
 	// Issue 5 lets REST callers use X-Request-Timeout as well, parsed as
 	// strictly (interceptors/deadline reads it from the metadata).
 	t.Run("X-Request-Timeout slow upstream", func(t *testing.T) {
