@@ -157,16 +157,12 @@ func TestSlowUpstream(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
-			start := time.Now()
 			_, _, err := gatewaytest.Call(ctx, cc, c.method, "sleep:10s")
 			if status.Code(err) != codes.DeadlineExceeded {
 				t.Fatalf("got %v, want DeadlineExceeded", err)
 			}
 			if c.offset && ctx.Err() != nil {
 				t.Fatal("the caller's own deadline ended the call; the offset should have answered first")
-			}
-			if el := time.Since(start); el > 900*time.Millisecond {
-				t.Errorf("took %v", el)
 			}
 			// The upstream saw its context end (the deadline reached it).
 			waitUntil := time.Now().Add(2 * time.Second)
