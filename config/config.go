@@ -9,7 +9,7 @@ import "time"
 // The zero Config is not useful: start from Default, or from Parse.
 type Config struct {
 	Listen         string     `yaml:"listen" doc:"Address of the one port that serves gRPC, gRPC-Web and REST/JSON, as {host:port}. An empty host listens on every interface; port 0 picks a free port."`
-	Admin          string     `yaml:"admin" doc:"Address of the admin HTTP server ({/healthz}, {/readyz}), as {host:port}. Empty disables it. Keep it off the public network."`
+	Admin          string     `yaml:"admin" doc:"Address of the admin HTTP server ({/healthz}, {/readyz}), as {host:port}. Empty or {off} disables it (as {--admin off} does). Keep it off the public network."`
 	AdminPprof     bool       `yaml:"admin_pprof" doc:"Serve Go's runtime profiles (CPU, heap, allocations, goroutines, execution trace) under {/debug/pprof/} on the admin server, to see where the gateway spends its time under real load: {go tool pprof http://ADMIN/debug/pprof/profile?seconds=30}. Off by default: profiles expose internals, and a CPU profile or trace costs a few percent while it runs."`
 	TLS            ServerTLS  `yaml:"tls" doc:"TLS on the main listener. TLS is off when {cert_file} is empty; the listener then speaks cleartext HTTP/2 (h2c) and HTTP/1.1."`
 	DescriptorSets []string   `yaml:"descriptor_sets" kind:"path" doc:"Files holding a serialized {google.protobuf.FileDescriptorSet}, as written by {buf build -o api.binpb} or {protoc --include_imports --descriptor_set_out}. They define the methods, HTTP routes and messages sluice knows. Imports must be included."`
@@ -158,4 +158,13 @@ func DefaultUpstream() Upstream {
 		Retry:            defaultRetry(),
 		OutlierDetection: defaultOutlierDetection(),
 	}
+}
+
+// AdminAddr is the address the admin server listens on, or "" when it is
+// disabled (Admin empty or "off").
+func (c *Config) AdminAddr() string {
+	if c.Admin == "off" {
+		return ""
+	}
+	return c.Admin
 }

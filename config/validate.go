@@ -59,7 +59,7 @@ func (c *Config) validateAddrs(errs *Errors) {
 	} else if err := validListenAddr(c.Listen); err != nil {
 		errs.add("listen", err.Error())
 	}
-	if c.Admin == "" {
+	if c.AdminAddr() == "" {
 		return
 	}
 	if err := validListenAddr(c.Admin); err != nil {

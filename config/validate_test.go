@@ -30,6 +30,7 @@ func TestValidate(t *testing.T) {
 	}{
 		{"default", func(*config.Config) {}, nil},
 		{"admin disabled", func(c *config.Config) { c.Admin = "" }, nil},
+		{"admin off", func(c *config.Config) { c.Admin = "off" }, nil},
 		{"both on port 0", func(c *config.Config) { c.Listen, c.Admin = "127.0.0.1:0", "127.0.0.1:0" }, nil},
 		{"same address", func(c *config.Config) { c.Admin = c.Listen }, []string{"admin"}},
 		{"wildcard admin overlaps", func(c *config.Config) { c.Listen, c.Admin = "127.0.0.1:80", "[::]:80" }, []string{"admin"}},

@@ -368,7 +368,7 @@ var adminModule = fx.Module("admin",
 )
 
 func startAdmin(lc fx.Lifecycle, cfg *config.Config, reg *registry.Registry, ups *server.Upstreams, logger *slog.Logger) error {
-	if cfg.Admin == "" {
+	if cfg.AdminAddr() == "" {
 		return nil
 	}
 	docOpts, err := openAPIOptions(cfg)
@@ -405,7 +405,7 @@ func startAdmin(lc fx.Lifecycle, cfg *config.Config, reg *registry.Registry, ups
 	done := make(chan struct{})
 	lc.Append(fx.Hook{
 		OnStart: func(context.Context) error {
-			ln, err := net.Listen("tcp", cfg.Admin)
+			ln, err := net.Listen("tcp", cfg.AdminAddr())
 			if err != nil {
 				return fmt.Errorf("admin: listen on %s: %w", cfg.Admin, err)
 			}

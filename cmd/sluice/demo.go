@@ -167,7 +167,7 @@ Try it:
   curl -s http://%[2]s/openapi.json
 
 Stop with Ctrl-C.
-`, addr, cfg.Admin)
+`, addr, cfg.AdminAddr())
 }
 
 func demoUpstreamCommand(args []string, stdout, stderr io.Writer) int {
