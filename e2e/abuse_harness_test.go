@@ -62,6 +62,8 @@ const (
 	abuseIssuer   = "https://issuer.abuse.test"
 	abuseAudience = "sluice-abuse"
 	abuseKID      = "abuse-rsa"
+	// abuseRoleKey carries the role claim upstream (policy.identity.claims).
+	abuseRoleKey = "x-sluice-role"
 
 	// abuseWait bounds every wait of the suite for something that should
 	// take milliseconds; only a broken gateway reaches it.
@@ -140,6 +142,7 @@ func startAbuseGateway(t *testing.T, o abuseOptions) *abuseGateway {
 	pol.Authn.JWT.JWKSURL = jwks.URL
 	pol.Authn.JWT.Issuer = abuseIssuer
 	pol.Authn.JWT.Audiences = []string{abuseAudience}
+	pol.Identity.Claims = []config.ClaimKey{{Claim: "role", Key: abuseRoleKey}}
 	pol.Deadline.Default = config.Duration(2 * time.Second)
 	pol.Deadline.Max = config.Duration(5 * time.Second)
 
