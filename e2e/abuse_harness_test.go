@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -335,11 +336,16 @@ type h2Conn struct {
 	next uint32 // next client stream id
 
 	mu      sync.Mutex
+	cond    *sync.Cond // signalled when a send window grows or the connection ends
 	streams map[uint32]*h2Stream
-	goAway  *http2.GoAwayFrame
-	frames  int // frames received
-	closed  chan struct{}
-	readErr error
+	// Send windows (RFC 9113 section 6.9): the connection's, the initial
+	// one of new streams (the server's SETTINGS_INITIAL_WINDOW_SIZE) and
+	// each stream's in h2Stream.window.
+	connWindow, initWindow int64
+	goAway                 *http2.GoAwayFrame
+	frames                 int // frames received
+	closed                 chan struct{}
+	readErr                error
 }
 
 // h2Stream is what the server sent on one stream.
@@ -349,6 +355,7 @@ type h2Stream struct {
 	ended   bool                // END_STREAM seen
 	rst     *http2.ErrCode
 	done    chan struct{} // closed when ended or reset
+	window  int64         // what the client may still send on it
 }
 
 // dialH2 opens a raw HTTP/2 connection to addr and sends the client
@@ -359,7 +366,9 @@ func dialH2(t *testing.T, addr string) *h2Conn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &h2Conn{t: t, c: c, next: 1, streams: map[uint32]*h2Stream{}, closed: make(chan struct{})}
+	h := &h2Conn{t: t, c: c, next: 1, streams: map[uint32]*h2Stream{}, closed: make(chan struct{}),
+		connWindow: 65535, initWindow: 65535}
+	h.cond = sync.NewCond(&h.mu)
 	h.fr = http2.NewFramer(c, c)
 	h.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	h.fr.MaxHeaderListSize = 1 << 20
@@ -392,6 +401,7 @@ func (h *h2Conn) read() {
 					close(s.done)
 				}
 			}
+			h.cond.Broadcast()
 			h.mu.Unlock()
 			return
 		}
@@ -399,6 +409,13 @@ func (h *h2Conn) read() {
 		h.frames++
 		switch f := f.(type) {
 		case *http2.SettingsFrame:
+			if v, ok := f.Value(http2.SettingInitialWindowSize); ok && !f.IsAck() {
+				for _, s := range h.streams {
+					s.window += int64(v) - h.initWindow
+				}
+				h.initWindow = int64(v)
+				h.cond.Broadcast()
+			}
 			if !f.IsAck() {
 				h.mu.Unlock()
 				h.write(func() error { return h.fr.WriteSettingsAck() })
@@ -406,6 +423,13 @@ func (h *h2Conn) read() {
 			}
 		case *http2.GoAwayFrame:
 			h.goAway = f
+		case *http2.WindowUpdateFrame:
+			if f.StreamID == 0 {
+				h.connWindow += int64(f.Increment)
+			} else {
+				h.stream(f.StreamID).window += int64(f.Increment)
+			}
+			h.cond.Broadcast()
 		case *http2.MetaHeadersFrame:
 			s := h.stream(f.StreamID)
 			s.headers = append(s.headers, f.Fields...)
@@ -432,7 +456,7 @@ func (h *h2Conn) read() {
 func (h *h2Conn) stream(id uint32) *h2Stream {
 	s := h.streams[id]
 	if s == nil {
-		s = &h2Stream{done: make(chan struct{})}
+		s = &h2Stream{done: make(chan struct{}), window: h.initWindow}
 		h.streams[id] = s
 	}
 	return s
@@ -505,10 +529,53 @@ func grpcMessage(compressed bool, payload []byte) []byte {
 	return out
 }
 
-// data sends p on stream id in frames of at most 16 KiB.
+// errNoWindow is data's error when the server grants no more flow-control
+// window within abuseWait: it stopped reading.
+var errNoWindow = errors.New("no flow-control window from the server")
+
+// take waits up to abuseWait for send window on stream id and takes up to
+// want bytes of it.
+func (h *h2Conn) take(id uint32, want int) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := h.stream(id)
+	stop := time.AfterFunc(abuseWait, func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.cond.Broadcast()
+	})
+	defer stop.Stop()
+	deadline := time.Now().Add(abuseWait)
+	for {
+		if h.readErr != nil {
+			return 0, h.readErr
+		}
+		if s.rst != nil || s.ended {
+			return 0, fmt.Errorf("stream %d ended by the server", id)
+		}
+		if n := min(int64(want), h.connWindow, s.window); n > 0 {
+			h.connWindow -= n
+			s.window -= n
+			return int(n), nil
+		}
+		if !time.Now().Before(deadline) {
+			return 0, errNoWindow
+		}
+		h.cond.Wait()
+	}
+}
+
+// data sends p on stream id in frames of at most 16 KiB, within the
+// flow-control windows the server grants.
 func (h *h2Conn) data(id uint32, p []byte, endStream bool) error {
 	for {
 		n := min(len(p), 16<<10)
+		if n > 0 {
+			var err error
+			if n, err = h.take(id, n); err != nil {
+				return err
+			}
+		}
 		last := n == len(p)
 		if err := h.write(func() error { return h.fr.WriteData(id, endStream && last, p[:n]) }); err != nil {
 			return err
@@ -542,12 +609,17 @@ func (r h2Result) String() string {
 
 // wait waits up to abuseWait for stream id to end and returns how it did.
 func (h *h2Conn) wait(id uint32) (h2Result, bool) {
+	return h.waitBy(id, time.Now().Add(abuseWait))
+}
+
+// waitBy is wait with a deadline, for waits on many streams at once.
+func (h *h2Conn) waitBy(id uint32, deadline time.Time) (h2Result, bool) {
 	h.mu.Lock()
 	s := h.stream(id)
 	h.mu.Unlock()
 	select {
 	case <-s.done:
-	case <-time.After(abuseWait):
+	case <-time.After(time.Until(deadline)):
 		return h2Result{}, false
 	}
 	h.mu.Lock()
