@@ -19,7 +19,8 @@
 // Memory is flat when the mean RSS of the gateway that runs throughout
 // over the last window (the last minute of a 10-minute run) is at most
 // -max-growth percent plus 16 MiB above its mean over the second window
-// (the second minute), warm-up excluded.
+// (the second minute), warm-up excluded; its goroutines are flat when
+// their last-window mean is at most twice the second-window mean plus 50.
 //
 // Not part of CI: it runs for 10 minutes by default and is CPU-heavy.
 package main

@@ -63,6 +63,9 @@ type report struct {
 	memory    [2]memStats
 	window    time.Duration
 	memFailed bool
+	// goroutinesFailed: gateway 1's goroutines in the last window more
+	// than twice those of the second window, plus 50.
+	goroutinesFailed bool
 }
 
 type memStats struct {
@@ -111,6 +114,10 @@ func buildReport(e *env, l *load, s *sampler, elapsed time.Duration) *report {
 	if m.earlyRSS == 0 || m.lateRSS == 0 || m.lateRSS > m.earlyRSS*(1+r.o.maxGrowth/100)+16 {
 		r.memFailed = true
 	}
+	// Goroutines: a leak of one per call would show as thousands.
+	if m.earlyG > 0 && m.lateG > 2*m.earlyG+50 {
+		r.goroutinesFailed = true
+	}
 	return r
 }
 
@@ -125,7 +132,7 @@ func mean(v []float64) float64 {
 	return s / float64(len(v))
 }
 
-func (r *report) ok() bool { return len(r.unexp) == 0 && !r.memFailed }
+func (r *report) ok() bool { return len(r.unexp) == 0 && !r.memFailed && !r.goroutinesFailed }
 
 func (r *report) String() string {
 	var b strings.Builder
@@ -190,13 +197,19 @@ func (r *report) String() string {
 	} else {
 		b.WriteString("flat\n")
 	}
+	fmt.Fprintf(&b, "Gateway 1 goroutines: %.0f -> %.0f (limit 2x + 50): ", m.earlyG, m.lateG)
+	if r.goroutinesFailed {
+		b.WriteString("GROWTH\n")
+	} else {
+		b.WriteString("flat\n")
+	}
 
 	fmt.Fprintf(&b, "\n## Faults injected\n\n")
 	for _, f := range r.faults {
 		fmt.Fprintf(&b, "    %s\n", f)
 	}
 	if r.ok() {
-		b.WriteString("\nRESULT: PASS (no unexpected error, flat memory)\n")
+		b.WriteString("\nRESULT: PASS (no unexpected error, flat memory and goroutines)\n")
 	} else {
 		b.WriteString("\nRESULT: FAIL\n")
 	}
