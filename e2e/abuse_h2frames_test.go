@@ -94,10 +94,11 @@ func TestAbuseH2Floods(t *testing.T) {
 			} else {
 				hdr = grpcHeaders(g.addr, svcPrefix+"GetShelf")
 			}
-			id := h.next
-			h.next += 2
 			first := h.block(hdr...)
+			var id uint32
 			_ = h.write(func() error {
+				id = h.next
+				h.next += 2
 				return h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: first, EndStream: true})
 			})
 			for i := 0; i < frames && !h.isClosed(); i++ {

@@ -469,9 +469,9 @@ func (s *h2Stream) end() {
 	}
 }
 
-// write runs one framer write under the write lock. Errors are returned
-// to the caller through writeErr: a server that closed the connection is
-// an expected outcome of most attacks.
+// write runs one framer write under the write lock and returns its error:
+// a server that closed the connection is an expected outcome of most
+// attacks, so callers decide what a failed write means.
 func (h *h2Conn) write(fn func() error) error {
 	h.wmu.Lock()
 	defer h.wmu.Unlock()
@@ -479,10 +479,18 @@ func (h *h2Conn) write(fn func() error) error {
 	return fn()
 }
 
-// block encodes header fields given as name, value pairs.
+// block encodes header fields given as name, value pairs. The encoder's
+// dynamic table changes with each block, so blocks must be sent in the
+// order they were encoded: open does both under the write lock; callers
+// of block send from one goroutine.
 func (h *h2Conn) block(kv ...string) []byte {
 	h.wmu.Lock()
 	defer h.wmu.Unlock()
+	return h.encode(kv...)
+}
+
+// encode is block with h.wmu held.
+func (h *h2Conn) encode(kv ...string) []byte {
 	h.hbuf.Reset()
 	for i := 0; i+1 < len(kv); i += 2 {
 		_ = h.enc.WriteField(hpack.HeaderField{Name: kv[i], Value: kv[i+1]})
@@ -505,17 +513,20 @@ func restHeaders(authority, method, path string, extra ...string) []string {
 }
 
 // open starts a new stream with the header fields kv and returns its id.
-// endStream ends the request with the headers.
+// endStream ends the request with the headers. Stream ids, header
+// compression and the HEADERS frame go together under the write lock, so
+// open is safe for concurrent use.
 func (h *h2Conn) open(endStream bool, kv ...string) (uint32, error) {
+	h.wmu.Lock()
+	defer h.wmu.Unlock()
 	id := h.next
 	h.next += 2
-	blk := h.block(kv...)
+	blk := h.encode(kv...)
 	h.mu.Lock()
 	h.stream(id)
 	h.mu.Unlock()
-	return id, h.write(func() error {
-		return h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: blk, EndHeaders: true, EndStream: endStream})
-	})
+	_ = h.c.SetWriteDeadline(time.Now().Add(abuseWait))
+	return id, h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: blk, EndHeaders: true, EndStream: endStream})
 }
 
 // grpcMessage returns a gRPC length-prefixed message frame.
