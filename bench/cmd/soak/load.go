@@ -43,6 +43,10 @@ type load struct {
 	expected map[string]int            // reason -> calls
 	unexp    map[string]int            // protocol, call, outcome -> calls
 	samples  []string                  // the first unexpected errors in full
+	// lag is, per component, the longest a call failed because of its
+	// outage after it was back: how long clients and gateways took to
+	// reconnect.
+	lag map[string]time.Duration
 }
 
 type callKind struct {
@@ -52,7 +56,7 @@ type callKind struct {
 }
 
 func newLoad(e *env) *load {
-	l := &load{e: e, counts: map[string]map[string]int{}, expected: map[string]int{}, unexp: map[string]int{}}
+	l := &load{e: e, counts: map[string]map[string]int{}, expected: map[string]int{}, unexp: map[string]int{}, lag: map[string]time.Duration{}}
 	l.http1 = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}, Timeout: 15 * time.Second}
 	var p http.Protocols
 	p.SetUnencryptedHTTP2(true)
@@ -260,9 +264,12 @@ func (l *load) call(k callKind, gw int) {
 	start := time.Now()
 	outcome, detail := k.do(ctx, gw)
 	end := time.Now()
-	reason, ok := l.classify(outcome, gw, start, end)
+	reason, lag, ok := l.classify(outcome, gw, start, end)
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if ok && lag > l.lag[reason] {
+		l.lag[reason] = lag
+	}
 	if l.counts[k.proto] == nil {
 		l.counts[k.proto] = map[string]int{}
 	}
@@ -282,21 +289,22 @@ func (l *load) call(k callKind, gw int) {
 
 // classify is the one rule that tells expected errors from unexpected
 // ones (see the package comment). It returns the reason an error is
-// expected, and whether it is.
-func (l *load) classify(outcome string, gw int, start, end time.Time) (string, bool) {
+// expected, how long after the outage that explains it ended the call
+// ended, and whether the error is expected.
+func (l *load) classify(outcome string, gw int, start, end time.Time) (string, time.Duration, bool) {
 	grace := l.e.o.grace
 	switch outcome {
 	case outcomeOK:
-		return "", true
+		return "", 0, true
 	case "RESOURCE_EXHAUSTED":
-		return "limit", true
+		return "limit", 0, true
 	case "UNAVAILABLE", outcomeConnError:
-		if l.e.outages.overlaps("upstream", start, end, grace) {
-			return "upstream down", true
+		if lag, ok := l.e.outages.overlaps("upstream", start, end, grace); ok {
+			return "upstream down", lag, true
 		}
-		if l.e.outages.overlaps(fmt.Sprintf("gateway-%d", gw+1), start, end, grace) {
-			return "its gateway down", true
+		if lag, ok := l.e.outages.overlaps(fmt.Sprintf("gateway-%d", gw+1), start, end, grace); ok {
+			return "its gateway down", lag, true
 		}
 	}
-	return "", false
+	return "", 0, false
 }

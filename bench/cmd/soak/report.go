@@ -57,6 +57,7 @@ type report struct {
 	o         options
 	counts    map[string]map[string]int
 	expected  map[string]int
+	lag       map[string]time.Duration
 	unexp     map[string]int
 	samples   []string
 	faults    []string
@@ -78,7 +79,7 @@ type memStats struct {
 func buildReport(e *env, l *load, s *sampler, elapsed time.Duration) *report {
 	r := &report{elapsed: elapsed, o: e.o}
 	l.mu.Lock()
-	r.counts, r.expected, r.unexp, r.samples = l.counts, l.expected, l.unexp, l.samples
+	r.counts, r.expected, r.unexp, r.samples, r.lag = l.counts, l.expected, l.unexp, l.samples, l.lag
 	l.mu.Unlock()
 	e.faults.mu.Lock()
 	r.faults = slices.Clone(e.faults.lines)
@@ -166,6 +167,11 @@ func (r *report) String() string {
 	}
 	for _, k := range slices.Sorted(maps.Keys(r.expected)) {
 		fmt.Fprintf(&b, "- %s: %d\n", k, r.expected[k])
+	}
+	for _, k := range slices.Sorted(maps.Keys(r.lag)) {
+		if k != "limit" {
+			fmt.Fprintf(&b, "- %s: the last such error ended %v after it was back\n", k, r.lag[k].Round(10*time.Millisecond))
+		}
 	}
 	fmt.Fprintf(&b, "\n## Unexpected errors\n\n")
 	if len(r.unexp) == 0 {

@@ -58,8 +58,9 @@ func (o *outages) end(out *outage) {
 }
 
 // overlaps reports whether a call from start to end overlapped an outage
-// of what, counting grace after the outage ended.
-func (o *outages) overlaps(what string, start, end time.Time, grace time.Duration) bool {
+// of what, counting grace after the outage ended, and if so how long after
+// the component was back the call ended (0 if it ended before).
+func (o *outages) overlaps(what string, start, end time.Time, grace time.Duration) (time.Duration, bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for _, out := range o.list {
@@ -72,9 +73,12 @@ func (o *outages) overlaps(what string, start, end time.Time, grace time.Duratio
 		if end.Before(out.start) {
 			continue
 		}
-		return true
+		if out.end.IsZero() || end.Before(out.end) {
+			return 0, true
+		}
+		return end.Sub(out.end), true
 	}
-	return false
+	return 0, false
 }
 
 // faultLog is the list of injected faults, for the report.
@@ -92,15 +96,24 @@ func (f *faultLog) add(format string, args ...any) {
 	fmt.Fprintln(os.Stderr, "soak:", line)
 }
 
-func run(ctx context.Context, o options) (bool, error) {
+func run(ctx context.Context, o options) (ok bool, err error) {
 	work := o.work
 	if work == "" {
 		var err error
 		if work, err = os.MkdirTemp("", "sluice-soak-"); err != nil {
 			return false, err
 		}
+		// A temporary work directory goes when the run passed; its logs
+		// stay for a failed one.
+		defer func() {
+			if ok {
+				_ = os.RemoveAll(work)
+			} else {
+				fmt.Fprintln(os.Stderr, "soak: logs and configurations kept in", work)
+			}
+		}()
 	}
-	if err := os.MkdirAll(work, 0o755); err != nil {
+	if err = os.MkdirAll(work, 0o755); err != nil {
 		return false, err
 	}
 	e := &env{o: o, work: work, start: time.Now(), outages: &outages{}}
