@@ -84,7 +84,7 @@ check-generate: generate
 # Everything CI checks besides the tests.
 check: check-generate lint-proto lint lint-openapi
 
-.PHONY: bench bench-go
+.PHONY: bench bench-go soak
 
 # The side-by-side benchmark against grpc-gateway, a plain gRPC proxy and
 # direct calls (docs/benchmarks.md); BENCH_FLAGS=--quick for the short run,
@@ -99,3 +99,10 @@ BENCH_GO_OUT ?= bench/results/go-bench.txt
 bench-go:
 	mkdir -p $(dir $(BENCH_GO_OUT))
 	go test -run '^$$' -bench . -benchmem -count 5 ./server ./transcoding/... ./e2e | tee $(BENCH_GO_OUT)
+
+# The soak (issue 17, not in CI): 10 minutes of mixed REST and gRPC load on
+# two sluice processes while the upstream, Redis and one gateway are
+# stopped and restarted and contracts reload; fails on any unexpected
+# error or memory growth. SOAK_FLAGS='--duration 60s' for a short run.
+soak:
+	./scripts/soak.sh $(SOAK_FLAGS)
