@@ -20,7 +20,7 @@ import (
 
 // TestClientHonoursItsRaisedWindow drives the gRPC client that ghz links
 // (this module's google.golang.org/grpc) against a scripted HTTP/2 server
-// through the one interleaving that made ghz fail about one call in 4,000
+// through the one interleaving that made ghz fail about one call in 5,000
 // with `Internal: unexpected EOF` at 64 KiB and concurrency 256, whatever
 // system it measured (docs/benchmarks.md).
 //
