@@ -30,16 +30,9 @@ import (
 	"github.com/sluice-dev/sluice/demo"
 	libraryv1 "github.com/sluice-dev/sluice/gen/go/sluice/demo/library/v1"
 	"github.com/sluice-dev/sluice/interceptors/authn"
-	"github.com/sluice-dev/sluice/interceptors/authz"
-	"github.com/sluice-dev/sluice/interceptors/concurrency"
-	"github.com/sluice-dev/sluice/interceptors/deadline"
-	"github.com/sluice-dev/sluice/interceptors/flow"
-	"github.com/sluice-dev/sluice/interceptors/identity"
-	"github.com/sluice-dev/sluice/interceptors/logging"
-	"github.com/sluice-dev/sluice/interceptors/ratelimit"
-	"github.com/sluice-dev/sluice/interceptors/recovery"
 	"github.com/sluice-dev/sluice/internal/gatewaytest"
 	"github.com/sluice-dev/sluice/internal/jwttest"
+	"github.com/sluice-dev/sluice/policy"
 	"github.com/sluice-dev/sluice/registry"
 	"github.com/sluice-dev/sluice/server"
 	"github.com/sluice-dev/sluice/transcoding"
@@ -86,7 +79,7 @@ type abuseGateway struct {
 	base    string // http://host:port
 	rec     *recorder
 	started atomic.Int64 // calls started at the upstream, tagged or not
-	conc    *concurrency.Limiter
+	chain   *policy.Chain
 
 	key         *rsa.PrivateKey // signs valid tokens; its public half is in the JWKS
 	jwksFetches atomic.Int64
@@ -147,59 +140,26 @@ func startAbuseGateway(t *testing.T, o abuseOptions) *abuseGateway {
 	pol.Deadline.Default = config.Duration(2 * time.Second)
 	pol.Deadline.Max = config.Duration(5 * time.Second)
 
-	az, err := authz.New(pol.Authz)
-	if err != nil {
-		t.Fatal(err)
-	}
-	an, err := authn.New(pol.Authn, authn.WithMethodPolicy(az), authn.WithHTTPClient(jwks.Client()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(an.Close)
 	// Writes: 50 per second per identity; reads: generous per client
 	// address, so that the floods below meet the limit only where they
 	// would in production.
-	limits := config.Default().RateLimits
-	limits.Limits = []config.RateLimit{
+	cfg := config.Default()
+	cfg.Policy = pol
+	cfg.RateLimits.Limits = []config.RateLimit{
 		{Name: "writes", Methods: []string{librarySvc + ".Create*", librarySvc + ".Update*", librarySvc + ".Delete*"}, Key: config.RateLimitKeyIdentity, Rate: 50, Burst: 50},
 		{Name: "reads", Methods: []string{librarySvc + ".Get*", librarySvc + ".List*"}, Key: config.RateLimitKeyClientIP, Rate: 100000, Burst: 100000},
 	}
-	rl, err := ratelimit.FromConfig(limits)
+	cfg.Limits.MaxInFlight = o.maxInFlight
+	if cfg.Limits.MaxInFlight == 0 {
+		cfg.Limits.MaxInFlight = 200
+	}
+	// The production chain, built where `sluice serve` builds it.
+	g.chain, err = policy.Build(&cfg, policy.WithAuthnOptions(authn.WithHTTPClient(jwks.Client())))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = rl.Close() })
-	maxInFlight := o.maxInFlight
-	if maxInFlight == 0 {
-		maxInFlight = 200
-	}
-	g.conc, err = concurrency.New(concurrency.WithMaxInFlight(maxInFlight))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dl, err := deadline.New(pol.Deadline)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fc, err := flow.New(flow.WithSendStallTimeout(time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
-	prop, err := identity.NewPropagator(pol.Identity)
-	if err != nil {
-		t.Fatal(err)
-	}
-	chain := []grpc.StreamServerInterceptor{
-		recovery.StreamServerInterceptor(),
-		logging.StreamServerInterceptor(nil),
-		an.StreamServerInterceptor(),
-		az.StreamServerInterceptor(),
-		rl.StreamServerInterceptor(),
-		g.conc.StreamServerInterceptor(),
-		dl.StreamServerInterceptor(),
-		fc.StreamServerInterceptor(),
-		prop.StreamServerInterceptor(),
-	}
+	t.Cleanup(g.chain.Close)
+	chain := g.chain.Interceptors()
 	// Unary calls take the proxy's unary path, as with contracts loaded
 	// in `sluice serve`.
 	kinds := server.WithMethodKinds(func(method string) (bool, bool, bool) {
@@ -217,7 +177,7 @@ func startAbuseGateway(t *testing.T, o abuseOptions) *abuseGateway {
 	rest, err := transcoding.NewREST(func() *transcoding.Routes { return routes }, gw.Dispatcher,
 		transcoding.WithMaxBodyBytes(4<<20),
 		transcoding.WithMaxJSONDepth(transcoding.DefaultMaxJSONDepth),
-		transcoding.WithExtraIncomingHeaders("X-Request-Timeout", "X-Api-Key"))
+		transcoding.WithExtraIncomingHeaders(g.chain.RESTHeaders()...))
 	if err != nil {
 		t.Fatal(err)
 	}

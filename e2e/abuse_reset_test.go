@@ -33,9 +33,9 @@ func rapidReset(h *h2Conn, n int, endStream bool, kv ...string) int {
 func (g *abuseGateway) settle(t *testing.T) {
 	t.Helper()
 	deadline := time.Now().Add(abuseWait)
-	for g.conc.InFlight() > 0 {
+	for g.chain.InFlight() > 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d calls still in flight %v after the attack", g.conc.InFlight(), abuseWait)
+			t.Fatalf("%d calls still in flight %v after the attack", g.chain.InFlight(), abuseWait)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

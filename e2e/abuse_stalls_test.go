@@ -214,6 +214,14 @@ func TestAbuseStalledUnaryGRPC(t *testing.T) {
 		}
 		ids = append(ids, id)
 	}
+	// Every stalled call holds its slot before the normal call is made:
+	// over its own connection it could otherwise overtake stalled streams
+	// still in flight on the wire and take one of their slots.
+	for wait := time.Now().Add(abuseWait); g.chain.InFlight() < stalled; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(wait) {
+			t.Fatalf("only %d of %d stalled calls in flight after %v", g.chain.InFlight(), stalled, abuseWait)
+		}
+	}
 
 	// A normal call, retried while the limit refuses it, succeeds
 	// before the attacker gives up (it never does).

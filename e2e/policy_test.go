@@ -30,14 +30,8 @@ import (
 	"github.com/sluice-dev/sluice/demo"
 	libraryv1 "github.com/sluice-dev/sluice/gen/go/sluice/demo/library/v1"
 	"github.com/sluice-dev/sluice/interceptors/authn"
-	"github.com/sluice-dev/sluice/interceptors/authz"
-	"github.com/sluice-dev/sluice/interceptors/deadline"
-	"github.com/sluice-dev/sluice/interceptors/flow"
-	"github.com/sluice-dev/sluice/interceptors/identity"
-	"github.com/sluice-dev/sluice/interceptors/logging"
-	"github.com/sluice-dev/sluice/interceptors/ratelimit"
-	"github.com/sluice-dev/sluice/interceptors/recovery"
 	"github.com/sluice-dev/sluice/internal/gatewaytest"
+	"github.com/sluice-dev/sluice/policy"
 	"github.com/sluice-dev/sluice/registry"
 	"github.com/sluice-dev/sluice/server"
 	"github.com/sluice-dev/sluice/transcoding"
@@ -183,16 +177,17 @@ type policyGateway struct {
 }
 
 type gatewayOptions struct {
-	limits []ratelimit.Limit
-	policy *config.Policy // nil: demoPolicy()
+	limits  []config.RateLimit
+	trusted []string       // rate_limits.trusted_proxies
+	policy  *config.Policy // nil: demoPolicy()
 	// authn are the authenticator's options after its method policy; nil:
 	// keys from authn.DemoJWKS.
 	authn []authn.Option
 }
 
-// startPolicyGateway starts a demo upstream and a gateway with the policy
-// chain in the order of cmd/sluice/policy.go. Everything stops when the
-// test ends.
+// startPolicyGateway starts a demo upstream and a gateway with the
+// production policy chain (policy.Build) for a configuration with the
+// given policy and limits. Everything stops when the test ends.
 func startPolicyGateway(t *testing.T, o gatewayOptions) *policyGateway {
 	t.Helper()
 	rec := &recorder{}
@@ -210,57 +205,27 @@ func startPolicyGateway(t *testing.T, o gatewayOptions) *policyGateway {
 	if authnOpts == nil {
 		authnOpts = []authn.Option{authn.WithKeySource(authn.KeySourceFunc(func(context.Context) ([]byte, error) { return authn.DemoJWKS() }))}
 	}
-	az, err := authz.New(pol.Authz)
+	// The production chain, built where `sluice serve` builds it.
+	cfg := config.Default()
+	cfg.Policy = pol
+	cfg.RateLimits.Limits = o.limits
+	cfg.RateLimits.TrustedProxies = o.trusted
+	chain, err := policy.Build(&cfg, policy.WithAuthnOptions(authnOpts...))
 	if err != nil {
 		t.Fatal(err)
 	}
-	an, err := authn.New(pol.Authn, append([]authn.Option{authn.WithMethodPolicy(az)}, authnOpts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(an.Close)
-	chain := []grpc.StreamServerInterceptor{
-		recovery.StreamServerInterceptor(),
-		logging.StreamServerInterceptor(nil),
-		an.StreamServerInterceptor(),
-		az.StreamServerInterceptor(),
-	}
-	if len(o.limits) > 0 {
-		var opts []ratelimit.Option
-		for _, l := range o.limits {
-			opts = append(opts, ratelimit.WithLimit(l))
-		}
-		rl, err := ratelimit.New(opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = rl.Close() })
-		chain = append(chain, rl.StreamServerInterceptor())
-	}
-	dl, err := deadline.New(pol.Deadline)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fc, err := flow.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	prop, err := identity.NewPropagator(pol.Identity)
-	if err != nil {
-		t.Fatal(err)
-	}
-	chain = append(chain, dl.StreamServerInterceptor(), fc.StreamServerInterceptor(), prop.StreamServerInterceptor())
+	t.Cleanup(chain.Close)
 
-	gw := gatewaytest.NewGateway(t, gatewaytest.Route(upstream, librarySvc), chain...)
+	gw := gatewaytest.NewGateway(t, gatewaytest.Route(upstream, librarySvc), chain.Interceptors()...)
 	routes, err := transcoding.BuildRoutes(reg.Snapshot())
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The REST options `sluice serve` derives from a configuration with
-	// these policies: the deadline header, the API key header and the
-	// header a limit is keyed on reach the chain.
+	// The headers `sluice serve` lets REST clients send for the policies:
+	// the deadline header, the API key header and the header a limit is
+	// keyed on reach the chain.
 	rest, err := transcoding.NewREST(func() *transcoding.Routes { return routes }, gw.Dispatcher,
-		transcoding.WithExtraIncomingHeaders("X-Request-Timeout", "X-Api-Key", "X-Tenant"))
+		transcoding.WithExtraIncomingHeaders(chain.RESTHeaders()...))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package e2e_test
 import (
 	"context"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"testing"
 	"time"
@@ -48,7 +47,8 @@ type limitCaller struct {
 // get separate buckets.
 type limitCase struct {
 	name    string
-	key     ratelimit.KeyFunc
+	key     string   // rate_limits.limits[].key
+	trusted []string // rate_limits.trusted_proxies
 	callers [3]limitCaller
 	// sameKey decorates a call that must fall in callers[0]'s bucket
 	// although it looks different (a spoofed X-Forwarded-For), or is nil.
@@ -65,7 +65,7 @@ func bearer(t *testing.T, subject string) (http.Header, metadata.MD) {
 func limitCases(t *testing.T) []limitCase {
 	var cases []limitCase
 
-	idCase := limitCase{name: "identity", key: ratelimit.IdentityKey()}
+	idCase := limitCase{name: "identity", key: config.RateLimitKeyIdentity}
 	for i, s := range []string{"alice", "bob", "carol"} {
 		h, md := bearer(t, s)
 		idCase.callers[i] = limitCaller{name: s, hdr: h, md: md}
@@ -73,7 +73,7 @@ func limitCases(t *testing.T) []limitCase {
 	idCase.unlimited = &limitCaller{name: "anonymous", hdr: http.Header{}, md: metadata.MD{}}
 	cases = append(cases, idCase)
 
-	keyCase := limitCase{name: "api_key", key: ratelimit.APIKeyKey()}
+	keyCase := limitCase{name: "api_key", key: "api_key"}
 	for i, k := range []string{apiKeyCI, apiKeyReporter, apiKeyAudit} {
 		keyCase.callers[i] = limitCaller{
 			name: "key" + strconv.Itoa(i),
@@ -87,7 +87,7 @@ func limitCases(t *testing.T) []limitCase {
 
 	// Without trusted proxies the peer address is the key: callers connect
 	// from different loopback addresses, and X-Forwarded-For is ignored.
-	ipCase := limitCase{name: "client_ip", key: ratelimit.ClientIPKey(nil)}
+	ipCase := limitCase{name: "client_ip", key: config.RateLimitKeyClientIP}
 	for i, ip := range []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"} {
 		ipCase.callers[i] = limitCaller{name: ip, hdr: http.Header{}, md: metadata.MD{}, ip: ip}
 	}
@@ -102,7 +102,7 @@ func limitCases(t *testing.T) []limitCase {
 	// Behind a trusted proxy (the loopback network) X-Forwarded-For names
 	// the client, read from the right; entries left of the first untrusted
 	// one are the client's own claims and are ignored.
-	proxied := limitCase{name: "client_ip behind trusted proxy", key: ratelimit.ClientIPKey([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")})}
+	proxied := limitCase{name: "client_ip behind trusted proxy", key: config.RateLimitKeyClientIP, trusted: []string{"127.0.0.0/8"}}
 	for i, ip := range []string{"203.0.113.1", "203.0.113.2", "203.0.113.3"} {
 		proxied.callers[i] = limitCaller{
 			name: ip,
@@ -117,7 +117,7 @@ func limitCases(t *testing.T) []limitCase {
 	}
 	cases = append(cases, proxied)
 
-	mdCase := limitCase{name: "metadata", key: ratelimit.MetadataKey("x-tenant")}
+	mdCase := limitCase{name: "metadata", key: config.RateLimitKeyMetadata + "x-tenant"}
 	for i, tenant := range []string{"acme", "globex", "initech"} {
 		mdCase.callers[i] = limitCaller{
 			name: tenant,
@@ -137,18 +137,19 @@ func limitPolicy() *config.Policy {
 	return &p
 }
 
-func startLimitedGateway(t *testing.T, key ratelimit.KeyFunc) *policyGateway {
+func startLimitedGateway(t *testing.T, key string, trusted []string) *policyGateway {
 	t.Helper()
 	return startPolicyGateway(t, gatewayOptions{
 		policy: limitPolicy(),
-		limits: []ratelimit.Limit{{
+		limits: []config.RateLimit{{
 			Name:    "getshelf",
 			Methods: []string{librarySvc + ".GetShelf"},
 			Key:     key,
 			Rate:    limitRate,
-			Period:  limitPeriod,
+			Period:  config.Duration(limitPeriod),
 			Burst:   limitRate,
 		}},
+		trusted: trusted,
 	})
 }
 
@@ -268,7 +269,7 @@ func TestRateLimitKeys(t *testing.T) {
 	for _, tc := range limitCases(t) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			g := startLimitedGateway(t, tc.key)
+			g := startLimitedGateway(t, tc.key, tc.trusted)
 			a, b, c := tc.callers[0], tc.callers[1], tc.callers[2]
 
 			// Caller a over REST: two admitted, with RateLimit-* headers,
@@ -351,7 +352,7 @@ func TestRateLimitKeys(t *testing.T) {
 // value of that request header"), with the REST options of `sluice serve`.
 func TestRateLimitRESTMetadataHeader(t *testing.T) {
 	gatewaytest.CheckLeaks(t)
-	g := startLimitedGateway(t, ratelimit.MetadataKey("x-tenant"))
+	g := startLimitedGateway(t, config.RateLimitKeyMetadata+"x-tenant", nil)
 	acme := limitCaller{name: "acme", hdr: http.Header{"X-Tenant": {"acme"}}}
 	for i := range limitRate {
 		if code, body, _ := restLimited(t, g, acme, "http1"); code != http.StatusOK {

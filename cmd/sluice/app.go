@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
-	"strings"
 	"time"
 
 	"go.uber.org/fx"
@@ -24,6 +23,7 @@ import (
 	"github.com/sluice-dev/sluice/config"
 	"github.com/sluice-dev/sluice/interceptors/recovery"
 	"github.com/sluice-dev/sluice/openapi"
+	"github.com/sluice-dev/sluice/policy"
 	"github.com/sluice-dev/sluice/registry"
 	"github.com/sluice-dev/sluice/server"
 	"github.com/sluice-dev/sluice/transcoding"
@@ -232,11 +232,11 @@ func methodKinds(reg *registry.Registry) func(string) (bool, bool, bool) {
 	}
 }
 
-func newDispatcher(proxy *server.Proxy, p *policies) (*server.Dispatcher, error) {
-	return server.NewDispatcher(proxy, p.chain...)
+func newDispatcher(proxy *server.Proxy, chain *policy.Chain) (*server.Dispatcher, error) {
+	return server.NewDispatcher(proxy, chain.Interceptors()...)
 }
 
-func newREST(cfg *config.Config, routes *routeTable, d *server.Dispatcher) (*transcoding.REST, error) {
+func newREST(cfg *config.Config, routes *routeTable, d *server.Dispatcher, chain *policy.Chain) (*transcoding.REST, error) {
 	r := cfg.REST
 	opts := []transcoding.Option{
 		transcoding.WithMaxBodyBytes(int64(r.MaxBodySize)),
@@ -255,7 +255,7 @@ func newREST(cfg *config.Config, routes *routeTable, d *server.Dispatcher) (*tra
 		opts = append(opts, transcoding.WithProtojsonOnly())
 	}
 	opts = append(opts,
-		transcoding.WithExtraIncomingHeaders(restPolicyHeaders(cfg)...),
+		transcoding.WithExtraIncomingHeaders(chain.RESTHeaders()...),
 		transcoding.WithStreamFormat(transcoding.StreamFormat(r.StreamFormat)),
 		transcoding.WithSSEHeartbeat(time.Duration(r.SSEHeartbeat)))
 	if len(r.CORS.AllowedOrigins) > 0 {
@@ -271,28 +271,7 @@ func newREST(cfg *config.Config, routes *routeTable, d *server.Dispatcher) (*tra
 	return transcoding.NewREST(routes.Load, d, opts...)
 }
 
-// restPolicyHeaders are the request headers REST clients must be able to
-// send for the configured policies to see them as they see gRPC metadata:
-// the deadline header, the API key header and every header a limit is
-// keyed on, plus the ones the configuration names.
-func restPolicyHeaders(cfg *config.Config) []string {
-	names := []string{"X-Request-Timeout"}
-	if len(cfg.Policy.Authn.APIKeys.Keys) > 0 && cfg.Policy.Authn.APIKeys.Header != "" {
-		names = append(names, cfg.Policy.Authn.APIKeys.Header)
-	}
-	keys := []string{cfg.Limits.Key}
-	for _, l := range cfg.RateLimits.Limits {
-		keys = append(keys, l.Key)
-	}
-	for _, k := range keys {
-		if name, ok := strings.CutPrefix(k, config.RateLimitKeyMetadata); ok && name != "" {
-			names = append(names, name)
-		}
-	}
-	return append(names, cfg.REST.IncomingHeaders...)
-}
-
-func newGateway(lc fx.Lifecycle, cfg *config.Config, d *server.Dispatcher, routes *routeTable, logger *slog.Logger) (*server.Gateway, error) {
+func newGateway(lc fx.Lifecycle, cfg *config.Config, d *server.Dispatcher, chain *policy.Chain, routes *routeTable, logger *slog.Logger) (*server.Gateway, error) {
 	tc, err := serverTLS(cfg.TLS)
 	if err != nil {
 		return nil, err
@@ -325,7 +304,7 @@ func newGateway(lc fx.Lifecycle, cfg *config.Config, d *server.Dispatcher, route
 		opts = append(opts, server.WithTLS(tc))
 	}
 	if cfg.REST.Enabled {
-		rest, err := newREST(cfg, routes, d)
+		rest, err := newREST(cfg, routes, d, chain)
 		if err != nil {
 			return nil, err
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/sluice-dev/sluice/interceptors/authz"
 	"github.com/sluice-dev/sluice/methodpattern"
 	"github.com/sluice-dev/sluice/openapi"
+	"github.com/sluice-dev/sluice/policy"
 	"github.com/sluice-dev/sluice/registry"
 	"github.com/sluice-dev/sluice/transcoding"
 )
@@ -112,7 +113,7 @@ func openAPIOptions(cfg *config.Config) ([]openapi.Option, error) {
 	} else {
 		opts = append(opts, openapi.WithServers(openAPIServer(cfg)))
 	}
-	if !policyConfigured(&cfg.Policy) {
+	if !policy.Configured(&cfg.Policy) {
 		return opts, nil // open to anyone, as the chain says when it starts
 	}
 	az, err := authz.New(cfg.Policy.Authz)

@@ -508,24 +508,6 @@ func TestRoutesAndOpenAPICommands(t *testing.T) {
 	}
 }
 
-func TestRESTPassesPolicyHeaders(t *testing.T) {
-	t.Parallel()
-	cfg := config.Default()
-	cfg.Policy.Authn.APIKeys.Keys = []config.APIKey{{Name: "ci"}}
-	cfg.Limits.Key = "metadata:x-tenant"
-	cfg.RateLimits.Limits = []config.RateLimit{{Key: "metadata:x-team"}, {Key: "identity"}}
-	cfg.REST.IncomingHeaders = []string{"X-Custom"}
-	got := strings.Join(restPolicyHeaders(&cfg), ",")
-	for _, want := range []string{"X-Request-Timeout", "x-api-key", "x-tenant", "x-team", "X-Custom"} {
-		if !strings.Contains(got, want) {
-			t.Errorf("REST passes %s; %s is missing", got, want)
-		}
-	}
-	if strings.Contains(got, "identity") {
-		t.Errorf("REST passes %s; non-metadata keys must not become headers", got)
-	}
-}
-
 func TestValidateWarnsAboutAuthzRules(t *testing.T) {
 	t.Parallel()
 	cfgPath := writeConfig(t, `descriptor_sets: [../../gen/descriptors/demo.binpb]

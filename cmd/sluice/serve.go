@@ -16,6 +16,7 @@ import (
 
 	"github.com/sluice-dev/sluice/config"
 	"github.com/sluice-dev/sluice/interceptors/authz"
+	"github.com/sluice-dev/sluice/policy"
 	"github.com/sluice-dev/sluice/transcoding"
 )
 
@@ -121,7 +122,15 @@ func validateCommand(args []string, stdout, stderr io.Writer) int {
 	}
 	// Warnings do not fail validation: rules that match no known method,
 	// rules shadowed by more specific ones, methods left to the default.
-	if policyConfigured(&cfg.Policy) {
+	// The chain serve would run: building it reports what only building
+	// finds (a JWKS file that does not parse, bad limit keys).
+	chain, err := policy.Build(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "%v\n", err)
+		return 1
+	}
+	chain.Close()
+	if policy.Configured(&cfg.Policy) {
 		az, err := authz.New(cfg.Policy.Authz)
 		if err != nil {
 			fmt.Fprintf(stderr, "policy.authz: %v\n", err)

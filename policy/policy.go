@@ -1,0 +1,298 @@
+// Package policy builds the gateway's one interceptor chain from a
+// validated configuration, in the one order every call passes it:
+//
+//	recover -> observe (access log) -> authenticate -> authorize
+//	-> rate limit -> concurrency limit -> deadline -> flow control
+//	-> identity propagation -> proxy
+//
+// `sluice serve` runs the chain Build returns, `sluice validate` builds it
+// to report every policy error serve would, and the end-to-end tests build
+// theirs with it too, so that the order and the translation of settings
+// into interceptors exist in exactly one place and what the tests check
+// is the production chain.
+//
+// Identity propagation comes last so that every policy before it sees the
+// caller's own metadata (an API key a limit is keyed on, say); it strips
+// credentials and sets the verified identity for the upstream.
+package policy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/sluice-dev/sluice/config"
+	"github.com/sluice-dev/sluice/interceptors/authn"
+	"github.com/sluice-dev/sluice/interceptors/authz"
+	"github.com/sluice-dev/sluice/interceptors/concurrency"
+	"github.com/sluice-dev/sluice/interceptors/deadline"
+	"github.com/sluice-dev/sluice/interceptors/flow"
+	"github.com/sluice-dev/sluice/interceptors/identity"
+	"github.com/sluice-dev/sluice/interceptors/logging"
+	"github.com/sluice-dev/sluice/interceptors/ratelimit"
+	"github.com/sluice-dev/sluice/interceptors/recovery"
+)
+
+// Option configures Build.
+type Option interface{ apply(*options) }
+
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
+
+type options struct {
+	logger *slog.Logger
+	authn  []authn.Option
+}
+
+// WithLogger sets the logger of the access log, of panics and of the
+// policies' own events (default: discard).
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(o *options) { o.logger = l })
+}
+
+// WithAuthnOptions adds options to the authenticator after the ones the
+// configuration gives, such as an in-process key source (the embedded
+// demo's, a test's).
+func WithAuthnOptions(opts ...authn.Option) Option {
+	return optionFunc(func(o *options) { o.authn = append(o.authn, opts...) })
+}
+
+// Chain is the built interceptor chain and what goes with it. Close it
+// when the gateway stops.
+type Chain struct {
+	interceptors []grpc.StreamServerInterceptor
+	restHeaders  []string
+	concurrency  *concurrency.Limiter
+	closers      []func()
+	open         bool
+}
+
+// Interceptors returns the chain, outermost first (a copy).
+func (c *Chain) Interceptors() []grpc.StreamServerInterceptor {
+	return slices.Clone(c.interceptors)
+}
+
+// RESTHeaders are the request headers REST clients must be able to send
+// for the policies to see them as they see gRPC metadata: the deadline
+// header, the API key header and every header a limit is keyed on, plus
+// those rest.incoming_headers names.
+func (c *Chain) RESTHeaders() []string { return slices.Clone(c.restHeaders) }
+
+// Open reports whether no authentication provider and no authorization
+// rule is configured: every method is then open to anyone.
+func (c *Chain) Open() bool { return c.open }
+
+// InFlight is the number of calls the concurrency limits count as in
+// flight; 0 when none is configured.
+func (c *Chain) InFlight() int {
+	if c.concurrency == nil {
+		return 0
+	}
+	return c.concurrency.InFlight()
+}
+
+// Close releases what the policies hold (JWKS refreshers, Redis clients).
+// It is safe to call more than once.
+func (c *Chain) Close() {
+	for _, f := range c.closers {
+		f()
+	}
+	c.closers = nil
+}
+
+// Build builds the chain cfg describes. cfg must have passed Validate;
+// Build reports what only building finds (a JWKS file that does not
+// parse, say), each error naming its setting, and holds nothing when it
+// fails.
+func Build(cfg *config.Config, opts ...Option) (_ *Chain, err error) {
+	o := options{logger: slog.New(slog.DiscardHandler)}
+	for _, opt := range opts {
+		opt.apply(&o)
+	}
+	c := &Chain{restHeaders: restHeaders(cfg)}
+	defer func() {
+		if err != nil {
+			c.Close()
+		}
+	}()
+	c.interceptors = []grpc.StreamServerInterceptor{
+		recovery.StreamServerInterceptor(recovery.WithLogger(o.logger)),
+		logging.StreamServerInterceptor(o.logger),
+	}
+
+	pol := cfg.Policy
+	if Configured(&pol) {
+		az, err := authz.New(pol.Authz)
+		if err != nil {
+			return nil, fmt.Errorf("policy.authz: %w", err)
+		}
+		aopts := append([]authn.Option{authn.WithMethodPolicy(az), authn.WithLogger(o.logger)}, o.authn...)
+		an, err := authn.New(pol.Authn, aopts...)
+		if err != nil {
+			return nil, fmt.Errorf("policy.authn: %w", err)
+		}
+		c.closers = append(c.closers, an.Close)
+		c.interceptors = append(c.interceptors, an.StreamServerInterceptor(), az.StreamServerInterceptor())
+	} else {
+		c.open = true
+	}
+
+	if len(cfg.RateLimits.Limits) > 0 {
+		rl, err := ratelimit.FromConfig(cfg.RateLimits, ratelimit.WithLogger(o.logger))
+		if err != nil {
+			return nil, err
+		}
+		c.closers = append(c.closers, func() { _ = rl.Close() })
+		c.interceptors = append(c.interceptors, rl.StreamServerInterceptor())
+	}
+
+	trusted, err := trustedProxies(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if c.concurrency, err = concurrencyLimiter(cfg.Limits, trusted); err != nil {
+		return nil, err
+	} else if c.concurrency != nil {
+		c.interceptors = append(c.interceptors, c.concurrency.StreamServerInterceptor())
+	}
+
+	dl, err := deadline.New(pol.Deadline)
+	if err != nil {
+		return nil, fmt.Errorf("policy.deadline: %w", err)
+	}
+	c.interceptors = append(c.interceptors, dl.StreamServerInterceptor())
+
+	fc, err := flowController(cfg.Limits, trusted)
+	if err != nil {
+		return nil, err
+	}
+	c.interceptors = append(c.interceptors, fc.StreamServerInterceptor())
+
+	prop, err := identity.NewPropagator(pol.Identity)
+	if err != nil {
+		return nil, fmt.Errorf("policy.identity: %w", err)
+	}
+	c.interceptors = append(c.interceptors, prop.StreamServerInterceptor())
+	return c, nil
+}
+
+// Configured reports whether authentication or authorization is set up
+// at all. With neither, the gateway is an open proxy (and says so in its
+// log); as soon as one provider or rule exists, methods no rule names
+// fall to policy.authz.default, deny unless changed.
+func Configured(p *config.Policy) bool {
+	return p.Authn.JWT.Configured() || len(p.Authn.APIKeys.Keys) > 0 || p.Authn.MTLS.Enabled || len(p.Authz.Rules) > 0
+}
+
+// restHeaders lists the headers Chain.RESTHeaders returns.
+func restHeaders(cfg *config.Config) []string {
+	names := []string{"X-Request-Timeout"}
+	if len(cfg.Policy.Authn.APIKeys.Keys) > 0 && cfg.Policy.Authn.APIKeys.Header != "" {
+		names = append(names, cfg.Policy.Authn.APIKeys.Header)
+	}
+	keys := []string{cfg.Limits.Key}
+	for _, l := range cfg.RateLimits.Limits {
+		keys = append(keys, l.Key)
+	}
+	for _, k := range keys {
+		if name, ok := strings.CutPrefix(k, config.RateLimitKeyMetadata); ok && name != "" {
+			names = append(names, name)
+		}
+	}
+	return append(names, cfg.REST.IncomingHeaders...)
+}
+
+func trustedProxies(cfg *config.Config) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	var errs []error
+	for _, s := range cfg.RateLimits.TrustedProxies {
+		p, err := config.ParseTrustedProxy(s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("rate_limits.trusted_proxies: %w", err))
+			continue
+		}
+		out = append(out, p)
+	}
+	return out, errors.Join(errs...)
+}
+
+// limitKey turns limits.key into the key function the limiters share.
+func limitKey(spec string, trusted []netip.Prefix) (func(context.Context, string) (string, bool), error) {
+	if spec == "" {
+		return nil, nil
+	}
+	if spec == "method" {
+		return concurrency.MethodKey(), nil
+	}
+	k, err := ratelimit.ParseKey(spec, trusted)
+	if err != nil {
+		return nil, fmt.Errorf("limits.key: %w", err)
+	}
+	return k, nil
+}
+
+func concurrencyLimiter(l config.Limits, trusted []netip.Prefix) (*concurrency.Limiter, error) {
+	limited := l.MaxInFlight > 0 || l.MaxInFlightPerKey > 0
+	var opts []concurrency.Option
+	for _, m := range l.Methods {
+		if m.MaxInFlight > 0 || m.MaxInFlightPerKey > 0 {
+			limited = true
+			opts = append(opts, concurrency.WithRule(concurrency.Rule{Methods: m.Methods, MaxInFlight: m.MaxInFlight, MaxInFlightPerKey: m.MaxInFlightPerKey}))
+		}
+	}
+	if !limited {
+		return nil, nil
+	}
+	key, err := limitKey(l.Key, trusted)
+	if err != nil {
+		return nil, err
+	}
+	if key != nil {
+		opts = append(opts, concurrency.WithKey(key))
+	}
+	opts = append(opts,
+		concurrency.WithMaxInFlight(l.MaxInFlight),
+		concurrency.WithMaxInFlightPerKey(l.MaxInFlightPerKey),
+		concurrency.WithQueueTimeout(time.Duration(l.QueueTimeout)))
+	c, err := concurrency.New(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("limits: %w", err)
+	}
+	return c, nil
+}
+
+func flowController(l config.Limits, trusted []netip.Prefix) (*flow.Controller, error) {
+	opts := []flow.Option{flow.WithSendStallTimeout(time.Duration(l.SendStallTimeout))}
+	key, err := limitKey(l.Key, trusted)
+	if err != nil {
+		return nil, err
+	}
+	if key != nil {
+		opts = append(opts, flow.WithKey(key))
+	}
+	for _, m := range l.Methods {
+		if m.MaxRecvMsgSize > 0 || m.MaxSendMsgSize > 0 || m.MessagesPerSecond > 0 || m.MessagesPerSecondPerKey > 0 {
+			opts = append(opts, flow.WithRule(flow.Rule{
+				Methods:                 m.Methods,
+				MaxRecvMsgSize:          int(m.MaxRecvMsgSize),
+				MaxSendMsgSize:          int(m.MaxSendMsgSize),
+				MessagesPerSecond:       float64(m.MessagesPerSecond),
+				MessagesPerSecondPerKey: float64(m.MessagesPerSecondPerKey),
+				Burst:                   m.Burst,
+			}))
+		}
+	}
+	c, err := flow.New(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("limits: %w", err)
+	}
+	return c, nil
+}
