@@ -642,3 +642,35 @@ func TestOpenAPIDocumentsSecurityAndServers(t *testing.T) {
 		t.Errorf("servers %+v, want rest.openapi_servers", doc.Servers)
 	}
 }
+
+// validate builds the policy chain serve would run, so what only
+// building finds (here a JWKS file that is not a key set) fails
+// validation as it would fail serve.
+func TestValidateBuildsThePolicyChain(t *testing.T) {
+	t.Parallel()
+	jwks := filepath.Join(t.TempDir(), "jwks.json")
+	if err := os.WriteFile(jwks, []byte("not a key set"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := writeConfig(t, `descriptor_sets: [../../gen/descriptors/demo.binpb]
+upstreams:
+  - target: 127.0.0.1:50051
+    methods: ["sluice.demo.*"]
+policy:
+  authn:
+    jwt:
+      jwks_file: `+jwks+`
+      issuer: https://issuer.example
+      audiences: [api]
+  authz:
+    rules:
+      - {methods: ["sluice.demo.*"], access: authenticated}
+`)
+	out, err := exec.Command(sluiceBin, "validate", "--config", cfgPath).CombinedOutput()
+	if err == nil {
+		t.Fatalf("validate accepted a JWKS file serve refuses:\n%s", out)
+	}
+	if !strings.Contains(string(out), "policy.authn") || !strings.Contains(string(out), "jwks") {
+		t.Errorf("validate output does not name the JWKS problem:\n%s", out)
+	}
+}
