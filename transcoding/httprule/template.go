@@ -12,8 +12,9 @@ const (
 	Literal SegmentKind = iota + 1
 	// Wildcard ("*") matches exactly one non-empty path segment.
 	Wildcard
-	// DeepWildcard ("**") matches zero or more path segments. It is only ever
-	// the last segment of a template.
+	// DeepWildcard ("**") matches zero or more path segments: all of the
+	// request's segments but those the rest of the template matches. A
+	// template has at most one.
 	DeepWildcard
 )
 
@@ -54,6 +55,7 @@ type Variable struct {
 type Template struct {
 	segments  []Segment
 	variables []Variable
+	deep      int    // index of the "**" segment, or -1
 	verb      string // canonical, without the leading ':'
 	str       string // canonical text, see String
 	shape     string // canonical text without variables, see Shape
