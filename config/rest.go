@@ -13,6 +13,7 @@ type REST struct {
 	Enabled         bool     `yaml:"enabled" doc:"Serve REST/JSON on the main port for every method with a {google.api.http} rule. Off, non-gRPC requests get 404."`
 	MaxBodySize     ByteSize `yaml:"max_body_size" doc:"Largest request body read; larger ones get 413 ({RESOURCE_EXHAUSTED}) before any decoding. At most 1GiB."`
 	MaxJSONDepth    int      `yaml:"max_json_depth" doc:"Deepest nesting of JSON objects and arrays accepted in a body (1 to 10000); deeper bodies get 400 before decoding."`
+	StrictRoutes    bool     `yaml:"strict_routes" doc:"Refuse contracts with a {google.api.http} binding sluice cannot serve, or two bindings of one HTTP method whose templates match the same paths: {serve} does not start, a reload is refused. When false (the default) such a binding is skipped, or shadowed by the one declared later (files by path, then declaration order, as grpc-gateway's later registration wins), with a warning naming the method, its file and the reason; its method stays reachable over gRPC. {sluice routes} lists every binding with its status."`
 	StrictQuery     bool     `yaml:"strict_query" doc:"Reject query parameters that name no field with 400 ({INVALID_ARGUMENT}) instead of ignoring them."`
 	DiscardUnknown  bool     `yaml:"discard_unknown" doc:"Ignore unknown fields in JSON bodies. When false they get 400 ({INVALID_ARGUMENT})."`
 	EmitUnpopulated bool     `yaml:"emit_unpopulated" doc:"Write fields that hold their zero value in JSON responses."`
