@@ -142,3 +142,65 @@ func TestUnservableBindingsAreReported(t *testing.T) {
 		t.Errorf("serve with rest.strict_routes: log does not name the skipped binding:\n%s", strict.log())
 	}
 }
+
+// `sluice routes` on the two corpora of scripts/corpora (Google's APIs,
+// grpc-gateway's examples) exits 0 with one row per binding of the
+// descriptor set. The sets are built by `make corpora`; the test skips
+// without them.
+func TestRoutesOnCorpora(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"googleapis.binpb", "grpc-gateway.binpb"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join("../../scripts/corpora/out", name)
+			if _, err := os.Stat(path); err != nil {
+				t.Skipf("corpus %s not built; run scripts/corpora/build.sh (make corpora): %v", path, err)
+			}
+			if raceEnabled && name == "googleapis.binpb" {
+				t.Skip("Google's corpus is not read under the race detector (memory); `make test` runs this test without it")
+			}
+			want := countBindings(t, path)
+			out, err := exec.Command(sluiceBin, "routes", "--descriptor-set", path).Output()
+			if err != nil {
+				t.Fatalf("sluice routes: %v", err)
+			}
+			rows := strings.Count(string(out), "\n") - 1 // the header
+			if rows != want {
+				t.Errorf("sluice routes printed %d rows, the descriptor set has %d bindings", rows, want)
+			}
+		})
+	}
+}
+
+// countBindings counts the google.api.http rules of a descriptor set and
+// their additional_bindings (nested ones included).
+func countBindings(t *testing.T, path string) int {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var set descriptorpb.FileDescriptorSet
+	if err := proto.Unmarshal(raw, &set); err != nil {
+		t.Fatal(err)
+	}
+	var count func(r *annotations.HttpRule) int
+	count = func(r *annotations.HttpRule) int {
+		n := 1
+		for _, a := range r.GetAdditionalBindings() {
+			n += count(a)
+		}
+		return n
+	}
+	n := 0
+	for _, f := range set.GetFile() {
+		for _, s := range f.GetService() {
+			for _, m := range s.GetMethod() {
+				if r, ok := proto.GetExtension(m.GetOptions(), annotations.E_Http).(*annotations.HttpRule); ok && r != nil && r.GetPattern() != nil {
+					n += count(r)
+				}
+			}
+		}
+	}
+	return n
+}
