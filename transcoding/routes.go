@@ -115,7 +115,7 @@ type binding struct {
 	method       *registry.Method
 	httpMethod   string
 	template     *httprule.Template
-	source       string
+	index        int // 0 for the rule, i for its additional binding i
 	in, out      protoreflect.MessageType
 	vars         [][]protoreflect.FieldDescriptor // per template variable, the field path
 	body         bodyKind
@@ -182,10 +182,7 @@ func BuildRoutes(s *registry.Snapshot, opts ...RouteOption) (*Routes, error) {
 		rules := []*annotations.HttpRule{rule}
 		rules = append(rules, rule.GetAdditionalBindings()...)
 		for i, r := range rules {
-			source := name + " in " + file + " (" + m.Source + ")"
-			if i > 0 {
-				source = name + " additional binding " + strconv.Itoa(i) + " in " + file + " (" + m.Source + ")"
-			}
+			source := bindingSource(m, i)
 			if i > 0 && len(r.GetAdditionalBindings()) > 0 {
 				skip(r, source, "an additional binding may not have additional_bindings of its own")
 				for k, nested := range r.GetAdditionalBindings() {
@@ -194,12 +191,14 @@ func BuildRoutes(s *registry.Snapshot, opts ...RouteOption) (*Routes, error) {
 				}
 				continue
 			}
-			bd, err := compileBinding(s, m, r, source, cfg.strict[m.Path])
+			bd, err := compileBinding(s, m, r, i, cfg.strict[m.Path])
 			if err != nil {
 				skip(r, source, strings.ReplaceAll(err.Error(), "\n", "; "))
 				continue
 			}
-			err = b.Add(httprule.Route{Method: bd.httpMethod, Template: bd.template, Value: bd, Source: source})
+			// The method's name is enough for the router, which reports
+			// conflicts to us only; it costs no memory per route.
+			err = b.Add(httprule.Route{Method: bd.httpMethod, Template: bd.template, Value: bd, Source: name})
 			var ce *httprule.ConflictError
 			switch {
 			case errors.As(err, &ce):
@@ -221,7 +220,7 @@ func BuildRoutes(s *registry.Snapshot, opts ...RouteOption) (*Routes, error) {
 			winner = next
 		}
 		r := bd.route()
-		r.Status, r.Reason = RouteShadowed, winner.httpMethod+" "+winner.template.String()+" of "+winner.source
+		r.Status, r.Reason = RouteShadowed, winner.httpMethod+" "+winner.template.String()+" of "+bindingSource(winner.method, winner.index)
 		rt.unserved = append(rt.unserved, r)
 	}
 	if cfg.strictRoutes {
@@ -231,6 +230,17 @@ func BuildRoutes(s *registry.Snapshot, opts ...RouteOption) (*Routes, error) {
 	}
 	rt.router = b.Build()
 	return rt, nil
+}
+
+// bindingSource names binding i of m's rule (0 for the rule itself) and
+// where it comes from. It is built when needed, for listings and errors,
+// rather than kept with every binding.
+func bindingSource(m *registry.Method, i int) string {
+	name, file := string(m.Desc.FullName()), m.Desc.ParentFile().Path()
+	if i == 0 {
+		return name + " in " + file + " (" + m.Source + ")"
+	}
+	return name + " additional binding " + strconv.Itoa(i) + " in " + file + " (" + m.Source + ")"
 }
 
 // declarationOrder sorts methods by file path, then in the order their
@@ -303,7 +313,7 @@ func messageType(s *registry.Snapshot, md protoreflect.MessageDescriptor) protor
 	return dynamicpb.NewMessageType(md)
 }
 
-func compileBinding(s *registry.Snapshot, m *registry.Method, rule *annotations.HttpRule, source string, strict bool) (*binding, error) {
+func compileBinding(s *registry.Snapshot, m *registry.Method, rule *annotations.HttpRule, index int, strict bool) (*binding, error) {
 	httpMethod, tmpl, err := httprule.ParseRule(rule)
 	if err != nil {
 		return nil, err
@@ -313,7 +323,7 @@ func compileBinding(s *registry.Snapshot, m *registry.Method, rule *annotations.
 		method:     m,
 		httpMethod: httpMethod,
 		template:   tmpl,
-		source:     source,
+		index:      index,
 		in:         messageType(s, in),
 		out:        messageType(s, out),
 		strict:     strict,
@@ -460,7 +470,7 @@ func (b *binding) route() Route {
 		Method:       b.method.Path,
 		Body:         b.bodyName,
 		ResponseBody: b.respName,
-		Source:       b.source,
+		Source:       bindingSource(b.method, b.index),
 		File:         b.method.Desc.ParentFile().Path(),
 	}
 }

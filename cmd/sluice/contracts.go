@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -132,6 +133,10 @@ func newRouteTable(cfg *config.Config, reg *registry.Registry, logger *slog.Logg
 	}
 	t := &routeTable{}
 	t.current.Store(routes)
+	// Loading a large descriptor set leaves several times its size in
+	// garbage (the decoded descriptor protos); hand it back to the system
+	// now rather than keeping the process at its loading peak.
+	debug.FreeOSMemory()
 	return t, nil
 }
 

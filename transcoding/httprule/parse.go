@@ -72,8 +72,17 @@ func (p *parser) parse() (*Template, error) {
 	}
 	t := &Template{deep: -1}
 	if src == "/" {
-		t.render()
+		t.render(src)
 		return t, nil
+	}
+
+	// Every segment follows one '/' and every variable opens with one '{',
+	// so these are the exact sizes: a route table keeps every template it
+	// parses, with no spare capacity.
+	p.segs = make([]Segment, 0, strings.Count(src, "/"))
+	p.offs = make([]int, 0, cap(p.segs))
+	if n := strings.Count(src, "{"); n > 0 {
+		p.vars = make([]Variable, 0, n)
 	}
 
 	// Find the verb. The last segment is the text after the last '/' at
@@ -125,7 +134,7 @@ func (p *parser) parse() (*Template, error) {
 		return nil, err
 	}
 	t.segments, t.variables, t.deep = p.segs, p.vars, deep
-	t.render()
+	t.render(src)
 	return t, nil
 }
 

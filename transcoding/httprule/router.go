@@ -168,9 +168,14 @@ type Router struct {
 type node struct {
 	edges []edge           // sorted by literal; nil once byLit is used
 	byLit map[string]*node // literal children when there are many
-	star  *node            // child for "*"
-	ends  []*leaf          // templates that end at this node
-	rest  []*leaf          // templates whose "**" starts at this node
+	// lens and firsts have bit k set when some literal child has length
+	// k%64, or first byte k%64: most request segments are resource IDs
+	// that name no literal, and these two tests turn most of them away
+	// before a search or a hash.
+	lens, firsts uint64
+	star         *node   // child for "*"
+	ends         []*leaf // templates that end at this node
+	rest         []*leaf // templates whose "**" starts at this node
 }
 
 type edge struct {
@@ -187,12 +192,41 @@ func (n *node) child(lit string) *node {
 	if n.byLit != nil {
 		return n.byLit[lit]
 	}
-	i, ok := slices.BinarySearchFunc(n.edges, lit, func(e edge, s string) int { return strings.Compare(e.lit, s) })
-	if !ok {
+	if len(n.edges) <= linearEdges {
+		for i := range n.edges {
+			if n.edges[i].lit == lit {
+				return n.edges[i].child
+			}
+		}
 		return nil
 	}
-	return n.edges[i].child
+	i := searchEdges(n.edges, lit)
+	if i < len(n.edges) && n.edges[i].lit == lit {
+		return n.edges[i].child
+	}
+	return nil
 }
+
+// searchEdges returns the index of the first edge whose literal is not
+// less than lit. It compares with operators rather than strings.Compare or
+// a closure, through which the request path would escape to the heap, and
+// with it the matcher's stack buffer.
+func searchEdges(edges []edge, lit string) int {
+	lo, hi := 0, len(edges)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if edges[mid].lit < lit {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo
+}
+
+// linearEdges is the number of literal children searched one by one:
+// comparing a few strings for equality beats a binary search.
+const linearEdges = 8
 
 // addChild returns the child for lit, creating it.
 func (n *node) addChild(lit string) *node {
@@ -200,12 +234,13 @@ func (n *node) addChild(lit string) *node {
 		return c
 	}
 	c := &node{}
+	n.lens |= 1 << (len(lit) % 64)
+	n.firsts |= 1 << (lit[0] % 64)
 	if n.byLit != nil {
 		n.byLit[lit] = c
 		return c
 	}
-	i, _ := slices.BinarySearchFunc(n.edges, lit, func(e edge, s string) int { return strings.Compare(e.lit, s) })
-	n.edges = slices.Insert(n.edges, i, edge{lit, c})
+	n.edges = slices.Insert(n.edges, searchEdges(n.edges, lit), edge{lit, c})
 	if len(n.edges) > maxEdges {
 		n.byLit = make(map[string]*node, len(n.edges))
 		for _, e := range n.edges {
@@ -220,6 +255,7 @@ func (n *node) addChild(lit string) *node {
 // slices built by appending, once every route is in.
 func (n *node) finish() {
 	slices.SortStableFunc(n.rest, func(a, b *leaf) int { return compareTails(a.tail, b.tail) })
+	slices.SortFunc(n.ends, compareLeaves)
 	n.edges = slices.Clip(n.edges)
 	n.ends = slices.Clip(n.ends)
 	n.rest = slices.Clip(n.rest)
@@ -256,6 +292,16 @@ type leaf struct {
 	tail   []Segment // the segments after "**", for a leaf in node.rest
 	nsegs  int       // the template's number of segments
 	deep   int       // index of the template's "**", or -1
+}
+
+// pos maps a boundary j between the template's segments to the boundary
+// between the n path segments it matched: the same before "**", counted
+// from the end of the path after it.
+func (l *leaf) pos(j, n int) int {
+	if l.deep < 0 || j <= l.deep {
+		return j
+	}
+	return n - (l.nsegs - j)
 }
 
 type varSpec struct {
@@ -380,6 +426,9 @@ func (m *matcher) lookup(n *node, i int) *node {
 	}
 	seg := m.seg(i)
 	if !m.pct || strings.IndexByte(seg, '%') < 0 {
+		if n.lens&(1<<(len(seg)%64)) == 0 || n.firsts&(1<<(seg[0]%64)) == 0 {
+			return nil
+		}
 		return n.child(seg)
 	}
 	var buf [64]byte
@@ -405,10 +454,18 @@ func (r *Router) Match(method, path string) (Match, MatchResult) {
 	m := matcher{path: path, starts: starts, n: len(starts) - 1, method: method, pct: pct}
 
 	// With each verb some route has, longest first, then without. With a
-	// verb, the last segment ends (starts[m.n]) just past its ':'.
+	// verb, the last segment ends (starts[m.n]) just past its ':'. No
+	// closures here: they would make m, and starts, escape to the heap.
 	lastEnd := starts[m.n]
-	if l := r.eachVerb(&m, func() *leaf { return m.find(r.root, 0) }); l != nil {
-		return result(l, path, starts, pct, r.multi), Found
+	last := ""
+	if m.n > 0 {
+		last = path[starts[m.n-1]:]
+	}
+	for c, verb := r.nextVerb(last, pct, 0); c >= 0; c, verb = r.nextVerb(last, pct, c+1) {
+		m.verb, starts[m.n] = verb, starts[m.n-1]+c+1
+		if l := m.find(r.root, 0); l != nil {
+			return result(l, path, starts, pct, r.multi), Found
+		}
 	}
 	m.verb, starts[m.n] = "", lastEnd
 	if l := m.find(r.root, 0); l != nil {
@@ -417,7 +474,10 @@ func (r *Router) Match(method, path string) (Match, MatchResult) {
 
 	var allow []string
 	m.collect(r.root, 0, &allow)
-	r.eachVerb(&m, func() *leaf { m.collect(r.root, 0, &allow); return nil })
+	for c, verb := r.nextVerb(last, pct, 0); c >= 0; c, verb = r.nextVerb(last, pct, c+1) {
+		m.verb, starts[m.n] = verb, starts[m.n-1]+c+1
+		m.collect(r.root, 0, &allow)
+	}
 	m.verb, starts[m.n] = "", lastEnd
 	if len(allow) == 0 {
 		return Match{}, NotFound
@@ -426,35 +486,33 @@ func (r *Router) Match(method, path string) (Match, MatchResult) {
 	return Match{Allow: slices.Compact(allow)}, MethodNotAllowed
 }
 
-// eachVerb sets m up for each verb candidate of the last segment that some
-// route has, longest first, and calls try until it returns a leaf. It
-// leaves m's verb and last segment changed; the caller restores them.
-func (r *Router) eachVerb(m *matcher, try func() *leaf) *leaf {
-	if m.n == 0 || len(r.verbs) == 0 {
-		return nil
+// nextVerb returns the offset, from from on, of the first ':' in last (the
+// path's last segment, verb included) whose following text is a verb some
+// route has, and that verb in canonical form; -1 when there is none.
+// Walking the colons left to right tries the longest verbs first. It takes
+// plain values, not the matcher, so that the matcher stays on the stack.
+func (r *Router) nextVerb(last string, pct bool, from int) (int, string) {
+	if len(r.verbs) == 0 {
+		return -1, ""
 	}
-	segStart := m.starts[m.n-1]
-	last := m.seg(m.n - 1)
-	for c := strings.IndexByte(last, ':'); c >= 0; {
-		if c > 0 && c < len(last)-1 {
-			verb := last[c+1:]
-			if m.pct && strings.IndexByte(verb, '%') >= 0 {
-				verb = canonical(verb)
-			}
-			if _, ok := r.verbs[verb]; ok {
-				m.verb, m.starts[m.n] = verb, segStart+c+1
-				if l := try(); l != nil {
-					return l
-				}
-			}
+	for c := from; c < len(last); c++ {
+		j := strings.IndexByte(last[c:], ':')
+		if j < 0 {
+			return -1, ""
 		}
-		next := strings.IndexByte(last[c+1:], ':')
-		if next < 0 {
-			break
+		c += j
+		if c == 0 || c == len(last)-1 {
+			continue
 		}
-		c += next + 1
+		verb := last[c+1:]
+		if pct && strings.IndexByte(verb, '%') >= 0 {
+			verb = canonical(verb)
+		}
+		if _, ok := r.verbs[verb]; ok {
+			return c, verb
+		}
 	}
-	return nil
+	return -1, ""
 }
 
 // split appends to starts the offset of each segment of path (which starts
@@ -530,13 +588,51 @@ func (m *matcher) tailMatches(tail []Segment, i int) bool {
 	return true
 }
 
-func pick(ls []*leaf, verb, method string) *leaf {
-	for _, l := range ls {
-		if l.method == method && l.verb == verb {
-			return l
+// pick returns the leaf of ends, sorted by compareLeaves, with verb and
+// method. Nodes shared by many APIs ("/v1/projects/*/locations/*") hold
+// dozens of leaves, one per verb and method, hence the binary search.
+func pick(ends []*leaf, verb, method string) *leaf {
+	if len(ends) <= linearEdges {
+		for _, l := range ends {
+			if l.method == method && l.verb == verb {
+				return l
+			}
+		}
+		return nil
+	}
+	// A binary search by hand: see searchEdges.
+	lo, hi := 0, len(ends)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if compareKey(ends[mid], verb, method) < 0 {
+			lo = mid + 1
+		} else {
+			hi = mid
 		}
 	}
+	if lo < len(ends) && ends[lo].verb == verb && ends[lo].method == method {
+		return ends[lo]
+	}
 	return nil
+}
+
+// compareLeaves orders the leaves that end at one node by verb, then
+// method; no two have both equal.
+func compareLeaves(a, b *leaf) int { return compareKey(a, b.verb, b.method) }
+
+// compareKey compares with operators: see searchEdges.
+func compareKey(l *leaf, verb, method string) int {
+	switch {
+	case l.verb < verb:
+		return -1
+	case l.verb > verb:
+		return 1
+	case l.method < method:
+		return -1
+	case l.method > method:
+		return 1
+	}
+	return 0
 }
 
 // collect appends the methods of every route matching segments [i, m.n)
@@ -573,17 +669,9 @@ func result(l *leaf, path string, starts []int, pct bool, multi decodeMode) Matc
 		return res
 	}
 	n := len(starts) - 1
-	// pos maps a template segment boundary to a path segment boundary:
-	// the same before "**", counted from the end of the path after it.
-	pos := func(j int) int {
-		if l.deep < 0 || j <= l.deep {
-			return j
-		}
-		return n - (l.nsegs - j)
-	}
 	res.Vars = make([]Var, len(l.vars))
 	for k, v := range l.vars {
-		start, end := pos(v.start), pos(v.end)
+		start, end := l.pos(v.start, n), l.pos(v.end, n)
 		raw := ""
 		if start < end {
 			raw = path[starts[start] : starts[end]-1]
