@@ -25,13 +25,17 @@ $(GEN_TOOLS) &:
 # Regenerates everything derived from the contracts: third_party/googleapis
 # (from the pinned npm package), gen/go, gen/openapiv2 and the descriptor set
 # gen/descriptors/demo.binpb (the demo API with all its imports, loadable on
-# its own). Running it twice gives no diff.
+# its own), and gen/gwexamples (grpc-gateway's example protos at the pinned
+# version, for the REST differential test; scripts/gwexamples/generate.sh,
+# after buf.gen.yaml's run, whose clean would not touch it anyway). Running
+# it twice gives no diff.
 generate: $(GEN_TOOLS)
 	./scripts/googleapis/fetch.sh
 	$(BUF) generate
 	mkdir -p gen/descriptors
 	$(BUF) build proto --as-file-descriptor-set -o gen/descriptors/demo.binpb
 	cp gen/descriptors/demo.binpb demo/library.binpb
+	./scripts/gwexamples/generate.sh
 
 # Lints the contracts and checks them for wire and JSON breaking changes
 # against $(BREAKING_BRANCH). The check is skipped while that branch has no
