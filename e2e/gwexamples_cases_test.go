@@ -491,7 +491,7 @@ func gwCases() []gwCase {
 		{"uint32", "/v1/testUint32", `4294967295`, 200}, {"uint32-negative", "/v1/testUint32", `-1`, 400},
 		{"uint64", "/v1/testUint64", `"18446744073709551615"`, 200},
 		{"bytes", "/v1/testBytes", `"AQID"`, 200}, {"bytes-url", "/v1/testBytes", `"-_8"`, 200}, {"bytes-bad", "/v1/testBytes", `"*"`, 400},
-		{"empty", "/v1/testEmpty", `{}`, 200}, {"empty-no-body", "/v1/testEmpty", ``, 200}, {"empty-unknown-field", "/v1/testEmpty", `{"x":1}`, 200},
+		{"test-empty", "/v1/testEmpty", `{}`, 200}, {"test-empty-no-body", "/v1/testEmpty", ``, 200}, {"test-empty-unknown-field", "/v1/testEmpty", `{"x":1}`, 200},
 	} {
 		add(created("wrappers-"+w.name, post(w.path, w.body), w.status))
 	}
