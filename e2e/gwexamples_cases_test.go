@@ -579,6 +579,8 @@ var gwPending = map[string]string{
 	"abe-repeated-path-floats":           "h6: comma-separated repeated path parameters",
 	"stream-download":                    "h6: server-streamed google.api.HttpBody",
 	"stream-download-one":                "h6: server-streamed google.api.HttpBody",
+	"abe-error-unauthenticated":          "h6: an upstream's UNAUTHENTICATED gets no WWW-Authenticate (grpc-gateway sends the status message)",
+	"echo-unauthorized":                  "h6: an upstream's UNAUTHENTICATED gets no WWW-Authenticate (grpc-gateway sends the status message)",
 	"abe-error-message-utf8":             "unassigned: a Grpc-Metadata-* request header with a non-ASCII value fails the call with 500; grpc-gateway drops it",
 	"abe-oneof-enum":                     "unassigned: body naming a oneof enum field: grpc-gateway 400, sluice binds it (grpc-gateway's bug?)",
 	"abe-oneof-enum-bad":                 "unassigned: body naming a oneof enum field: grpc-gateway 400, sluice accepts an unknown name",

@@ -160,6 +160,11 @@ func testGWDifferential(t *testing.T, protojsonOnly bool, opts []transcoding.Opt
 				t.Errorf("grpc-gateway answered %d, the table says %d; body %s", want.status, tc.status, clip(want.body))
 			}
 			diffs := diffResponses(want, got, false)
+			// Besides the headers the demo's table compares: the challenge
+			// an UNAUTHENTICATED answer carries.
+			if w, g := want.header.Values("WWW-Authenticate"), got.header.Values("WWW-Authenticate"); !slices.Equal(w, g) {
+				diffs = append(diffs, fmt.Sprintf("header WWW-Authenticate: grpc-gateway %q, sluice %q", w, g))
+			}
 			if tc.racyUpstream == "" {
 				diffs = append(diffs, diffCalls(wantCalls, gotCalls)...)
 			} else {
