@@ -434,10 +434,22 @@ func TestRESTDifferencesDocumented(t *testing.T) {
 			documented[m[1]] = true
 		}
 	}
-	names := map[string]bool{}
+	// Both tables: the demo's and grpc-gateway's examples' (gwCases).
+	type marked struct {
+		name string
+		diff *expectDiff
+	}
+	var all []marked
 	for _, tc := range restCases() {
+		all = append(all, marked{tc.name, tc.diff})
+	}
+	for _, tc := range gwCases() {
+		all = append(all, marked{tc.name, tc.diff})
+	}
+	names := map[string]bool{}
+	for _, tc := range all {
 		if names[tc.name] {
-			t.Errorf("case %q appears twice in the table", tc.name)
+			t.Errorf("case %q appears twice in the tables", tc.name)
 		}
 		names[tc.name] = true
 		if tc.diff != nil && !documented[tc.name] {
