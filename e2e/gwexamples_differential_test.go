@@ -18,10 +18,6 @@ import (
 	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/sluice-dev/sluice/gen/gwexamples/examplepb"
-	"github.com/sluice-dev/sluice/gen/gwexamples/oneofenum"
-	"github.com/sluice-dev/sluice/gen/gwexamples/pathenum"
-	"github.com/sluice-dev/sluice/gen/gwexamples/sub"
-	"github.com/sluice-dev/sluice/gen/gwexamples/sub2"
 	"github.com/sluice-dev/sluice/internal/gatewaytest"
 	"github.com/sluice-dev/sluice/registry"
 	"github.com/sluice-dev/sluice/server"
@@ -71,18 +67,13 @@ var gwServices = []struct {
 
 const gwPackage = "grpc.gateway.examples.internal.proto.examplepb"
 
-// gwFiles are the example files sluice loads: those that define gwServices
-// and the example files they import. The imports must be listed too: with
-// only the service files, registry.Linked rebuilds the imported messages'
-// descriptors while their Go types stay linked, and binding a path
-// variable into such a message (Lookup's sub2.IdMessage) panics (a sluice
-// bug, reported with this test).
+// gwFiles are the example files sluice loads: those that define
+// gwServices, and not the example files they import, which
+// registry.Linked must find itself. (It once rebuilt the imported
+// messages' descriptors while their Go types stayed linked, and binding a
+// path variable into such a message, Lookup's sub2.IdMessage, panicked.)
 func gwFiles() []protoreflect.FileDescriptor {
 	return []protoreflect.FileDescriptor{
-		sub.File_examples_internal_proto_sub_message_proto,
-		sub2.File_examples_internal_proto_sub2_message_proto,
-		oneofenum.File_examples_internal_proto_oneofenum_oneof_enum_proto,
-		pathenum.File_examples_internal_proto_pathenum_path_enum_proto,
 		examplepb.File_examples_internal_proto_examplepb_a_bit_of_everything_proto,
 		examplepb.File_examples_internal_proto_examplepb_echo_service_proto,
 		examplepb.File_examples_internal_proto_examplepb_flow_combination_proto,

@@ -30,9 +30,32 @@ type linkedSource struct {
 
 func (linkedSource) Name() string { return "linked" }
 
-// linked returns the generated descriptors themselves, so the snapshot can
-// register them as they are and keep their generated Go types.
-func (s linkedSource) linked() []protoreflect.FileDescriptor { return s.files }
+// linked returns the generated descriptors themselves, and those of
+// everything they import, transitively, so the snapshot can register them
+// as they are and keep their generated Go types. Without the imports, a
+// message of an imported file would be rebuilt from its descriptor while
+// the generated types of the given files refer to the generated one, and
+// the two could not be mixed in one message.
+func (s linkedSource) linked() []protoreflect.FileDescriptor {
+	var out []protoreflect.FileDescriptor
+	seen := map[string]bool{}
+	var add func(fd protoreflect.FileDescriptor)
+	add = func(fd protoreflect.FileDescriptor) {
+		if fd == nil || fd.IsPlaceholder() || seen[fd.Path()] {
+			return
+		}
+		seen[fd.Path()] = true
+		imports := fd.Imports()
+		for i := 0; i < imports.Len(); i++ {
+			add(imports.Get(i).FileDescriptor)
+		}
+		out = append(out, fd)
+	}
+	for _, fd := range s.files {
+		add(fd)
+	}
+	return out
+}
 
 func (s linkedSource) Files() ([]*descriptorpb.FileDescriptorProto, error) {
 	var out []*descriptorpb.FileDescriptorProto

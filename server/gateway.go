@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -404,6 +405,7 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		noteAbandoned(r, g.httpCalls.Err() != nil)
 		g.httpInFlight.Add(-1)
 	}()
+	defer g.recoverHTTP(w, r)
 	if r.ProtoMajor == 2 && frontdoor.IsGRPCContentType(r.Header.Get("Content-Type")) {
 		// grpc-go's handler transport reads the body under the request's
 		// context: cancelling it ends the call on the wire.
@@ -415,6 +417,23 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g.errs.WriteStatus(w, status.Newf(codes.NotFound, "no route for %s %s", r.Method, r.URL.EscapedPath()))
+}
+
+// recoverHTTP turns a panic in an HTTP handler (a bug: no input may cause
+// one) into INTERNAL for that one request, with the stack logged, instead
+// of net/http's dropped connection. http.ErrAbortHandler, a handler's way
+// to abort on purpose, passes on.
+func (g *Gateway) recoverHTTP(w http.ResponseWriter, r *http.Request) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	if p == http.ErrAbortHandler {
+		panic(p)
+	}
+	g.cfg.logger.Error("panic serving an HTTP request", "method", r.Method, "path", r.URL.EscapedPath(),
+		"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+	g.errs.WriteStatus(w, status.New(codes.Internal, "internal error"))
 }
 
 // canonicalMethod refuses non-canonical method paths before any policy
