@@ -331,7 +331,13 @@ func compileBinding(s *registry.Snapshot, m *registry.Method, rule *annotations.
 		respName:   rule.GetResponseBody(),
 	}
 	var errs []error
-	for _, v := range tmpl.Variables() {
+	vars := tmpl.Variables()
+	if len(vars) > 0 {
+		// Exact sizes: the table keeps every binding as long as it serves.
+		bd.vars = make([][]protoreflect.FieldDescriptor, 0, len(vars))
+		bd.bound = make([][]string, 0, len(vars)+1)
+	}
+	for _, v := range vars {
 		fds, err := fieldPath(in, v.FieldPath)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("template %s: variable %s: %w", tmpl, strings.Join(v.FieldPath, "."), err))

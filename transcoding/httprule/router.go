@@ -174,8 +174,13 @@ type node struct {
 	// before a search or a hash.
 	lens, firsts uint64
 	star         *node   // child for "*"
-	ends         []*leaf // templates that end at this node
-	rest         []*leaf // templates whose "**" starts at this node
+	leaves       *leaves // nil on the many nodes where no template ends
+}
+
+// leaves are the templates that end at a node, or whose "**" starts there.
+type leaves struct {
+	ends []*leaf // sorted by compareLeaves
+	rest []*leaf // by precedence, see compareTails
 }
 
 type edge struct {
@@ -251,14 +256,23 @@ func (n *node) addChild(lit string) *node {
 	return c
 }
 
+// leafSet returns n's leaves, creating them.
+func (n *node) leafSet() *leaves {
+	if n.leaves == nil {
+		n.leaves = &leaves{}
+	}
+	return n.leaves
+}
+
 // finish orders each node's "**" leaves by precedence and trims the
 // slices built by appending, once every route is in.
 func (n *node) finish() {
-	slices.SortStableFunc(n.rest, func(a, b *leaf) int { return compareTails(a.tail, b.tail) })
-	slices.SortFunc(n.ends, compareLeaves)
-	n.edges = slices.Clip(n.edges)
-	n.ends = slices.Clip(n.ends)
-	n.rest = slices.Clip(n.rest)
+	if ls := n.leaves; ls != nil {
+		slices.SortStableFunc(ls.rest, func(a, b *leaf) int { return compareTails(a.tail, b.tail) })
+		slices.SortFunc(ls.ends, compareLeaves)
+		ls.ends, ls.rest = exact(ls.ends), exact(ls.rest)
+	}
+	n.edges = exact(n.edges)
 	for _, e := range n.edges {
 		e.child.finish()
 	}
@@ -268,6 +282,16 @@ func (n *node) finish() {
 	if n.star != nil {
 		n.star.finish()
 	}
+}
+
+// exact returns s without spare capacity, copying it if it has some: a
+// router lives as long as its contracts, appending left up to half of each
+// slice unused.
+func exact[S ~[]E, E any](s S) S {
+	if cap(s) == len(s) {
+		return s
+	}
+	return slices.Clone(s)
 }
 
 // compareTails orders the segments after two "**": the more specific first
@@ -344,11 +368,11 @@ func (r *Router) insert(rt *Route) {
 			if k+1 < len(t.segments) {
 				l.tail = t.segments[k+1:]
 			}
-			n.rest = append(n.rest, l)
+			n.leafSet().rest = append(n.leafSet().rest, l)
 			return
 		}
 	}
-	n.ends = append(n.ends, l)
+	n.leafSet().ends = append(n.leafSet().ends, l)
 }
 
 // MatchResult is the outcome of Router.Match.
@@ -540,7 +564,10 @@ func split(path string, starts []int) ([]int, bool) {
 // [i, m.n), trying literal, then "*", then "**" at each step.
 func (m *matcher) find(n *node, i int) *leaf {
 	if i == m.n {
-		if l := pick(n.ends, m.verb, m.method); l != nil {
+		if n.leaves == nil {
+			return nil
+		}
+		if l := pick(n.leaves.ends, m.verb, m.method); l != nil {
 			return l
 		}
 	} else {
@@ -555,7 +582,10 @@ func (m *matcher) find(n *node, i int) *leaf {
 			}
 		}
 	}
-	for _, l := range n.rest {
+	if n.leaves == nil {
+		return nil
+	}
+	for _, l := range n.leaves.rest {
 		if l.method == m.method && l.verb == m.verb && m.tailMatches(l.tail, i) {
 			return l
 		}
@@ -638,13 +668,7 @@ func compareKey(l *leaf, verb, method string) int {
 // collect appends the methods of every route matching segments [i, m.n)
 // from n with m.verb, whatever their method.
 func (m *matcher) collect(n *node, i int, allow *[]string) {
-	if i == m.n {
-		for _, l := range n.ends {
-			if l.verb == m.verb {
-				*allow = append(*allow, l.method)
-			}
-		}
-	} else {
+	if i < m.n {
 		if c := m.lookup(n, i); c != nil {
 			m.collect(c, i+1, allow)
 		}
@@ -652,7 +676,17 @@ func (m *matcher) collect(n *node, i int, allow *[]string) {
 			m.collect(n.star, i+1, allow)
 		}
 	}
-	for _, l := range n.rest {
+	if n.leaves == nil {
+		return
+	}
+	if i == m.n {
+		for _, l := range n.leaves.ends {
+			if l.verb == m.verb {
+				*allow = append(*allow, l.method)
+			}
+		}
+	}
+	for _, l := range n.leaves.rest {
 		if l.verb == m.verb && m.tailMatches(l.tail, i) {
 			*allow = append(*allow, l.method)
 		}
