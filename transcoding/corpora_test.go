@@ -6,10 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"google.golang.org/genproto/googleapis/api/annotations"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/descriptorpb"
-
+	"github.com/sluice-dev/sluice/internal/corpora"
 	"github.com/sluice-dev/sluice/registry"
 	"github.com/sluice-dev/sluice/transcoding"
 	"github.com/sluice-dev/sluice/transcoding/httprule"
@@ -37,35 +34,13 @@ func corpus(t testing.TB, name string) string {
 }
 
 // countBindings counts the google.api.http rules of a descriptor set and
-// their additional_bindings (nested ones included), independently of the
-// registry and of BuildRoutes.
+// their additional_bindings, independently of the registry and of
+// BuildRoutes.
 func countBindings(t testing.TB, path string) int {
 	t.Helper()
-	raw, err := os.ReadFile(path)
+	n, err := corpora.CountBindings(path)
 	if err != nil {
 		t.Fatal(err)
-	}
-	var set descriptorpb.FileDescriptorSet
-	if err := proto.Unmarshal(raw, &set); err != nil {
-		t.Fatal(err)
-	}
-	var count func(r *annotations.HttpRule) int
-	count = func(r *annotations.HttpRule) int {
-		n := 1
-		for _, a := range r.GetAdditionalBindings() {
-			n += count(a)
-		}
-		return n
-	}
-	n := 0
-	for _, f := range set.GetFile() {
-		for _, s := range f.GetService() {
-			for _, m := range s.GetMethod() {
-				if r, ok := proto.GetExtension(m.GetOptions(), annotations.E_Http).(*annotations.HttpRule); ok && r != nil && r.GetPattern() != nil {
-					n += count(r)
-				}
-			}
-		}
 	}
 	return n
 }

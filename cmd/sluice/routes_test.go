@@ -18,6 +18,7 @@ import (
 
 	"github.com/sluice-dev/sluice/demo"
 	libraryv1 "github.com/sluice-dev/sluice/gen/go/sluice/demo/library/v1"
+	"github.com/sluice-dev/sluice/internal/corpora"
 	"github.com/sluice-dev/sluice/internal/gatewaytest"
 )
 
@@ -196,34 +197,13 @@ func TestRoutesOnCorpora(t *testing.T) {
 }
 
 // countBindings counts the google.api.http rules of a descriptor set and
-// their additional_bindings (nested ones included).
+// their additional_bindings, independently of the registry and of
+// BuildRoutes.
 func countBindings(t *testing.T, path string) int {
 	t.Helper()
-	raw, err := os.ReadFile(path)
+	n, err := corpora.CountBindings(path)
 	if err != nil {
 		t.Fatal(err)
-	}
-	var set descriptorpb.FileDescriptorSet
-	if err := proto.Unmarshal(raw, &set); err != nil {
-		t.Fatal(err)
-	}
-	var count func(r *annotations.HttpRule) int
-	count = func(r *annotations.HttpRule) int {
-		n := 1
-		for _, a := range r.GetAdditionalBindings() {
-			n += count(a)
-		}
-		return n
-	}
-	n := 0
-	for _, f := range set.GetFile() {
-		for _, s := range f.GetService() {
-			for _, m := range s.GetMethod() {
-				if r, ok := proto.GetExtension(m.GetOptions(), annotations.E_Http).(*annotations.HttpRule); ok && r != nil && r.GetPattern() != nil {
-					n += count(r)
-				}
-			}
-		}
 	}
 	return n
 }
