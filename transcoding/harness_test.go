@@ -12,10 +12,8 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/demo"
-	libraryv1 "github.com/sluice-dev/sluice/gen/go/sluice/demo/library/v1"
 	"github.com/sluice-dev/sluice/interceptors/logging"
 	"github.com/sluice-dev/sluice/internal/gatewaytest"
-	"github.com/sluice-dev/sluice/registry"
 	"github.com/sluice-dev/sluice/server"
 	"github.com/sluice-dev/sluice/transcoding"
 )
@@ -74,16 +72,8 @@ func newEnv(t *testing.T, opts ...transcoding.Option) *env {
 	gatewaytest.CheckLeaks(t)
 	upAddr, lib := startDemo(t)
 
-	reg, err := registry.New(registry.Linked(libraryv1.File_sluice_demo_library_v1_library_proto))
-	if err != nil {
-		t.Fatal(err)
-	}
-	routes, err := transcoding.BuildRoutes(reg.Snapshot())
-	if err != nil {
-		t.Fatal(err)
-	}
 	logs := &recorder{}
-	e := startREST(t, routes, upAddr, "sluice.demo.library.v1", logs, newClient(), opts...)
+	e := startREST(t, demoRoutes(t), upAddr, "sluice.demo.library.v1", logs, newClient(), opts...)
 	e.logs, e.lib = logs, lib
 	return e
 }

@@ -18,12 +18,10 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/sluice-dev/sluice/config"
-	libraryv1 "github.com/sluice-dev/sluice/gen/go/sluice/demo/library/v1"
 	"github.com/sluice-dev/sluice/interceptors/concurrency"
 	"github.com/sluice-dev/sluice/interceptors/deadline"
 	"github.com/sluice-dev/sluice/interceptors/logging"
 	"github.com/sluice-dev/sluice/internal/gatewaytest"
-	"github.com/sluice-dev/sluice/registry"
 	"github.com/sluice-dev/sluice/server"
 	"github.com/sluice-dev/sluice/transcoding"
 )
@@ -34,14 +32,7 @@ func startPolicyREST(t *testing.T, chain []grpc.StreamServerInterceptor, opts ..
 	t.Helper()
 	gatewaytest.CheckLeaks(t)
 	upAddr, _ := startDemo(t)
-	reg, err := registry.New(registry.Linked(libraryv1.File_sluice_demo_library_v1_library_proto))
-	if err != nil {
-		t.Fatal(err)
-	}
-	routes, err := transcoding.BuildRoutes(reg.Snapshot())
-	if err != nil {
-		t.Fatal(err)
-	}
+	routes := demoRoutes(t)
 	all := append([]grpc.StreamServerInterceptor{logging.StreamServerInterceptor(slog.New(slog.DiscardHandler))}, chain...)
 	gw := gatewaytest.NewGateway(t, gatewaytest.Route(upAddr, "sluice.demo.library.v1"), all...)
 	rest, err := transcoding.NewREST(func() *transcoding.Routes { return routes }, gw.Dispatcher, opts...)

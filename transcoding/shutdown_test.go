@@ -12,10 +12,8 @@ import (
 
 	"google.golang.org/grpc/codes"
 
-	libraryv1 "github.com/sluice-dev/sluice/gen/go/sluice/demo/library/v1"
 	"github.com/sluice-dev/sluice/interceptors/logging"
 	"github.com/sluice-dev/sluice/internal/gatewaytest"
-	"github.com/sluice-dev/sluice/registry"
 	"github.com/sluice-dev/sluice/server"
 	"github.com/sluice-dev/sluice/transcoding"
 )
@@ -29,14 +27,7 @@ func TestRESTStreamsEndWithUnavailableAtShutdown(t *testing.T) {
 		t.Run(accept, func(t *testing.T) {
 			gatewaytest.CheckLeaks(t)
 			upAddr, _ := startDemo(t)
-			reg, err := registry.New(registry.Linked(libraryv1.File_sluice_demo_library_v1_library_proto))
-			if err != nil {
-				t.Fatal(err)
-			}
-			routes, err := transcoding.BuildRoutes(reg.Snapshot())
-			if err != nil {
-				t.Fatal(err)
-			}
+			routes := demoRoutes(t)
 			gw := gatewaytest.NewGateway(t, gatewaytest.Route(upAddr, "sluice.demo.library.v1"), logging.StreamServerInterceptor(slog.New(slog.DiscardHandler)))
 			rest, err := transcoding.NewREST(func() *transcoding.Routes { return routes }, gw.Dispatcher)
 			if err != nil {
