@@ -45,6 +45,7 @@ type Upstream struct {
 	Retry            Retry             `yaml:"retry" doc:"Retries of calls to this upstream's idempotent methods."`
 	OutlierDetection OutlierDetection  `yaml:"outlier_detection" doc:"Ejection of this upstream's addresses that keep failing."`
 	Reflection       bool              `yaml:"reflection" doc:"Load this upstream's contracts from its gRPC server reflection service ({grpc.reflection.v1}, falling back to {v1alpha}), refreshed every {contracts.refresh_interval}, so its {google.api.http} rules are served over REST without a descriptor set. Until the upstream first answers, its methods are proxied over gRPC only."`
+	RESTPathPrefix   string            `yaml:"rest_path_prefix" doc:"Path put in front of every REST route of this upstream's methods ({/library}: literal segments of letters, digits, {-}, {.}, {_} and {~}), so that several APIs whose {google.api.http} templates overlap can be served by one gateway, each under its own prefix. The prefix shows in {sluice routes} and the OpenAPI document; the upstream sees requests as its contract has them. Empty: none."`
 	HealthCheck      HealthCheck       `yaml:"health_check" doc:"Client-side gRPC health checking ({grpc.health.v1.Health/Watch}) of every upstream address; unhealthy addresses get no calls."`
 }
 

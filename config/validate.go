@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sluice-dev/sluice/transcoding/httprule"
 )
 
 // Validate reports every semantic problem of c at once, as an *Errors whose
@@ -137,6 +139,9 @@ func (c *Config) validateUpstreams(errs *Errors) {
 		}
 		if len(u.Methods) == 0 {
 			errs.add(path+".methods", "must list at least one method pattern (\"*\" routes every method)")
+		}
+		if err := httprule.CheckPrefix(u.RESTPathPrefix); err != nil {
+			errs.add(path+".rest_path_prefix", err.Error())
 		}
 		for k, p := range u.Methods {
 			mpath := path + ".methods[" + strconv.Itoa(k) + "]"

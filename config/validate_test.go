@@ -31,6 +31,16 @@ func TestValidate(t *testing.T) {
 		{"default", func(*config.Config) {}, nil},
 		{"admin disabled", func(c *config.Config) { c.Admin = "" }, nil},
 		{"admin off", func(c *config.Config) { c.Admin = "off" }, nil},
+		{"rest path prefix", func(c *config.Config) {
+			u := upstream("127.0.0.1:1", "a.v1")
+			u.RESTPathPrefix = "/library/v2"
+			c.Upstreams = []config.Upstream{u}
+		}, nil},
+		{"bad rest path prefix", func(c *config.Config) {
+			u := upstream("127.0.0.1:1", "a.v1")
+			u.RESTPathPrefix = "library/"
+			c.Upstreams = []config.Upstream{u}
+		}, []string{"upstreams[0].rest_path_prefix"}},
 		{"both on port 0", func(c *config.Config) { c.Listen, c.Admin = "127.0.0.1:0", "127.0.0.1:0" }, nil},
 		{"same address", func(c *config.Config) { c.Admin = c.Listen }, []string{"admin"}},
 		{"wildcard admin overlaps", func(c *config.Config) { c.Listen, c.Admin = "127.0.0.1:80", "[::]:80" }, []string{"admin"}},

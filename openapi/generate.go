@@ -40,7 +40,7 @@ func Generate(s *registry.Snapshot, opts ...Option) (*openapi3.T, error) {
 	}
 	// The snapshot's own comments first; options may add more.
 	cfg := newConfig(append([]Option{WithSourceInfo(s.CommentedFiles()...)}, opts...))
-	routes, err := transcoding.BuildRoutes(s)
+	routes, err := transcoding.BuildRoutes(s, cfg.routeOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("openapi: %w", err)
 	}

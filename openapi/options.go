@@ -21,6 +21,7 @@ type config struct {
 	routed       func(fullMethod string) bool
 	schemes      []SecurityScheme
 	sourceInfo   map[string]*sourceFile // by file path
+	routeOpts    []transcoding.RouteOption
 }
 
 func newConfig(opts []Option) *config {
@@ -96,4 +97,11 @@ func WithEnumNumbers(on bool) Option {
 // use.
 func WithRouted(routed func(fullMethod string) bool) Option {
 	return optionFunc(func(c *config) { c.routed = routed })
+}
+
+// WithRouteOptions builds the documented routes with opts, as the REST
+// transcoder builds them (path prefixes, for one): the document describes
+// the routes the gateway serves.
+func WithRouteOptions(opts ...transcoding.RouteOption) Option {
+	return optionFunc(func(c *config) { c.routeOpts = append(c.routeOpts, opts...) })
 }

@@ -289,6 +289,19 @@ type routeConfig struct {
 	strict       map[string]bool
 	fullyDecode  bool
 	strictRoutes bool
+	prefix       func(method string) string
+}
+
+// WithPathPrefix puts prefix(method) ("/library", as httprule.CheckPrefix
+// accepts; "" for none) in front of every binding of the method
+// ("/pkg.Service/Method"), so that several APIs whose templates overlap
+// (Google's share "/v1/{name=projects/*/locations/*}" between services)
+// can be served by one gateway, each under its own prefix: with "/a" and
+// "/b", "GET /a/v1/things/x" and "GET /b/v1/things/x" reach different
+// methods. The prefix is part of the route everywhere (matching, the route
+// table, OpenAPI); the upstream sees the request as its contract has it.
+func WithPathPrefix(prefix func(method string) string) RouteOption {
+	return routeOptionFunc(func(c *routeConfig) { c.prefix = prefix })
 }
 
 // WithStrictRoutes makes BuildRoutes fail, listing every one, when a

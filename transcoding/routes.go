@@ -196,6 +196,16 @@ func BuildRoutes(s *registry.Snapshot, opts ...RouteOption) (*Routes, error) {
 				skip(r, source, strings.ReplaceAll(err.Error(), "\n", "; "))
 				continue
 			}
+			if cfg.prefix != nil {
+				if p := cfg.prefix(m.Path); p != "" {
+					t, err := httprule.Parse(p + bd.template.String())
+					if err != nil {
+						skip(r, source, fmt.Sprintf("path prefix %q: %v", p, err))
+						continue
+					}
+					bd.template = t
+				}
+			}
 			// The method's name is enough for the router, which reports
 			// conflicts to us only; it costs no memory per route.
 			err = b.Add(httprule.Route{Method: bd.httpMethod, Template: bd.template, Value: bd, Source: name})

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/sluice-dev/sluice/config"
+	"github.com/sluice-dev/sluice/methodpattern"
 	"github.com/sluice-dev/sluice/registry"
 	"github.com/sluice-dev/sluice/transcoding"
 )
@@ -142,10 +143,42 @@ func newRouteTable(cfg *config.Config, reg *registry.Registry, logger *slog.Logg
 
 // routeOptions are the BuildRoutes options of the configuration.
 func routeOptions(cfg *config.Config) []transcoding.RouteOption {
+	opts := shapeOptions(cfg)
 	if cfg.REST.StrictRoutes {
-		return []transcoding.RouteOption{transcoding.WithStrictRoutes()}
+		opts = append(opts, transcoding.WithStrictRoutes())
+	}
+	return opts
+}
+
+// shapeOptions are the BuildRoutes options that shape the routes (path
+// prefixes), without strictness: `sluice routes` and the OpenAPI document
+// show the routes served, whatever is not.
+func shapeOptions(cfg *config.Config) []transcoding.RouteOption {
+	if p := pathPrefixes(cfg); p != nil {
+		return []transcoding.RouteOption{transcoding.WithPathPrefix(p)}
 	}
 	return nil
+}
+
+// pathPrefixes maps a method to the rest_path_prefix of the upstream that
+// serves it (the one with its most specific pattern, as the proxy routes
+// it), or nil when no upstream has one.
+func pathPrefixes(cfg *config.Config) func(method string) string {
+	var table methodpattern.Table[string]
+	any := false
+	for _, u := range cfg.Upstreams {
+		any = any || u.RESTPathPrefix != ""
+		for _, p := range u.Methods {
+			_ = table.Add(p, u.RESTPathPrefix) // validated: patterns parse and are unique
+		}
+	}
+	if !any {
+		return nil
+	}
+	return func(method string) string {
+		p, _ := table.Lookup(method)
+		return p
+	}
 }
 
 // buildRoutes builds the REST routes of s as serve and reload do, and logs

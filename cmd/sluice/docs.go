@@ -66,7 +66,7 @@ func docsCommand(name string, args []string, stdout, stderr io.Writer) int {
 	}
 	switch name {
 	case "routes":
-		err = openapi.WriteRoutes(stdout, snap)
+		err = openapi.WriteRoutes(stdout, snap, shapeOptions(cfg)...)
 	case "openapi":
 		var doc []byte
 		doc, err = openAPIDocument(cfg, snap)
@@ -89,6 +89,7 @@ func openAPIOptions(cfg *config.Config) ([]openapi.Option, error) {
 		openapi.WithProtoNames(cfg.REST.ProtoNames),
 		openapi.WithEnumNumbers(cfg.REST.EnumNumbers),
 		openapi.WithStreamFormat(transcoding.StreamFormat(cfg.REST.StreamFormat)),
+		openapi.WithRouteOptions(shapeOptions(cfg)...),
 	}
 	if len(cfg.Upstreams) > 0 {
 		// Methods no upstream serves answer 501: not documented. With no
