@@ -158,4 +158,3 @@ func TestPolicyValidate(t *testing.T) {
 		})
 	}
 }
-

@@ -69,7 +69,6 @@ func TestRateLimitsValidate(t *testing.T) {
 	}
 }
 
-
 func TestRateLimitYAML(t *testing.T) {
 	t.Parallel()
 	c, err := config.Parse([]byte(`
