@@ -15,9 +15,10 @@ import (
 
 // Policy configures the policies every call passes before it reaches an
 // upstream, whatever protocol it came in on: authentication, authorization,
-// identity propagation and deadlines. Its sections configure the
-// interceptors of the same names (interceptors/authn, interceptors/authz,
-// interceptors/identity, interceptors/deadline).
+// identity propagation and deadlines. Package policy turns its sections
+// into the options of the interceptors of the same names
+// (interceptors/authn, interceptors/authz, interceptors/identity,
+// interceptors/deadline).
 type Policy struct {
 	Authn    Authn    `yaml:"authn" doc:"How callers prove who they are. Each configured provider is tried when a method's rule accepts it; credentials that are presented but invalid are refused with {UNAUTHENTICATED} (HTTP 401), also on methods open to anonymous callers."`
 	Authz    Authz    `yaml:"authz" doc:"Who may call which method. Rules are keyed on gRPC method full names, never on HTTP paths, so every protocol and every HTTP binding of a method gets the same decision."`

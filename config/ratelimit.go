@@ -11,7 +11,7 @@ import (
 	"github.com/sluice-dev/sluice/interceptors/ratelimit"
 )
 
-// RateLimits configures interceptors/ratelimit: token buckets per method
+// RateLimits configures interceptors/ratelimit (through package policy): token buckets per method
 // pattern and per caller, local to each instance or shared through Redis.
 type RateLimits struct {
 	Limits         []RateLimit    `yaml:"limits" doc:"The limits. Every limit whose {methods} match a call applies to it, and the call goes through only when all of them admit it. A refused call ends with {RESOURCE_EXHAUSTED} (HTTP 429) and a {google.rpc.RetryInfo} detail (HTTP {Retry-After})."`

@@ -11,6 +11,14 @@
 // into interceptors exist in exactly one place and what the tests check
 // is the production chain.
 //
+// The interceptors take options of their own and know nothing of the
+// configuration: this package translates each section into them, one
+// file per area (authn.go for policy.authn, policy.authz and
+// policy.identity, deadline.go, ratelimit.go, limits.go for limits). The
+// configuration's defaults and Validate stand before it; what the
+// interceptors' constructors check as well is a second line, never a
+// different rule.
+//
 // Identity propagation comes last so that every policy before it sees the
 // caller's own metadata (an API key a limit is keyed on, say); it strips
 // credentials and sets the verified identity for the upstream.
