@@ -7,7 +7,7 @@
 // The rule with the most specific matching pattern wins: the longest
 // pattern once its trailing "*" is dropped, and at equal length the one
 // without "*" (the same order as upstream routing). A method no rule
-// matches gets the configured default, deny unless configured otherwise.
+// matches gets the default access (WithDefault), Deny unless set.
 //
 // Refusals are PERMISSION_DENIED, or UNAUTHENTICATED when a rule needs an
 // identity and the call has none (interceptors/authn normally refuses

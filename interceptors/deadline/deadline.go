@@ -1,5 +1,4 @@
-// Package deadline gives every call the deadline the gateway's
-// configuration allows: a per-method default when the caller sets none, a
+// Package deadline gives every call the deadline its limits allow: a per-method default when the caller sets none, a
 // maximum that clamps what callers ask, and an offset kept back from the
 // upstream so that the gateway can still answer before the caller gives
 // up. The upstream receives the remaining deadline.
