@@ -1,7 +1,8 @@
 // Package deadline gives every call the deadline its limits allow: a
 // per-method default when the caller sets none, a maximum that clamps what
 // callers ask, and an offset kept back from the upstream so that the
-// gateway can still answer before the caller gives up. The upstream receives the remaining deadline.
+// gateway can still answer before the caller gives up. The upstream
+// receives the remaining deadline.
 //
 // gRPC callers set grpc-timeout, which grpc-go has already turned into the
 // context's deadline (and refuses itself when malformed); the REST adapter
