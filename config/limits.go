@@ -5,11 +5,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sluice-dev/sluice/interceptors/identity"
 )
 
 // Limits configures what keeps the gateway standing when peers are slow,
 // stalled or too many: the send-stall timeout, concurrency limits and
-// per-method message limits. cmd/ turns it into the options of
+// per-method message limits. Package policy turns it into the options of
 // interceptors/flow and interceptors/concurrency.
 type Limits struct {
 	SendStallTimeout  Duration       `yaml:"send_stall_timeout" doc:"End a call with {DEADLINE_EXCEEDED} when the client accepts no data for this long (its HTTP/2 window stays full), and cancel the upstream call, so that a client that stops reading cannot pin an upstream stream; each message gets the full time, so slow but steady readers are never cut. The same holds the other way: an upstream that accepts none of a client's stream for this long is cancelled and the client gets {UNAVAILABLE}. 0 disables both."`
@@ -116,7 +118,7 @@ func checkMethodSize(errs *Errors, path string, b, serverMax ByteSize, serverKey
 
 // validKey checks the spelling of Limits.Key: the spellings of
 // rate_limits.limits[].key but global, plus method. A header name must
-// pass ValidMetadataKey, as the key function built from it at start-up
+// pass identity.ValidMetadataKey, as the key function built from it at start-up
 // requires.
 func validKey(k string) error {
 	switch k {
@@ -132,7 +134,7 @@ func validKey(k string) error {
 	case strings.HasPrefix(strings.ToLower(name), "grpc-"):
 		return fmt.Errorf("%q: grpc- headers are reserved by gRPC", k)
 	}
-	if err := ValidMetadataKey(name); err != nil {
+	if err := identity.ValidMetadataKey(name); err != nil {
 		return fmt.Errorf("%q: %w", k, err)
 	}
 	return nil

@@ -1,21 +1,24 @@
 package config
 
 import (
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sluice-dev/sluice/interceptors/authn"
+	"github.com/sluice-dev/sluice/interceptors/authz"
+	"github.com/sluice-dev/sluice/interceptors/identity"
 )
 
 // Policy configures the policies every call passes before it reaches an
 // upstream, whatever protocol it came in on: authentication, authorization,
-// identity propagation and deadlines. Its sections configure the
-// interceptors of the same names (interceptors/authn, interceptors/authz,
-// interceptors/identity, interceptors/deadline).
+// identity propagation and deadlines. Package policy turns its sections
+// into the options of the interceptors of the same names
+// (interceptors/authn, interceptors/authz, interceptors/identity,
+// interceptors/deadline).
 type Policy struct {
 	Authn    Authn    `yaml:"authn" doc:"How callers prove who they are. Each configured provider is tried when a method's rule accepts it; credentials that are presented but invalid are refused with {UNAUTHENTICATED} (HTTP 401), also on methods open to anonymous callers."`
 	Authz    Authz    `yaml:"authz" doc:"Who may call which method. Rules are keyed on gRPC method full names, never on HTTP paths, so every protocol and every HTTP binding of a method gets the same decision."`
@@ -34,9 +37,9 @@ type Authn struct {
 
 // Provider names, as written in authz rules and reported in identities.
 const (
-	ProviderJWT    = "jwt"
-	ProviderAPIKey = "api_key"
-	ProviderMTLS   = "mtls"
+	ProviderJWT    = identity.ProviderJWT
+	ProviderAPIKey = identity.ProviderAPIKey
+	ProviderMTLS   = identity.ProviderMTLS
 )
 
 // JWTAuth configures JWT bearer token verification.
@@ -83,11 +86,11 @@ type MTLSSubject string
 
 // The values of MTLSSubject.
 const (
-	MTLSCommonName MTLSSubject = "common_name"
-	MTLSDN         MTLSSubject = "dn"
-	MTLSDNSSAN     MTLSSubject = "dns_san"
-	MTLSURISAN     MTLSSubject = "uri_san"
-	MTLSEmailSAN   MTLSSubject = "email_san"
+	MTLSCommonName = MTLSSubject(authn.SubjectCommonName)
+	MTLSDN         = MTLSSubject(authn.SubjectDN)
+	MTLSDNSSAN     = MTLSSubject(authn.SubjectDNSSAN)
+	MTLSURISAN     = MTLSSubject(authn.SubjectURISAN)
+	MTLSEmailSAN   = MTLSSubject(authn.SubjectEmailSAN)
 )
 
 func (MTLSSubject) choices() []string {
@@ -114,54 +117,13 @@ type Access string
 
 // The values of Access.
 const (
-	AccessAnonymous     Access = "anonymous"
-	AccessAuthenticated Access = "authenticated"
-	AccessDeny          Access = "deny"
+	AccessAnonymous     = Access(authz.Anonymous)
+	AccessAuthenticated = Access(authz.Authenticated)
+	AccessDeny          = Access(authz.Deny)
 )
 
 func (Access) choices() []string {
 	return []string{string(AccessAnonymous), string(AccessAuthenticated), string(AccessDeny)}
-}
-
-// ClaimCheck is one parsed condition of AuthzRule.Claims.
-type ClaimCheck struct {
-	Claim string // claim name, possibly a dotted path
-	Op    string // "==", "!=" or "contains"
-	Value string
-}
-
-// String writes c back in the syntax ParseClaimCheck reads.
-func (c ClaimCheck) String() string { return c.Claim + " " + c.Op + " " + c.Value }
-
-// ParseClaimCheck parses a claim condition: "CLAIM OP VALUE" where OP is
-// "==", "!=" or "contains" and VALUE may be wrapped in double quotes.
-func ParseClaimCheck(s string) (ClaimCheck, error) {
-	fields := strings.Fields(s)
-	if len(fields) < 3 {
-		return ClaimCheck{}, fmt.Errorf("claim condition %q: want CLAIM == VALUE, CLAIM != VALUE or CLAIM contains VALUE", s)
-	}
-	c := ClaimCheck{Claim: fields[0], Op: fields[1]}
-	switch c.Op {
-	case "==", "!=", "contains":
-	default:
-		return ClaimCheck{}, fmt.Errorf("claim condition %q: operator %q is not ==, != or contains", s, c.Op)
-	}
-	// The value is the rest of the text after the operator, spaces kept.
-	rest := strings.TrimSpace(s)
-	rest = strings.TrimSpace(rest[len(c.Claim):])
-	rest = strings.TrimSpace(rest[len(c.Op):])
-	if len(rest) >= 2 && rest[0] == '"' && rest[len(rest)-1] == '"' {
-		u, err := strconv.Unquote(rest)
-		if err != nil {
-			return ClaimCheck{}, fmt.Errorf("claim condition %q: bad quoted value: %v", s, err)
-		}
-		rest = u
-	}
-	if rest == "" {
-		return ClaimCheck{}, fmt.Errorf("claim condition %q: empty value", s)
-	}
-	c.Value = rest
-	return c, nil
 }
 
 // Identity configures how identities are passed upstream.
@@ -177,21 +139,6 @@ type Identity struct {
 type ClaimKey struct {
 	Claim string `yaml:"claim" doc:"Claim name (dotted paths reach into nested objects). Strings are sent as they are, lists as repeated values, other values as JSON."`
 	Key   string `yaml:"key" doc:"Metadata key carrying it."`
-}
-
-// Keys lists every metadata key that carries identity upstream, so that
-// client-supplied values of them can be removed.
-func (id *Identity) Keys() []string {
-	var keys []string
-	for _, k := range []string{id.SubjectKey, id.ProviderKey, id.ScopesKey} {
-		if k != "" {
-			keys = append(keys, k)
-		}
-	}
-	for _, c := range id.Claims {
-		keys = append(keys, c.Key)
-	}
-	return keys
 }
 
 // Deadline configures call deadlines.
@@ -213,13 +160,6 @@ type DeadlineRule struct {
 	MaxStreamDuration Duration `yaml:"max_stream_duration" doc:"Longest the call may stay open; 0 sets none."`
 	IdleTimeout       Duration `yaml:"idle_timeout" doc:"Longest the call may go without a message either way; 0 sets none."`
 }
-
-// jwtAlgorithms are the signature algorithms authn accepts at most.
-var jwtAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
-
-// JWTAlgorithms returns the asymmetric JWS algorithms sluice can verify,
-// the default of JWTAuth.Algorithms.
-func JWTAlgorithms() []string { return append([]string(nil), jwtAlgorithms...) }
 
 // defaultPolicy is the Policy part of Default.
 func defaultPolicy() Policy {
@@ -245,33 +185,6 @@ func defaultPolicy() Policy {
 			Strip:       []string{"authorization", "x-api-key"},
 		},
 	}
-}
-
-// ValidMetadataKey reports whether k can be used as a request metadata key
-// that the gateway sets or removes: lower case letters, digits, "-", "_"
-// and ".", not a gRPC-reserved "grpc-" key, not a pseudo-header and not
-// binary ("-bin").
-func ValidMetadataKey(k string) error {
-	if k == "" {
-		return errors.New("metadata key must not be empty")
-	}
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return fmt.Errorf("metadata key %q: only lower case letters, digits, '-', '_' and '.' are allowed", k)
-		}
-	}
-	if strings.HasPrefix(k, "grpc-") {
-		return fmt.Errorf("metadata key %q: grpc- keys are reserved by gRPC", k)
-	}
-	if strings.HasSuffix(k, "-bin") {
-		return fmt.Errorf("metadata key %q: binary (-bin) keys are not supported here", k)
-	}
-	switch k {
-	case "content-type", "te", "user-agent", "host", "connection":
-		return fmt.Errorf("metadata key %q is a transport header", k)
-	}
-	return nil
 }
 
 func (p *Policy) validate(errs *Errors, path string, tls *ServerTLS) {
@@ -345,8 +258,8 @@ func (j *JWTAuth) validate(errs *Errors, path string) {
 		}
 	}
 	for i, alg := range j.Algorithms {
-		if !slices.Contains(jwtAlgorithms, alg) {
-			errs.add(path+".algorithms["+strconv.Itoa(i)+"]", fmt.Sprintf("must be one of %s, got %q", strings.Join(jwtAlgorithms, ", "), alg))
+		if algs := authn.JWTAlgorithms(); !slices.Contains(algs, alg) {
+			errs.add(path+".algorithms["+strconv.Itoa(i)+"]", fmt.Sprintf("must be one of %s, got %q", strings.Join(algs, ", "), alg))
 		}
 	}
 	for i, c := range j.RequiredClaims {
@@ -364,7 +277,7 @@ func (j *JWTAuth) validate(errs *Errors, path string) {
 }
 
 func (k *APIKeyAuth) validate(errs *Errors, path string) {
-	if err := ValidMetadataKey(k.Header); err != nil {
+	if err := identity.ValidMetadataKey(k.Header); err != nil {
 		errs.add(path+".header", err.Error())
 	}
 	names := map[string]int{}
@@ -378,7 +291,7 @@ func (k *APIKeyAuth) validate(errs *Errors, path string) {
 		} else {
 			names[key.Name] = i
 		}
-		if _, err := ParseKeyHash(key.Hash); err != nil {
+		if _, err := authn.ParseKeyHash(key.Hash); err != nil {
 			errs.add(kpath+".hash", err.Error())
 		} else if j, dup := hashes[strings.ToLower(key.Hash)]; dup {
 			errs.add(kpath+".hash", fmt.Sprintf("is also the hash of keys[%d]", j))
@@ -387,20 +300,6 @@ func (k *APIKeyAuth) validate(errs *Errors, path string) {
 		}
 		checkScopes(errs, kpath+".scopes", key.Scopes)
 	}
-}
-
-// ParseKeyHash decodes an API key hash, "sha256:" and 64 hex digits, into
-// the 32 bytes of the digest.
-func ParseKeyHash(h string) ([]byte, error) {
-	hexPart, ok := strings.CutPrefix(h, "sha256:")
-	if !ok {
-		return nil, errors.New("must be \"sha256:\" followed by 64 hex digits (the key itself is never stored)")
-	}
-	b, err := hex.DecodeString(hexPart)
-	if err != nil || len(b) != 32 {
-		return nil, errors.New("must be \"sha256:\" followed by 64 hex digits")
-	}
-	return b, nil
 }
 
 func checkScopes(errs *Errors, path string, scopes []string) {
@@ -449,7 +348,7 @@ func (a *Authz) validate(errs *Errors, path string, authn *Authn) {
 		}
 		checkScopes(errs, rpath+".scopes", r.Scopes)
 		for k, c := range r.Claims {
-			if _, err := ParseClaimCheck(c); err != nil {
+			if _, err := authz.ParseClaimCheck(c); err != nil {
 				errs.add(rpath+".claims["+strconv.Itoa(k)+"]", err.Error())
 			}
 		}
@@ -483,7 +382,7 @@ func checkPatterns(errs *Errors, path string, patterns []string, seen map[string
 func (id *Identity) validate(errs *Errors, path string) {
 	seen := map[string]string{}
 	check := func(p, k string) {
-		if err := ValidMetadataKey(k); err != nil {
+		if err := identity.ValidMetadataKey(k); err != nil {
 			errs.add(p, err.Error())
 			return
 		}
@@ -515,7 +414,7 @@ func (id *Identity) validate(errs *Errors, path string) {
 	}
 	for i, k := range id.Strip {
 		spath := path + ".strip[" + strconv.Itoa(i) + "]"
-		if err := ValidMetadataKey(k); err != nil {
+		if err := identity.ValidMetadataKey(k); err != nil {
 			errs.add(spath, err.Error())
 		} else if first, dup := seen[k]; dup {
 			errs.add(spath, fmt.Sprintf("key %q is set by %s; stripping it too is contradictory", k, first))
@@ -552,39 +451,4 @@ func checkDeadlineValues(errs *Errors, path string, def, maxD, offset Duration) 
 			errs.add(path+".offset", fmt.Sprintf("must be shorter than max (%s), got %s", maxD, offset))
 		}
 	}
-}
-
-// Validate reports every problem of the authn section alone, as Parse
-// would with paths under "authn"; checks that need the rest of the
-// configuration (the listener's client_auth) are left to Config.Validate.
-func (a *Authn) Validate() error {
-	var errs Errors
-	a.validate(&errs, "authn", nil)
-	return errs.err()
-}
-
-// Validate reports every problem of the authz section alone, with paths
-// under "authz"; whether the providers rules name are configured is left to
-// Config.Validate.
-func (a *Authz) Validate() error {
-	var errs Errors
-	all := Authn{JWT: JWTAuth{JWKSURL: "-"}, APIKeys: APIKeyAuth{Keys: []APIKey{{}}}, MTLS: MTLSAuth{Enabled: true}}
-	a.validate(&errs, "authz", &all)
-	return errs.err()
-}
-
-// Validate reports every problem of the identity section, with paths under
-// "identity".
-func (id *Identity) Validate() error {
-	var errs Errors
-	id.validate(&errs, "identity")
-	return errs.err()
-}
-
-// Validate reports every problem of the deadline section, with paths under
-// "deadline".
-func (d *Deadline) Validate() error {
-	var errs Errors
-	d.validate(&errs, "deadline")
-	return errs.err()
 }

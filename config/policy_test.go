@@ -158,27 +158,3 @@ func TestPolicyValidate(t *testing.T) {
 		})
 	}
 }
-
-func TestParseClaimCheck(t *testing.T) {
-	t.Parallel()
-	for _, c := range []struct {
-		in   string
-		want config.ClaimCheck
-		ok   bool
-	}{
-		{"role == admin", config.ClaimCheck{Claim: "role", Op: "==", Value: "admin"}, true},
-		{"groups contains ops team", config.ClaimCheck{Claim: "groups", Op: "contains", Value: "ops team"}, true},
-		{`name != "a b"`, config.ClaimCheck{Claim: "name", Op: "!=", Value: "a b"}, true},
-		{"realm_access.roles contains admin", config.ClaimCheck{Claim: "realm_access.roles", Op: "contains", Value: "admin"}, true},
-		{"role = admin", config.ClaimCheck{}, false},
-		{"role ==", config.ClaimCheck{}, false},
-		{`role == ""`, config.ClaimCheck{}, false},
-		{`role == "unterminated`, config.ClaimCheck{Claim: "role", Op: "==", Value: `"unterminated`}, true},
-		{"", config.ClaimCheck{}, false},
-	} {
-		got, err := config.ParseClaimCheck(c.in)
-		if (err == nil) != c.ok || got != c.want {
-			t.Errorf("ParseClaimCheck(%q) = %+v, %v; want %+v, ok=%v", c.in, got, err, c.want, c.ok)
-		}
-	}
-}

@@ -3,13 +3,15 @@ package config
 import (
 	"fmt"
 	"net"
-	"net/netip"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sluice-dev/sluice/interceptors/identity"
+	"github.com/sluice-dev/sluice/interceptors/ratelimit"
 )
 
-// RateLimits configures interceptors/ratelimit: token buckets per method
+// RateLimits configures interceptors/ratelimit (through package policy): token buckets per method
 // pattern and per caller, local to each instance or shared through Redis.
 type RateLimits struct {
 	Limits         []RateLimit    `yaml:"limits" doc:"The limits. Every limit whose {methods} match a call applies to it, and the call goes through only when all of them admit it. A refused call ends with {RESOURCE_EXHAUSTED} (HTTP 429) and a {google.rpc.RetryInfo} detail (HTTP {Retry-After})."`
@@ -56,11 +58,11 @@ func (RateLimitFailureMode) choices() []string { return []string{string(FailOpen
 // The key spellings of RateLimit.Key; RateLimitKeyMetadata is a prefix,
 // followed by the metadata key.
 const (
-	RateLimitKeyGlobal   = "global"
-	RateLimitKeyIdentity = "identity"
-	RateLimitKeyAPIKey   = "api_key"
-	RateLimitKeyClientIP = "client_ip"
-	RateLimitKeyMetadata = "metadata:"
+	RateLimitKeyGlobal   = ratelimit.KeyGlobal
+	RateLimitKeyIdentity = ratelimit.KeyIdentity
+	RateLimitKeyAPIKey   = ratelimit.KeyAPIKey
+	RateLimitKeyClientIP = ratelimit.KeyClientIP
+	RateLimitKeyMetadata = ratelimit.KeyMetadata
 )
 
 func defaultRateLimits() RateLimits {
@@ -90,27 +92,6 @@ func (l *RateLimit) EffectiveBurst() int {
 		return l.Rate
 	}
 	return l.Burst
-}
-
-// ParseTrustedProxy reads one entry of RateLimits.TrustedProxies: a CIDR
-// or a single IP address.
-func ParseTrustedProxy(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return netip.Prefix{}, fmt.Errorf("%q is not a CIDR: %w", s, err)
-		}
-		if p.Addr().Is4In6() {
-			p = netip.PrefixFrom(p.Addr().Unmap(), max(p.Bits()-96, 0))
-		}
-		return p.Masked(), nil
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("%q is neither a CIDR nor an IP address", s)
-	}
-	a = a.Unmap()
-	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 func (r *RateLimits) validate(errs *Errors, path string) {
@@ -146,7 +127,7 @@ func (r *RateLimits) validate(errs *Errors, path string) {
 		global = global || l.Global
 	}
 	for i, s := range r.TrustedProxies {
-		if _, err := ParseTrustedProxy(s); err != nil {
+		if _, err := ratelimit.ParseTrustedProxy(s); err != nil {
 			errs.add(path+".trusted_proxies["+strconv.Itoa(i)+"]", err.Error())
 		}
 	}
@@ -180,7 +161,7 @@ func validRateLimitKey(k string) error {
 		return nil
 	}
 	if name, ok := strings.CutPrefix(k, RateLimitKeyMetadata); ok {
-		return ValidMetadataKey(name)
+		return identity.ValidMetadataKey(name)
 	}
 	return fmt.Errorf("%q: want global, identity, api_key, client_ip or metadata:NAME", k)
 }

@@ -11,32 +11,31 @@
 // into interceptors exist in exactly one place and what the tests check
 // is the production chain.
 //
+// The interceptors take options of their own and know nothing of the
+// configuration: this package translates each section into them, one
+// file per area (authn.go for policy.authn, policy.authz and
+// policy.identity, deadline.go, ratelimit.go, limits.go for limits). The
+// configuration's defaults and Validate stand before it; what the
+// interceptors' constructors check as well is a second line, never a
+// different rule.
+//
 // Identity propagation comes last so that every policy before it sees the
 // caller's own metadata (an API key a limit is keyed on, say); it strips
 // credentials and sets the verified identity for the upstream.
 package policy
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net/netip"
 	"slices"
 	"strings"
-	"time"
 
 	"google.golang.org/grpc"
 
 	"github.com/sluice-dev/sluice/config"
 	"github.com/sluice-dev/sluice/interceptors/authn"
-	"github.com/sluice-dev/sluice/interceptors/authz"
 	"github.com/sluice-dev/sluice/interceptors/concurrency"
-	"github.com/sluice-dev/sluice/interceptors/deadline"
-	"github.com/sluice-dev/sluice/interceptors/flow"
-	"github.com/sluice-dev/sluice/interceptors/identity"
 	"github.com/sluice-dev/sluice/interceptors/logging"
-	"github.com/sluice-dev/sluice/interceptors/ratelimit"
 	"github.com/sluice-dev/sluice/interceptors/recovery"
 )
 
@@ -130,12 +129,12 @@ func Build(cfg *config.Config, opts ...Option) (_ *Chain, err error) {
 
 	pol := cfg.Policy
 	if Configured(&pol) {
-		az, err := authz.New(pol.Authz)
+		az, err := Authorizer(pol.Authz)
 		if err != nil {
-			return nil, fmt.Errorf("policy.authz: %w", err)
+			return nil, err
 		}
-		aopts := append([]authn.Option{authn.WithMethodPolicy(az), authn.WithLogger(o.logger)}, o.authn...)
-		an, err := authn.New(pol.Authn, aopts...)
+		aopts := append(authnOptions(&pol.Authn), authn.WithMethodPolicy(az), authn.WithLogger(o.logger))
+		an, err := authn.New(append(aopts, o.authn...)...)
 		if err != nil {
 			return nil, fmt.Errorf("policy.authn: %w", err)
 		}
@@ -145,28 +144,28 @@ func Build(cfg *config.Config, opts ...Option) (_ *Chain, err error) {
 		c.open = true
 	}
 
-	if len(cfg.RateLimits.Limits) > 0 {
-		rl, err := ratelimit.FromConfig(cfg.RateLimits, ratelimit.WithLogger(o.logger))
-		if err != nil {
-			return nil, err
-		}
-		c.closers = append(c.closers, func() { _ = rl.Close() })
-		c.interceptors = append(c.interceptors, rl.StreamServerInterceptor())
-	}
-
-	trusted, err := trustedProxies(cfg)
+	trusted, err := trustedProxies(&cfg.RateLimits)
 	if err != nil {
 		return nil, err
 	}
+	if len(cfg.RateLimits.Limits) > 0 {
+		rl, closeRedis, err := rateLimiter(&cfg.RateLimits, trusted, o.logger)
+		if err != nil {
+			return nil, err
+		}
+		c.closers = append(c.closers, closeRedis)
+		c.interceptors = append(c.interceptors, rl.StreamServerInterceptor())
+	}
+
 	if c.concurrency, err = concurrencyLimiter(cfg.Limits, trusted); err != nil {
 		return nil, err
 	} else if c.concurrency != nil {
 		c.interceptors = append(c.interceptors, c.concurrency.StreamServerInterceptor())
 	}
 
-	dl, err := deadline.New(pol.Deadline)
+	dl, err := deadlines(&pol.Deadline)
 	if err != nil {
-		return nil, fmt.Errorf("policy.deadline: %w", err)
+		return nil, err
 	}
 	c.interceptors = append(c.interceptors, dl.StreamServerInterceptor())
 
@@ -176,9 +175,9 @@ func Build(cfg *config.Config, opts ...Option) (_ *Chain, err error) {
 	}
 	c.interceptors = append(c.interceptors, fc.StreamServerInterceptor())
 
-	prop, err := identity.NewPropagator(pol.Identity)
+	prop, err := propagator(&pol.Identity)
 	if err != nil {
-		return nil, fmt.Errorf("policy.identity: %w", err)
+		return nil, err
 	}
 	c.interceptors = append(c.interceptors, prop.StreamServerInterceptor())
 	return c, nil
@@ -208,91 +207,4 @@ func restHeaders(cfg *config.Config) []string {
 		}
 	}
 	return append(names, cfg.REST.IncomingHeaders...)
-}
-
-func trustedProxies(cfg *config.Config) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	var errs []error
-	for _, s := range cfg.RateLimits.TrustedProxies {
-		p, err := config.ParseTrustedProxy(s)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("rate_limits.trusted_proxies: %w", err))
-			continue
-		}
-		out = append(out, p)
-	}
-	return out, errors.Join(errs...)
-}
-
-// limitKey turns limits.key into the key function the limiters share.
-func limitKey(spec string, trusted []netip.Prefix) (func(context.Context, string) (string, bool), error) {
-	if spec == "" {
-		return nil, nil
-	}
-	if spec == "method" {
-		return concurrency.MethodKey(), nil
-	}
-	k, err := ratelimit.ParseKey(spec, trusted)
-	if err != nil {
-		return nil, fmt.Errorf("limits.key: %w", err)
-	}
-	return k, nil
-}
-
-func concurrencyLimiter(l config.Limits, trusted []netip.Prefix) (*concurrency.Limiter, error) {
-	limited := l.MaxInFlight > 0 || l.MaxInFlightPerKey > 0
-	var opts []concurrency.Option
-	for _, m := range l.Methods {
-		if m.MaxInFlight > 0 || m.MaxInFlightPerKey > 0 {
-			limited = true
-			opts = append(opts, concurrency.WithRule(concurrency.Rule{Methods: m.Methods, MaxInFlight: m.MaxInFlight, MaxInFlightPerKey: m.MaxInFlightPerKey}))
-		}
-	}
-	if !limited {
-		return nil, nil
-	}
-	key, err := limitKey(l.Key, trusted)
-	if err != nil {
-		return nil, err
-	}
-	if key != nil {
-		opts = append(opts, concurrency.WithKey(key))
-	}
-	opts = append(opts,
-		concurrency.WithMaxInFlight(l.MaxInFlight),
-		concurrency.WithMaxInFlightPerKey(l.MaxInFlightPerKey),
-		concurrency.WithQueueTimeout(time.Duration(l.QueueTimeout)))
-	c, err := concurrency.New(opts...)
-	if err != nil {
-		return nil, fmt.Errorf("limits: %w", err)
-	}
-	return c, nil
-}
-
-func flowController(l config.Limits, trusted []netip.Prefix) (*flow.Controller, error) {
-	opts := []flow.Option{flow.WithSendStallTimeout(time.Duration(l.SendStallTimeout))}
-	key, err := limitKey(l.Key, trusted)
-	if err != nil {
-		return nil, err
-	}
-	if key != nil {
-		opts = append(opts, flow.WithKey(key))
-	}
-	for _, m := range l.Methods {
-		if m.MaxRecvMsgSize > 0 || m.MaxSendMsgSize > 0 || m.MessagesPerSecond > 0 || m.MessagesPerSecondPerKey > 0 {
-			opts = append(opts, flow.WithRule(flow.Rule{
-				Methods:                 m.Methods,
-				MaxRecvMsgSize:          int(m.MaxRecvMsgSize),
-				MaxSendMsgSize:          int(m.MaxSendMsgSize),
-				MessagesPerSecond:       float64(m.MessagesPerSecond),
-				MessagesPerSecondPerKey: float64(m.MessagesPerSecondPerKey),
-				Burst:                   m.Burst,
-			}))
-		}
-	}
-	c, err := flow.New(opts...)
-	if err != nil {
-		return nil, fmt.Errorf("limits: %w", err)
-	}
-	return c, nil
 }

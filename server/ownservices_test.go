@@ -13,7 +13,6 @@ import (
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
 
-	"github.com/sluice-dev/sluice/config"
 	"github.com/sluice-dev/sluice/interceptors/authz"
 	"github.com/sluice-dev/sluice/internal/gatewaytest"
 	"github.com/sluice-dev/sluice/server"
@@ -27,10 +26,8 @@ import (
 // policies, as do proxied calls.
 func TestOwnHealthNeedsNoRule(t *testing.T) {
 	gatewaytest.CheckLeaks(t)
-	pol, err := authz.New(config.Authz{
-		Default: config.AccessDeny,
-		Rules:   []config.AuthzRule{{Methods: []string{"test.Echo.Public"}, Access: config.AccessAnonymous}},
-	})
+	pol, err := authz.New(authz.WithDefault(authz.Deny),
+		authz.WithRules(authz.Rule{Methods: []string{"test.Echo.Public"}, Access: authz.Anonymous}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/sluice-dev/sluice/config"
 	"github.com/sluice-dev/sluice/interceptors/concurrency"
 	"github.com/sluice-dev/sluice/interceptors/deadline"
 	"github.com/sluice-dev/sluice/interceptors/logging"
@@ -112,7 +111,7 @@ func TestRESTBodyReadTimeout(t *testing.T) {
 // The call's deadline ends a body read in flight, over HTTP/1.1 and
 // HTTP/2 alike.
 func TestRESTDeadlineEndsBodyRead(t *testing.T) {
-	d, err := deadline.New(config.Deadline{Max: config.Duration(300 * time.Millisecond)})
+	d, err := deadline.New(deadline.WithLimits(deadline.Limits{Max: 300 * time.Millisecond}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/sluice-dev/sluice/config"
-	"github.com/sluice-dev/sluice/interceptors/authz"
 	"github.com/sluice-dev/sluice/methodpattern"
 	"github.com/sluice-dev/sluice/openapi"
 	"github.com/sluice-dev/sluice/policy"
@@ -117,9 +116,9 @@ func openAPIOptions(cfg *config.Config) ([]openapi.Option, error) {
 	if !policy.Configured(&cfg.Policy) {
 		return opts, nil // open to anyone, as the chain says when it starts
 	}
-	az, err := authz.New(cfg.Policy.Authz)
+	az, err := policy.Authorizer(cfg.Policy.Authz)
 	if err != nil {
-		return nil, fmt.Errorf("policy.authz: %w", err)
+		return nil, err
 	}
 	access := openapi.AccessFunc(func(method string) (openapi.Access, []string) {
 		// Decide without an identity tells the three apart: allowed,

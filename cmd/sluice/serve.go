@@ -15,7 +15,6 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/sluice-dev/sluice/config"
-	"github.com/sluice-dev/sluice/interceptors/authz"
 	"github.com/sluice-dev/sluice/policy"
 	"github.com/sluice-dev/sluice/transcoding"
 )
@@ -142,9 +141,9 @@ func validateCommand(args []string, stdout, stderr io.Writer) int {
 	}
 	chain.Close()
 	if policy.Configured(&cfg.Policy) {
-		az, err := authz.New(cfg.Policy.Authz)
+		az, err := policy.Authorizer(cfg.Policy.Authz)
 		if err != nil {
-			fmt.Fprintf(stderr, "policy.authz: %v\n", err)
+			fmt.Fprintf(stderr, "%v\n", err)
 			return 1
 		}
 		var paths []string

@@ -14,7 +14,6 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	"github.com/sluice-dev/sluice/config"
 	"github.com/sluice-dev/sluice/interceptors/identity"
 )
 
@@ -54,6 +53,34 @@ type options struct {
 	now       func() time.Time
 	logger    *slog.Logger
 	keySource KeySource
+	jwt       *JWT
+	apiKeys   *apiKeys
+	mtls      *MTLSSubject
+}
+
+// apiKeys is what WithAPIKeys sets.
+type apiKeys struct {
+	header string
+	keys   []APIKey
+}
+
+// WithJWT configures the jwt provider: bearer tokens verified against the
+// key set cfg names (or WithKeySource's).
+func WithJWT(cfg JWT) Option {
+	return optionFunc(func(o *options) { o.jwt = &cfg })
+}
+
+// WithAPIKeys configures the api_key provider: keys sent in the metadata
+// key header (REST: the HTTP header), checked against the keys' hashes.
+// At least one key is needed; names and hashes are unique.
+func WithAPIKeys(header string, keys ...APIKey) Option {
+	return optionFunc(func(o *options) { o.apiKeys = &apiKeys{header: header, keys: keys} })
+}
+
+// WithMTLS configures the mtls provider: the client certificate the
+// listener verified, whose subject field names the caller.
+func WithMTLS(subject MTLSSubject) Option {
+	return optionFunc(func(o *options) { o.mtls = &subject })
 }
 
 // WithMethodPolicy sets which providers each method accepts and whether it
@@ -80,9 +107,9 @@ func WithLogger(l *slog.Logger) Option {
 	return optionFunc(func(o *options) { o.logger = l })
 }
 
-// WithKeySource replaces jwks_url and jwks_file as the source of the JWT
-// key set, for example to serve the demo key set from memory. The JWT
-// provider must still be configured (jwks_url or jwks_file set).
+// WithKeySource replaces JWT.JWKSURL and JWT.JWKSFile as the source of the
+// key set, for example to serve the demo key set from memory. The jwt
+// provider must still be configured with WithJWT.
 func WithKeySource(s KeySource) Option {
 	return optionFunc(func(o *options) { o.keySource = s })
 }
@@ -107,14 +134,13 @@ type Authenticator struct {
 	apiHeader string
 }
 
-// New validates cfg and builds an Authenticator with the providers it
-// configures. With JWT configured it loads the key set once before
-// returning: a jwks_file that cannot be loaded is an error, an unreachable
-// jwks_url is not (the keys are fetched again when calls need them).
-func New(cfg config.Authn, opts ...Option) (*Authenticator, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
+// New builds an Authenticator with the providers the options configure,
+// tried in the order jwt, api_key, mtls; with none it finds no identity
+// in any call. Each provider's settings are checked first. With JWT
+// configured it loads the key set once before returning: a JWKS file that
+// cannot be loaded is an error, an unreachable URL is not (the keys are
+// fetched again when calls need them).
+func New(opts ...Option) (*Authenticator, error) {
 	o := &options{client: http.DefaultClient, now: time.Now}
 	for _, opt := range opts {
 		opt.apply(o)
@@ -122,38 +148,55 @@ func New(cfg config.Authn, opts ...Option) (*Authenticator, error) {
 	if o.logger == nil {
 		o.logger = slog.New(slog.DiscardHandler)
 	}
-	a := &Authenticator{methods: o.methods, apiHeader: cfg.APIKeys.Header}
-	if cfg.JWT.Configured() {
+	if err := o.check(); err != nil {
+		return nil, fmt.Errorf("authn: %w", err)
+	}
+	a := &Authenticator{methods: o.methods}
+	if c := o.jwt; c != nil {
 		src := o.keySource
 		switch {
 		case src != nil:
-		case cfg.JWT.JWKSURL != "":
-			src = urlSource(o.client, cfg.JWT.JWKSURL)
+		case c.JWKSURL != "":
+			src = urlSource(o.client, c.JWKSURL)
 		default:
-			src = fileSource(cfg.JWT.JWKSFile)
+			src = fileSource(c.JWKSFile)
 		}
-		a.keys = newKeyCache(src, time.Duration(cfg.JWT.RefreshInterval), time.Duration(cfg.JWT.MinRefetch), time.Duration(cfg.JWT.FetchTimeout), o.now, o.logger)
+		a.keys = newKeyCache(src, c.RefreshInterval, c.MinRefetch, c.FetchTimeout, o.now, o.logger)
 		if err := a.keys.load(); err != nil {
-			if cfg.JWT.JWKSFile != "" && o.keySource == nil {
+			if c.JWKSFile != "" && o.keySource == nil {
 				a.keys.close()
-				return nil, fmt.Errorf("authn: jwks_file %s: %w", cfg.JWT.JWKSFile, err)
+				return nil, fmt.Errorf("authn: jwks_file %s: %w", c.JWKSFile, err)
 			}
 			o.logger.Warn("jwks not loaded at start; retrying when calls need it", "error", err)
 		}
-		a.providers = append(a.providers, newJWTProvider(cfg.JWT, a.keys, o.now))
+		a.providers = append(a.providers, newJWTProvider(*c, a.keys, o.now))
 	}
-	if len(cfg.APIKeys.Keys) > 0 {
-		p, err := newAPIKeyProvider(cfg.APIKeys)
-		if err != nil {
-			a.Close()
-			return nil, err
-		}
-		a.providers = append(a.providers, p)
+	if k := o.apiKeys; k != nil {
+		a.apiHeader = k.header
+		a.providers = append(a.providers, newAPIKeyProvider(k.header, k.keys))
 	}
-	if cfg.MTLS.Enabled {
-		a.providers = append(a.providers, &mtlsProvider{subject: cfg.MTLS.Subject})
+	if o.mtls != nil {
+		a.providers = append(a.providers, &mtlsProvider{subject: *o.mtls})
 	}
 	return a, nil
+}
+
+// check reports the first problem of the providers' settings.
+func (o *options) check() error {
+	if o.jwt != nil {
+		if err := o.jwt.check(o.keySource != nil); err != nil {
+			return fmt.Errorf("jwt: %w", err)
+		}
+	}
+	if o.apiKeys != nil {
+		if err := checkAPIKeys(o.apiKeys.header, o.apiKeys.keys); err != nil {
+			return fmt.Errorf("api keys: %w", err)
+		}
+	}
+	if o.mtls != nil && !o.mtls.valid() {
+		return fmt.Errorf("mtls: subject %q: want one of %s", *o.mtls, strings.Join(mtlsSubjects(), ", "))
+	}
+	return nil
 }
 
 // Close stops background key set fetches and waits for them. Calls after
@@ -243,11 +286,11 @@ func (a *Authenticator) describe(ps []provider) string {
 	var parts []string
 	for _, p := range ps {
 		switch p.name() {
-		case config.ProviderJWT:
+		case identity.ProviderJWT:
 			parts = append(parts, "a bearer token (authorization: Bearer ...)")
-		case config.ProviderAPIKey:
+		case identity.ProviderAPIKey:
 			parts = append(parts, "an API key ("+a.apiHeader+")")
-		case config.ProviderMTLS:
+		case identity.ProviderMTLS:
 			parts = append(parts, "a verified client certificate")
 		}
 	}
@@ -261,15 +304,15 @@ func (a *Authenticator) challenge(ctx context.Context, ps []provider, failed, pr
 	var vals []string
 	for _, p := range ps {
 		switch p.name() {
-		case config.ProviderJWT:
+		case identity.ProviderJWT:
 			v := `Bearer realm="` + Realm + `"`
 			// RFC 6750 3.1: invalid_token only when a bearer token was
 			// sent and refused, not when another credential failed.
-			if problem != "" && failed == config.ProviderJWT {
+			if problem != "" && failed == identity.ProviderJWT {
 				v += `, error="invalid_token", error_description="` + strings.ReplaceAll(problem, `"`, `'`) + `"`
 			}
 			vals = append(vals, v)
-		case config.ProviderAPIKey:
+		case identity.ProviderAPIKey:
 			vals = append(vals, `APIKey realm="`+Realm+`", header="`+a.apiHeader+`"`)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,7 +29,6 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	"github.com/sluice-dev/sluice/config"
 	"github.com/sluice-dev/sluice/interceptors/authn"
 	"github.com/sluice-dev/sluice/interceptors/authz"
 	"github.com/sluice-dev/sluice/interceptors/identity"
@@ -148,27 +148,45 @@ type env struct {
 	authn *authn.Authenticator
 }
 
-func testAuthnConfig(url string) config.Authn {
-	c := config.Default().Policy.Authn
-	c.JWT.JWKSURL = url
-	c.JWT.Issuer = testIssuer
-	c.JWT.Audiences = []string{testAudience, "other-audience"}
-	c.JWT.RequiredClaims = []string{"tenant"}
-	c.APIKeys.Keys = []config.APIKey{{Name: "ci", Hash: authn.HashAPIKey(testAPIKey), Scopes: []string{"library.read"}}}
-	return c
+// testJWT is the jwt provider with the configuration's defaults, keys
+// from url.
+func testJWT(url string) authn.JWT {
+	return authn.JWT{
+		JWKSURL:         url,
+		RefreshInterval: 5 * time.Minute,
+		MinRefetch:      30 * time.Second,
+		FetchTimeout:    10 * time.Second,
+		Issuer:          testIssuer,
+		Audiences:       []string{testAudience},
+		Leeway:          30 * time.Second,
+		SubjectClaim:    "sub",
+		ScopeClaim:      "scope",
+		MaxTokenSize:    8 << 10,
+	}
 }
 
-func testPolicy() config.Authz {
-	return config.Authz{
-		Default: config.AccessDeny,
-		Rules: []config.AuthzRule{
-			{Methods: []string{"test.Echo.Public"}, Access: config.AccessAnonymous},
-			{Methods: []string{"test.Echo"}, Access: config.AccessAuthenticated},
-			{Methods: []string{"test.Echo.Write"}, Access: config.AccessAuthenticated, Scopes: []string{"library.write"}},
-			{Methods: []string{"test.Echo.Admin"}, Access: config.AccessAuthenticated, Claims: []string{"role == admin"}},
-			{Methods: []string{"test.Echo.KeyOnly"}, Access: config.AccessAuthenticated, Providers: []string{"api_key"}},
-			{Methods: []string{"test.Echo.Closed"}, Access: config.AccessDeny},
-		},
+// testAuthnConfig configures jwt (keys from url) and one API key.
+func testAuthnConfig(url string) []authn.Option {
+	j := testJWT(url)
+	j.Audiences = []string{testAudience, "other-audience"}
+	j.RequiredClaims = []string{"tenant"}
+	return []authn.Option{
+		authn.WithJWT(j),
+		authn.WithAPIKeys("x-api-key", authn.APIKey{Name: "ci", Hash: authn.HashAPIKey(testAPIKey), Scopes: []string{"library.read"}}),
+	}
+}
+
+func testPolicy() []authz.Option {
+	return []authz.Option{
+		authz.WithDefault(authz.Deny),
+		authz.WithRules(
+			authz.Rule{Methods: []string{"test.Echo.Public"}, Access: authz.Anonymous},
+			authz.Rule{Methods: []string{"test.Echo"}, Access: authz.Authenticated},
+			authz.Rule{Methods: []string{"test.Echo.Write"}, Access: authz.Authenticated, Scopes: []string{"library.write"}},
+			authz.Rule{Methods: []string{"test.Echo.Admin"}, Access: authz.Authenticated, Claims: []string{"role == admin"}},
+			authz.Rule{Methods: []string{"test.Echo.KeyOnly"}, Access: authz.Authenticated, Providers: []string{"api_key"}},
+			authz.Rule{Methods: []string{"test.Echo.Closed"}, Access: authz.Deny},
+		),
 	}
 }
 
@@ -181,19 +199,23 @@ func newEnv(t *testing.T) *env {
 		jwkEntry{"ec", "ES256", &k.ec.PublicKey},
 		jwkEntry{"ed", "", k.ed.Public()},
 	))
-	pol, err := authz.New(testPolicy())
+	pol, err := authz.New(testPolicy()...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.authn, err = authn.New(testAuthnConfig(e.jwks.URL),
+	e.authn, err = authn.New(append(testAuthnConfig(e.jwks.URL),
 		authn.WithMethodPolicy(pol),
 		authn.WithHTTPClient(e.jwks.Client()),
-		authn.WithClock(e.clock.now))
+		authn.WithClock(e.clock.now))...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.authn.Close)
-	prop, err := identity.NewPropagator(config.Default().Policy.Identity)
+	prop, err := identity.NewPropagator(
+		identity.WithSubjectKey("x-sluice-subject"),
+		identity.WithProviderKey("x-sluice-provider"),
+		identity.WithScopesKey("x-sluice-scopes"),
+		identity.WithStrip("authorization", "x-api-key"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -489,7 +511,7 @@ func TestNoKeysYet(t *testing.T) {
 	gatewaytest.CheckLeaks(t)
 	s := startJWKS(t, nil)
 	s.down.Store(true)
-	a, err := authn.New(testAuthnConfig(s.URL), authn.WithHTTPClient(s.Client()))
+	a, err := authn.New(append(testAuthnConfig(s.URL), authn.WithHTTPClient(s.Client()))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -510,12 +532,10 @@ func TestNoKeysYet(t *testing.T) {
 func TestJWKSFile(t *testing.T) {
 	gatewaytest.CheckLeaks(t)
 	k := getKeys(t)
-	cfg := func(path string) config.Authn {
-		c := config.Default().Policy.Authn
-		c.JWT.JWKSFile = path
-		c.JWT.Issuer = testIssuer
-		c.JWT.Audiences = []string{testAudience}
-		return c
+	cfg := func(path string) authn.Option {
+		j := testJWT("")
+		j.JWKSFile = path
+		return authn.WithJWT(j)
 	}
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.json")
@@ -546,5 +566,47 @@ func TestJWKSFile(t *testing.T) {
 		t.Fatal("New accepted a jwks_file that holds no key set")
 	} else if !strings.Contains(err.Error(), "bad.json") || !strings.Contains(err.Error(), "parse key set") {
 		t.Errorf("New error = %q, want the file and why it is unusable", err)
+	}
+}
+
+// TestNewRefuses: settings a provider cannot work with are refused at
+// construction, whoever builds the Authenticator.
+func TestNewRefuses(t *testing.T) {
+	t.Parallel()
+	jwtWith := func(f func(*authn.JWT)) authn.Option {
+		j := testJWT("https://idp.example/jwks")
+		f(&j)
+		return authn.WithJWT(j)
+	}
+	key := authn.APIKey{Name: "ci", Hash: authn.HashAPIKey("k")}
+	for name, opt := range map[string]authn.Option{
+		"jwt without key source": jwtWith(func(j *authn.JWT) { j.JWKSURL = "" }),
+		"jwt with two sources":   jwtWith(func(j *authn.JWT) { j.JWKSFile = "/jwks.json" }),
+		"jwt without issuer":     jwtWith(func(j *authn.JWT) { j.Issuer = "" }),
+		"jwt without audience":   jwtWith(func(j *authn.JWT) { j.Audiences = nil }),
+		"jwt empty audience":     jwtWith(func(j *authn.JWT) { j.Audiences = []string{""} }),
+		"jwt HMAC":               jwtWith(func(j *authn.JWT) { j.Algorithms = []string{"HS256"} }),
+		"jwt no refresh":         jwtWith(func(j *authn.JWT) { j.RefreshInterval = 0 }),
+		"jwt no subject claim":   jwtWith(func(j *authn.JWT) { j.SubjectClaim = "" }),
+		"jwt no token size":      jwtWith(func(j *authn.JWT) { j.MaxTokenSize = 0 }),
+		"api key bad header":     authn.WithAPIKeys("X-Api-Key", key),
+		"api key none":           authn.WithAPIKeys("x-api-key"),
+		"api key bad hash":       authn.WithAPIKeys("x-api-key", authn.APIKey{Name: "ci", Hash: "k"}),
+		"api key no name":        authn.WithAPIKeys("x-api-key", authn.APIKey{Hash: key.Hash}),
+		"api key name twice":     authn.WithAPIKeys("x-api-key", key, authn.APIKey{Name: "ci", Hash: authn.HashAPIKey("other")}),
+		"api key hash twice":     authn.WithAPIKeys("x-api-key", key, authn.APIKey{Name: "other", Hash: key.Hash}),
+		"mtls bad subject":       authn.WithMTLS("serial"),
+	} {
+		if a, err := authn.New(opt); err == nil {
+			a.Close()
+			t.Errorf("%s: New succeeded", name)
+		}
+	}
+	a, err := authn.New(authn.WithAPIKeys("x-api-key", key), authn.WithMTLS(authn.SubjectURISAN))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := a.Providers(); !slices.Equal(got, []string{identity.ProviderAPIKey, identity.ProviderMTLS}) {
+		t.Errorf("Providers = %q", got)
 	}
 }

@@ -2,7 +2,9 @@
 // carries and puts the caller's identity (interceptors/identity) into the
 // call's context for authorization, rate limiting and logging.
 //
-// Three providers can be configured (config.Authn):
+// Three providers can be configured, each with its option (WithJWT,
+// WithAPIKeys, WithMTLS); the policy package translates the configuration's
+// policy.authn section into them:
 //
 //   - jwt: "authorization: Bearer <JWT>", verified with golang-jwt against a
 //     JSON Web Key Set from a URL or file. The set is cached, refreshed in

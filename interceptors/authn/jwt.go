@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -13,26 +14,94 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	"github.com/sluice-dev/sluice/config"
 	"github.com/sluice-dev/sluice/interceptors/identity"
 )
+
+// JWT configures the jwt provider. Every field but JWKSURL, JWKSFile,
+// Algorithms and RequiredClaims is required: the configuration's defaults
+// (policy.authn.jwt) are sensible values.
+type JWT struct {
+	// JWKSURL (http or https) or JWKSFile is where the JSON Web Key Set
+	// comes from; one of them is needed unless WithKeySource gives it.
+	JWKSURL  string
+	JWKSFile string
+	// RefreshInterval is the age at which the key set is fetched again in
+	// the background; MinRefetch spaces the fetches an unknown key id
+	// triggers; FetchTimeout bounds each fetch.
+	RefreshInterval time.Duration
+	MinRefetch      time.Duration
+	FetchTimeout    time.Duration
+	// Issuer is the required iss; a token must name one of Audiences.
+	Issuer    string
+	Audiences []string
+	// Leeway is the clock skew allowed for exp, nbf and iat.
+	Leeway time.Duration
+	// Algorithms accepted; empty accepts every one of JWTAlgorithms.
+	Algorithms []string
+	// RequiredClaims every token must carry, besides exp, iss and aud.
+	RequiredClaims []string
+	// SubjectClaim holds the subject, ScopeClaim the scopes (a
+	// space-separated string or a list of strings).
+	SubjectClaim string
+	ScopeClaim   string
+	// MaxTokenSize is the longest token accepted, in bytes.
+	MaxTokenSize int
+}
+
+// JWTAlgorithms returns the asymmetric JWS algorithms sluice can verify,
+// what an empty JWT.Algorithms accepts. "none" and HMAC are never among
+// them: a gateway holding a shared secret could mint tokens itself.
+func JWTAlgorithms() []string {
+	return []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+}
+
+// check reports the first problem of c; keySource says whether
+// WithKeySource stands in for JWKSURL and JWKSFile.
+func (c *JWT) check(keySource bool) error {
+	switch {
+	case c.JWKSURL == "" && c.JWKSFile == "" && !keySource:
+		return errors.New("no key set: set JWKSURL or JWKSFile")
+	case c.JWKSURL != "" && c.JWKSFile != "":
+		return errors.New("JWKSURL and JWKSFile are both set: set one key source")
+	case c.RefreshInterval <= 0 || c.MinRefetch <= 0 || c.FetchTimeout <= 0:
+		return errors.New("refresh interval, minimum refetch interval and fetch timeout must be positive")
+	case c.Leeway < 0:
+		return errors.New("leeway must not be negative")
+	case c.Issuer == "":
+		return errors.New("no issuer: tokens from any issuer sharing the keys would be accepted")
+	case len(c.Audiences) == 0 || slices.Contains(c.Audiences, ""):
+		return errors.New("audiences must list at least one audience, none empty")
+	case c.SubjectClaim == "" || c.ScopeClaim == "":
+		return errors.New("subject and scope claims must be named")
+	case c.MaxTokenSize <= 0:
+		return errors.New("maximum token size must be positive")
+	case slices.Contains(c.RequiredClaims, ""):
+		return errors.New("a required claim is empty")
+	}
+	for _, alg := range c.Algorithms {
+		if !slices.Contains(JWTAlgorithms(), alg) {
+			return fmt.Errorf("algorithm %q: want one of %s", alg, strings.Join(JWTAlgorithms(), ", "))
+		}
+	}
+	return nil
+}
 
 // jwtProvider verifies "authorization: Bearer <JWT>" credentials with
 // golang-jwt, against keys from a keyCache.
 type jwtProvider struct {
-	cfg    config.JWTAuth
+	cfg    JWT
 	keys   *keyCache
 	parser *jwt.Parser
 }
 
-func newJWTProvider(cfg config.JWTAuth, keys *keyCache, now func() time.Time) *jwtProvider {
+func newJWTProvider(cfg JWT, keys *keyCache, now func() time.Time) *jwtProvider {
 	algs := cfg.Algorithms
 	if len(algs) == 0 {
-		algs = config.JWTAlgorithms()
+		algs = JWTAlgorithms()
 	}
 	opts := []jwt.ParserOption{
 		jwt.WithValidMethods(algs),
-		jwt.WithLeeway(time.Duration(cfg.Leeway)),
+		jwt.WithLeeway(cfg.Leeway),
 		jwt.WithTimeFunc(now),
 		jwt.WithIssuedAt(),
 		jwt.WithExpirationRequired(),
@@ -42,7 +111,7 @@ func newJWTProvider(cfg config.JWTAuth, keys *keyCache, now func() time.Time) *j
 	return &jwtProvider{cfg: cfg, keys: keys, parser: jwt.NewParser(opts...)}
 }
 
-func (p *jwtProvider) name() string { return config.ProviderJWT }
+func (p *jwtProvider) name() string { return identity.ProviderJWT }
 
 func (p *jwtProvider) present(ctx context.Context, md metadata.MD) bool {
 	return len(md.Get("authorization")) > 0
@@ -61,8 +130,8 @@ func (p *jwtProvider) authenticate(ctx context.Context, md metadata.MD) (*identi
 	if raw == "" {
 		return nil, unauthenticated("empty bearer token")
 	}
-	if len(raw) > int(p.cfg.MaxTokenSize) {
-		return nil, unauthenticated(fmt.Sprintf("bearer token longer than %d bytes", int64(p.cfg.MaxTokenSize)))
+	if len(raw) > p.cfg.MaxTokenSize {
+		return nil, unauthenticated(fmt.Sprintf("bearer token longer than %d bytes", p.cfg.MaxTokenSize))
 	}
 	claims := jwt.MapClaims{}
 	var unavailable error
@@ -97,7 +166,7 @@ func (p *jwtProvider) authenticate(ctx context.Context, md metadata.MD) (*identi
 	}
 	return &identity.Identity{
 		Subject:  sub,
-		Provider: config.ProviderJWT,
+		Provider: identity.ProviderJWT,
 		Scopes:   scopes,
 		Claims:   map[string]any(claims),
 	}, nil

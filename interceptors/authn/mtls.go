@@ -3,12 +3,12 @@ package authn
 import (
 	"context"
 	"crypto/x509"
+	"slices"
 
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 
-	"github.com/sluice-dev/sluice/config"
 	"github.com/sluice-dev/sluice/interceptors/identity"
 )
 
@@ -18,10 +18,30 @@ import (
 // certificate (client_auth: request without a valid chain) is no
 // credential at all.
 type mtlsProvider struct {
-	subject config.MTLSSubject
+	subject MTLSSubject
 }
 
-func (p *mtlsProvider) name() string { return config.ProviderMTLS }
+// MTLSSubject names the certificate field that becomes an mTLS caller's
+// subject.
+type MTLSSubject string
+
+// The values of MTLSSubject.
+const (
+	SubjectCommonName MTLSSubject = "common_name"
+	SubjectDN         MTLSSubject = "dn"
+	SubjectDNSSAN     MTLSSubject = "dns_san"
+	SubjectURISAN     MTLSSubject = "uri_san"
+	SubjectEmailSAN   MTLSSubject = "email_san"
+)
+
+// mtlsSubjects lists the values of MTLSSubject, for messages.
+func mtlsSubjects() []string {
+	return []string{string(SubjectCommonName), string(SubjectDN), string(SubjectDNSSAN), string(SubjectURISAN), string(SubjectEmailSAN)}
+}
+
+func (s MTLSSubject) valid() bool { return slices.Contains(mtlsSubjects(), string(s)) }
+
+func (p *mtlsProvider) name() string { return identity.ProviderMTLS }
 
 func leafOf(ctx context.Context) *x509.Certificate {
 	pr, ok := peer.FromContext(ctx)
@@ -56,15 +76,15 @@ func (p *mtlsProvider) authenticate(ctx context.Context, _ metadata.MD) (*identi
 	}
 	var sub string
 	switch p.subject {
-	case config.MTLSDN:
+	case SubjectDN:
 		sub = leaf.Subject.String()
-	case config.MTLSDNSSAN:
+	case SubjectDNSSAN:
 		sub = first(leaf.DNSNames)
-	case config.MTLSURISAN:
+	case SubjectURISAN:
 		if len(uris) > 0 {
 			sub = uris[0].(string)
 		}
-	case config.MTLSEmailSAN:
+	case SubjectEmailSAN:
 		sub = first(leaf.EmailAddresses)
 	default:
 		sub = leaf.Subject.CommonName
@@ -72,7 +92,7 @@ func (p *mtlsProvider) authenticate(ctx context.Context, _ metadata.MD) (*identi
 	if sub == "" {
 		return nil, unauthenticated("client certificate has no " + string(p.subject))
 	}
-	return &identity.Identity{Subject: sub, Provider: config.ProviderMTLS, Claims: claims}, nil
+	return &identity.Identity{Subject: sub, Provider: identity.ProviderMTLS, Claims: claims}, nil
 }
 
 func first(s []string) string {

@@ -7,7 +7,7 @@
 // The rule with the most specific matching pattern wins: the longest
 // pattern once its trailing "*" is dropped, and at equal length the one
 // without "*" (the same order as upstream routing). A method no rule
-// matches gets the configured default, deny unless configured otherwise.
+// matches gets the default access (WithDefault), Deny unless set.
 //
 // Refusals are PERMISSION_DENIED, or UNAUTHENTICATED when a rule needs an
 // identity and the call has none (interceptors/authn normally refuses
@@ -18,6 +18,7 @@ package authz
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -28,25 +29,78 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/sluice-dev/sluice/config"
 	"github.com/sluice-dev/sluice/interceptors/identity"
 	"github.com/sluice-dev/sluice/methodpattern"
 )
 
+// Access is what a rule allows.
+type Access string
+
+// The values of Access.
+const (
+	// Anonymous admits anyone, with or without credentials.
+	Anonymous Access = "anonymous"
+	// Authenticated admits a verified identity that meets the rule's
+	// providers, scopes and claim conditions.
+	Authenticated Access = "authenticated"
+	// Deny admits nobody.
+	Deny Access = "deny"
+)
+
+// Rule decides access to the methods its patterns match.
+type Rule struct {
+	// Methods are method patterns (methodpattern): a package, service or
+	// method full name, or a prefix ending in "*". A pattern may appear in
+	// one rule only.
+	Methods []string
+	// Access is required.
+	Access Access
+	// Providers whose identities the methods accept, in order of
+	// preference (see authn.MethodPolicy); empty accepts every one.
+	Providers []string
+	// Scopes the identity must all hold. Only with Authenticated.
+	Scopes []string
+	// Claims are conditions on the identity's claims that must all hold,
+	// in the syntax ParseClaimCheck reads. Only with Authenticated.
+	Claims []string
+}
+
+// Option configures a Policy.
+type Option interface{ apply(*options) }
+
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
+
+type options struct {
+	def   Access
+	rules []Rule
+}
+
+// WithDefault sets the access of methods no rule matches (default: Deny,
+// so that a method added upstream stays closed until a rule opens it).
+func WithDefault(a Access) Option { return optionFunc(func(o *options) { o.def = a }) }
+
+// WithRules adds rules. Their order does not matter: the most specific
+// matching pattern decides. Repeated options add up.
+func WithRules(rules ...Rule) Option {
+	return optionFunc(func(o *options) { o.rules = append(o.rules, rules...) })
+}
+
 // Policy is a compiled rule table. It is immutable and safe for concurrent
 // use.
 type Policy struct {
-	def     config.Access
+	def     Access
 	table   methodpattern.Table[*entry]
-	entries []*entry // in configuration order
+	entries []*entry // in the order the rules were given
 }
 
 type rule struct {
 	index     int
-	access    config.Access
+	access    Access
 	providers []string
 	scopes    []string
-	claims    []config.ClaimCheck
+	claims    []ClaimCheck
 }
 
 // entry is one pattern of one rule.
@@ -57,34 +111,64 @@ type entry struct {
 	patIndex int
 }
 
-// New validates cfg and compiles it.
-func New(cfg config.Authz) (*Policy, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
+// New checks the rules and compiles them. A rule needs an access and at
+// least one pattern, a pattern may appear in one rule only, and scopes and
+// claim conditions belong to Authenticated rules only; errors name the
+// rule by its index, as Lint does.
+func New(opts ...Option) (*Policy, error) {
+	o := options{def: Deny}
+	for _, opt := range opts {
+		opt.apply(&o)
 	}
-	p := &Policy{def: cfg.Default}
-	for i, r := range cfg.Rules {
-		cr := &rule{index: i, access: r.Access, providers: r.Providers, scopes: r.Scopes}
-		for _, c := range r.Claims {
-			cc, err := config.ParseClaimCheck(c)
-			if err != nil { // Validate parsed it already
-				return nil, err
-			}
-			cr.claims = append(cr.claims, cc)
+	if !o.def.valid() {
+		return nil, fmt.Errorf("authz: default access %q: want anonymous, authenticated or deny", o.def)
+	}
+	p := &Policy{def: o.def}
+	for i, r := range o.rules {
+		cr, err := compileRule(i, r)
+		if err != nil {
+			return nil, fmt.Errorf("authz: rules[%d]: %w", i, err)
 		}
 		for k, pat := range r.Methods {
 			compiled, err := methodpattern.Compile(pat)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("authz: rules[%d].methods[%d]: %w", i, k, err)
 			}
 			e := &entry{pattern: pat, compiled: compiled, rule: cr, patIndex: k}
 			if err := p.table.Add(pat, e); err != nil {
-				return nil, err
+				return nil, fmt.Errorf("authz: rules[%d].methods[%d]: %w", i, k, err)
 			}
 			p.entries = append(p.entries, e)
 		}
 	}
 	return p, nil
+}
+
+func (a Access) valid() bool { return a == Anonymous || a == Authenticated || a == Deny }
+
+// compileRule checks r, but for its patterns, and parses its claims.
+func compileRule(i int, r Rule) (*rule, error) {
+	switch {
+	case len(r.Methods) == 0:
+		return nil, errors.New("no method pattern")
+	case r.Access == "":
+		return nil, errors.New("no access: want anonymous, authenticated or deny")
+	case !r.Access.valid():
+		return nil, fmt.Errorf("access %q: want anonymous, authenticated or deny", r.Access)
+	case r.Access != Authenticated && len(r.Scopes) > 0:
+		return nil, fmt.Errorf("scopes only apply with access authenticated, not %s", r.Access)
+	case r.Access != Authenticated && len(r.Claims) > 0:
+		return nil, fmt.Errorf("claims only apply with access authenticated, not %s", r.Access)
+	}
+	cr := &rule{index: i, access: r.Access, providers: r.Providers, scopes: r.Scopes}
+	for _, c := range r.Claims {
+		cc, err := ParseClaimCheck(c)
+		if err != nil {
+			return nil, err
+		}
+		cr.claims = append(cr.claims, cc)
+	}
+	return cr, nil
 }
 
 // match returns the entry deciding method, or nil for the default.
@@ -100,9 +184,9 @@ func (p *Policy) match(method string) *entry {
 func (p *Policy) Accepts(fullMethod string) ([]string, bool) {
 	e := p.match(fullMethod)
 	if e == nil {
-		return nil, p.def != config.AccessAuthenticated
+		return nil, p.def != Authenticated
 	}
-	return e.rule.providers, e.rule.access != config.AccessAuthenticated
+	return e.rule.providers, e.rule.access != Authenticated
 }
 
 // Decide returns nil when the call in ctx (carrying its identity, if any)
@@ -113,9 +197,9 @@ func (p *Policy) Decide(ctx context.Context, fullMethod string) error {
 		access, r = e.rule.access, e.rule
 	}
 	switch access {
-	case config.AccessAnonymous:
+	case Anonymous:
 		return nil
-	case config.AccessAuthenticated:
+	case Authenticated:
 	default:
 		return status.Errorf(codes.PermissionDenied, "method %s is not open to any caller", fullMethod)
 	}
@@ -154,7 +238,7 @@ func (p *Policy) StreamServerInterceptor() grpc.StreamServerInterceptor {
 }
 
 // holds evaluates one claim condition; a missing claim fails it.
-func holds(id *identity.Identity, c config.ClaimCheck) bool {
+func holds(id *identity.Identity, c ClaimCheck) bool {
 	v, ok := id.Claim(c.Claim)
 	if !ok || v == nil {
 		return false
@@ -241,7 +325,7 @@ func (p *Policy) Lint(methods []string) []string {
 			warns = append(warns, fmt.Sprintf("%s: pattern %q is shadowed: every method it matches is decided by the more specific %s", where, e.pattern, strings.Join(ws, ", ")))
 		}
 	}
-	if p.def == config.AccessDeny {
+	if p.def == Deny {
 		var fallen []string
 		for _, m := range methods {
 			if p.match(m) == nil {

@@ -8,14 +8,23 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/sluice-dev/sluice/config"
 	"github.com/sluice-dev/sluice/interceptors/authz"
 	"github.com/sluice-dev/sluice/interceptors/identity"
 )
 
-func policy(t *testing.T, cfg config.Authz) *authz.Policy {
+// table is a rule table, written as the configuration writes it.
+type table struct {
+	Default authz.Access
+	Rules   []authz.Rule
+}
+
+func (c table) opts() []authz.Option {
+	return []authz.Option{authz.WithDefault(c.Default), authz.WithRules(c.Rules...)}
+}
+
+func policy(t *testing.T, cfg table) *authz.Policy {
 	t.Helper()
-	p, err := authz.New(cfg)
+	p, err := authz.New(cfg.opts()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,15 +33,15 @@ func policy(t *testing.T, cfg config.Authz) *authz.Policy {
 
 func TestDecide(t *testing.T) {
 	t.Parallel()
-	p := policy(t, config.Authz{
-		Default: config.AccessDeny,
-		Rules: []config.AuthzRule{
-			{Methods: []string{"lib.v1"}, Access: config.AccessAuthenticated},
-			{Methods: []string{"lib.v1.Books.*"}, Access: config.AccessAnonymous},
-			{Methods: []string{"lib.v1.Books.DeleteBook"}, Access: config.AccessAuthenticated, Scopes: []string{"lib.write"}},
-			{Methods: []string{"lib.v1.Books.Purge"}, Access: config.AccessDeny},
-			{Methods: []string{"lib.v1.Admin"}, Access: config.AccessAuthenticated, Claims: []string{"role == admin", "groups contains ops", "level != 0"}},
-			{Methods: []string{"lib.v1.Keys"}, Access: config.AccessAuthenticated, Providers: []string{"api_key"}},
+	p := policy(t, table{
+		Default: authz.Deny,
+		Rules: []authz.Rule{
+			{Methods: []string{"lib.v1"}, Access: authz.Authenticated},
+			{Methods: []string{"lib.v1.Books.*"}, Access: authz.Anonymous},
+			{Methods: []string{"lib.v1.Books.DeleteBook"}, Access: authz.Authenticated, Scopes: []string{"lib.write"}},
+			{Methods: []string{"lib.v1.Books.Purge"}, Access: authz.Deny},
+			{Methods: []string{"lib.v1.Admin"}, Access: authz.Authenticated, Claims: []string{"role == admin", "groups contains ops", "level != 0"}},
+			{Methods: []string{"lib.v1.Keys"}, Access: authz.Authenticated, Providers: []string{"api_key"}},
 		},
 	})
 	alice := &identity.Identity{Subject: "alice", Provider: "jwt", Scopes: []string{"lib.write"},
@@ -79,12 +88,12 @@ func TestDecide(t *testing.T) {
 
 func TestAccepts(t *testing.T) {
 	t.Parallel()
-	p := policy(t, config.Authz{
-		Default: config.AccessAuthenticated,
-		Rules: []config.AuthzRule{
-			{Methods: []string{"a.S.Open"}, Access: config.AccessAnonymous},
-			{Methods: []string{"a.S.Keys"}, Access: config.AccessAuthenticated, Providers: []string{"api_key", "jwt"}},
-			{Methods: []string{"a.S.Closed"}, Access: config.AccessDeny},
+	p := policy(t, table{
+		Default: authz.Authenticated,
+		Rules: []authz.Rule{
+			{Methods: []string{"a.S.Open"}, Access: authz.Anonymous},
+			{Methods: []string{"a.S.Keys"}, Access: authz.Authenticated, Providers: []string{"api_key", "jwt"}},
+			{Methods: []string{"a.S.Closed"}, Access: authz.Deny},
 		},
 	})
 	for _, c := range []struct {
@@ -106,12 +115,12 @@ func TestAccepts(t *testing.T) {
 
 func TestLint(t *testing.T) {
 	t.Parallel()
-	p := policy(t, config.Authz{
-		Default: config.AccessDeny,
-		Rules: []config.AuthzRule{
-			{Methods: []string{"lib.v1.Books", "lib.v1.Bokks"}, Access: config.AccessAnonymous},
-			{Methods: []string{"lib.v1.Books.*"}, Access: config.AccessAuthenticated},
-			{Methods: []string{"lib.v1.Books.GetBook"}, Access: config.AccessAnonymous},
+	p := policy(t, table{
+		Default: authz.Deny,
+		Rules: []authz.Rule{
+			{Methods: []string{"lib.v1.Books", "lib.v1.Bokks"}, Access: authz.Anonymous},
+			{Methods: []string{"lib.v1.Books.*"}, Access: authz.Authenticated},
+			{Methods: []string{"lib.v1.Books.GetBook"}, Access: authz.Anonymous},
 		},
 	})
 	got := p.Lint([]string{"/lib.v1.Books/GetBook", "/lib.v1.Books/ListBooks", "/lib.v1.Shelves/GetShelf"})
@@ -132,15 +141,21 @@ func TestLint(t *testing.T) {
 
 func TestNewRejectsBadConfig(t *testing.T) {
 	t.Parallel()
-	for _, cfg := range []config.Authz{
+	if _, err := authz.New(); err != nil {
+		t.Errorf("New() = %v, want a deny-all policy", err)
+	}
+	for _, cfg := range []table{
 		{Default: "maybe"},
-		{Default: config.AccessDeny, Rules: []config.AuthzRule{{Methods: []string{"a/b"}, Access: config.AccessDeny}}},
-		{Default: config.AccessDeny, Rules: []config.AuthzRule{{Methods: []string{"a"}, Access: config.AccessAnonymous, Scopes: []string{"x"}}}},
-		{Default: config.AccessDeny, Rules: []config.AuthzRule{{Methods: []string{"a"}, Access: config.AccessAuthenticated, Claims: []string{"role = admin"}}}},
-		{Default: config.AccessDeny, Rules: []config.AuthzRule{{Methods: []string{"a"}}}},
-		{Default: config.AccessDeny, Rules: []config.AuthzRule{{Methods: []string{"a"}, Access: config.AccessDeny}, {Methods: []string{"a"}, Access: config.AccessDeny}}},
+		{Default: authz.Deny, Rules: []authz.Rule{{Methods: []string{"a/b"}, Access: authz.Deny}}},
+		{Default: authz.Deny, Rules: []authz.Rule{{Methods: []string{"a"}, Access: authz.Anonymous, Scopes: []string{"x"}}}},
+		{Default: authz.Deny, Rules: []authz.Rule{{Methods: []string{"a"}, Access: authz.Authenticated, Claims: []string{"role = admin"}}}},
+		{Default: authz.Deny, Rules: []authz.Rule{{Methods: []string{"a"}}}},
+		{Default: authz.Deny, Rules: []authz.Rule{{Methods: []string{"a"}, Access: authz.Deny}, {Methods: []string{"a"}, Access: authz.Deny}}},
+		{Default: authz.Deny, Rules: []authz.Rule{{Access: authz.Anonymous}}},
+		{Default: authz.Deny, Rules: []authz.Rule{{Methods: []string{"a"}, Access: "maybe"}}},
+		{Default: authz.Deny, Rules: []authz.Rule{{Methods: []string{"a"}, Access: authz.Deny, Claims: []string{"role == admin"}}}},
 	} {
-		if _, err := authz.New(cfg); err == nil {
+		if _, err := authz.New(cfg.opts()...); err == nil {
 			t.Errorf("New(%+v) succeeded", cfg)
 		}
 	}

@@ -1,8 +1,8 @@
-// Package deadline gives every call the deadline the gateway's
-// configuration allows: a per-method default when the caller sets none, a
-// maximum that clamps what callers ask, and an offset kept back from the
-// upstream so that the gateway can still answer before the caller gives
-// up. The upstream receives the remaining deadline.
+// Package deadline gives every call the deadline its limits allow: a
+// per-method default when the caller sets none, a maximum that clamps what
+// callers ask, and an offset kept back from the upstream so that the
+// gateway can still answer before the caller gives up. The upstream
+// receives the remaining deadline.
 //
 // gRPC callers set grpc-timeout, which grpc-go has already turned into the
 // context's deadline (and refuses itself when malformed); the REST adapter
@@ -16,6 +16,7 @@ package deadline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,7 +26,6 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	"github.com/sluice-dev/sluice/config"
 	"github.com/sluice-dev/sluice/grpctimeout"
 	"github.com/sluice-dev/sluice/methodpattern"
 )
@@ -55,26 +55,76 @@ type Deadlines struct {
 	now   func() time.Time
 }
 
-// New validates cfg and compiles it.
-func New(cfg config.Deadline) (*Deadlines, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
+// Rule gives the limits of the methods its patterns match. A rule gives
+// every value: zero means none, not the limits outside rules.
+type Rule struct {
+	// Methods are method patterns (methodpattern); a pattern may appear
+	// in one rule only.
+	Methods []string
+	Limits  Limits
+}
+
+// Option configures Deadlines.
+type Option interface{ apply(*options) }
+
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
+
+type options struct {
+	def   Limits
+	rules []Rule
+}
+
+// WithLimits sets the limits of methods no rule matches (default: none).
+func WithLimits(l Limits) Option { return optionFunc(func(o *options) { o.def = l }) }
+
+// WithRules adds per-method limits; the most specific matching pattern
+// wins. Repeated options add up.
+func WithRules(rules ...Rule) Option {
+	return optionFunc(func(o *options) { o.rules = append(o.rules, rules...) })
+}
+
+// New checks the limits and compiles them.
+func New(opts ...Option) (*Deadlines, error) {
+	var o options
+	for _, opt := range opts {
+		opt.apply(&o)
 	}
-	d := &Deadlines{
-		def: Limits{time.Duration(cfg.Default), time.Duration(cfg.Max), time.Duration(cfg.Offset),
-			time.Duration(cfg.MaxStreamDuration), time.Duration(cfg.IdleTimeout)},
-		now: time.Now,
+	if err := o.def.check(); err != nil {
+		return nil, fmt.Errorf("deadline: %w", err)
 	}
-	for _, r := range cfg.Rules {
-		lim := Limits{time.Duration(r.Default), time.Duration(r.Max), time.Duration(r.Offset),
-			time.Duration(r.MaxStreamDuration), time.Duration(r.IdleTimeout)}
+	d := &Deadlines{def: o.def, now: time.Now}
+	for i, r := range o.rules {
+		if err := r.Limits.check(); err != nil {
+			return nil, fmt.Errorf("deadline: rules[%d]: %w", i, err)
+		}
+		if len(r.Methods) == 0 {
+			return nil, fmt.Errorf("deadline: rules[%d]: no method pattern", i)
+		}
 		for _, p := range r.Methods {
-			if err := d.table.Add(p, lim); err != nil {
-				return nil, err
+			if err := d.table.Add(p, r.Limits); err != nil {
+				return nil, fmt.Errorf("deadline: rules[%d]: %w", i, err)
 			}
 		}
 	}
 	return d, nil
+}
+
+// check reports values that contradict each other: a negative one, a
+// default beyond the maximum, an offset that leaves the upstream no time.
+func (l Limits) check() error {
+	switch {
+	case l.Default < 0 || l.Max < 0 || l.Offset < 0 || l.MaxStreamDuration < 0 || l.IdleTimeout < 0:
+		return errors.New("durations must not be negative")
+	case l.Default > 0 && l.Max > 0 && l.Default > l.Max:
+		return fmt.Errorf("default %s exceeds max %s", l.Default, l.Max)
+	case l.Offset > 0 && l.Default > 0 && l.Offset >= l.Default:
+		return fmt.Errorf("offset %s must be shorter than default %s", l.Offset, l.Default)
+	case l.Offset > 0 && l.Max > 0 && l.Offset >= l.Max:
+		return fmt.Errorf("offset %s must be shorter than max %s", l.Offset, l.Max)
+	}
+	return nil
 }
 
 // For returns the limits of fullMethod ("/pkg.Service/Method"): those of

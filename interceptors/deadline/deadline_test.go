@@ -10,21 +10,19 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	"github.com/sluice-dev/sluice/config"
 	"github.com/sluice-dev/sluice/interceptors/deadline"
 	"github.com/sluice-dev/sluice/internal/gatewaytest"
 )
 
-func testConfig() config.Deadline {
-	return config.Deadline{
-		Default: config.Duration(2 * time.Second),
-		Max:     config.Duration(5 * time.Second),
-		Rules: []config.DeadlineRule{
-			{Methods: []string{"test.Echo.Clamp"}, Default: config.Duration(500 * time.Millisecond), Max: config.Duration(time.Second)},
-			{Methods: []string{"test.Echo.Offset"}, Default: config.Duration(2 * time.Second), Offset: config.Duration(500 * time.Millisecond)},
-			{Methods: []string{"test.Echo.Watch*"}},
-			{Methods: []string{"test.Echo.Slow"}, Default: config.Duration(200 * time.Millisecond), Max: config.Duration(200 * time.Millisecond)},
-		},
+func testConfig() []deadline.Option {
+	return []deadline.Option{
+		deadline.WithLimits(deadline.Limits{Default: 2 * time.Second, Max: 5 * time.Second}),
+		deadline.WithRules(
+			deadline.Rule{Methods: []string{"test.Echo.Clamp"}, Limits: deadline.Limits{Default: 500 * time.Millisecond, Max: time.Second}},
+			deadline.Rule{Methods: []string{"test.Echo.Offset"}, Limits: deadline.Limits{Default: 2 * time.Second, Offset: 500 * time.Millisecond}},
+			deadline.Rule{Methods: []string{"test.Echo.Watch*"}},
+			deadline.Rule{Methods: []string{"test.Echo.Slow"}, Limits: deadline.Limits{Default: 200 * time.Millisecond, Max: 200 * time.Millisecond}},
+		),
 	}
 }
 
@@ -33,7 +31,7 @@ func testConfig() config.Deadline {
 // Deadlines, the upstream and a client of the gateway.
 func startDeadlines(t *testing.T) (*deadline.Deadlines, *gatewaytest.Echo, *grpc.ClientConn) {
 	t.Helper()
-	d, err := deadline.New(testConfig())
+	d, err := deadline.New(testConfig()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +188,7 @@ func TestSlowUpstream(t *testing.T) {
 // refused at once rather than sent upstream with no time.
 func TestOffsetLeavesNothing(t *testing.T) {
 	t.Parallel()
-	d, err := deadline.New(testConfig())
+	d, err := deadline.New(testConfig()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,3 +209,22 @@ type fakeStream struct {
 }
 
 func (s *fakeStream) Context() context.Context { return s.ctx }
+
+// TestNewRefuses: values that contradict each other are refused at
+// construction, whoever builds the Deadlines.
+func TestNewRefuses(t *testing.T) {
+	t.Parallel()
+	for name, opts := range map[string][]deadline.Option{
+		"negative":               {deadline.WithLimits(deadline.Limits{IdleTimeout: -time.Second})},
+		"default beyond max":     {deadline.WithLimits(deadline.Limits{Default: 2 * time.Second, Max: time.Second})},
+		"offset eats default":    {deadline.WithLimits(deadline.Limits{Default: time.Second, Offset: time.Second})},
+		"offset eats rule max":   {deadline.WithRules(deadline.Rule{Methods: []string{"a"}, Limits: deadline.Limits{Max: time.Second, Offset: 2 * time.Second}})},
+		"rule without pattern":   {deadline.WithRules(deadline.Rule{})},
+		"pattern in two rules":   {deadline.WithRules(deadline.Rule{Methods: []string{"a"}}, deadline.Rule{Methods: []string{"a"}})},
+		"pattern does not parse": {deadline.WithRules(deadline.Rule{Methods: []string{"a/b"}})},
+	} {
+		if _, err := deadline.New(opts...); err == nil {
+			t.Errorf("%s: New succeeded", name)
+		}
+	}
+}

@@ -4,19 +4,14 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/sluice-dev/sluice/config"
 	"github.com/sluice-dev/sluice/interceptors/deadline"
 )
 
 func ExampleNew() {
-	d, err := deadline.New(config.Deadline{
-		Default: config.Duration(10 * time.Second),
-		Max:     config.Duration(time.Minute),
-		Offset:  config.Duration(100 * time.Millisecond),
-		Rules: []config.DeadlineRule{
-			{Methods: []string{"library.v1.Library.Watch*"}}, // long-lived streams: no deadline
-		},
-	})
+	d, err := deadline.New(
+		deadline.WithLimits(deadline.Limits{Default: 10 * time.Second, Max: time.Minute, Offset: 100 * time.Millisecond}),
+		deadline.WithRules(deadline.Rule{Methods: []string{"library.v1.Library.Watch*"}}), // long-lived streams: no deadline
+	)
 	if err != nil {
 		panic(err)
 	}

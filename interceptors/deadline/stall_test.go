@@ -14,7 +14,6 @@ import (
 	"golang.org/x/net/http2/hpack"
 	"google.golang.org/grpc/codes"
 
-	"github.com/sluice-dev/sluice/config"
 	"github.com/sluice-dev/sluice/interceptors/deadline"
 	"github.com/sluice-dev/sluice/internal/gatewaytest"
 	"github.com/sluice-dev/sluice/server"
@@ -124,10 +123,7 @@ type stallEnd struct {
 // the request and such calls were held for as long as the client liked.
 func TestStalledUnaryEndedOnTheWire(t *testing.T) {
 	gatewaytest.CheckLeaks(t)
-	d, err := deadline.New(config.Deadline{
-		Default: config.Duration(300 * time.Millisecond),
-		Max:     config.Duration(500 * time.Millisecond),
-	})
+	d, err := deadline.New(deadline.WithLimits(deadline.Limits{Default: 300 * time.Millisecond, Max: 500 * time.Millisecond}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,6 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
-	"github.com/sluice-dev/sluice/config"
 	"github.com/sluice-dev/sluice/interceptors/deadline"
 	"github.com/sluice-dev/sluice/internal/gatewaytest"
 )
@@ -20,10 +19,10 @@ var bidi = &grpc.StreamDesc{ServerStreams: true, ClientStreams: true}
 
 func startStreamLimits(t *testing.T) (*gatewaytest.Echo, *grpc.ClientConn) {
 	t.Helper()
-	d, err := deadline.New(config.Deadline{Rules: []config.DeadlineRule{
-		{Methods: []string{"test.Echo.Idle"}, IdleTimeout: config.Duration(300 * time.Millisecond)},
-		{Methods: []string{"test.Echo.Long"}, MaxStreamDuration: config.Duration(400 * time.Millisecond)},
-	}})
+	d, err := deadline.New(deadline.WithRules(
+		deadline.Rule{Methods: []string{"test.Echo.Idle"}, Limits: deadline.Limits{IdleTimeout: 300 * time.Millisecond}},
+		deadline.Rule{Methods: []string{"test.Echo.Long"}, Limits: deadline.Limits{MaxStreamDuration: 400 * time.Millisecond}},
+	))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,12 +6,16 @@ import (
 
 	"google.golang.org/grpc/metadata"
 
-	"github.com/sluice-dev/sluice/config"
 	"github.com/sluice-dev/sluice/interceptors/identity"
 )
 
 func ExampleNewPropagator() {
-	p, err := identity.NewPropagator(config.Default().Policy.Identity)
+	p, err := identity.NewPropagator(
+		identity.WithSubjectKey("x-sluice-subject"),
+		identity.WithProviderKey("x-sluice-provider"),
+		identity.WithScopesKey("x-sluice-scopes"),
+		identity.WithStrip("authorization", "x-api-key"),
+	)
 	if err != nil {
 		panic(err)
 	}
@@ -22,4 +26,12 @@ func ExampleNewPropagator() {
 	md := p.Rewrite(ctx, &identity.Identity{Subject: "alice", Provider: "jwt", Scopes: []string{"a", "b"}})
 	fmt.Println(md.Get("x-sluice-subject"), md.Get("x-sluice-scopes"), md.Get("authorization"), md.Get("x-request-id"))
 	// Output: [alice] [a b] [] [r1]
+}
+
+func ExampleValidMetadataKey() {
+	fmt.Println(identity.ValidMetadataKey("x-tenant"))
+	fmt.Println(identity.ValidMetadataKey("grpc-timeout"))
+	// Output:
+	// <nil>
+	// metadata key "grpc-timeout": grpc- keys are reserved by gRPC
 }

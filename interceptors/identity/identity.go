@@ -22,14 +22,22 @@ import (
 	"strings"
 )
 
+// The names of interceptors/authn's providers, as Identity.Provider holds
+// them and authorization rules name them.
+const (
+	ProviderJWT    = "jwt"
+	ProviderAPIKey = "api_key"
+	ProviderMTLS   = "mtls"
+)
+
 // Identity is a verified caller. It is immutable once in a context: readers
 // must not modify it.
 type Identity struct {
 	// Subject names the caller: the token's subject, the API key's name or
 	// the certificate's chosen field.
 	Subject string
-	// Provider is the provider that verified the caller: "jwt", "api_key"
-	// or "mtls".
+	// Provider is the provider that verified the caller: ProviderJWT,
+	// ProviderAPIKey or ProviderMTLS for interceptors/authn's.
 	Provider string
 	// Scopes the caller holds, none empty or holding whitespace (the
 	// Propagator leaves such scopes out).

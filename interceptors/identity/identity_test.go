@@ -9,10 +9,20 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
-	"github.com/sluice-dev/sluice/config"
 	"github.com/sluice-dev/sluice/interceptors/identity"
 	"github.com/sluice-dev/sluice/internal/gatewaytest"
 )
+
+// sluiceKeys are the options of the configuration's defaults
+// (policy.identity).
+func sluiceKeys() []identity.Option {
+	return []identity.Option{
+		identity.WithSubjectKey("x-sluice-subject"),
+		identity.WithProviderKey("x-sluice-provider"),
+		identity.WithScopesKey("x-sluice-scopes"),
+		identity.WithStrip("authorization", "x-api-key"),
+	}
+}
 
 // fakeAuthn stands in for authn: it puts a fixed identity into calls that
 // carry "authorization: Bearer good".
@@ -39,9 +49,8 @@ func (s *ctxStream) Context() context.Context { return s.ctx }
 // the keys (REST headers arrive as the same metadata).
 func TestNoSpoofing(t *testing.T) {
 	gatewaytest.CheckLeaks(t)
-	cfg := config.Default().Policy.Identity
-	cfg.Claims = []config.ClaimKey{{Claim: "role", Key: "x-sluice-role"}, {Claim: "org.name", Key: "x-sluice-org"}}
-	p, err := identity.NewPropagator(cfg)
+	p, err := identity.NewPropagator(append(sluiceKeys(),
+		identity.WithClaimKeys(identity.ClaimKey{Claim: "role", Key: "x-sluice-role"}, identity.ClaimKey{Claim: "org.name", Key: "x-sluice-org"}))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +190,7 @@ func TestFromContext(t *testing.T) {
 // the others go on as before.
 func TestScopesUnambiguous(t *testing.T) {
 	t.Parallel()
-	p, err := identity.NewPropagator(config.Default().Policy.Identity)
+	p, err := identity.NewPropagator(sluiceKeys()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,5 +216,24 @@ func TestScopesUnambiguous(t *testing.T) {
 				t.Errorf("the identity's scopes were modified: %q", id.Scopes)
 			}
 		})
+	}
+}
+
+// TestNewPropagatorRefuses: keys that cannot carry the identity are
+// refused at construction, whoever builds the Propagator.
+func TestNewPropagatorRefuses(t *testing.T) {
+	t.Parallel()
+	for name, opts := range map[string][]identity.Option{
+		"invalid key":          {identity.WithSubjectKey("X-Subject")},
+		"authorization":        {identity.WithScopesKey("authorization")},
+		"key set twice":        {identity.WithSubjectKey("x-id"), identity.WithProviderKey("x-id")},
+		"claim without name":   {identity.WithClaimKeys(identity.ClaimKey{Key: "x-role"})},
+		"set and stripped":     {identity.WithSubjectKey("x-id"), identity.WithStrip("x-id")},
+		"stripped key invalid": {identity.WithStrip("grpc-timeout")},
+		"claim key binary":     {identity.WithClaimKeys(identity.ClaimKey{Claim: "role", Key: "x-role-bin"})},
+	} {
+		if _, err := identity.NewPropagator(opts...); err == nil {
+			t.Errorf("%s: NewPropagator succeeded", name)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -10,8 +11,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
-
-	"github.com/sluice-dev/sluice/config"
 )
 
 // grpcMetadataPrefix is what grpc-gateway style REST adapters put before
@@ -24,19 +23,108 @@ const grpcMetadataPrefix = "grpc-metadata-"
 // identity keys and stripped credentials out, the verified identity in. It
 // is immutable and safe for concurrent use.
 type Propagator struct {
-	cfg    config.Identity
+	keys   keys
 	remove []string // keys removed from every call, identity keys first
 }
 
-// NewPropagator validates cfg and returns a Propagator for it.
-func NewPropagator(cfg config.Identity) (*Propagator, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
+// keys are the metadata keys a Propagator sets; empty ones are not set.
+type keys struct {
+	subject, provider, scopes string
+	claims                    []ClaimKey
+	strip                     []string
+}
+
+// ClaimKey passes one claim of the identity upstream under a metadata key.
+// Claim may be a dotted path into nested objects (see Identity.Claim).
+type ClaimKey struct {
+	Claim string
+	Key   string
+}
+
+// Option configures a Propagator.
+type Option interface{ apply(*keys) }
+
+type optionFunc func(*keys)
+
+func (f optionFunc) apply(k *keys) { f(k) }
+
+// WithSubjectKey sends the identity's subject upstream under key.
+func WithSubjectKey(key string) Option { return optionFunc(func(k *keys) { k.subject = key }) }
+
+// WithProviderKey sends the name of the provider that verified the caller
+// upstream under key.
+func WithProviderKey(key string) Option { return optionFunc(func(k *keys) { k.provider = key }) }
+
+// WithScopesKey sends the identity's scopes upstream under key, as one
+// space-separated value.
+func WithScopesKey(key string) Option { return optionFunc(func(k *keys) { k.scopes = key }) }
+
+// WithClaimKeys sends claims upstream, each under its own key: strings as
+// they are, lists as repeated values, other values as JSON. Repeated
+// options add up.
+func WithClaimKeys(claims ...ClaimKey) Option {
+	return optionFunc(func(k *keys) { k.claims = append(k.claims, claims...) })
+}
+
+// WithStrip removes these request metadata keys from every call, typically
+// the credentials upstreams should not see. Repeated options add up.
+func WithStrip(names ...string) Option {
+	return optionFunc(func(k *keys) { k.strip = append(k.strip, names...) })
+}
+
+// NewPropagator returns a Propagator that sets the keys the options name
+// (none by default) and removes client-supplied values of them and of the
+// stripped keys. Every key must pass ValidMetadataKey; a key may carry one
+// thing only, never authorization, and is not both set and stripped.
+func NewPropagator(opts ...Option) (*Propagator, error) {
+	var k keys
+	for _, o := range opts {
+		o.apply(&k)
 	}
-	p := &Propagator{cfg: cfg}
-	p.remove = append(p.remove, cfg.Keys()...)
-	p.remove = append(p.remove, cfg.Strip...)
+	p := &Propagator{keys: k}
+	set := map[string]bool{}
+	for _, key := range k.set() {
+		if err := ValidMetadataKey(key); err != nil {
+			return nil, fmt.Errorf("identity: %w", err)
+		}
+		if key == "authorization" {
+			return nil, errors.New("identity: authorization carries credentials; it cannot carry the identity")
+		}
+		if set[key] {
+			return nil, fmt.Errorf("identity: metadata key %q is set twice", key)
+		}
+		set[key] = true
+		p.remove = append(p.remove, key)
+	}
+	for _, c := range k.claims {
+		if c.Claim == "" {
+			return nil, fmt.Errorf("identity: claim of metadata key %q is empty", c.Key)
+		}
+	}
+	for _, key := range k.strip {
+		if err := ValidMetadataKey(key); err != nil {
+			return nil, fmt.Errorf("identity: strip: %w", err)
+		}
+		if set[key] {
+			return nil, fmt.Errorf("identity: metadata key %q is both set and stripped", key)
+		}
+		p.remove = append(p.remove, key)
+	}
 	return p, nil
+}
+
+// set lists the keys that carry the identity, in the order of Keys.
+func (k *keys) set() []string {
+	var out []string
+	for _, key := range []string{k.subject, k.provider, k.scopes} {
+		if key != "" {
+			out = append(out, key)
+		}
+	}
+	for _, c := range k.claims {
+		out = append(out, c.Key)
+	}
+	return out
 }
 
 // StreamServerInterceptor returns the interceptor. It belongs after
@@ -78,12 +166,12 @@ func (p *Propagator) Rewrite(ctx context.Context, id *Identity) metadata.MD {
 		}
 		md[k] = out
 	}
-	set(p.cfg.SubjectKey, id.Subject)
-	set(p.cfg.ProviderKey, id.Provider)
+	set(p.keys.subject, id.Subject)
+	set(p.keys.provider, id.Provider)
 	if scopes := sendable(id.Scopes); len(scopes) > 0 {
-		set(p.cfg.ScopesKey, strings.Join(scopes, " "))
+		set(p.keys.scopes, strings.Join(scopes, " "))
 	}
-	for _, c := range p.cfg.Claims {
+	for _, c := range p.keys.claims {
 		if v, ok := id.Claim(c.Claim); ok {
 			set(c.Key, claimValues(v)...)
 		}

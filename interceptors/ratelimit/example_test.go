@@ -3,6 +3,7 @@ package ratelimit_test
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -38,4 +39,44 @@ func ExampleNew() {
 	// OK [0] []
 	// ResourceExhausted [0] [30]
 	// true
+}
+
+func ExampleParseKey() {
+	proxy, err := ratelimit.ParseTrustedProxy("10.0.0.0/8")
+	if err != nil {
+		panic(err)
+	}
+	if _, err := ratelimit.ParseKey("client_ip", []netip.Prefix{proxy}); err != nil {
+		panic(err)
+	}
+	_, err = ratelimit.ParseKey("metadata:X-Tenant", nil)
+	fmt.Println(err)
+	// Output: key "metadata:X-Tenant": metadata key "X-Tenant": only lower case letters, digits, '-', '_' and '.' are allowed
+}
+
+func ExampleParseTrustedProxy() {
+	for _, s := range []string{"192.0.2.1", "::ffff:10.0.0.0/104"} {
+		p, err := ratelimit.ParseTrustedProxy(s)
+		fmt.Println(p, err)
+	}
+	// Output:
+	// 192.0.2.1/32 <nil>
+	// 10.0.0.0/8 <nil>
+}
+
+// A limit shared by every gateway instance through Redis. The client
+// connects when the first call needs it; whoever made it closes it after
+// the Limiter is done.
+func ExampleNewRedisClient() {
+	rdb := ratelimit.NewRedisClient("127.0.0.1:6379", "", "", 0, 100*time.Millisecond)
+	defer rdb.Close()
+	_, err := ratelimit.New(ratelimit.WithRedis(rdb), ratelimit.WithLimit(ratelimit.Limit{
+		Name:    "all-instances",
+		Methods: []string{"*"},
+		Key:     ratelimit.GlobalKey(),
+		Rate:    1000,
+		Global:  true,
+	}))
+	fmt.Println(err)
+	// Output: <nil>
 }

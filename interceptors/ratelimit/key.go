@@ -10,7 +10,6 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 
-	"github.com/sluice-dev/sluice/config"
 	"github.com/sluice-dev/sluice/interceptors/identity"
 )
 
@@ -59,7 +58,7 @@ func IdentityKey() KeyFunc {
 func APIKeyKey() KeyFunc {
 	return func(ctx context.Context, _ string) (string, bool) {
 		id, ok := identity.FromContext(ctx)
-		if !ok || id.Provider != config.ProviderAPIKey || id.Subject == "" {
+		if !ok || id.Provider != identity.ProviderAPIKey || id.Subject == "" {
 			return "", false
 		}
 		return id.Subject, true
@@ -140,25 +139,58 @@ func parseAddr(s string) (netip.Addr, bool) {
 	return a.Unmap().WithZone(""), true
 }
 
-// ParseKey turns the key spelling of the configuration into a KeyFunc:
-// "global", "identity", "api_key", "client_ip" or "metadata:NAME".
-// trusted are the proxies whose X-Forwarded-For client_ip believes.
+// The key spellings ParseKey reads; KeyMetadata is a prefix, followed by
+// the metadata key.
+const (
+	KeyGlobal   = "global"
+	KeyIdentity = "identity"
+	KeyAPIKey   = "api_key"
+	KeyClientIP = "client_ip"
+	KeyMetadata = "metadata:"
+)
+
+// ParseKey turns a key spelling into a KeyFunc: "global", "identity",
+// "api_key", "client_ip" or "metadata:NAME", where NAME must pass
+// identity.ValidMetadataKey. trusted are the proxies whose X-Forwarded-For
+// client_ip believes (see ParseTrustedProxy).
 func ParseKey(spec string, trusted []netip.Prefix) (KeyFunc, error) {
 	switch spec {
-	case config.RateLimitKeyGlobal:
+	case KeyGlobal:
 		return GlobalKey(), nil
-	case config.RateLimitKeyIdentity:
+	case KeyIdentity:
 		return IdentityKey(), nil
-	case config.RateLimitKeyAPIKey:
+	case KeyAPIKey:
 		return APIKeyKey(), nil
-	case config.RateLimitKeyClientIP:
+	case KeyClientIP:
 		return ClientIPKey(trusted), nil
 	}
-	if name, ok := strings.CutPrefix(spec, config.RateLimitKeyMetadata); ok {
-		if err := config.ValidMetadataKey(name); err != nil {
+	if name, ok := strings.CutPrefix(spec, KeyMetadata); ok {
+		if err := identity.ValidMetadataKey(name); err != nil {
 			return nil, fmt.Errorf("key %q: %w", spec, err)
 		}
 		return MetadataKey(name), nil
 	}
 	return nil, fmt.Errorf("key %q: want global, identity, api_key, client_ip or metadata:NAME", spec)
+}
+
+// ParseTrustedProxy reads the address of a trusted proxy: a CIDR or a
+// single IP address. IPv4-mapped IPv6 forms become IPv4, as ClientIPKey
+// compares addresses unmapped.
+func ParseTrustedProxy(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("%q is not a CIDR: %w", s, err)
+		}
+		if p.Addr().Is4In6() {
+			p = netip.PrefixFrom(p.Addr().Unmap(), max(p.Bits()-96, 0))
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is neither a CIDR nor an IP address", s)
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }

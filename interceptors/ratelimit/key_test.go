@@ -98,3 +98,19 @@ func TestBucketsBounded(t *testing.T) {
 		t.Errorf("%d buckets, want between 1 and 50", n)
 	}
 }
+
+func TestParseTrustedProxy(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"10.1.2.3/8":          "10.0.0.0/8",
+		"192.0.2.1":           "192.0.2.1/32",
+		"::ffff:192.0.2.1":    "192.0.2.1/32",
+		"::ffff:10.0.0.0/104": "10.0.0.0/8",
+		"2001:db8::/32":       "2001:db8::/32",
+	} {
+		p, err := ratelimit.ParseTrustedProxy(in)
+		if err != nil || p.String() != want {
+			t.Errorf("ParseTrustedProxy(%q) = %v, %v; want %s", in, p, err, want)
+		}
+	}
+}

@@ -139,7 +139,6 @@ type Limiter struct {
 	store   *store // nil without global limits
 	failure FailureMode
 	headers bool
-	closer  func() error
 }
 
 // limit is a Limit, compiled.
@@ -263,14 +262,6 @@ func compileLimit(l Limit, maxKeys int) (*limit, error) {
 	fill := time.Duration(float64(burst) / float64(c.perSec) * float64(time.Second))
 	c.buckets = newBucketSet(c.perSec, burst, fill, maxKeys)
 	return c, nil
-}
-
-// Close releases the Redis client when the Limiter made it (FromConfig).
-func (l *Limiter) Close() error {
-	if l.closer == nil {
-		return nil
-	}
-	return l.closer()
 }
 
 // StreamServerInterceptor returns the interceptor that admits or refuses
