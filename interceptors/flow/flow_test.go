@@ -216,7 +216,10 @@ func TestSendStall(t *testing.T) {
 // A send that keeps up is never cut, however long the stream lasts.
 func TestSteadySendsNotCut(t *testing.T) {
 	t.Parallel()
-	c, err := flow.New(flow.WithSendStallTimeout(30 * time.Millisecond))
+	// Each send waits about 10ms for the reader; the stall timeout is a
+	// hundred times that, so only a real stall (not a loaded machine's
+	// scheduling) could cut the stream.
+	c, err := flow.New(flow.WithSendStallTimeout(time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,12 +227,12 @@ func TestSteadySendsNotCut(t *testing.T) {
 	go func() {
 		for f := range fs.sent {
 			f.Free()
-			time.Sleep(5 * time.Millisecond) // a slow but steady reader
+			time.Sleep(10 * time.Millisecond) // a slow but steady reader
 		}
 	}()
 	info := &grpc.StreamServerInfo{FullMethod: "/a.S/M", IsServerStream: true}
 	err = runInfo(t, c, fs, info, func(s grpc.ServerStream) error {
-		for range 30 { // 150ms in all, five times the stall timeout
+		for range 200 { // 2s in all, twice the stall timeout
 			if err := s.SendMsg(frame.FromBytes([]byte("x"))); err != nil {
 				return err
 			}
