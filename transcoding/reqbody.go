@@ -87,10 +87,11 @@ type requestBody struct {
 	timeout time.Duration // of a whole unary body; 0: none
 
 	mu    sync.Mutex
-	ended bool  // a policy ended the call; guarded by mu
-	cause error // why; guarded by mu
-	eof   bool  // the body was read to its end; guarded by mu
-	held  int64 // bytes reserved; only the reading goroutine touches it
+	ended bool      // a policy ended the call; guarded by mu
+	cause error     // why; guarded by mu
+	eof   bool      // the body was read to its end; guarded by mu
+	due   time.Time // when the armed read timeout fires; guarded by mu
+	held  int64     // bytes reserved; only the reading goroutine touches it
 }
 
 func newRequestBody(rc *http.ResponseController, budget *byteBudget, timeout time.Duration) *requestBody {
@@ -122,7 +123,8 @@ func (rb *requestBody) startRead() {
 		return
 	}
 	if rb.timeout > 0 {
-		_ = rb.rc.SetReadDeadline(time.Now().Add(rb.timeout))
+		rb.due = time.Now().Add(rb.timeout)
+		_ = rb.rc.SetReadDeadline(rb.due)
 	}
 }
 
@@ -142,18 +144,19 @@ func (rb *requestBody) finishRead() {
 // client's fault.
 func (rb *requestBody) readError(ctx context.Context, err error) error {
 	rb.mu.Lock()
-	ended, cause := rb.ended, rb.cause
+	ended, cause, due := rb.ended, rb.cause, rb.due
 	rb.mu.Unlock()
 	switch {
 	case ended && errors.Is(cause, context.DeadlineExceeded):
 		return status.Error(codes.DeadlineExceeded, "the call's deadline passed while its request body was read")
-	case ended:
-		return status.Error(codes.Canceled, "the call ended while its request body was read")
-	case errors.Is(err, os.ErrDeadlineExceeded) && rb.timeout > 0:
-		// Checked before the context: on HTTP/1.1 the failed read also
-		// cancels the request's context.
+	case errors.Is(err, os.ErrDeadlineExceeded) && !due.IsZero() && !time.Now().Before(due):
+		// Our own read timeout. Checked before the call's end and its
+		// context: on HTTP/1.1 the failed read cancels the request's
+		// context, which ends the call too.
 		return withHTTPStatus(status.Newf(codes.DeadlineExceeded,
 			"the request body did not arrive within %v", rb.timeout), http.StatusRequestTimeout)
+	case ended:
+		return status.Error(codes.Canceled, "the call ended while its request body was read")
 	case ctx.Err() != nil:
 		return status.FromContextError(ctx.Err()).Err()
 	}
