@@ -13,7 +13,7 @@ GEN_TOOLS := $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc \
 # The branch `buf breaking` compares against.
 BREAKING_BRANCH ?= main
 
-.PHONY: tools generate lint-proto test lint lint-openapi check-generate check build
+.PHONY: tools generate lint-proto test lint lint-openapi check-generate check build corpora
 
 # Installs every tool of tools/go.mod into .bin.
 tools:
@@ -46,16 +46,25 @@ lint-proto: $(BUF)
 	fi
 
 # The test command (README): every Go test, with the race detector (the
-# gateway is concurrent through and through), then grpc-go's interop suite
+# gateway is concurrent through and through), then the tests over the
+# contract corpora (`make corpora`; Google's set costs gigabytes under the
+# race detector, so they run again without it), then grpc-go's interop suite
 # through a real sluice binary, then the README's demo command checked with
 # grpcurl.
 test:
 	go test -race -count=1 -timeout 10m ./...
+	go test -count=1 -timeout 10m -run 'Corpora' ./transcoding ./cmd/sluice
 	./scripts/interop.sh
 	./scripts/demo-smoke.sh
 
 build:
 	go build -o $(BIN)/sluice ./cmd/sluice
+
+# Builds the contract corpora the REST routing is tested and measured
+# against (Google's published APIs, grpc-gateway's examples) into
+# scripts/corpora/out, git-ignored. Tests that need them skip without them.
+corpora: $(BUF)
+	./scripts/corpora/build.sh
 
 # gofmt, go vet and staticcheck over our code (gen/ is the generator's).
 lint: $(BIN)/staticcheck

@@ -203,8 +203,9 @@ func TestRESTUnlinkedDescriptorSet(t *testing.T) {
 	}
 }
 
-// TestBuildRoutesErrors checks that every bad rule is reported at once,
-// each naming its method, and conflicts naming both sources.
+// TestBuildRoutesErrors checks that, with WithStrictRoutes, every bad rule
+// is reported at once, each naming its method, and conflicts naming both
+// sources.
 func TestBuildRoutesErrors(t *testing.T) {
 	t.Parallel()
 	get, create, update := defaultThingRules()
@@ -215,13 +216,13 @@ func TestBuildRoutesErrors(t *testing.T) {
 	}{
 		{name: "conflict", get: get, create: create,
 			update: &annotations.HttpRule{Pattern: &annotations.HttpRule_Get{Get: "/v1/{child.name=things/*}"}},
-			want:   []string{"things.v1.ThingService.UpdateThing", "things.v1.ThingService.GetThing", "conflicts"}},
+			want:   []string{"things.v1.ThingService.UpdateThing", "things.v1.ThingService.GetThing", "shadowed by"}},
 		{name: "nested additional bindings", get: get, create: create,
 			update: &annotations.HttpRule{Pattern: &annotations.HttpRule_Get{Get: "/v1/x"}, AdditionalBindings: []*annotations.HttpRule{{
 				Pattern:            &annotations.HttpRule_Get{Get: "/v1/y"},
 				AdditionalBindings: []*annotations.HttpRule{{Pattern: &annotations.HttpRule_Get{Get: "/v1/z"}}},
 			}}},
-			want: []string{"UpdateThing", "may not nest"}},
+			want: []string{"UpdateThing", "may not have additional_bindings"}},
 		{name: "everything wrong at once",
 			get:    &annotations.HttpRule{Pattern: &annotations.HttpRule_Get{Get: "/v1/{nope}"}},
 			create: &annotations.HttpRule{Pattern: &annotations.HttpRule_Post{Post: "/v1/things"}, Body: "missing", ResponseBody: "absent"},
@@ -234,7 +235,8 @@ func TestBuildRoutesErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := transcoding.BuildRoutes(thingsSnapshot(t, func() (_, _, _ *annotations.HttpRule) { return tt.get, tt.create, tt.update }))
+			_, err := transcoding.BuildRoutes(thingsSnapshot(t, func() (_, _, _ *annotations.HttpRule) { return tt.get, tt.create, tt.update }),
+				transcoding.WithStrictRoutes())
 			if err == nil {
 				t.Fatal("no error")
 			}

@@ -286,8 +286,16 @@ type routeOptionFunc func(*routeConfig)
 func (f routeOptionFunc) applyRoute(c *routeConfig) { f(c) }
 
 type routeConfig struct {
-	strict      map[string]bool
-	fullyDecode bool
+	strict       map[string]bool
+	fullyDecode  bool
+	strictRoutes bool
+}
+
+// WithStrictRoutes makes BuildRoutes fail, listing every one, when a
+// binding is skipped or shadowed, instead of serving the others (config
+// rest.strict_routes, `sluice validate --strict`).
+func WithStrictRoutes() RouteOption {
+	return routeOptionFunc(func(c *routeConfig) { c.strictRoutes = true })
 }
 
 // WithStrictMethods makes the routes of the named methods

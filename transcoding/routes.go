@@ -3,7 +3,8 @@ package transcoding
 import (
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
+	"strconv"
 	"strings"
 
 	"google.golang.org/genproto/googleapis/api/annotations"
@@ -24,18 +25,37 @@ import (
 type Routes struct {
 	snap     *registry.Snapshot
 	router   *httprule.Router
-	bindings []*binding
+	bindings []*binding // served
+	// unserved are the bindings that are not served: skipped, or shadowed
+	// by a later identical template.
+	unserved []Route
 	// resolver resolves JSON types (Any, extensions, error details)
 	// through the snapshot's contracts, then the linked types.
 	resolver typeResolver
 }
+
+// RouteStatus says whether a binding is served.
+type RouteStatus uint8
+
+const (
+	// RouteOK is a served binding.
+	RouteOK RouteStatus = iota
+	// RouteShadowed is a binding whose template matches exactly the same
+	// paths, with the same HTTP method, as a binding declared later, which
+	// is served instead (Route.Reason names it).
+	RouteShadowed
+	// RouteSkipped is a binding sluice cannot serve (Route.Reason says
+	// why). Its method stays reachable over gRPC and by its other bindings.
+	RouteSkipped
+)
 
 // Route describes one REST binding, for listings (`sluice routes`) and
 // documentation.
 type Route struct {
 	// HTTPMethod is the HTTP method, or a custom pattern's kind.
 	HTTPMethod string
-	// Template is the path template in canonical form.
+	// Template is the path template in canonical form, or as written when
+	// it does not parse.
 	Template string
 	// Method is the gRPC method path, "/pkg.Service/Method".
 	Method string
@@ -45,6 +65,39 @@ type Route struct {
 	ResponseBody string
 	// Source names the contract and the binding the route comes from.
 	Source string
+	// File is the .proto file that declares the method.
+	File string
+	// Status says whether the binding is served.
+	Status RouteStatus
+	// Reason says why a binding is not served: the binding that shadows it
+	// (RouteShadowed) or what sluice cannot serve (RouteSkipped).
+	Reason string
+}
+
+// StatusText returns the status column of `sluice routes`: "ok",
+// "shadowed by <binding>" or "skipped: <reason>".
+func (r Route) StatusText() string {
+	switch r.Status {
+	case RouteShadowed:
+		return "shadowed by " + r.Reason
+	case RouteSkipped:
+		return "skipped: " + r.Reason
+	}
+	return "ok"
+}
+
+// Err returns nil for a served binding, and otherwise an error naming the
+// binding, its method, its source (file included) and why it is not
+// served.
+func (r Route) Err() error {
+	switch r.Status {
+	case RouteShadowed:
+		return fmt.Errorf("REST binding %s %s of %s is shadowed by %s: both match the same paths and the one declared later wins",
+			r.HTTPMethod, r.Template, r.Source, r.Reason)
+	case RouteSkipped:
+		return fmt.Errorf("REST binding %s %s of %s is skipped: %s", r.HTTPMethod, r.Template, r.Source, r.Reason)
+	}
+	return nil
 }
 
 // bodyKind says where a request body goes.
@@ -62,7 +115,7 @@ type binding struct {
 	method       *registry.Method
 	httpMethod   string
 	template     *httprule.Template
-	source       string
+	index        int // 0 for the rule, i for its additional binding i
 	in, out      protoreflect.MessageType
 	vars         [][]protoreflect.FieldDescriptor // per template variable, the field path
 	body         bodyKind
@@ -81,11 +134,19 @@ type binding struct {
 const httpBodyName = "google.api.HttpBody"
 
 // BuildRoutes compiles the google.api.http rules of every method in s.
-// Every problem is reported, joined, each naming its method: a template
-// that does not parse, a variable, body or response_body naming no
-// suitable field, a GET rule with a body, nested additional_bindings, and
-// two bindings with the same HTTP method and the same template shape (the
-// error names both sources).
+//
+// Loading never fails on one binding. A binding sluice cannot serve (a
+// template that does not parse, a variable, body or response_body naming no
+// suitable field, a GET rule with a body, nested additional_bindings) is
+// skipped; its method stays reachable over gRPC. Of two bindings with the
+// same HTTP method and the same template shape, the one declared later
+// wins, as in grpc-gateway, where a later registration shadows an earlier
+// one; "later" orders files by path, then follows declaration order in a
+// file (services, methods, a rule before its additional_bindings). Every
+// binding not served is listed by Routes.Problems and Routes.All.
+//
+// With WithStrictRoutes, any skipped or shadowed binding is an error
+// instead: every one is reported, joined.
 func BuildRoutes(s *registry.Snapshot, opts ...RouteOption) (*Routes, error) {
 	if s == nil {
 		return nil, errors.New("build routes: nil snapshot")
@@ -100,44 +161,122 @@ func BuildRoutes(s *registry.Snapshot, opts ...RouteOption) (*Routes, error) {
 	}
 	b := httprule.NewBuilder(bopts...)
 	rt := &Routes{snap: s, resolver: withLinkedTypes(s.Types())}
-	var errs []error
-	for _, m := range s.Methods() {
+	// shadowedBy records, for each binding that lost a collision, the one
+	// that beat it; that one may lose in turn to a third.
+	shadowedBy := map[*binding]*binding{}
+	var added []*binding
+	for _, m := range declarationOrder(s.Methods()) {
 		rule := httpRule(m.Desc)
 		if rule == nil {
 			continue
 		}
 		name := string(m.Desc.FullName())
 		file := m.Desc.ParentFile().Path()
-		rules := []*annotations.HttpRule{rule}
-		for i, extra := range rule.GetAdditionalBindings() {
-			if len(extra.GetAdditionalBindings()) > 0 {
-				errs = append(errs, fmt.Errorf("method %s (%s): additional binding %d has additional_bindings of its own; they may not nest", name, file, i+1))
-				continue
-			}
-			rules = append(rules, extra)
+		skip := func(r *annotations.HttpRule, source string, reason string) {
+			method, path := ruleText(r)
+			rt.unserved = append(rt.unserved, Route{
+				HTTPMethod: method, Template: path, Method: m.Path, Body: r.GetBody(), ResponseBody: r.GetResponseBody(),
+				Source: source, File: file, Status: RouteSkipped, Reason: reason,
+			})
 		}
+		rules := []*annotations.HttpRule{rule}
+		rules = append(rules, rule.GetAdditionalBindings()...)
 		for i, r := range rules {
-			source := fmt.Sprintf("%s in %s (%s)", name, file, m.Source)
-			if i > 0 {
-				source = fmt.Sprintf("%s additional binding %d in %s (%s)", name, i, file, m.Source)
+			source := bindingSource(m, i)
+			if i > 0 && len(r.GetAdditionalBindings()) > 0 {
+				skip(r, source, "an additional binding may not have additional_bindings of its own")
+				for k, nested := range r.GetAdditionalBindings() {
+					skip(nested, fmt.Sprintf("%s nested binding %d in %s (%s)", name, k+1, file, m.Source),
+						"additional_bindings may nest only one level deep")
+				}
+				continue
 			}
-			bd, err := compileBinding(s, m, r, source, cfg.strict[m.Path])
+			bd, err := compileBinding(s, m, r, i, cfg.strict[m.Path])
 			if err != nil {
-				errs = append(errs, fmt.Errorf("method %s (%s): %w", name, file, err))
+				skip(r, source, strings.ReplaceAll(err.Error(), "\n", "; "))
 				continue
 			}
-			if err := b.Add(httprule.Route{Method: bd.httpMethod, Template: bd.template, Value: bd, Source: source}); err != nil {
-				errs = append(errs, err)
+			// The method's name is enough for the router, which reports
+			// conflicts to us only; it costs no memory per route.
+			err = b.Add(httprule.Route{Method: bd.httpMethod, Template: bd.template, Value: bd, Source: name})
+			var ce *httprule.ConflictError
+			switch {
+			case errors.As(err, &ce):
+				shadowedBy[ce.Shadowed.Value.(*binding)] = bd
+			case err != nil:
+				skip(r, source, err.Error())
 				continue
 			}
-			rt.bindings = append(rt.bindings, bd)
+			added = append(added, bd)
 		}
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	for _, bd := range added {
+		winner, lost := shadowedBy[bd]
+		if !lost {
+			rt.bindings = append(rt.bindings, bd)
+			continue
+		}
+		for next, ok := shadowedBy[winner]; ok; next, ok = shadowedBy[winner] {
+			winner = next
+		}
+		r := bd.route()
+		r.Status, r.Reason = RouteShadowed, winner.httpMethod+" "+winner.template.String()+" of "+bindingSource(winner.method, winner.index)
+		rt.unserved = append(rt.unserved, r)
+	}
+	if cfg.strictRoutes {
+		if errs := rt.Problems(); len(errs) > 0 {
+			return nil, errors.Join(errs...)
+		}
 	}
 	rt.router = b.Build()
 	return rt, nil
+}
+
+// bindingSource names binding i of m's rule (0 for the rule itself) and
+// where it comes from. It is built when needed, for listings and errors,
+// rather than kept with every binding.
+func bindingSource(m *registry.Method, i int) string {
+	name, file := string(m.Desc.FullName()), m.Desc.ParentFile().Path()
+	if i == 0 {
+		return name + " in " + file + " (" + m.Source + ")"
+	}
+	return name + " additional binding " + strconv.Itoa(i) + " in " + file + " (" + m.Source + ")"
+}
+
+// declarationOrder sorts methods by file path, then in the order their
+// file declares them, which decides which of two identical bindings wins.
+func declarationOrder(ms []*registry.Method) []*registry.Method {
+	out := slices.Clone(ms)
+	slices.SortStableFunc(out, func(a, b *registry.Method) int {
+		if c := strings.Compare(a.Desc.ParentFile().Path(), b.Desc.ParentFile().Path()); c != 0 {
+			return c
+		}
+		if c := a.Desc.Parent().Index() - b.Desc.Parent().Index(); c != 0 {
+			return c
+		}
+		return a.Desc.Index() - b.Desc.Index()
+	})
+	return out
+}
+
+// ruleText returns a rule's HTTP method and path as written, for the
+// listing of a binding that did not compile.
+func ruleText(r *annotations.HttpRule) (method, path string) {
+	switch p := r.GetPattern().(type) {
+	case *annotations.HttpRule_Get:
+		return "GET", p.Get
+	case *annotations.HttpRule_Put:
+		return "PUT", p.Put
+	case *annotations.HttpRule_Post:
+		return "POST", p.Post
+	case *annotations.HttpRule_Delete:
+		return "DELETE", p.Delete
+	case *annotations.HttpRule_Patch:
+		return "PATCH", p.Patch
+	case *annotations.HttpRule_Custom:
+		return p.Custom.GetKind(), p.Custom.GetPath()
+	}
+	return "-", "-"
 }
 
 // httpRule returns the method's google.api.http option, or nil. Options
@@ -174,7 +313,7 @@ func messageType(s *registry.Snapshot, md protoreflect.MessageDescriptor) protor
 	return dynamicpb.NewMessageType(md)
 }
 
-func compileBinding(s *registry.Snapshot, m *registry.Method, rule *annotations.HttpRule, source string, strict bool) (*binding, error) {
+func compileBinding(s *registry.Snapshot, m *registry.Method, rule *annotations.HttpRule, index int, strict bool) (*binding, error) {
 	httpMethod, tmpl, err := httprule.ParseRule(rule)
 	if err != nil {
 		return nil, err
@@ -184,7 +323,7 @@ func compileBinding(s *registry.Snapshot, m *registry.Method, rule *annotations.
 		method:     m,
 		httpMethod: httpMethod,
 		template:   tmpl,
-		source:     source,
+		index:      index,
 		in:         messageType(s, in),
 		out:        messageType(s, out),
 		strict:     strict,
@@ -288,24 +427,65 @@ func ScalarMessage(name protoreflect.FullName) bool {
 // Snapshot returns the snapshot the table was built from.
 func (r *Routes) Snapshot() *registry.Snapshot { return r.snap }
 
-// List returns every route, sorted by template then HTTP method.
+// List returns every served route, sorted by template then HTTP method.
 func (r *Routes) List() []Route {
 	out := make([]Route, 0, len(r.bindings))
 	for _, b := range r.bindings {
-		out = append(out, Route{
-			HTTPMethod:   b.httpMethod,
-			Template:     b.template.String(),
-			Method:       b.method.Path,
-			Body:         b.bodyName,
-			ResponseBody: b.respName,
-			Source:       b.source,
-		})
+		out = append(out, b.route())
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Template != out[j].Template {
-			return out[i].Template < out[j].Template
-		}
-		return out[i].HTTPMethod < out[j].HTTPMethod
-	})
+	sortRoutes(out)
 	return out
+}
+
+// All returns every binding of the contracts, one each, served or not,
+// sorted by template, HTTP method, then status and source: the rows of
+// `sluice routes`.
+func (r *Routes) All() []Route {
+	out := make([]Route, 0, len(r.bindings)+len(r.unserved))
+	for _, b := range r.bindings {
+		out = append(out, b.route())
+	}
+	out = append(out, r.unserved...)
+	sortRoutes(out)
+	return out
+}
+
+// Problems returns one error per binding that is not served (see
+// Route.Err), in the order of All.
+func (r *Routes) Problems() []error {
+	rows := slices.Clone(r.unserved)
+	sortRoutes(rows)
+	errs := make([]error, 0, len(rows))
+	for _, row := range rows {
+		errs = append(errs, row.Err())
+	}
+	return errs
+}
+
+// route is the listing of a compiled binding.
+func (b *binding) route() Route {
+	return Route{
+		HTTPMethod:   b.httpMethod,
+		Template:     b.template.String(),
+		Method:       b.method.Path,
+		Body:         b.bodyName,
+		ResponseBody: b.respName,
+		Source:       bindingSource(b.method, b.index),
+		File:         b.method.Desc.ParentFile().Path(),
+	}
+}
+
+func sortRoutes(rs []Route) {
+	slices.SortStableFunc(rs, func(a, b Route) int {
+		if c := strings.Compare(a.Template, b.Template); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.HTTPMethod, b.HTTPMethod); c != 0 {
+			return c
+		}
+		if c := int(a.Status) - int(b.Status); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Source, b.Source)
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -122,16 +123,45 @@ type routeTable struct {
 
 func (t *routeTable) Load() *transcoding.Routes { return t.current.Load() }
 
-// newRouteTable builds the REST routes of the loaded contracts. Conflicting
-// or malformed rules fail start-up, naming both sources.
-func newRouteTable(reg *registry.Registry) (*routeTable, error) {
-	routes, err := transcoding.BuildRoutes(reg.Snapshot())
+// newRouteTable builds the REST routes of the loaded contracts. A binding
+// that cannot be served, or that another shadows, is logged and left out
+// (rest.strict_routes makes it fail start-up instead).
+func newRouteTable(cfg *config.Config, reg *registry.Registry, logger *slog.Logger) (*routeTable, error) {
+	routes, err := buildRoutes(cfg, reg.Snapshot(), logger)
 	if err != nil {
-		return nil, fmt.Errorf("REST routes: %w", err)
+		return nil, err
 	}
 	t := &routeTable{}
 	t.current.Store(routes)
+	// Loading a large descriptor set leaves several times its size in
+	// garbage (the decoded descriptor protos); hand it back to the system
+	// now rather than keeping the process at its loading peak.
+	debug.FreeOSMemory()
 	return t, nil
+}
+
+// routeOptions are the BuildRoutes options of the configuration.
+func routeOptions(cfg *config.Config) []transcoding.RouteOption {
+	if cfg.REST.StrictRoutes {
+		return []transcoding.RouteOption{transcoding.WithStrictRoutes()}
+	}
+	return nil
+}
+
+// buildRoutes builds the REST routes of s as serve and reload do, and logs
+// a warning for every binding not served.
+func buildRoutes(cfg *config.Config, s *registry.Snapshot, logger *slog.Logger) (*transcoding.Routes, error) {
+	routes, err := transcoding.BuildRoutes(s, routeOptions(cfg)...)
+	if err != nil {
+		return nil, fmt.Errorf("REST routes: %w", err)
+	}
+	for _, r := range routes.All() {
+		if r.Status != transcoding.RouteOK {
+			logger.Warn("REST binding not served; its method stays reachable over gRPC",
+				"binding", r.HTTPMethod+" "+r.Template, "method", r.Method, "file", r.File, "status", r.StatusText())
+		}
+	}
+	return routes, nil
 }
 
 // watchContracts reloads contracts on SIGHUP, when a descriptor set file
@@ -144,9 +174,9 @@ func watchContracts(lc fx.Lifecycle, cfg *config.Config, cs *contractSources, re
 		registry.WithFiles(cfg.DescriptorSets...),
 		registry.WithWatchLogger(logger),
 		registry.WithCheck(func(s *registry.Snapshot) error {
-			r, err := transcoding.BuildRoutes(s)
+			r, err := buildRoutes(cfg, s, logger)
 			if err != nil {
-				return fmt.Errorf("REST routes: %w", err)
+				return err
 			}
 			routes.current.Store(r)
 			return nil

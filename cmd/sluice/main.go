@@ -3,7 +3,7 @@
 //
 //	sluice serve [--config FILE] [--listen ADDR] [--admin ADDR]
 //	             [--descriptor-set FILE]... [--upstream PATTERN=TARGET]...
-//	sluice validate [same flags]
+//	sluice validate [same flags] [--strict]
 //	sluice routes [same flags]
 //	sluice openapi [same flags]
 //	sluice demo-upstream [--listen ADDR]

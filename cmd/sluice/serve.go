@@ -96,6 +96,7 @@ func validateCommand(args []string, stdout, stderr io.Writer) int {
 	var in inputs
 	fs := newFlagSet("validate", stderr)
 	in.register(fs)
+	strict := fs.Bool("strict", false, "fail on a REST binding that is skipped or shadowed, as rest.strict_routes does")
 	if err := in.parse(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -115,9 +116,19 @@ func validateCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "contracts: %v\n", err)
 		return 1
 	}
-	if _, err := transcoding.BuildRoutes(reg.Snapshot()); err != nil {
+	ropts := routeOptions(cfg)
+	if *strict {
+		ropts = append(ropts, transcoding.WithStrictRoutes())
+	}
+	routes, err := transcoding.BuildRoutes(reg.Snapshot(), ropts...)
+	if err != nil {
 		fmt.Fprintf(stderr, "REST routes: %v\n", err)
 		return 1
+	}
+	// A binding not served is a warning: its method stays reachable over
+	// gRPC (--strict or rest.strict_routes made it an error above).
+	for _, err := range routes.Problems() {
+		fmt.Fprintf(stderr, "warning: %v\n", err)
 	}
 	// Warnings do not fail validation: rules that match no known method,
 	// rules shadowed by more specific ones, methods left to the default.

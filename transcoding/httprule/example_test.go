@@ -16,12 +16,12 @@ func ExampleParse() {
 	for _, v := range tmpl.Variables() {
 		fmt.Println(v.FieldPath, v.Start, v.End)
 	}
-	_, err = httprule.Parse("/v1/{name=**}/books")
+	_, err = httprule.Parse("/v1/{name=**}/books/**")
 	fmt.Println(err)
 	// Output:
 	// /v1/shelves/*/books/*:publish publish
 	// [book name] 1 5
-	// parse path template "/v1/{name=**}/books": column 11: '**' must be the last segment (only a verb may follow it)
+	// parse path template "/v1/{name=**}/books/**": column 21: a second '**'; a template may have only one
 }
 
 func ExampleNewBuilder() {
@@ -50,8 +50,8 @@ func ExampleNewBuilder() {
 	_, res = router.Match("GET", "/v1/shelves/%zz")
 	fmt.Println(res)
 	// Output:
-	// route GET /v1/shelves/{shelf} from "library.v1.Library/GetShelfAgain" conflicts with GET /v1/{name=shelves/*} from "library.v1.Library/GetShelf": both match the same paths
-	// Found library.v1.Library/GetShelf [name] shelves/a%2Fb
+	// route GET /v1/shelves/{shelf} from "library.v1.Library/GetShelfAgain" shadows GET /v1/{name=shelves/*} from "library.v1.Library/GetShelf": both match the same paths, the later one wins
+	// Found library.v1.Library/GetShelfAgain [shelf] a/b
 	// Found library.v1.Library/ArchiveShelf shelves/s1
 	// MethodNotAllowed [GET]
 	// MalformedPath

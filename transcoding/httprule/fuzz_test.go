@@ -16,6 +16,9 @@ func FuzzParse(f *testing.F) {
 		"/", "/v1/shelves", "/v1/{name=shelves/*/books/*}", "/v1/{book.name=shelves/*}/x:verb",
 		"/v1/{name=a/*/b/**}", "/v1/**:undelete", "/v1/{name=x:y}:z", "/v1/a:b/c:d:e",
 		"/%76%31/a%2fb", "/v1/{a}/{a.b}", "/v1/{a={b}}", "/v1/**/x", "/v1/{", "/v1/:x", "",
+		"/v1/{parent=projects/*/databases/*/documents/**}/{collection_id}", "/v1test2/{name=**/botSessions/*}",
+		"/v1/{name=projects/*/keyRings/*/cryptoKeys/**}/protectedResourcesSummary", "/v1/{uuid}:custom:custom",
+		"/v1/**/a/**", "/v1/*:a:b", "/v1/{a=**}/{b}/c:d:e",
 	} {
 		f.Add(s)
 	}
@@ -90,6 +93,8 @@ func FuzzMatch(f *testing.F) {
 		"/v1/shelves/a%2Fb", "/v1/shelves/s1:archive", "/v1/shelves/a:b:c", "/v1/files/a/b/c.txt",
 		"/v2/a/x/b/c", "/p/lit/y", "/p/foo/x", "/v1/operations/o/p:cancel", "/v1/shelves/%zz",
 		"/v1/shelves/", "//", "/q/x/y:v", "/%76%31/shelve%73", "/v1/shelves/a%20b%41%25",
+		"/v1/projects/p/databases/d/documents/a/b/c", "/v1test2/a/botSessions/s", "/v1test2/x/botSessions",
+		"/v1/example/1:custom:custom", "/v1/example/a:b:custom", "/r/a/b/x/c:v",
 	} {
 		for _, m := range []string{"GET", "POST", "PUT"} {
 			f.Add(m, p)
@@ -121,8 +126,11 @@ func FuzzMatch(f *testing.F) {
 				t.Fatalf("%d vars for %d variables", len(m.Vars), len(vars))
 			}
 			segs := strings.Split(path[1:], "/")
-			if last := segs[len(segs)-1]; strings.Contains(last, ":") {
-				segs = append(segs, last[:strings.LastIndexByte(last, ':')])
+			last := segs[len(segs)-1]
+			for c := range len(last) {
+				if last[c] == ':' {
+					segs = append(segs, last[:c]) // the segment without a verb
+				}
 			}
 			for k, v := range m.Vars {
 				if !slices.Equal(v.FieldPath, vars[k].FieldPath) {

@@ -31,16 +31,21 @@ func (e *ParseError) Error() string {
 //	FieldPath = IDENT { "." IDENT } ;
 //	Verb     = ":" LITERAL ;
 //
-// On top of the grammar it enforces the spec's rules: "**" only as the last
-// segment, no nested variables, no empty segments, no field bound twice (nor
-// a field and one of its sub-fields), LITERAL made of RFC 3986 path
-// characters (unreserved, sub-delims, ':', '@' and valid "%XX" escapes, but
-// not '*', which would read as a wildcard). {var} means {var=*}.
+// On top of the grammar it enforces the spec's rules: at most one "**" per
+// template (anything may follow it: literals, "*", variables, a verb), no
+// nested variables, no empty segments, no field bound twice (nor a field and
+// one of its sub-fields), LITERAL made of RFC 3986 path characters
+// (unreserved, sub-delims, ':', '@' and valid "%XX" escapes, but not '*',
+// which would read as a wildcard). {var} means {var=*}.
 //
-// The verb is the text after the last ':' of the last segment that is outside
-// any variable, so "/v1/{name=a:b}" has no verb and "/v1/a:b:c" is the literal
-// "a:b" with the verb "c". The bare root "/" is accepted as a template with no
-// segments, as grpc-gateway does, although the grammar requires one.
+// The verb is found in the last segment (the text after the last '/'
+// outside any variable). When that segment is a variable, "*" or "**", the
+// verb is all the text after it and a ':', colons included: "/v1/{uuid}:a:b"
+// has the verb "a:b", as grpc-gateway reads it. Otherwise it is the text
+// after the segment's last ':' outside any variable: "/v1/{name=a:b}" has no
+// verb and "/v1/a:b:c" is the literal "a:b" with the verb "c". The bare
+// root "/" is accepted as a template with no segments, as grpc-gateway
+// does, although the grammar requires one.
 //
 // Errors are *ParseError values naming the template and the column.
 func Parse(template string) (*Template, error) {
@@ -65,31 +70,28 @@ func (p *parser) parse() (*Template, error) {
 	if src == "" || src[0] != '/' {
 		return nil, p.errorf(0, "a template must start with '/'")
 	}
-	t := &Template{}
+	t := &Template{deep: -1}
 	if src == "/" {
-		t.render()
+		t.render(src)
 		return t, nil
 	}
 
-	// Find the verb: the last ':' at variable depth 0 after the last '/' at
-	// depth 0. Unbalanced braces are reported by the segment parser.
-	end, depth := len(src), 0
-	for i := 1; i < len(src); i++ {
-		switch src[i] {
-		case '{':
-			depth++
-		case '}':
-			depth--
-		case '/':
-			if depth == 0 {
-				end = len(src)
-			}
-		case ':':
-			if depth == 0 {
-				end = i
-			}
-		}
+	// Every segment follows one '/' and every variable opens with one '{',
+	// so these are the exact sizes: a route table keeps every template it
+	// parses, with no spare capacity.
+	p.segs = make([]Segment, 0, strings.Count(src, "/"))
+	p.offs = make([]int, 0, cap(p.segs))
+	if n := strings.Count(src, "{"); n > 0 {
+		p.vars = make([]Variable, 0, n)
 	}
+
+	// Find the verb. The last segment is the text after the last '/' at
+	// variable depth 0. When it is a variable, the verb is everything after
+	// the variable's '}' and a ':' (so "{uuid}:custom:custom" has the verb
+	// "custom:custom", as grpc-gateway reads it); otherwise it is the text
+	// after the segment's last ':' ("a:b:c" is the literal "a:b" with the
+	// verb "c"). Unbalanced braces are reported by the segment parser.
+	end := p.verbStart()
 	if end < len(src) {
 		verb := src[end+1:]
 		if verb == "" {
@@ -118,17 +120,77 @@ func (p *parser) parse() (*Template, error) {
 		i++ // the '/'
 	}
 
+	deep := -1
 	for k, s := range p.segs {
-		if s.Kind == DeepWildcard && k != len(p.segs)-1 {
-			return nil, p.errorf(p.offs[k], "'**' must be the last segment (only a verb may follow it)")
+		if s.Kind != DeepWildcard {
+			continue
 		}
+		if deep >= 0 {
+			return nil, p.errorf(p.offs[k], "a second '**'; a template may have only one")
+		}
+		deep = k
 	}
 	if err := p.checkFieldPaths(); err != nil {
 		return nil, err
 	}
-	t.segments, t.variables = p.segs, p.vars
-	t.render()
+	t.segments, t.variables, t.deep = p.segs, p.vars, deep
+	t.render(src)
 	return t, nil
+}
+
+// verbStart returns the offset of the ':' that starts the template's verb,
+// or len(p.src) when it has none. See parse for the rule.
+func (p *parser) verbStart() int {
+	src := p.src
+	last, depth := 1, 0
+	for i := 1; i < len(src); i++ {
+		switch src[i] {
+		case '{':
+			depth++
+		case '}':
+			depth--
+		case '/':
+			if depth == 0 {
+				last = i + 1
+			}
+		}
+	}
+	if strings.HasPrefix(src[last:], "*:") || strings.HasPrefix(src[last:], "**:") {
+		return strings.IndexByte(src[last:], ':') + last
+	}
+	if last < len(src) && src[last] == '{' {
+		depth = 0
+		for i := last; i < len(src); i++ {
+			switch src[i] {
+			case '{':
+				depth++
+			case '}':
+				depth--
+				if depth == 0 {
+					if i+1 < len(src) && src[i+1] == ':' {
+						return i + 1
+					}
+					return len(src)
+				}
+			}
+		}
+		return len(src)
+	}
+	depth = 0
+	end := len(src)
+	for i := last; i < len(src); i++ {
+		switch src[i] {
+		case '{':
+			depth++
+		case '}':
+			depth--
+		case ':':
+			if depth == 0 {
+				end = i
+			}
+		}
+	}
+	return end
 }
 
 // checkFieldPaths rejects a field bound twice, directly or through one of

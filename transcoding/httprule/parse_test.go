@@ -108,6 +108,44 @@ func TestParse(t *testing.T) {
 			segs: []httprule.Segment{lit("v1"), deep},
 		},
 		{
+			// "**" followed by more segments and a variable (Firestore).
+			tmpl:  "/v1/{parent=projects/*/databases/*/documents/**}/{collection_id}",
+			str:   "/v1/{parent=projects/*/databases/*/documents/**}/{collection_id}",
+			shape: "/v1/projects/*/databases/*/documents/**/*",
+			segs:  []httprule.Segment{lit("v1"), lit("projects"), star, lit("databases"), star, lit("documents"), deep, star},
+			vars: []httprule.Variable{
+				{FieldPath: []string{"parent"}, Start: 1, End: 7},
+				{FieldPath: []string{"collection_id"}, Start: 7, End: 8},
+			},
+		},
+		{
+			// "**" followed by a literal (KMS inventory).
+			tmpl:  "/v1/{name=projects/*/locations/*/keyRings/*/cryptoKeys/**}/protectedResourcesSummary",
+			str:   "/v1/{name=projects/*/locations/*/keyRings/*/cryptoKeys/**}/protectedResourcesSummary",
+			shape: "/v1/projects/*/locations/*/keyRings/*/cryptoKeys/**/protectedResourcesSummary",
+			segs: []httprule.Segment{lit("v1"), lit("projects"), star, lit("locations"), star, lit("keyRings"), star,
+				lit("cryptoKeys"), deep, lit("protectedResourcesSummary")},
+			vars: []httprule.Variable{{FieldPath: []string{"name"}, Start: 1, End: 9}},
+		},
+		{
+			// "**" first inside a variable.
+			tmpl: "/v1test2/{name=**/botSessions/*}", str: "/v1test2/{name=**/botSessions/*}",
+			shape: "/v1test2/**/botSessions/*",
+			segs:  []httprule.Segment{lit("v1test2"), deep, lit("botSessions"), star},
+			vars:  []httprule.Variable{{FieldPath: []string{"name"}, Start: 1, End: 4}},
+		},
+		{
+			// After a variable, the verb is all the text after the first ':'.
+			tmpl: "/v1/example/a_bit_of_everything/{uuid}:custom:custom", str: "/v1/example/a_bit_of_everything/{uuid}:custom:custom",
+			shape: "/v1/example/a_bit_of_everything/*:custom:custom", verb: "custom:custom",
+			segs: []httprule.Segment{lit("v1"), lit("example"), lit("a_bit_of_everything"), star},
+			vars: []httprule.Variable{{FieldPath: []string{"uuid"}, Start: 3, End: 4}},
+		},
+		{
+			tmpl: "/v1/**:a:b", str: "/v1/**:a:b", shape: "/v1/**:a:b", verb: "a:b",
+			segs: []httprule.Segment{lit("v1"), deep},
+		},
+		{
 			// Escaped unreserved characters are decoded, other hex upper-cased.
 			tmpl: "/%76%31/a%2fb/%7E@!$&'()+,;=:%41%3a", str: "/v1/a%2Fb/~@!$&'()+,;=:A%3A",
 			shape: "/v1/a%2Fb/~@!$&'()+,;=:A%3A", verb: "A%3A",
@@ -161,9 +199,10 @@ func TestParseErrors(t *testing.T) {
 		{"/v1/shelves/", 13, "empty segment"},
 		{"/v1/:verb", 5, "empty segment"},
 		{"/v1/shelves:", 12, "empty verb"},
-		{"/v1/**/books", 5, "'**' must be the last segment"},
-		{"/v1/{name=**}/books", 11, "'**' must be the last segment"},
-		{"/v1/{name=a/**/b}", 13, "'**' must be the last segment"},
+		{"/v1/**/books/**", 14, "a second '**'"},
+		{"/v1/{name=**}/{other=a/**}", 24, "a second '**'"},
+		{"/v1/{uuid}:", 11, "empty verb"},
+		{"/v1/{uuid}:a*b", 13, `'*' in verb "a*b"`},
 		{"/v1/{a", 5, `variable "{a" is not closed`},
 		{"/v1/{", 5, `variable "{" is not closed`},
 		{"/v1/{a=b/c", 5, `variable "{a=b/c" is not closed`},

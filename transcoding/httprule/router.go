@@ -23,16 +23,19 @@ type Route struct {
 
 // ConflictError reports that two routes have the same method and templates
 // that match exactly the same paths (equal Template.Shape, verb included).
+// The route added later wins, as in grpc-gateway, whose ServeMux tries the
+// handler registered last first: Winner is served, Shadowed never matches.
 type ConflictError struct {
-	// Existing is the route added first, Added the one rejected.
-	Existing, Added *Route
+	// Shadowed is the route added earlier, which no request reaches;
+	// Winner the one added later, which replaced it.
+	Shadowed, Winner *Route
 }
 
-// Error names both routes and their sources.
+// Error names both routes and their sources, the winner first.
 func (e *ConflictError) Error() string {
-	return fmt.Sprintf("route %s %s from %q conflicts with %s %s from %q: both match the same paths",
-		e.Added.Method, e.Added.Template, e.Added.Source,
-		e.Existing.Method, e.Existing.Template, e.Existing.Source)
+	return fmt.Sprintf("route %s %s from %q shadows %s %s from %q: both match the same paths, the later one wins",
+		e.Winner.Method, e.Winner.Template, e.Winner.Source,
+		e.Shadowed.Method, e.Shadowed.Template, e.Shadowed.Source)
 }
 
 // Option configures a Builder.
@@ -54,28 +57,29 @@ func WithFullyDecodeReservedExpansion() Option {
 	return optionFunc(func(c *config) { c.fullyDecodeReserved = true })
 }
 
-// Builder collects routes, rejecting conflicts as they are added, and builds
-// a Router. A Builder is not safe for concurrent use.
+// Builder collects routes, resolving conflicts as they are added (the later
+// route wins), and builds a Router. A Builder is not safe for concurrent use.
 type Builder struct {
 	cfg    config
 	routes []*Route
-	byKey  map[routeKey]*Route
+	byKey  map[routeKey]int // index in routes
 }
 
 type routeKey struct{ method, shape string }
 
 // NewBuilder returns an empty Builder.
 func NewBuilder(opts ...Option) *Builder {
-	b := &Builder{byKey: make(map[routeKey]*Route)}
+	b := &Builder{byKey: make(map[routeKey]int)}
 	for _, o := range opts {
 		o.apply(&b.cfg)
 	}
 	return b
 }
 
-// Add adds a copy of r. It returns a *ConflictError, naming both sources,
-// when a route with the same method and an equivalent template (same
-// Template.Shape, so same verb) was added before; r is then not added.
+// Add adds a copy of r. When a route with the same method and an
+// equivalent template (same Template.Shape, so same verb) was added before,
+// r replaces it and Add returns a *ConflictError naming both: the later
+// route wins, deterministically. Any other error means r was not added.
 func (b *Builder) Add(r Route) error {
 	if r.Template == nil {
 		return fmt.Errorf("add route %s from %q: nil template", r.Method, r.Source)
@@ -84,10 +88,12 @@ func (b *Builder) Add(r Route) error {
 		return fmt.Errorf("add route %q %s from %q: method must be a non-empty HTTP token", r.Method, r.Template, r.Source)
 	}
 	k := routeKey{r.Method, r.Template.Shape()}
-	if prev, ok := b.byKey[k]; ok {
-		return &ConflictError{Existing: prev, Added: &r}
+	if i, ok := b.byKey[k]; ok {
+		prev := b.routes[i]
+		b.routes[i] = &r
+		return &ConflictError{Shadowed: prev, Winner: &r}
 	}
-	b.byKey[k] = &r
+	b.byKey[k] = len(b.routes)
 	b.routes = append(b.routes, &r)
 	return nil
 }
@@ -116,6 +122,7 @@ func (b *Builder) Build() *Router {
 	for _, rt := range b.routes {
 		r.insert(rt)
 	}
+	r.root.finish()
 	return r
 }
 
@@ -127,26 +134,154 @@ func (b *Builder) Build() *Router {
 // preferred to "*", and "*" to "**", backtracking only when the preferred
 // branch leads to no route for the method; the first route found wins. So
 // the most specific template wins, deterministically and independently of
-// the order routes were added. The last segment's text after its last ':' is
-// tried as a custom verb first, then, if nothing matches, as part of the
-// segment: "/v1/shelves/a:b" matches "/v1/{name=shelves/*}" with name "a:b"
-// unless some route has the verb "b" at that place.
+// the order routes were added.
+//
+// A "**" matches all the request's segments but the ones the rest of its
+// template needs: a template has one "**" at most, and what follows it has a
+// fixed number of segments k, so "**" takes everything up to the last k
+// segments, which must then match the rest of the template. There is no
+// choice to make, hence no backtracking inside "**". When several "**"
+// templates start at the same place, the one with more segments after its
+// "**" is tried first, then the one with a literal where the other has "*",
+// left to right.
+//
+// Custom verbs: the text after a ':' in the last segment is tried as a verb
+// when some route has that verb, the longest such text first (the first
+// ':'), then, if nothing matches, the whole segment is tried as a plain
+// segment. So "/v1/shelves/a:b" matches "/v1/{name=shelves/*}" with name
+// "a:b" unless some route has the verb "b" at that place, and
+// "/v1/x/1:custom:custom" matches "/v1/x/{id}:custom:custom" with id "1".
 //
 // Empty segments never match: "/v1/shelves/" and "/v1//shelves" do not
 // match "/v1/shelves" nor any wildcard. Matching costs time proportional to
-// the number of path segments (times the few wildcard branches tried), not
-// to the number of routes.
+// the number of path segments (times the few wildcard branches tried, and
+// the colons of the last segment), not to the number of routes.
 type Router struct {
 	root  *node
-	multi decodeMode // how multi-segment variables are decoded
+	multi decodeMode          // how multi-segment variables are decoded
+	verbs map[string]struct{} // every route's verb, canonical
 }
 
-// node is a trie node at a given segment depth.
+// node is a trie node at a given segment depth. Literal children are kept
+// in a sorted slice while there are few of them, which costs far less memory
+// than a map per node, and move to a map when there are many.
 type node struct {
-	lits map[string]*node // child per canonical literal
-	star *node            // child for "*"
-	ends []*leaf          // templates that end at this node
-	rest []*leaf          // templates whose "**" starts at this node
+	edges []edge           // sorted by literal; nil once byLit is used
+	byLit map[string]*node // literal children when there are many
+	// lens and firsts have bit k set when some literal child has length
+	// k%64, or first byte k%64: most request segments are resource IDs
+	// that name no literal, and these two tests turn most of them away
+	// before a search or a hash.
+	lens, firsts uint64
+	star         *node   // child for "*"
+	ends         []*leaf // templates that end at this node
+	rest         []*leaf // templates whose "**" starts at this node
+}
+
+type edge struct {
+	lit   string
+	child *node
+}
+
+// maxEdges is the number of literal children kept in a slice; past it a
+// node uses a map. Binary search over a few strings is as fast as hashing.
+const maxEdges = 16
+
+// child returns the child for the canonical literal lit, or nil.
+func (n *node) child(lit string) *node {
+	if n.byLit != nil {
+		return n.byLit[lit]
+	}
+	if len(n.edges) <= linearEdges {
+		for i := range n.edges {
+			if n.edges[i].lit == lit {
+				return n.edges[i].child
+			}
+		}
+		return nil
+	}
+	i := searchEdges(n.edges, lit)
+	if i < len(n.edges) && n.edges[i].lit == lit {
+		return n.edges[i].child
+	}
+	return nil
+}
+
+// searchEdges returns the index of the first edge whose literal is not
+// less than lit. It compares with operators rather than strings.Compare or
+// a closure, through which the request path would escape to the heap, and
+// with it the matcher's stack buffer.
+func searchEdges(edges []edge, lit string) int {
+	lo, hi := 0, len(edges)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if edges[mid].lit < lit {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo
+}
+
+// linearEdges is the number of literal children searched one by one:
+// comparing a few strings for equality beats a binary search.
+const linearEdges = 8
+
+// addChild returns the child for lit, creating it.
+func (n *node) addChild(lit string) *node {
+	if c := n.child(lit); c != nil {
+		return c
+	}
+	c := &node{}
+	n.lens |= 1 << (len(lit) % 64)
+	n.firsts |= 1 << (lit[0] % 64)
+	if n.byLit != nil {
+		n.byLit[lit] = c
+		return c
+	}
+	n.edges = slices.Insert(n.edges, searchEdges(n.edges, lit), edge{lit, c})
+	if len(n.edges) > maxEdges {
+		n.byLit = make(map[string]*node, len(n.edges))
+		for _, e := range n.edges {
+			n.byLit[e.lit] = e.child
+		}
+		n.edges = nil
+	}
+	return c
+}
+
+// finish orders each node's "**" leaves by precedence and trims the
+// slices built by appending, once every route is in.
+func (n *node) finish() {
+	slices.SortStableFunc(n.rest, func(a, b *leaf) int { return compareTails(a.tail, b.tail) })
+	slices.SortFunc(n.ends, compareLeaves)
+	n.edges = slices.Clip(n.edges)
+	n.ends = slices.Clip(n.ends)
+	n.rest = slices.Clip(n.rest)
+	for _, e := range n.edges {
+		e.child.finish()
+	}
+	for _, c := range n.byLit {
+		c.finish()
+	}
+	if n.star != nil {
+		n.star.finish()
+	}
+}
+
+// compareTails orders the segments after two "**": the more specific first
+// (more segments, then a literal before "*", left to right).
+func compareTails(a, b []Segment) int {
+	if len(a) != len(b) {
+		return len(b) - len(a)
+	}
+	for i := range a {
+		if a[i].Kind != b[i].Kind {
+			return int(a[i].Kind) - int(b[i].Kind) // Literal < Wildcard
+		}
+	}
+	return 0
 }
 
 type leaf struct {
@@ -154,47 +289,61 @@ type leaf struct {
 	method string
 	route  *Route
 	vars   []varSpec
+	tail   []Segment // the segments after "**", for a leaf in node.rest
+	nsegs  int       // the template's number of segments
+	deep   int       // index of the template's "**", or -1
+}
+
+// pos maps a boundary j between the template's segments to the boundary
+// between the n path segments it matched: the same before "**", counted
+// from the end of the path after it.
+func (l *leaf) pos(j, n int) int {
+	if l.deep < 0 || j <= l.deep {
+		return j
+	}
+	return n - (l.nsegs - j)
 }
 
 type varSpec struct {
 	path       []string
-	start, end int
-	deep       bool // ends with "**": runs to the end of the path
+	start, end int  // template segment boundaries, half-open
 	multi      bool // multi-segment decoding rules
 }
 
 func (r *Router) insert(rt *Route) {
 	t := rt.Template
-	l := &leaf{verb: t.verb, method: rt.Method, route: rt}
+	l := &leaf{verb: t.verb, method: rt.Method, route: rt, nsegs: len(t.segments), deep: t.deep}
+	if len(t.variables) > 0 {
+		l.vars = make([]varSpec, 0, len(t.variables))
+	}
 	for _, v := range t.variables {
-		deep := t.segments[v.End-1].Kind == DeepWildcard
 		l.vars = append(l.vars, varSpec{
 			path:  v.FieldPath,
 			start: v.Start,
 			end:   v.End,
-			deep:  deep,
-			multi: deep || v.End-v.Start != 1,
+			multi: v.End-v.Start != 1 || t.segments[v.Start].Kind == DeepWildcard,
 		})
 	}
+	if t.verb != "" {
+		if r.verbs == nil {
+			r.verbs = make(map[string]struct{})
+		}
+		r.verbs[t.verb] = struct{}{}
+	}
 	n := r.root
-	for _, s := range t.segments {
+	for k, s := range t.segments {
 		switch s.Kind {
 		case Literal:
-			if n.lits == nil {
-				n.lits = make(map[string]*node)
-			}
-			c := n.lits[s.Literal]
-			if c == nil {
-				c = &node{}
-				n.lits[s.Literal] = c
-			}
-			n = c
+			n = n.addChild(s.Literal)
 		case Wildcard:
 			if n.star == nil {
 				n.star = &node{}
 			}
 			n = n.star
 		case DeepWildcard:
+			if k+1 < len(t.segments) {
+				l.tail = t.segments[k+1:]
+			}
 			n.rest = append(n.rest, l)
 			return
 		}
@@ -270,6 +419,22 @@ type matcher struct {
 
 func (m *matcher) seg(i int) string { return m.path[m.starts[i] : m.starts[i+1]-1] }
 
+// lookup returns n's child for segment i, comparing in canonical form.
+func (m *matcher) lookup(n *node, i int) *node {
+	if n.edges == nil && n.byLit == nil {
+		return nil
+	}
+	seg := m.seg(i)
+	if !m.pct || strings.IndexByte(seg, '%') < 0 {
+		if n.lens&(1<<(len(seg)%64)) == 0 || n.firsts&(1<<(seg[0]%64)) == 0 {
+			return nil
+		}
+		return n.child(seg)
+	}
+	var buf [64]byte
+	return n.child(string(appendCanonical(buf[:0], seg)))
+}
+
 // Match finds the route for an HTTP method and escaped request path. See
 // Router for the matching rules. Only Found carries a Route and Vars, only
 // MethodNotAllowed carries Allow.
@@ -288,38 +453,66 @@ func (r *Router) Match(method, path string) (Match, MatchResult) {
 	}
 	m := matcher{path: path, starts: starts, n: len(starts) - 1, method: method, pct: pct}
 
-	// With a verb first, then without. With the verb, the last segment
-	// ends (starts[m.n]) just past its ':'.
+	// With each verb some route has, longest first, then without. With a
+	// verb, the last segment ends (starts[m.n]) just past its ':'. No
+	// closures here: they would make m, and starts, escape to the heap.
 	lastEnd := starts[m.n]
-	verb, verbEnd := "", 0
+	last := ""
 	if m.n > 0 {
-		last := m.seg(m.n - 1)
-		if c := strings.LastIndexByte(last, ':'); c > 0 && c < len(last)-1 {
-			verb, verbEnd = canonical(last[c+1:]), starts[m.n-1]+c+1
-		}
+		last = path[starts[m.n-1]:]
 	}
-	if verb != "" {
-		m.verb, starts[m.n] = verb, verbEnd
+	for c, verb := r.nextVerb(last, pct, 0); c >= 0; c, verb = r.nextVerb(last, pct, c+1) {
+		m.verb, starts[m.n] = verb, starts[m.n-1]+c+1
 		if l := m.find(r.root, 0); l != nil {
 			return result(l, path, starts, pct, r.multi), Found
 		}
-		m.verb, starts[m.n] = "", lastEnd
 	}
+	m.verb, starts[m.n] = "", lastEnd
 	if l := m.find(r.root, 0); l != nil {
 		return result(l, path, starts, pct, r.multi), Found
 	}
 
 	var allow []string
 	m.collect(r.root, 0, &allow)
-	if verb != "" {
-		m.verb, starts[m.n] = verb, verbEnd
+	for c, verb := r.nextVerb(last, pct, 0); c >= 0; c, verb = r.nextVerb(last, pct, c+1) {
+		m.verb, starts[m.n] = verb, starts[m.n-1]+c+1
 		m.collect(r.root, 0, &allow)
 	}
+	m.verb, starts[m.n] = "", lastEnd
 	if len(allow) == 0 {
 		return Match{}, NotFound
 	}
 	slices.Sort(allow)
 	return Match{Allow: slices.Compact(allow)}, MethodNotAllowed
+}
+
+// nextVerb returns the offset, from from on, of the first ':' in last (the
+// path's last segment, verb included) whose following text is a verb some
+// route has, and that verb in canonical form; -1 when there is none.
+// Walking the colons left to right tries the longest verbs first. It takes
+// plain values, not the matcher, so that the matcher stays on the stack.
+func (r *Router) nextVerb(last string, pct bool, from int) (int, string) {
+	if len(r.verbs) == 0 {
+		return -1, ""
+	}
+	for c := from; c < len(last); c++ {
+		j := strings.IndexByte(last[c:], ':')
+		if j < 0 {
+			return -1, ""
+		}
+		c += j
+		if c == 0 || c == len(last)-1 {
+			continue
+		}
+		verb := last[c+1:]
+		if pct && strings.IndexByte(verb, '%') >= 0 {
+			verb = canonical(verb)
+		}
+		if _, ok := r.verbs[verb]; ok {
+			return c, verb
+		}
+	}
+	return -1, ""
 }
 
 // split appends to starts the offset of each segment of path (which starts
@@ -351,19 +544,9 @@ func (m *matcher) find(n *node, i int) *leaf {
 			return l
 		}
 	} else {
-		seg := m.seg(i)
-		if n.lits != nil {
-			var c *node
-			if !m.pct || strings.IndexByte(seg, '%') < 0 {
-				c = n.lits[seg]
-			} else {
-				var buf [64]byte
-				c = n.lits[string(appendCanonical(buf[:0], seg))]
-			}
-			if c != nil {
-				if l := m.find(c, i+1); l != nil {
-					return l
-				}
+		if c := m.lookup(n, i); c != nil {
+			if l := m.find(c, i+1); l != nil {
+				return l
 			}
 		}
 		if n.star != nil {
@@ -372,37 +555,105 @@ func (m *matcher) find(n *node, i int) *leaf {
 			}
 		}
 	}
-	return pick(n.rest, m.verb, m.method)
-}
-
-func pick(ls []*leaf, verb, method string) *leaf {
-	for _, l := range ls {
-		if l.method == method && l.verb == verb {
+	for _, l := range n.rest {
+		if l.method == m.method && l.verb == m.verb && m.tailMatches(l.tail, i) {
 			return l
 		}
 	}
 	return nil
 }
 
+// tailMatches reports whether the segments after a "**" that starts at
+// segment i match the end of the path: "**" takes all but the last
+// len(tail) segments.
+func (m *matcher) tailMatches(tail []Segment, i int) bool {
+	k := m.n - len(tail)
+	if k < i {
+		return false
+	}
+	for j, s := range tail {
+		if s.Kind != Literal {
+			continue
+		}
+		seg := m.seg(k + j)
+		if m.pct && strings.IndexByte(seg, '%') >= 0 {
+			var buf [64]byte
+			if string(appendCanonical(buf[:0], seg)) != s.Literal {
+				return false
+			}
+		} else if seg != s.Literal {
+			return false
+		}
+	}
+	return true
+}
+
+// pick returns the leaf of ends, sorted by compareLeaves, with verb and
+// method. Nodes shared by many APIs ("/v1/projects/*/locations/*") hold
+// dozens of leaves, one per verb and method, hence the binary search.
+func pick(ends []*leaf, verb, method string) *leaf {
+	if len(ends) <= linearEdges {
+		for _, l := range ends {
+			if l.method == method && l.verb == verb {
+				return l
+			}
+		}
+		return nil
+	}
+	// A binary search by hand: see searchEdges.
+	lo, hi := 0, len(ends)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if compareKey(ends[mid], verb, method) < 0 {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	if lo < len(ends) && ends[lo].verb == verb && ends[lo].method == method {
+		return ends[lo]
+	}
+	return nil
+}
+
+// compareLeaves orders the leaves that end at one node by verb, then
+// method; no two have both equal.
+func compareLeaves(a, b *leaf) int { return compareKey(a, b.verb, b.method) }
+
+// compareKey compares with operators: see searchEdges.
+func compareKey(l *leaf, verb, method string) int {
+	switch {
+	case l.verb < verb:
+		return -1
+	case l.verb > verb:
+		return 1
+	case l.method < method:
+		return -1
+	case l.method > method:
+		return 1
+	}
+	return 0
+}
+
 // collect appends the methods of every route matching segments [i, m.n)
 // from n with m.verb, whatever their method.
 func (m *matcher) collect(n *node, i int, allow *[]string) {
 	if i == m.n {
-		collectLeaves(n.ends, m.verb, allow)
+		for _, l := range n.ends {
+			if l.verb == m.verb {
+				*allow = append(*allow, l.method)
+			}
+		}
 	} else {
-		if c := n.lits[canonical(m.seg(i))]; c != nil {
+		if c := m.lookup(n, i); c != nil {
 			m.collect(c, i+1, allow)
 		}
 		if n.star != nil {
 			m.collect(n.star, i+1, allow)
 		}
 	}
-	collectLeaves(n.rest, m.verb, allow)
-}
-
-func collectLeaves(ls []*leaf, verb string, allow *[]string) {
-	for _, l := range ls {
-		if l.verb == verb {
+	for _, l := range n.rest {
+		if l.verb == m.verb && m.tailMatches(l.tail, i) {
 			*allow = append(*allow, l.method)
 		}
 	}
@@ -417,15 +668,13 @@ func result(l *leaf, path string, starts []int, pct bool, multi decodeMode) Matc
 	if len(l.vars) == 0 {
 		return res
 	}
+	n := len(starts) - 1
 	res.Vars = make([]Var, len(l.vars))
 	for k, v := range l.vars {
-		end := v.end
-		if v.deep {
-			end = len(starts) - 1
-		}
+		start, end := l.pos(v.start, n), l.pos(v.end, n)
 		raw := ""
-		if v.start < end {
-			raw = path[starts[v.start] : starts[end]-1]
+		if start < end {
+			raw = path[starts[start] : starts[end]-1]
 		}
 		if pct {
 			mode := decodeAll

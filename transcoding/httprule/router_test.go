@@ -33,6 +33,18 @@ var libraryRoutes = []struct{ method, tmpl, name string }{
 	{"GET", "/p/lit/{b=**}", "LitDeep"},
 	{"GET", "/p/{c=**}", "AnyDeep"},
 	{"GET", "/q/*/**:v", "AnonymousVerb"},
+	// "**" followed by more segments, from Google's APIs (Firestore, KMS,
+	// Remote Build Execution), and verbs with a ':' (grpc-gateway's
+	// ABitOfEverything).
+	{"GET", "/v1/{name=projects/*/databases/*/documents/*/**}", "GetDocument"},
+	{"GET", "/v1/{parent=projects/*/databases/*/documents/*/**}/{collection_id}", "ListDocuments"},
+	{"POST", "/v1/{parent=projects/*/databases/*/documents/**}/{collection_id}", "CreateDocument"},
+	{"GET", "/v1/{name=projects/*/locations/*/keyRings/*/cryptoKeys/**}/protectedResourcesSummary", "KeySummary"},
+	{"PATCH", "/v1test2/{name=**/botSessions/*}", "UpdateBotSession"},
+	{"POST", "/v1test2/{parent=**}/botSessions", "CreateBotSession"},
+	{"GET", "/v1/example/{uuid}:custom:custom", "CustomCustom"},
+	{"GET", "/v1/example/{uuid}:custom", "Custom"},
+	{"GET", "/r/{a=**}/x/{b}:v", "DeepVerb"},
 }
 
 func newLibraryRouter(tb testing.TB, opts ...httprule.Option) *httprule.Router {
@@ -120,6 +132,46 @@ func TestMatch(t *testing.T) {
 		{"GET", "/q/x:v", httprule.Found, "AnonymousVerb", nil, nil},
 		{"GET", "/q/x/y", httprule.NotFound, "", nil, nil},
 		{"GET", "/q/x/y:w", httprule.NotFound, "", nil, nil},
+
+		// "**" followed by more segments: it takes all but what the rest of
+		// the template needs, possibly nothing; with two "**" templates at
+		// the same place, the one with more segments after it first.
+		{"GET", "/v1/projects/p/databases/d/documents/users/alice", httprule.Found, "ListDocuments",
+			[]string{"parent=projects/p/databases/d/documents/users", "collection_id=alice"}, nil},
+		{"GET", "/v1/projects/p/databases/d/documents/users/alice/orders", httprule.Found, "ListDocuments",
+			[]string{"parent=projects/p/databases/d/documents/users/alice", "collection_id=orders"}, nil},
+		{"GET", "/v1/projects/p/databases/d/documents/users", httprule.Found, "GetDocument",
+			[]string{"name=projects/p/databases/d/documents/users"}, nil},
+		{"POST", "/v1/projects/p/databases/d/documents/users", httprule.Found, "CreateDocument",
+			[]string{"parent=projects/p/databases/d/documents", "collection_id=users"}, nil},
+		{"POST", "/v1/projects/p/databases/d/documents/a/b/c", httprule.Found, "CreateDocument",
+			[]string{"parent=projects/p/databases/d/documents/a/b", "collection_id=c"}, nil},
+		{"POST", "/v1/projects/p/databases/d/documents/a%2Fb/c%2Fd", httprule.Found, "CreateDocument",
+			[]string{"parent=projects/p/databases/d/documents/a%2Fb", "collection_id=c/d"}, nil},
+		{"POST", "/v1/projects/p/databases/d/documents", httprule.NotFound, "", nil, nil},
+		{"GET", "/v1/projects/p/locations/l/keyRings/k/cryptoKeys/c/protectedResourcesSummary", httprule.Found, "KeySummary",
+			[]string{"name=projects/p/locations/l/keyRings/k/cryptoKeys/c"}, nil},
+		{"GET", "/v1/projects/p/locations/l/keyRings/k/cryptoKeys/c/v/7/protectedResourcesSummary", httprule.Found, "KeySummary",
+			[]string{"name=projects/p/locations/l/keyRings/k/cryptoKeys/c/v/7"}, nil},
+		{"GET", "/v1/projects/p/locations/l/keyRings/k/cryptoKeys/c/protectedResourcesSumma%72y", httprule.Found, "KeySummary",
+			[]string{"name=projects/p/locations/l/keyRings/k/cryptoKeys/c"}, nil},
+		{"GET", "/v1/projects/p/locations/l/keyRings/k/cryptoKeys/c/other", httprule.NotFound, "", nil, nil},
+		{"PATCH", "/v1test2/a/b/botSessions/s", httprule.Found, "UpdateBotSession", []string{"name=a/b/botSessions/s"}, nil},
+		{"PATCH", "/v1test2/botSessions/s", httprule.Found, "UpdateBotSession", []string{"name=botSessions/s"}, nil},
+		{"PATCH", "/v1test2/a/botSessions", httprule.MethodNotAllowed, "", nil, []string{"POST"}},
+		{"POST", "/v1test2/x/y/botSessions", httprule.Found, "CreateBotSession", []string{"parent=x/y"}, nil},
+		{"POST", "/v1test2/botSessions", httprule.Found, "CreateBotSession", []string{"parent="}, nil},
+		{"GET", "/r/a/b/x/c:v", httprule.Found, "DeepVerb", []string{"a=a/b", "b=c"}, nil},
+		{"GET", "/r/x/c:v", httprule.Found, "DeepVerb", []string{"a=", "b=c"}, nil},
+		{"GET", "/r/x/c", httprule.NotFound, "", nil, nil},
+
+		// Verbs with a ':': the longest verb some route has wins.
+		{"GET", "/v1/example/123:custom:custom", httprule.Found, "CustomCustom", []string{"uuid=123"}, nil},
+		{"GET", "/v1/example/123:custom", httprule.Found, "Custom", []string{"uuid=123"}, nil},
+		{"GET", "/v1/example/1:2:custom", httprule.Found, "Custom", []string{"uuid=1:2"}, nil},
+		{"GET", "/v1/example/a:custom:custom:custom", httprule.Found, "CustomCustom", []string{"uuid=a:custom"}, nil},
+		{"GET", "/v1/example/123:custom%3Acustom", httprule.NotFound, "", nil, nil}, // an escaped ':' is data
+		{"POST", "/v1/example/123:custom:custom", httprule.MethodNotAllowed, "", nil, []string{"GET"}},
 
 		// Escaping: a single-segment variable is fully decoded, a
 		// multi-segment one keeps reserved characters encoded.
@@ -230,18 +282,19 @@ func TestBuilderConflicts(t *testing.T) {
 			if !errors.As(err, &ce) {
 				t.Fatalf("Add error = %v, want a *ConflictError", err)
 			}
-			if ce.Existing.Source != "first.proto" || ce.Added.Source != "second.proto" {
-				t.Errorf("conflict sources = %q, %q", ce.Existing.Source, ce.Added.Source)
+			if ce.Shadowed.Source != "first.proto" || ce.Winner.Source != "second.proto" {
+				t.Errorf("conflict shadowed %q by %q, want first.proto by second.proto", ce.Shadowed.Source, ce.Winner.Source)
 			}
-			for _, want := range []string{`"first.proto"`, `"second.proto"`, ce.Existing.Template.String(), tt.second[0]} {
+			for _, want := range []string{`"first.proto"`, `"second.proto"`, ce.Shadowed.Template.String(), tt.second[0]} {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("error %q does not mention %s", err, want)
 				}
 			}
-			// The rejected route was not added: the first one still matches.
+			// The later route won: it is the one that matches, whatever
+			// the order of Build calls.
 			m, res := b.Build().Match(tt.first[0], "/v1/zz")
-			if res == httprule.Found && m.Route.Source != "first.proto" {
-				t.Errorf("matched %q after a rejected Add", m.Route.Source)
+			if res == httprule.Found && m.Route.Source != "second.proto" {
+				t.Errorf("matched %q, want the later route second.proto", m.Route.Source)
 			}
 		})
 	}

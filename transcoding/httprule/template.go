@@ -12,8 +12,9 @@ const (
 	Literal SegmentKind = iota + 1
 	// Wildcard ("*") matches exactly one non-empty path segment.
 	Wildcard
-	// DeepWildcard ("**") matches zero or more path segments. It is only ever
-	// the last segment of a template.
+	// DeepWildcard ("**") matches zero or more path segments: all of the
+	// request's segments but those the rest of the template matches. A
+	// template has at most one.
 	DeepWildcard
 )
 
@@ -54,9 +55,9 @@ type Variable struct {
 type Template struct {
 	segments  []Segment
 	variables []Variable
+	deep      int    // index of the "**" segment, or -1
 	verb      string // canonical, without the leading ':'
 	str       string // canonical text, see String
-	shape     string // canonical text without variables, see Shape
 }
 
 // Segments returns a copy of the template's segments, in path order. The
@@ -90,19 +91,35 @@ func (t *Template) String() string { return t.str }
 // erased, e.g. "/v1/shelves/*" for both "/v1/{name=shelves/*}" and
 // "/v1/shelves/{shelf}". Two templates match exactly the same paths if and
 // only if their shapes are equal, which is what route conflict detection
-// compares.
-func (t *Template) Shape() string { return t.shape }
+// compares. It is computed on each call: a route table needs it once per
+// route, while it is built, and keeping it would cost memory per route.
+func (t *Template) Shape() string {
+	var sh strings.Builder
+	if len(t.segments) == 0 {
+		sh.WriteByte('/')
+	}
+	for _, seg := range t.segments {
+		sh.WriteByte('/')
+		sh.WriteString(seg.text())
+	}
+	if t.verb != "" {
+		sh.WriteByte(':')
+		sh.WriteString(t.verb)
+	}
+	return sh.String()
+}
 
-// render builds the canonical text and the shape from the parsed parts.
-func (t *Template) render() {
-	var s, sh strings.Builder
+// render builds the canonical text from the parsed parts. src is the text
+// parsed: when it is already canonical, as most templates are, the
+// template shares it rather than holding a copy.
+func (t *Template) render(src string) {
+	var s strings.Builder
 	varAt := make(map[int]Variable, len(t.variables))
 	for _, v := range t.variables {
 		varAt[v.Start] = v
 	}
 	if len(t.segments) == 0 {
 		s.WriteByte('/')
-		sh.WriteByte('/')
 	}
 	for i := 0; i < len(t.segments); {
 		s.WriteByte('/')
@@ -126,17 +143,14 @@ func (t *Template) render() {
 		s.WriteByte('}')
 		i = v.End
 	}
-	for _, seg := range t.segments {
-		sh.WriteByte('/')
-		sh.WriteString(seg.text())
-	}
 	if t.verb != "" {
 		s.WriteByte(':')
 		s.WriteString(t.verb)
-		sh.WriteByte(':')
-		sh.WriteString(t.verb)
 	}
-	t.str, t.shape = s.String(), sh.String()
+	t.str = s.String()
+	if t.str == src {
+		t.str = src
+	}
 }
 
 func (s Segment) text() string {

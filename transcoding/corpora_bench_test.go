@@ -1,0 +1,152 @@
+package transcoding_test
+
+import (
+	"runtime"
+	"strings"
+	"testing"
+
+	libraryv1 "github.com/sluice-dev/sluice/gen/go/sluice/demo/library/v1"
+	"github.com/sluice-dev/sluice/registry"
+	"github.com/sluice-dev/sluice/transcoding"
+	"github.com/sluice-dev/sluice/transcoding/httprule"
+)
+
+// requestPath makes a path that tmpl matches: "x1" for "*", "a/b" for "**".
+func requestPath(tmpl *httprule.Template) string {
+	var b strings.Builder
+	for _, s := range tmpl.Segments() {
+		b.WriteByte('/')
+		switch s.Kind {
+		case httprule.Literal:
+			b.WriteString(s.Literal)
+		case httprule.Wildcard:
+			b.WriteString("x1")
+		case httprule.DeepWildcard:
+			b.WriteString("a/b")
+		}
+	}
+	if b.Len() == 0 {
+		b.WriteByte('/')
+	}
+	if v := tmpl.Verb(); v != "" {
+		b.WriteString(":" + v)
+	}
+	return b.String()
+}
+
+// BenchmarkCorporaMatch matches requests against the route table of the
+// demo (18 routes) and of Google's APIs (about 15,000), one request per
+// served route of the demo and 1,024 spread over Google's table, so the
+// large table also pays its cache misses. The router is built from the
+// served routes the same way BuildRoutes builds its own.
+func BenchmarkCorporaMatch(b *testing.B) {
+	demo, err := registry.Build(registry.Linked(libraryv1.File_sluice_demo_library_v1_library_proto))
+	if err != nil {
+		b.Fatal(err)
+	}
+	demoRoutes, err := transcoding.BuildRoutes(demo)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tables := []struct {
+		name   string
+		routes func() []transcoding.Route
+	}{
+		{"demo", demoRoutes.List},
+		{"googleapis", func() []transcoding.Route { return loadCorpus(b, corpus(b, "googleapis.binpb")).List() }},
+	}
+	for _, table := range tables {
+		b.Run(table.name, func(b *testing.B) {
+			routes := table.routes()
+			bld := httprule.NewBuilder()
+			type req struct{ method, path string }
+			var all []req
+			for _, r := range routes {
+				tmpl, err := httprule.Parse(r.Template)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := bld.Add(httprule.Route{Method: r.HTTPMethod, Template: tmpl, Value: r}); err != nil {
+					b.Fatal(err)
+				}
+				all = append(all, req{r.HTTPMethod, requestPath(tmpl)})
+			}
+			router := bld.Build()
+			reqs := all
+			if len(all) > 1024 {
+				reqs = nil
+				for k := range 1024 {
+					reqs = append(reqs, all[k*len(all)/1024])
+				}
+			}
+			for _, r := range reqs {
+				if _, res := router.Match(r.method, r.path); res != httprule.Found {
+					b.Fatalf("Match(%s %s) = %v", r.method, r.path, res)
+				}
+			}
+			b.ReportMetric(float64(len(routes)), "routes")
+			b.ReportAllocs()
+			k := 0
+			for b.Loop() {
+				r := reqs[k%len(reqs)]
+				k++
+				if _, res := router.Match(r.method, r.path); res != httprule.Found {
+					b.Fatal(res)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkCorporaLoad measures loading Google's corpus: the descriptor set
+// into a registry snapshot, then its route table, reporting the time of
+// each and the heap each keeps (the route table's per binding).
+func BenchmarkCorporaLoad(b *testing.B) {
+	path := corpus(b, "googleapis.binpb")
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	for b.Loop() {
+		b.StopTimer()
+		h0 := heap()
+		b.StartTimer()
+		snap, err := registry.Build(registry.DescriptorSetFile(path))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		h1 := heap()
+		b.StartTimer()
+		routes, err := transcoding.BuildRoutes(snap)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		h2 := heap()
+		n := len(routes.All())
+		b.ReportMetric(float64(h1-h0)/(1<<20), "snapshot-MiB")
+		b.ReportMetric(float64(h2-h1)/(1<<20), "routes-MiB")
+		b.ReportMetric(float64(h2-h1)/float64(n), "routes-B/binding")
+		b.ReportMetric(float64(n), "bindings")
+		runtime.KeepAlive(routes)
+		b.StartTimer()
+	}
+}
+
+// BenchmarkCorporaBuildRoutes measures building Google's route table alone,
+// from a loaded snapshot, as a reload does.
+func BenchmarkCorporaBuildRoutes(b *testing.B) {
+	snap, err := registry.Build(registry.DescriptorSetFile(corpus(b, "googleapis.binpb")))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := transcoding.BuildRoutes(snap); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package transcoding_test
+
+const raceEnabled = false
