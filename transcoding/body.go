@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -263,6 +264,12 @@ func fillUpdateMask(m protoreflect.Message, b *binding, body []byte) error {
 	fm, err := runtime.FieldMaskFromRequestBody(bytes.NewReader(body), m.Get(b.bodyField).Message().Interface())
 	if err != nil {
 		return status.Error(codes.InvalidArgument, err.Error())
+	}
+	// A body with no fields ({}) yields one empty path from grpc-gateway's
+	// runtime; it names no field, so the mask stays empty.
+	fm.Paths = slices.DeleteFunc(fm.Paths, func(p string) bool { return p == "" })
+	if len(fm.Paths) == 0 {
+		return nil
 	}
 	v := m.NewField(b.updateMask)
 	if err := convertMessage(fm, v.Message()); err != nil {

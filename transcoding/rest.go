@@ -62,6 +62,9 @@ type REST struct {
 	// between calls: allocation, not encoding, is most of what a small
 	// call costs.
 	bufs sync.Pool
+
+	// dropped holds the metadata keys whose invalid values were reported.
+	dropped sync.Map
 }
 
 // fastCodecs are the JSON codecs that work on wire bytes directly, for

@@ -189,7 +189,7 @@ func (sr *streamResponder) header(md metadata.MD) {
 	if sr.started || sr.done {
 		return
 	}
-	setMetadataHeaders(sr.c.w.Header(), metadataHeaderPrefix, md, sr.c.allow)
+	sr.c.setMetadataHeaders(sr.c.w.Header(), metadataHeaderPrefix, md)
 	if !sr.raw {
 		sr.headerTimer = time.AfterFunc(headerGrace, sr.startQuiet)
 	}
@@ -344,10 +344,11 @@ func (sr *streamResponder) finish(s *restStream, err error) {
 	st, errCode := httpStatusOf(err)
 	if !sr.started {
 		if hdr, sent := s.headers(); !sent {
-			setMetadataHeaders(c.w.Header(), metadataHeaderPrefix, hdr, c.allow)
+			c.setMetadataHeaders(c.w.Header(), metadataHeaderPrefix, hdr)
 		}
 		code, ct := http.StatusOK, sr.contentType()
 		if err != nil {
+			setChallenge(c.w.Header(), st)
 			code, ct = errCode, contentTypeJSON
 		} else if sr.raw {
 			ct = contentTypeJSON
@@ -383,7 +384,7 @@ func (sr *streamResponder) finish(s *restStream, err error) {
 	if msg := st.Message(); msg != "" {
 		h.Set("Grpc-Message", encodeGRPCMessage(msg))
 	}
-	setMetadataHeaders(h, http.TrailerPrefix+trailerHeaderPrefix, s.trailers(), c.allow)
+	c.setMetadataHeaders(h, http.TrailerPrefix+trailerHeaderPrefix, s.trailers())
 }
 
 // typedStatus turns a google.rpc.Status JSON object into the same object

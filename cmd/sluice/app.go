@@ -236,9 +236,10 @@ func newDispatcher(proxy *server.Proxy, p *policies) (*server.Dispatcher, error)
 	return server.NewDispatcher(proxy, p.chain...)
 }
 
-func newREST(cfg *config.Config, routes *routeTable, d *server.Dispatcher) (*transcoding.REST, error) {
+func newREST(cfg *config.Config, routes *routeTable, d *server.Dispatcher, logger *slog.Logger) (*transcoding.REST, error) {
 	r := cfg.REST
 	opts := []transcoding.Option{
+		transcoding.WithLogger(logger),
 		transcoding.WithMaxBodyBytes(int64(r.MaxBodySize)),
 		transcoding.WithBodyReadTimeout(time.Duration(r.BodyReadTimeout)),
 		transcoding.WithMaxBufferedBytes(int64(r.MaxBufferedBytes)),
@@ -325,7 +326,7 @@ func newGateway(lc fx.Lifecycle, cfg *config.Config, d *server.Dispatcher, route
 		opts = append(opts, server.WithTLS(tc))
 	}
 	if cfg.REST.Enabled {
-		rest, err := newREST(cfg, routes, d)
+		rest, err := newREST(cfg, routes, d, logger)
 		if err != nil {
 			return nil, err
 		}
