@@ -139,7 +139,7 @@ func streamsRawRequest(m *registry.Method, r transcoding.Route) bool {
 	if r.Body == "*" {
 		return in.FullName() == httpBodyName
 	}
-	fd := in.Fields().ByName(protoreflect.Name(r.Body))
+	fd := fieldAt(in, strings.Split(r.Body, "."))
 	return fd != nil && !fd.IsList() && fd.Message() != nil && fd.Message().FullName() == httpBodyName
 }
 
@@ -357,7 +357,7 @@ func (g *generator) operation(m *registry.Method, r transcoding.Route, tmpl *htt
 			op.RequestBody = g.jsonBody(g.schemas.withoutFields(in, drop), "", m.ClientStreaming())
 		}
 	default:
-		fd := in.Fields().ByName(protoreflect.Name(r.Body))
+		fd := fieldAt(in, strings.Split(r.Body, "."))
 		if fd != nil {
 			if !fd.IsList() && fd.Message() != nil && fd.Message().FullName() == httpBodyName {
 				op.RequestBody = rawBody(g.cfg.comment(fd))
@@ -365,7 +365,7 @@ func (g *generator) operation(m *registry.Method, r transcoding.Route, tmpl *htt
 				op.RequestBody = g.jsonBody(g.schemas.field(fd), g.cfg.comment(fd), m.ClientStreaming())
 			}
 		}
-		op.Parameters = append(op.Parameters, g.queryParams(in, nil, "", append(bound, []string{r.Body}), map[protoreflect.FullName]bool{})...)
+		op.Parameters = append(op.Parameters, g.queryParams(in, nil, "", append(bound, strings.Split(r.Body, ".")), map[protoreflect.FullName]bool{})...)
 	}
 
 	// Responses.
@@ -373,7 +373,7 @@ func (g *generator) operation(m *registry.Method, r transcoding.Route, tmpl *htt
 	raw := false
 	respDesc := g.cfg.comment(out)
 	if r.ResponseBody != "" {
-		if fd := out.Fields().ByName(protoreflect.Name(r.ResponseBody)); fd != nil {
+		if fd := fieldAt(out, strings.Split(r.ResponseBody, ".")); fd != nil {
 			raw = !fd.IsList() && fd.Message() != nil && fd.Message().FullName() == httpBodyName
 			resp = g.schemas.field(fd)
 			if c := g.cfg.comment(fd); c != "" {

@@ -64,12 +64,18 @@ func (u *recordingUpstream) request() []byte {
 // gateway in front of u, with the rules given.
 func thingsEnv(t *testing.T, u *recordingUpstream, snap *registry.Snapshot, opts ...transcoding.Option) *env {
 	t.Helper()
+	return thingsEnvRoutes(t, u, snap, "things.v1", opts...)
+}
+
+// thingsEnvRoutes is thingsEnv for the methods that match pattern.
+func thingsEnvRoutes(t *testing.T, u *recordingUpstream, snap *registry.Snapshot, pattern string, opts ...transcoding.Option) *env {
+	t.Helper()
 	gatewaytest.CheckLeaks(t)
-	routes, err := transcoding.BuildRoutes(snap)
+	routes, err := transcoding.BuildRoutes(snap, transcoding.WithStrictRoutes())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return startREST(t, routes, u.start(t), "things.v1", slog.DiscardHandler, newClient(), opts...)
+	return startREST(t, routes, u.start(t), pattern, slog.DiscardHandler, newClient(), opts...)
 }
 
 func thingDescriptor(t *testing.T, snap *registry.Snapshot, name string) protoreflect.MessageDescriptor {

@@ -149,7 +149,7 @@ func (c *call) writeUnary(s *restStream, data []byte, code int) {
 // google.api.HttpBody response is the message's own bytes.
 func (c *call) encode(data, buf []byte) (body []byte, contentType string, err error) {
 	b := c.b
-	if !b.rawResponse && c.fast != nil {
+	if !b.rawResponse && c.fast != nil && len(b.respParents) == 0 {
 		// The fast path prints straight from the wire bytes. Whatever it
 		// does not print exactly as protojson would (Any, invalid data,
 		// values protojson refuses) takes the path below, which also
@@ -166,6 +166,11 @@ func (c *call) encode(data, buf []byte) (body []byte, contentType string, err er
 	m := b.out.New()
 	if err := unmarshalResponse(data, m, c.unmarshal.Resolver); err != nil {
 		return nil, "", status.Errorf(codes.Internal, "decode %s response: %v", b.out.Descriptor().FullName(), err)
+	}
+	// A nested response_body field is read through its parents (unset
+	// ones read as empty messages).
+	for _, fd := range b.respParents {
+		m = m.Get(fd).Message()
 	}
 	if b.rawResponse {
 		hb := m

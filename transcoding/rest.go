@@ -412,11 +412,12 @@ func (h *REST) buildRequest(c *call, vars []httprule.Var, rb *requestBody) ([]by
 // variables over the body. It reports false for whatever it leaves to
 // buildMessage, which then also words any error: no JSON body, raw
 // HttpBody requests, PATCH update masks (derived from the body's keys),
+// nested body fields ("payload.input_value"),
 // scalar, repeated and map body fields, and any input the fast decoder
 // does not take exactly as protojson would.
 func (h *REST) buildFast(c *call, vars []httprule.Var, body []byte, contentType string) ([]byte, bool) {
 	b := c.b
-	if c.fast == nil || b.body == bodyNone || b.rawRequest || b.rawBodyField || b.updateMask != nil ||
+	if c.fast == nil || b.body == bodyNone || b.rawRequest || b.rawBodyField || b.updateMask != nil || len(b.bodyParents) > 0 ||
 		isBlank(body) || checkJSONContentType(contentType) != nil {
 		return nil, false
 	}
@@ -478,7 +479,7 @@ func (h *REST) fastPathQuery(c *call, vars []httprule.Var) protoreflect.Message 
 		if i >= len(b.vars) {
 			break
 		}
-		if setPath(m, b.vars[i], []string{v.Value}) != nil {
+		if setPath(m, b.vars[i], pathValues(b.vars[i], v.Value)) != nil {
 			return nil
 		}
 	}
@@ -517,7 +518,7 @@ func (h *REST) buildMessage(c *call, vars []httprule.Var, body []byte, contentTy
 		if i >= len(b.vars) {
 			break
 		}
-		if err := setPath(m, b.vars[i], []string{v.Value}); err != nil {
+		if err := setPath(m, b.vars[i], pathValues(b.vars[i], v.Value)); err != nil {
 			return nil, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", strings.Join(v.FieldPath, "."), err)
 		}
 	}
