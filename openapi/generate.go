@@ -457,9 +457,10 @@ func (g *generator) streamContent(ok *openapi3.Response, msg, status *openapi3.S
 }
 
 // sseDescription says what a Server-Sent Events stream carries.
-const sseDescription = "Server-Sent Events: one event per message, its data the message's JSON; if the call fails " +
-	"after the first message, a final event named `error` whose data is the google.rpc.Status. Comment lines " +
-	"(`:`) may keep an idle stream open."
+const sseDescription = "Server-Sent Events: one unnamed event per message, its data the message's JSON; then one final " +
+	"event whose data is a google.rpc.Status: `end` (code 0) when the call succeeded, `grpc-error` when it failed after " +
+	"the first message. Close the EventSource on either, or the browser reconnects and calls again (the final event " +
+	"sets `retry` to a day, so that it is not at once). Comment lines (`:`) may keep an idle stream open."
 
 // typedStatus is a google.rpc.Status carrying its "@type", as a failed
 // NDJSON stream ends.
