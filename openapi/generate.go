@@ -28,8 +28,8 @@ const Version = "3.1.0"
 // google.api.HttpBody as raw bytes of any type; server streams in each
 // format a client may ask for by Accept), errors as google.rpc.Status and
 // the security requirements of WithSecurity. Bindings no call can succeed
-// on (denied methods, methods WithRouted says no upstream serves,
-// client-streamed HttpBody) are left out, as are
+// on (denied methods, methods WithRouted says no upstream serves) are
+// left out, as are
 // custom HTTP methods, which OpenAPI cannot express. Messages and enums become
 // component schemas in the proto3 JSON mapping. Generate fails when the
 // routes do not build (transcoding.BuildRoutes' error). The result is a
@@ -95,11 +95,6 @@ func Generate(s *registry.Snapshot, opts ...Option) (*openapi3.T, error) {
 		if cfg.routed != nil && !cfg.routed(m.Path) {
 			continue // no upstream: every call answers 501
 		}
-		if streamsRawRequest(m, r) {
-			// The transcoder answers every call 501: REST does not
-			// carry a stream of google.api.HttpBody requests.
-			continue
-		}
 		security, callable := cfg.security(m.Path)
 		if !callable {
 			continue // every call is refused
@@ -126,21 +121,6 @@ func Generate(s *registry.Snapshot, opts ...Option) (*openapi3.T, error) {
 		doc.Tags = append(doc.Tags, &openapi3.Tag{Name: name, Description: tags[name]})
 	}
 	return doc, nil
-}
-
-// streamsRawRequest reports whether r carries a client stream of
-// google.api.HttpBody requests, which the REST transcoder refuses with
-// UNIMPLEMENTED.
-func streamsRawRequest(m *registry.Method, r transcoding.Route) bool {
-	if !m.ClientStreaming() || r.Body == "" {
-		return false
-	}
-	in := m.Desc.Input()
-	if r.Body == "*" {
-		return in.FullName() == httpBodyName
-	}
-	fd := fieldAt(in, strings.Split(r.Body, "."))
-	return fd != nil && !fd.IsList() && fd.Message() != nil && fd.Message().FullName() == httpBodyName
 }
 
 func standardMethod(m string) bool {

@@ -1,17 +1,25 @@
 package transcoding_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
 	"reflect"
 	"testing"
 
 	"google.golang.org/genproto/googleapis/api/annotations"
+	"google.golang.org/genproto/googleapis/api/httpbody"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/dynamicpb"
 
+	"github.com/sluice-dev/sluice/internal/gatewaytest"
 	"github.com/sluice-dev/sluice/registry"
+	"github.com/sluice-dev/sluice/server/frame"
 	"github.com/sluice-dev/sluice/transcoding"
 )
 
@@ -177,5 +185,158 @@ func TestRepeatedPathAndNestedBody(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// httpBodyFile adds to gapsFile a server-streamed and a client-streamed
+// google.api.HttpBody method, as grpc-gateway's DownloadService and
+// upload examples have.
+func httpBodyFile() *descriptorpb.FileDescriptorProto {
+	fd := gapsFile()
+	fd.Dependency = append(fd.Dependency, "google/api/httpbody.proto")
+	fd.Service[0].Method = append(fd.Service[0].Method,
+		&descriptorpb.MethodDescriptorProto{Name: proto.String("Download"), InputType: proto.String(".gaps.v1.Req"),
+			OutputType: proto.String(".google.api.HttpBody"), ServerStreaming: proto.Bool(true),
+			Options: rule(&annotations.HttpRule{Pattern: &annotations.HttpRule_Get{Get: "/v1/{name=downloads/*}"}})},
+		&descriptorpb.MethodDescriptorProto{Name: proto.String("Upload"), InputType: proto.String(".google.api.HttpBody"),
+			OutputType: proto.String(".gaps.v1.Req"), ClientStreaming: proto.Bool(true),
+			Options: rule(&annotations.HttpRule{Pattern: &annotations.HttpRule_Post{Post: "/v1/uploads"}, Body: "*"})},
+	)
+	return fd
+}
+
+// TestServerStreamedHTTPBody: a server stream of google.api.HttpBody is
+// written raw, chunk by chunk as the messages arrive, with the content
+// type of the first message, as grpc-gateway's DownloadService example
+// serves it.
+func TestServerStreamedHTTPBody(t *testing.T) {
+	gatewaytest.CheckLeaks(t)
+	release := make(chan struct{})
+	target := gatewaytest.StartUpstream(t, func(_ any, ss grpc.ServerStream) error {
+		if err := ss.RecvMsg(new(frame.Frame)); err != nil {
+			return err
+		}
+		chunks := []*httpbody.HttpBody{
+			{ContentType: "text/csv", Data: []byte("a,b\n")},
+			{Data: []byte("1,2\n")},
+			{ContentType: "ignored/after-first", Data: []byte("3,4\n")},
+		}
+		for i, c := range chunks {
+			b, err := proto.Marshal(c)
+			if err != nil {
+				return err
+			}
+			if err := ss.SendMsg(frame.FromBytes(b)); err != nil {
+				return err
+			}
+			if i == 0 {
+				// The first chunk must reach the client before the
+				// upstream sends more.
+				select {
+				case <-release:
+				case <-ss.Context().Done():
+					return ss.Context().Err()
+				}
+			}
+		}
+		return nil
+	}, grpc.ForceServerCodecV2(frame.Codec()))
+	routes, err := transcoding.BuildRoutes(gapsSnapshot(t, httpBodyFile()), transcoding.WithStrictRoutes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := startREST(t, routes, target, "gaps.v1", slog.DiscardHandler, newClient())
+	res := e.open(t, context.Background(), e.client, "GET", "/v1/downloads/d1", nil)
+	defer res.Body.Close()
+	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "text/csv" {
+		t.Fatalf("status %d, Content-Type %q", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	first := make([]byte, 4)
+	if _, err := io.ReadFull(res.Body, first); err != nil || string(first) != "a,b\n" {
+		t.Fatalf("first chunk %q, %v", first, err)
+	}
+	close(release)
+	rest, err := io.ReadAll(res.Body)
+	if err != nil || string(rest) != "1,2\n3,4\n" {
+		t.Errorf("rest of the body %q, %v; want %q", rest, err, "1,2\n3,4\n")
+	}
+}
+
+// TestClientStreamedHTTPBody: a client stream of google.api.HttpBody is
+// carried: the raw request body cut into chunks of at most 32 KiB as it
+// arrives, the request's Content-Type in the first message only, each
+// chunk read when the upstream asks for the next message.
+func TestClientStreamedHTTPBody(t *testing.T) {
+	gatewaytest.CheckLeaks(t)
+	type got struct {
+		chunks []*httpbody.HttpBody
+	}
+	calls := make(chan got, 4)
+	target := gatewaytest.StartUpstream(t, func(_ any, ss grpc.ServerStream) error {
+		var g got
+		for {
+			f := new(frame.Frame)
+			err := ss.RecvMsg(f)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			hb := new(httpbody.HttpBody)
+			if err := proto.Unmarshal(f.Bytes(), hb); err != nil {
+				return err
+			}
+			g.chunks = append(g.chunks, hb)
+		}
+		calls <- g
+		return ss.SendMsg(frame.FromBytes(nil)) // an empty Req
+	}, grpc.ForceServerCodecV2(frame.Codec()))
+	routes, err := transcoding.BuildRoutes(gapsSnapshot(t, httpBodyFile()), transcoding.WithStrictRoutes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := startREST(t, routes, target, "gaps.v1", slog.DiscardHandler, newClient())
+
+	// 100 KiB of varied bytes, sent in one request: at least four chunks,
+	// none over 32 KiB, that together are the body.
+	body := make([]byte, 100<<10)
+	for i := range body {
+		body[i] = byte(i * 7)
+	}
+	r := e.do(t, "POST", "/v1/uploads", string(body), "Content-Type", "image/png")
+	if r.code != 200 {
+		t.Fatalf("upload: %d %s", r.code, r.raw)
+	}
+	g := <-calls
+	if len(g.chunks) < 4 {
+		t.Fatalf("%d chunks, want at least 4", len(g.chunks))
+	}
+	var all []byte
+	for i, c := range g.chunks {
+		if len(c.GetData()) > 32<<10 || len(c.GetData()) == 0 {
+			t.Errorf("chunk %d: %d bytes", i, len(c.GetData()))
+		}
+		want := ""
+		if i == 0 {
+			want = "image/png"
+		}
+		if c.GetContentType() != want {
+			t.Errorf("chunk %d: content type %q, want %q", i, c.GetContentType(), want)
+		}
+		all = append(all, c.GetData()...)
+	}
+	if string(all) != string(body) {
+		t.Errorf("the chunks (%d bytes) are not the body (%d bytes)", len(all), len(body))
+	}
+
+	// An empty body is one message with the content type.
+	r = e.do(t, "POST", "/v1/uploads", "", "Content-Type", "text/plain")
+	if r.code != 200 {
+		t.Fatalf("empty upload: %d %s", r.code, r.raw)
+	}
+	g = <-calls
+	if len(g.chunks) != 1 || g.chunks[0].GetContentType() != "text/plain" || len(g.chunks[0].GetData()) != 0 {
+		t.Errorf("empty upload: chunks %v", g.chunks)
 	}
 }

@@ -213,11 +213,6 @@ func (h *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	clientStreams, serverStreams := b.method.ClientStreaming(), b.method.ServerStreaming()
 	streamedBody := clientStreams && b.body != bodyNone
-	if streamedBody && (b.rawRequest || b.rawBodyField) {
-		c.errs.WriteStatus(w, status.Newf(codes.Unimplemented,
-			"%s streams google.api.HttpBody requests, which REST does not carry yet; call it over gRPC or gRPC-Web", b.method.Path))
-		return
-	}
 	rc := http.NewResponseController(w)
 	var rb *requestBody
 	if b.body != bodyNone {
@@ -271,6 +266,22 @@ func (h *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s := &restStream{method: b.method.Path}
 	s.ctx = grpc.NewContextWithServerTransportStream(ctx, transportStream{s})
 	switch {
+	case streamedBody && (b.rawRequest || b.rawBodyField):
+		// A stream of google.api.HttpBody: the raw body, cut into
+		// chunks as it arrives.
+		cr := newChunkReader(ctx, r.Body, min(rawChunkSize, h.cfg.maxBody), rb)
+		contentType := r.Header.Get("Content-Type")
+		s.next = func() ([]byte, error) {
+			chunk, first, err := cr.next()
+			if err != nil {
+				return nil, err
+			}
+			ct := ""
+			if first {
+				ct = contentType
+			}
+			return h.buildMessage(c, match.Vars, chunk, ct)
+		}
 	case streamedBody:
 		if err := checkStreamContentType(r.Header.Get("Content-Type")); err != nil {
 			c.fail(err)
