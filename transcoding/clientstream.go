@@ -132,8 +132,10 @@ const rawChunkSize = 32 << 10
 // google.api.HttpBody into messages: each read of the body, of at most
 // size bytes, becomes one message's data, and the first message carries
 // the request's Content-Type. A chunk is read only when the proxy asks
-// for the next message, so the upstream paces the client (one chunk in
-// flight), and the chunk's bytes are held in the budget until then.
+// for the next message, that is once it handed the previous one to the
+// upstream's flow control, so a slow upstream slows the client and one
+// chunk per call is buffered here; its buffer is held in the budget from
+// the read until the next message is asked for.
 // grpc-gateway has no such mode: its handlers decode each HttpBody
 // message of a stream from JSON.
 type chunkReader struct {

@@ -6,8 +6,11 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
 	"reflect"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/genproto/googleapis/api/httpbody"
@@ -211,7 +214,7 @@ func httpBodyFile() *descriptorpb.FileDescriptorProto {
 // serves it.
 func TestServerStreamedHTTPBody(t *testing.T) {
 	gatewaytest.CheckLeaks(t)
-	release := make(chan struct{})
+	release := make(chan chan struct{}, 1)
 	target := gatewaytest.StartUpstream(t, func(_ any, ss grpc.ServerStream) error {
 		if err := ss.RecvMsg(new(frame.Frame)); err != nil {
 			return err
@@ -233,7 +236,7 @@ func TestServerStreamedHTTPBody(t *testing.T) {
 				// The first chunk must reach the client before the
 				// upstream sends more.
 				select {
-				case <-release:
+				case <-<-release:
 				case <-ss.Context().Done():
 					return ss.Context().Err()
 				}
@@ -246,19 +249,27 @@ func TestServerStreamedHTTPBody(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := startREST(t, routes, target, "gaps.v1", slog.DiscardHandler, newClient())
-	res := e.open(t, context.Background(), e.client, "GET", "/v1/downloads/d1", nil)
-	defer res.Body.Close()
-	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "text/csv" {
-		t.Fatalf("status %d, Content-Type %q", res.StatusCode, res.Header.Get("Content-Type"))
-	}
-	first := make([]byte, 4)
-	if _, err := io.ReadFull(res.Body, first); err != nil || string(first) != "a,b\n" {
-		t.Fatalf("first chunk %q, %v", first, err)
-	}
-	close(release)
-	rest, err := io.ReadAll(res.Body)
-	if err != nil || string(rest) != "1,2\n3,4\n" {
-		t.Errorf("rest of the body %q, %v; want %q", rest, err, "1,2\n3,4\n")
+	for _, p := range protocols(e, t) {
+		t.Run(p.name, func(t *testing.T) {
+			ch := make(chan struct{})
+			release <- ch
+			res := e.open(t, context.Background(), p.client, "GET", "/v1/downloads/d1", nil, "Accept", "text/html, */*;q=0.8")
+			defer res.Body.Close()
+			if res.StatusCode != 200 || res.Header.Get("Content-Type") != "text/csv" {
+				close(ch)
+				t.Fatalf("status %d, Content-Type %q", res.StatusCode, res.Header.Get("Content-Type"))
+			}
+			first := make([]byte, 4)
+			if _, err := io.ReadFull(res.Body, first); err != nil || string(first) != "a,b\n" {
+				close(ch)
+				t.Fatalf("first chunk %q, %v", first, err)
+			}
+			close(ch)
+			rest, err := io.ReadAll(res.Body)
+			if err != nil || string(rest) != "1,2\n3,4\n" {
+				t.Errorf("rest of the body %q, %v; want %q", rest, err, "1,2\n3,4\n")
+			}
+		})
 	}
 }
 
@@ -338,5 +349,80 @@ func TestClientStreamedHTTPBody(t *testing.T) {
 	g = <-calls
 	if len(g.chunks) != 1 || g.chunks[0].GetContentType() != "text/plain" || len(g.chunks[0].GetData()) != 0 {
 		t.Errorf("empty upload: chunks %v", g.chunks)
+	}
+}
+
+// TestClientStreamedHTTPBodyBudget: the chunk buffer of an upload is held
+// in the buffered-bytes budget while it is filled or waits to be taken, so
+// with a budget of one chunk a second upload is refused (429) while the
+// first one is under way (its upstream holding the first chunk, the proxy
+// waiting for the next), and served once the first ended.
+func TestClientStreamedHTTPBodyBudget(t *testing.T) {
+	gatewaytest.CheckLeaks(t)
+	var calls atomic.Int32
+	gotFirst, release := make(chan struct{}), make(chan struct{})
+	target := gatewaytest.StartUpstream(t, func(_ any, ss grpc.ServerStream) error {
+		first := calls.Add(1) == 1
+		n := 0
+		for {
+			err := ss.RecvMsg(new(frame.Frame))
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			if n++; n == 1 && first {
+				close(gotFirst)
+				select {
+				case <-release:
+				case <-ss.Context().Done():
+					return ss.Context().Err()
+				}
+			}
+		}
+		return ss.SendMsg(frame.FromBytes(nil))
+	}, grpc.ForceServerCodecV2(frame.Codec()))
+	routes, err := transcoding.BuildRoutes(gapsSnapshot(t, httpBodyFile()), transcoding.WithStrictRoutes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const chunk = 32 << 10
+	e := startREST(t, routes, target, "gaps.v1", slog.DiscardHandler, newClient(),
+		transcoding.WithMaxBodyBytes(chunk), transcoding.WithMaxBufferedBytes(chunk))
+
+	pr, pw := io.Pipe()
+	done := make(chan response, 1)
+	go func() {
+		req, _ := http.NewRequest("POST", e.base+"/v1/uploads", pr)
+		req.Header.Set("Content-Type", "application/octet-stream")
+		res, err := e.client.Do(req)
+		if err != nil {
+			done <- response{code: -1, raw: []byte(err.Error())}
+			return
+		}
+		raw, _ := io.ReadAll(res.Body)
+		_ = res.Body.Close()
+		done <- response{code: res.StatusCode, raw: raw}
+	}()
+	if _, err := pw.Write(make([]byte, chunk)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-gotFirst:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the first chunk never reached the upstream")
+	}
+	r := e.do(t, "POST", "/v1/uploads", "x", "Content-Type", "text/plain")
+	if r.code != 429 {
+		t.Errorf("second upload while the first holds the budget: %d %s, want 429", r.code, r.raw)
+	}
+	close(release)
+	_ = pw.Close()
+	if r := <-done; r.code != 200 {
+		t.Fatalf("first upload: %d %s", r.code, r.raw)
+	}
+	if r := e.do(t, "POST", "/v1/uploads", "x", "Content-Type", "text/plain"); r.code != 200 {
+		t.Errorf("upload after the first ended: %d %s", r.code, r.raw)
 	}
 }
