@@ -35,10 +35,11 @@ func requestPath(tmpl *httprule.Template) string {
 }
 
 // BenchmarkCorporaMatch matches requests against the route table of the
-// demo (18 routes) and of Google's APIs (about 15,000), one request per
-// served route of the demo and 1,024 spread over Google's table, so the
-// large table also pays its cache misses. The router is built from the
-// served routes the same way BuildRoutes builds its own.
+// demo (18 routes) and of Google's APIs (about 15,000): one request per
+// route of the demo, then as many (18) spread over Google's table, then
+// 1,024 spread over it, so that the large table also pays the cache misses
+// of a working set that no longer fits in the caches. The router is built
+// from the served routes the same way BuildRoutes builds its own.
 func BenchmarkCorporaMatch(b *testing.B) {
 	demo, err := registry.Build(registry.Linked(libraryv1.File_sluice_demo_library_v1_library_proto))
 	if err != nil {
@@ -48,12 +49,21 @@ func BenchmarkCorporaMatch(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	var google []transcoding.Route
+	googleRoutes := func() []transcoding.Route {
+		if google == nil {
+			google = loadCorpus(b, corpus(b, "googleapis.binpb")).List()
+		}
+		return google
+	}
 	tables := []struct {
-		name   string
-		routes func() []transcoding.Route
+		name     string
+		routes   func() []transcoding.Route
+		requests int
 	}{
-		{"demo", demoRoutes.List},
-		{"googleapis", func() []transcoding.Route { return loadCorpus(b, corpus(b, "googleapis.binpb")).List() }},
+		{"demo", demoRoutes.List, 18},
+		{"googleapis/requests=18", googleRoutes, 18},
+		{"googleapis/requests=1024", googleRoutes, 1024},
 	}
 	for _, table := range tables {
 		b.Run(table.name, func(b *testing.B) {
@@ -73,10 +83,10 @@ func BenchmarkCorporaMatch(b *testing.B) {
 			}
 			router := bld.Build()
 			reqs := all
-			if len(all) > 1024 {
+			if n := table.requests; len(all) > n {
 				reqs = nil
-				for k := range 1024 {
-					reqs = append(reqs, all[k*len(all)/1024])
+				for k := range n {
+					reqs = append(reqs, all[k*len(all)/n])
 				}
 			}
 			for _, r := range reqs {

@@ -7,7 +7,10 @@
 // and they see a transcoded call exactly as they see a native gRPC one.
 //
 // REST: BuildRoutes compiles the rules of a registry snapshot into Routes
-// (a route trie, see httprule); REST is the http.Handler that matches a
+// (a route trie, see httprule). One binding never stops the others: one
+// sluice cannot serve is skipped, and of two identical ones the later
+// shadows the earlier, each listed with its reason (Routes.All,
+// Routes.Problems) unless WithStrictRoutes makes them errors. REST is the http.Handler that matches a
 // request, builds the request message (body, then path variables, then
 // query parameters, as grpc-gateway does; generated types when linked,
 // dynamicpb otherwise), and hands the call to a Dispatcher as a

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -22,8 +23,10 @@ import (
 
 // brokenDemoSet writes the demo's descriptor set with GetShelf's binding
 // made unservable (a variable naming no field) and an additional binding
-// of GetBook that collides with ListShelves' GET /v1/shelves.
-func brokenDemoSet(t *testing.T) string {
+// of GetBook that collides with ListShelves' GET /v1/shelves. With
+// alsoDelete, DeleteShelf's binding is made unservable too. It writes to
+// path, or to a new file when path is "", and returns the path.
+func brokenDemoSet(t *testing.T, path string, alsoDelete bool) string {
 	t.Helper()
 	raw, err := os.ReadFile("../../gen/descriptors/demo.binpb")
 	if err != nil {
@@ -49,6 +52,12 @@ func brokenDemoSet(t *testing.T) string {
 						Pattern: &annotations.HttpRule_Get{Get: "/v1/shelves"},
 					})
 					found++
+				case "DeleteShelf":
+					if alsoDelete {
+						proto.SetExtension(m.Options, annotations.E_Http, &annotations.HttpRule{
+							Pattern: &annotations.HttpRule_Delete{Delete: "/v1/{gone=shelves/*}"},
+						})
+					}
 				}
 			}
 		}
@@ -60,7 +69,9 @@ func brokenDemoSet(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "broken.binpb")
+	if path == "" {
+		path = filepath.Join(t.TempDir(), "broken.binpb")
+	}
 	if err := os.WriteFile(path, out, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +84,7 @@ func brokenDemoSet(t *testing.T) string {
 // --strict and rest.strict_routes make them errors.
 func TestUnservableBindingsAreReported(t *testing.T) {
 	t.Parallel()
-	set := brokenDemoSet(t)
+	set := brokenDemoSet(t, "", false)
 	upstream := startDemoUpstream(t)
 	args := []string{"--descriptor-set", set, "--upstream", "sluice.demo.library.v1.*=" + upstream}
 	skipped := "GET /v1/{nope=shelves/*} of sluice.demo.library.v1.LibraryService.GetShelf in sluice/demo/library/v1/library.proto"
@@ -121,6 +132,18 @@ func TestUnservableBindingsAreReported(t *testing.T) {
 		if !strings.Contains(p.log(), want) {
 			t.Errorf("serve log lacks a warning about %q", want)
 		}
+	}
+	// A reload warns about what the new contracts cannot serve.
+	brokenDemoSet(t, set, true)
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(p.log(), "DELETE /v1/{gone=shelves/*}") {
+		if time.Now().After(deadline) {
+			t.Fatal("no warning about the binding the reloaded contracts cannot serve")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
