@@ -38,7 +38,11 @@ import (
 //	  repeated bytes blobs = 4; Payload payload = 5; string name = 6;
 //	  google.protobuf.FieldMask update_mask = 7; repeated string segs = 8;
 //	}
+//	message Other { Inner body = 1; google.protobuf.FieldMask field_mask = 2; string name = 3; }
+//	message Two { Inner body = 1; google.protobuf.FieldMask a = 2; google.protobuf.FieldMask b = 3; string name = 4; }
 //	service Gaps {
+//	  rpc PatchOther(Other) returns (Other) { patch: "/v1/{name=others/*}" body: "body" }
+//	  rpc PatchTwo(Two) returns (Two) { patch: "/v1/{name=twos/*}" body: "body" }
 //	  rpc Repeated(Req) returns (Req) { get: "/v1/rep/{floats}/{strs}/{kinds}/{blobs}/{segs=segs/**}" }
 //	  rpc Nested(Req) returns (Req) { post: "/v1/{name=nested/*}" body: "payload.input_value" }
 //	  rpc NestedMsg(Req) returns (Req) { patch: "/v1/{name=nestedmsg/*}" body: "payload.inner" response_body: "payload.inner" }
@@ -74,6 +78,17 @@ func gapsFile() *descriptorpb.FileDescriptorProto {
 				oneofField,
 				field("inner", 2, msgT, ".gaps.v1.Inner", optional),
 			}, OneofDecl: []*descriptorpb.OneofDescriptorProto{{Name: proto.String("input")}}},
+			{Name: proto.String("Other"), Field: []*descriptorpb.FieldDescriptorProto{
+				field("body", 1, msgT, ".gaps.v1.Inner", optional),
+				field("field_mask", 2, msgT, ".google.protobuf.FieldMask", optional),
+				field("name", 3, S, "", optional),
+			}},
+			{Name: proto.String("Two"), Field: []*descriptorpb.FieldDescriptorProto{
+				field("body", 1, msgT, ".gaps.v1.Inner", optional),
+				field("a", 2, msgT, ".google.protobuf.FieldMask", optional),
+				field("b", 3, msgT, ".google.protobuf.FieldMask", optional),
+				field("name", 4, S, "", optional),
+			}},
 			{Name: proto.String("Req"), Field: []*descriptorpb.FieldDescriptorProto{
 				field("floats", 1, descriptorpb.FieldDescriptorProto_TYPE_FLOAT, "", repeated),
 				field("strs", 2, S, "", repeated),
@@ -86,6 +101,10 @@ func gapsFile() *descriptorpb.FileDescriptorProto {
 			}},
 		},
 		Service: []*descriptorpb.ServiceDescriptorProto{{Name: proto.String("Gaps"), Method: []*descriptorpb.MethodDescriptorProto{
+			{Name: proto.String("PatchOther"), InputType: proto.String(".gaps.v1.Other"), OutputType: proto.String(".gaps.v1.Other"),
+				Options: rule(&annotations.HttpRule{Pattern: &annotations.HttpRule_Patch{Patch: "/v1/{name=others/*}"}, Body: "body"})},
+			{Name: proto.String("PatchTwo"), InputType: proto.String(".gaps.v1.Two"), OutputType: proto.String(".gaps.v1.Two"),
+				Options: rule(&annotations.HttpRule{Pattern: &annotations.HttpRule_Patch{Patch: "/v1/{name=twos/*}"}, Body: "body"})},
 			method("Repeated", &annotations.HttpRule{Pattern: &annotations.HttpRule_Get{Get: "/v1/rep/{floats}/{strs}/{kinds}/{blobs}/{segs=segs/**}"}}),
 			method("Nested", &annotations.HttpRule{Pattern: &annotations.HttpRule_Post{Post: "/v1/{name=nested/*}"}, Body: "payload.input_value"}),
 			method("NestedMsg", &annotations.HttpRule{Pattern: &annotations.HttpRule_Patch{Patch: "/v1/{name=nestedmsg/*}"},
@@ -424,5 +443,38 @@ func TestClientStreamedHTTPBodyBudget(t *testing.T) {
 	}
 	if r := e.do(t, "POST", "/v1/uploads", "x", "Content-Type", "text/plain"); r.code != 200 {
 		t.Errorf("upload after the first ended: %d %s", r.code, r.raw)
+	}
+}
+
+// TestPatchMaskAnyName: a PATCH fills the request's one FieldMask field
+// from the body's keys whatever the field's name, and none when the
+// request has two, as grpc-gateway's generated handlers do.
+func TestPatchMaskAnyName(t *testing.T) {
+	snap := gapsSnapshot(t)
+	for name, opts := range map[string][]transcoding.Option{"fast": nil, "protojson": {transcoding.WithProtojsonOnly()}} {
+		t.Run(name, func(t *testing.T) {
+			u := &recordingUpstream{}
+			e := thingsEnvRoutes(t, u, snap, "gaps.v1", opts...)
+			for _, tt := range []struct{ target, msg, want string }{
+				{"/v1/others/o1", "gaps.v1.Other", `{"name":"others/o1","body":{"text":"t"},"fieldMask":"text"}`},
+				{"/v1/twos/t1", "gaps.v1.Two", `{"name":"twos/t1","body":{"text":"t"}}`},
+			} {
+				r := e.do(t, "PATCH", tt.target, `{"text":"t"}`)
+				if r.code != 200 {
+					t.Fatalf("%s: %d %s", tt.target, r.code, r.raw)
+				}
+				m := dynamicpb.NewMessage(thingDescriptor(t, snap, tt.msg))
+				if err := proto.Unmarshal(u.request(), m); err != nil {
+					t.Fatal(err)
+				}
+				got, err := protojson.Marshal(m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !sameJSON(t, got, []byte(tt.want)) {
+					t.Errorf("%s: upstream got %s, want %s", tt.target, got, tt.want)
+				}
+			}
+		})
 	}
 }

@@ -127,7 +127,7 @@ type binding struct {
 	respParents  []protoreflect.FieldDescriptor // the message fields leading to respField
 	respName     string
 	bound        [][]string                   // proto-name paths a query parameter may not set
-	updateMask   protoreflect.FieldDescriptor // PATCH with a body field and an update_mask FieldMask
+	updateMask   protoreflect.FieldDescriptor // PATCH with a message body field: the request's one FieldMask field
 	strict       bool
 	rawRequest   bool // the request is google.api.HttpBody and the body is "*"
 	rawBodyField bool // the body field is a google.api.HttpBody
@@ -387,16 +387,36 @@ func compileBinding(s *registry.Snapshot, m *registry.Method, rule *annotations.
 	} else {
 		bd.rawResponse = out.FullName() == httpBodyName
 	}
-	if httpMethod == "PATCH" && bd.body == bodyField && bd.bodyField != nil && bd.bodyField.Message() != nil && !bd.rawBodyField {
-		if fd := in.Fields().ByName("update_mask"); fd != nil && !fd.IsList() && fd.Message() != nil &&
-			fd.Message().FullName() == "google.protobuf.FieldMask" {
-			bd.updateMask = fd
-		}
+	if httpMethod == "PATCH" && bd.body == bodyField && bd.bodyField != nil && bd.bodyField.Message() != nil &&
+		!bd.bodyField.IsList() && !bd.bodyField.IsMap() && !bd.rawBodyField {
+		bd.updateMask = onlyFieldMask(in)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	return bd, nil
+}
+
+// onlyFieldMask returns the one top-level google.protobuf.FieldMask field
+// of md, whatever its name, or nil when it has none or several: the field
+// grpc-gateway's generated PATCH handlers fill from the body's keys.
+func onlyFieldMask(md protoreflect.MessageDescriptor) protoreflect.FieldDescriptor {
+	var found protoreflect.FieldDescriptor
+	fields := md.Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		if fd.Message() == nil || fd.Message().FullName() != "google.protobuf.FieldMask" {
+			continue
+		}
+		if found != nil {
+			return nil
+		}
+		found = fd
+	}
+	if found != nil && (found.IsList() || found.IsMap()) {
+		return nil
+	}
+	return found
 }
 
 // fieldPath resolves a dotted path of proto field names from md. Every
