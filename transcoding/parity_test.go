@@ -197,3 +197,43 @@ func TestPatchEmptyBodyEmptyMask(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestHeaderNotGRPCValue: a request header whose value gRPC
+// metadata cannot carry (UTF-8, which HTTP allows) is not passed on, and
+// the call is answered (it failed as INTERNAL, 500, when the upstream
+// call refused the metadata); the drop is logged once per key.
+func TestRequestHeaderNotGRPCValue(t *testing.T) {
+	var mu sync.Mutex
+	var seen []metadata.MD
+	u := &recordingUpstream{before: func(ss grpc.ServerStream) error {
+		md, _ := metadata.FromIncomingContext(ss.Context())
+		mu.Lock()
+		seen = append(seen, md)
+		mu.Unlock()
+		return nil
+	}}
+	logs := &recorder{}
+	e := thingsEnv(t, u, thingsSnapshot(t, defaultThingRules), transcoding.WithLogger(slog.New(logs)))
+	for range 2 {
+		r := e.do(t, "GET", "/v1/things/t1", "", "Grpc-Metadata-Location", "/caf\xc3\xa9", "Grpc-Metadata-X-Ok", "fine")
+		if r.code != 200 {
+			t.Fatalf("%d %s", r.code, r.raw)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, md := range seen {
+		if len(md.Get("location")) != 0 || len(md.Get("x-ok")) != 1 {
+			t.Errorf("upstream metadata %v, want x-ok and no location", md)
+		}
+	}
+	n := 0
+	for _, rec := range logs.all() {
+		if rec["key"] == "location" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d warnings about location, want 1: %v", n, logs.all())
+	}
+}

@@ -32,6 +32,16 @@ func requestsTrailers(r *http.Request) bool {
 	return strings.Contains(strings.ToLower(r.Header.Get("TE")), "trailers")
 }
 
+// reportDroppedIncoming logs, once per key for the handler's life, that a
+// request header value could not become gRPC metadata.
+func (h *REST) reportDroppedIncoming(key string) {
+	if _, seen := h.dropped.LoadOrStore("request "+key, true); seen {
+		return
+	}
+	h.cfg.logger.Warn("REST: request header value is not printable ASCII, which gRPC metadata requires; not passed on (logged once per key)",
+		slog.String("key", key))
+}
+
 // setMetadataHeaders adds md to h as prefix+key headers. A value no HTTP
 // header can hold (a control character: gRPC metadata set by a policy, or
 // sent by an upstream that does not check what it sends) is dropped and

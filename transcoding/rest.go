@@ -371,7 +371,7 @@ func cutCause(ctx context.Context, err error) error {
 // callContext derives the call's context from the request: incoming
 // metadata, peer, protocol and the Grpc-Timeout deadline.
 func (h *REST) callContext(r *http.Request) (context.Context, context.CancelFunc, error) {
-	md, err := h.cfg.incomingMetadata(r.Header)
+	md, err := h.cfg.incomingMetadata(r.Header, h.reportDroppedIncoming)
 	if err != nil {
 		return nil, nil, status.Error(codes.InvalidArgument, err.Error())
 	}
