@@ -46,7 +46,7 @@ func (h *REST) reportDroppedIncoming(key string) {
 // header can hold (a control character: gRPC metadata set by a policy, or
 // sent by an upstream that does not check what it sends) is dropped and
 // reported once per key, never failing the call: HTTP/1.x clients would
-// refuse the whole response, and a CR or LF would inject headers.
+// refuse the whole response.
 func (c *call) setMetadataHeaders(h http.Header, prefix string, md metadata.MD) {
 	for k, vs := range md {
 		if !passable(k) || (c.allow != nil && !c.allow(k)) {
