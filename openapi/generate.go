@@ -28,8 +28,8 @@ const Version = "3.1.0"
 // google.api.HttpBody as raw bytes of any type; server streams in each
 // format a client may ask for by Accept), errors as google.rpc.Status and
 // the security requirements of WithSecurity. Bindings no call can succeed
-// on (denied methods, methods WithRouted says no upstream serves,
-// client-streamed HttpBody) are left out, as are
+// on (denied methods, methods WithRouted says no upstream serves) are
+// left out, as are
 // custom HTTP methods, which OpenAPI cannot express. Messages and enums become
 // component schemas in the proto3 JSON mapping. Generate fails when the
 // routes do not build (transcoding.BuildRoutes' error). The result is a
@@ -95,11 +95,6 @@ func Generate(s *registry.Snapshot, opts ...Option) (*openapi3.T, error) {
 		if cfg.routed != nil && !cfg.routed(m.Path) {
 			continue // no upstream: every call answers 501
 		}
-		if streamsRawRequest(m, r) {
-			// The transcoder answers every call 501: REST does not
-			// carry a stream of google.api.HttpBody requests.
-			continue
-		}
 		security, callable := cfg.security(m.Path)
 		if !callable {
 			continue // every call is refused
@@ -126,21 +121,6 @@ func Generate(s *registry.Snapshot, opts ...Option) (*openapi3.T, error) {
 		doc.Tags = append(doc.Tags, &openapi3.Tag{Name: name, Description: tags[name]})
 	}
 	return doc, nil
-}
-
-// streamsRawRequest reports whether r carries a client stream of
-// google.api.HttpBody requests, which the REST transcoder refuses with
-// UNIMPLEMENTED.
-func streamsRawRequest(m *registry.Method, r transcoding.Route) bool {
-	if !m.ClientStreaming() || r.Body == "" {
-		return false
-	}
-	in := m.Desc.Input()
-	if r.Body == "*" {
-		return in.FullName() == httpBodyName
-	}
-	fd := in.Fields().ByName(protoreflect.Name(r.Body))
-	return fd != nil && !fd.IsList() && fd.Message() != nil && fd.Message().FullName() == httpBodyName
 }
 
 func standardMethod(m string) bool {
@@ -357,7 +337,7 @@ func (g *generator) operation(m *registry.Method, r transcoding.Route, tmpl *htt
 			op.RequestBody = g.jsonBody(g.schemas.withoutFields(in, drop), "", m.ClientStreaming())
 		}
 	default:
-		fd := in.Fields().ByName(protoreflect.Name(r.Body))
+		fd := fieldAt(in, strings.Split(r.Body, "."))
 		if fd != nil {
 			if !fd.IsList() && fd.Message() != nil && fd.Message().FullName() == httpBodyName {
 				op.RequestBody = rawBody(g.cfg.comment(fd))
@@ -365,7 +345,7 @@ func (g *generator) operation(m *registry.Method, r transcoding.Route, tmpl *htt
 				op.RequestBody = g.jsonBody(g.schemas.field(fd), g.cfg.comment(fd), m.ClientStreaming())
 			}
 		}
-		op.Parameters = append(op.Parameters, g.queryParams(in, nil, "", append(bound, []string{r.Body}), map[protoreflect.FullName]bool{})...)
+		op.Parameters = append(op.Parameters, g.queryParams(in, nil, "", append(bound, strings.Split(r.Body, ".")), map[protoreflect.FullName]bool{})...)
 	}
 
 	// Responses.
@@ -373,7 +353,7 @@ func (g *generator) operation(m *registry.Method, r transcoding.Route, tmpl *htt
 	raw := false
 	respDesc := g.cfg.comment(out)
 	if r.ResponseBody != "" {
-		if fd := out.Fields().ByName(protoreflect.Name(r.ResponseBody)); fd != nil {
+		if fd := fieldAt(out, strings.Split(r.ResponseBody, ".")); fd != nil {
 			raw = !fd.IsList() && fd.Message() != nil && fd.Message().FullName() == httpBodyName
 			resp = g.schemas.field(fd)
 			if c := g.cfg.comment(fd); c != "" {
@@ -457,9 +437,10 @@ func (g *generator) streamContent(ok *openapi3.Response, msg, status *openapi3.S
 }
 
 // sseDescription says what a Server-Sent Events stream carries.
-const sseDescription = "Server-Sent Events: one event per message, its data the message's JSON; if the call fails " +
-	"after the first message, a final event named `error` whose data is the google.rpc.Status. Comment lines " +
-	"(`:`) may keep an idle stream open."
+const sseDescription = "Server-Sent Events: one unnamed event per message, its data the message's JSON; then one final " +
+	"event whose data is a google.rpc.Status: `end` (code 0) when the call succeeded, `grpc-error` when it failed after " +
+	"the first message. Close the EventSource on either, or the browser reconnects and calls again (the final event " +
+	"sets `retry` to a day, so that it is not at once). Comment lines (`:`) may keep an idle stream open."
 
 // typedStatus is a google.rpc.Status carrying its "@type", as a failed
 // NDJSON stream ends.

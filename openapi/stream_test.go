@@ -142,8 +142,8 @@ func checkJSON(t *testing.T, name string, resp *openapi3.Response, ct string, bo
 func checkSSE(t *testing.T, name string, body []byte) {
 	t.Helper()
 	events := strings.Split(strings.TrimSpace(string(body)), "\n\n")
-	if len(events) != 3 || !strings.HasPrefix(events[0], "data: {") || !strings.HasPrefix(events[2], "event: error\ndata: {") {
-		t.Errorf("%s: events %q, want two messages and an event named error", name, events)
+	if len(events) != 3 || !strings.HasPrefix(events[0], "data: {") || !strings.HasPrefix(events[2], "event: grpc-error\nretry: 86400000\ndata: {") {
+		t.Errorf("%s: events %q, want two messages and an event named grpc-error", name, events)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -187,8 +188,14 @@ func (h *REST) bindBody(m protoreflect.Message, b *binding, body []byte, content
 		setHTTPBody(m, contentType, body)
 		return nil
 	case b.rawBodyField:
-		setHTTPBody(m.Mutable(b.bodyField).Message(), contentType, body)
+		setHTTPBody(bodyParent(m, b).Mutable(b.bodyField).Message(), contentType, body)
 		return nil
+	}
+	if b.body == bodyField {
+		// A nested body field ("payload.input_value") is bound inside
+		// its parents, which exist even when the body is empty, as
+		// grpc-gateway's handlers create them.
+		m = bodyParent(m, b)
 	}
 	if err := checkJSONContentType(contentType); err != nil {
 		return err
@@ -198,8 +205,14 @@ func (h *REST) bindBody(m protoreflect.Message, b *binding, body []byte, content
 		// empty message rather than none, so upstream validation reports
 		// the field's own required members.
 		if b.body != bodyAll {
-			if fd := b.bodyField; fd.Message() != nil && !fd.IsList() && !fd.IsMap() {
+			fd := b.bodyField
+			switch of := fd.ContainingOneof(); {
+			case fd.Message() != nil && !fd.IsList() && !fd.IsMap():
 				m.Mutable(fd)
+			case of != nil && !of.IsSynthetic() && m.WhichOneof(of) == nil:
+				// grpc-gateway's handlers select a oneof member the
+				// body binds before decoding into it.
+				m.Set(fd, fd.Default())
 			}
 		}
 		return nil
@@ -238,6 +251,15 @@ func (h *REST) bindBody(m protoreflect.Message, b *binding, body []byte, content
 	return nil
 }
 
+// bodyParent returns the message of m that holds the body field: m, or for
+// a nested body field the innermost of its parents, created as needed.
+func bodyParent(m protoreflect.Message, b *binding) protoreflect.Message {
+	for _, fd := range b.bodyParents {
+		m = m.Mutable(fd).Message()
+	}
+	return m
+}
+
 // setHTTPBody fills a google.api.HttpBody, generated or dynamic.
 func setHTTPBody(m protoreflect.Message, contentType string, data []byte) {
 	fields := m.Descriptor().Fields()
@@ -260,9 +282,15 @@ func fillUpdateMask(m protoreflect.Message, b *binding, body []byte) error {
 	if paths == nil || mask.Get(paths).List().Len() > 0 {
 		return nil
 	}
-	fm, err := runtime.FieldMaskFromRequestBody(bytes.NewReader(body), m.Get(b.bodyField).Message().Interface())
+	fm, err := runtime.FieldMaskFromRequestBody(bytes.NewReader(body), bodyParent(m, b).Get(b.bodyField).Message().Interface())
 	if err != nil {
 		return status.Error(codes.InvalidArgument, err.Error())
+	}
+	// A body with no fields ({}) yields one empty path from grpc-gateway's
+	// runtime; it names no field, so the mask stays empty.
+	fm.Paths = slices.DeleteFunc(fm.Paths, func(p string) bool { return p == "" })
+	if len(fm.Paths) == 0 {
+		return nil
 	}
 	v := m.NewField(b.updateMask)
 	if err := convertMessage(fm, v.Message()); err != nil {

@@ -123,6 +123,67 @@ func (mr *messageReader) readError(err error) error {
 	return mr.body.readError(mr.ctx, err)
 }
 
+// rawChunkSize is the most request-body bytes one message of a
+// client-streamed google.api.HttpBody carries (less when the body limit
+// is lower).
+const rawChunkSize = 32 << 10
+
+// chunkReader cuts the request body of a client stream of
+// google.api.HttpBody into messages: each read of the body, of at most
+// size bytes, becomes one message's data, and the first message carries
+// the request's Content-Type. A chunk is read only when the proxy asks
+// for the next message, that is once it handed the previous one to the
+// upstream's flow control, so a slow upstream slows the client and one
+// chunk per call is buffered here; its buffer is held in the budget from
+// the read until the next message is asked for.
+// grpc-gateway has no such mode: its handlers decode each HttpBody
+// message of a stream from JSON.
+type chunkReader struct {
+	body  io.Reader
+	ctx   context.Context
+	rb    *requestBody
+	buf   []byte
+	first bool // no message was returned yet
+	eof   bool
+}
+
+func newChunkReader(ctx context.Context, body io.Reader, size int64, rb *requestBody) *chunkReader {
+	if body == nil {
+		body = http.NoBody
+	}
+	return &chunkReader{body: body, ctx: ctx, rb: rb, buf: make([]byte, 0, size), first: true}
+}
+
+// next returns the next chunk, valid until the following call, and
+// whether it is the first; io.EOF after the last. An empty body is one
+// empty message, so that the upstream still learns its content type.
+func (cr *chunkReader) next() (chunk []byte, first bool, err error) {
+	cr.rb.releaseAll()
+	if cr.eof {
+		return nil, false, io.EOF
+	}
+	if !cr.rb.grow(int64(cap(cr.buf))) {
+		return nil, false, errBudget(cr.rb.budget.limit)
+	}
+	buf := cr.buf[:cap(cr.buf)]
+	n := 0
+	for n == 0 && err == nil {
+		n, err = cr.body.Read(buf)
+	}
+	switch {
+	case errors.Is(err, io.EOF):
+		cr.eof = true
+		cr.rb.finishRead()
+		if n == 0 && !cr.first {
+			return nil, false, io.EOF
+		}
+	case err != nil:
+		return nil, false, cr.rb.readError(cr.ctx, err)
+	}
+	first, cr.first = cr.first, false
+	return buf[:n], first, nil
+}
+
 // bodyLinger is how long the rest of an abandoned streamed body is read
 // and discarded after the response (net/http's own limit of 256 KiB
 // applies too): closing a connection with unread data at once would reset

@@ -25,7 +25,9 @@
 // (StreamEnvelope; WithStreamFormat(StreamNDJSON) changes the default),
 // plain NDJSON for application/x-ndjson, Server-Sent Events for
 // text/event-stream. A failure after the first message ends the body with
-// a typed error line or event carrying the google.rpc.Status, and the
+// a typed error line or event carrying the google.rpc.Status (an SSE
+// stream always ends with a named event, "end" or "grpc-error", so that
+// an EventSource closes instead of calling again), and the
 // status travels as Grpc-Status/Grpc-Message trailers to clients that read
 // trailers (HTTP/2, or HTTP/1.1 with TE: trailers). A client stream reads
 // its messages from the request body, one JSON value (an NDJSON line) per

@@ -228,7 +228,7 @@ func TestBuildRoutesErrors(t *testing.T) {
 			create: &annotations.HttpRule{Pattern: &annotations.HttpRule_Post{Post: "/v1/things"}, Body: "missing", ResponseBody: "absent"},
 			update: &annotations.HttpRule{Pattern: &annotations.HttpRule_Get{Get: "/v1/{child}"}, Body: "*"},
 			want: []string{"GetThing", `no field "nope"`, "CreateThing", `body "missing"`, `response_body "absent"`,
-				"UpdateThing", "not a singular scalar", "GET binding may not have a body"}},
+				"UpdateThing", "is not a scalar field", "GET binding may not have a body"}},
 		{name: "bad template", get: &annotations.HttpRule{Pattern: &annotations.HttpRule_Get{Get: "/v1/{name"}}, create: create, update: update,
 			want: []string{"GetThing", "parse path template"}},
 	}

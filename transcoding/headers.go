@@ -43,8 +43,11 @@ func passable(key string) bool {
 
 // incomingMetadata builds the call's metadata from the allowlisted request
 // headers and the Grpc-Metadata-* ones. Values of "-bin" keys travel
-// base64-encoded in HTTP and are decoded, as gRPC does.
-func (c *config) incomingMetadata(h http.Header) (metadata.MD, error) {
+// base64-encoded in HTTP and are decoded, as gRPC does. Other values gRPC
+// carries only as printable ASCII: one with any other byte (UTF-8 text,
+// which HTTP allows) would make the upstream call fail as INTERNAL, so it
+// is left out and its key handed to dropped.
+func (c *config) incomingMetadata(h http.Header, dropped func(key string)) (metadata.MD, error) {
 	md := metadata.MD{}
 	for name, vals := range h {
 		key := strings.ToLower(name)
@@ -66,11 +69,25 @@ func (c *config) incomingMetadata(h http.Header) (metadata.MD, error) {
 					return nil, fmt.Errorf("header %s: %w", name, err)
 				}
 				v = string(b)
+			} else if !printableASCII(v) {
+				dropped(key)
+				continue
 			}
 			md[key] = append(md[key], v)
 		}
 	}
 	return md, nil
+}
+
+// printableASCII reports whether v holds only bytes 0x20 to 0x7E, what
+// gRPC allows in a metadata value that is not binary.
+func printableASCII(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0x20 || v[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // decodeBinHeader accepts padded and unpadded standard base64, as gRPC

@@ -2,6 +2,7 @@ package transcoding
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -69,6 +70,7 @@ type config struct {
 	protojsonOnly   bool           // no wirejson/jsonwire fast paths
 	bodyReadTimeout time.Duration  // of a unary body; 0: none
 	maxBuffered     int64          // request bytes buffered across all calls
+	logger          *slog.Logger   // what the handler has to say; never nil
 	errs            []error
 }
 
@@ -92,6 +94,7 @@ func defaultConfig() config {
 		streamFormat:    StreamEnvelope,
 		bodyReadTimeout: DefaultBodyReadTimeout,
 		maxBuffered:     DefaultMaxBufferedBytes,
+		logger:          slog.New(slog.DiscardHandler),
 	}
 	for _, h := range defaultIncomingHeaders {
 		c.incoming[strings.ToLower(h)] = true
@@ -330,4 +333,17 @@ func WithStrictMethods(methods ...string) RouteOption {
 // percent-decoded except "%2F".
 func WithFullyDecodeReservedExpansion() RouteOption {
 	return routeOptionFunc(func(c *routeConfig) { c.fullyDecode = true })
+}
+
+// WithLogger is where the handler reports what it did not pass on, such as
+// a response metadata value no HTTP header can hold (reported once per
+// key). By default nothing is logged.
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(c *config) {
+		if l == nil {
+			c.errs = append(c.errs, fmt.Errorf("nil logger"))
+			return
+		}
+		c.logger = l
+	})
 }

@@ -120,6 +120,18 @@ func hasBoundPrefix(bound [][]string, path []string) bool {
 
 // setPath sets the field at the end of fds, creating the messages on the
 // way. A list takes every value, a map exactly a key and a value, anything
+// pathValues is what a path variable bound to the field path fds sets: its
+// value, or for a repeated field the value split at every comma, as
+// grpc-gateway's generated handlers split it (runtime.Float32Slice and
+// kin, after its default unescaping decoded the whole path, so "%2C"
+// separates too): "1.5,-1.5" is two floats, "" one empty element.
+func pathValues(fds []protoreflect.FieldDescriptor, value string) []string {
+	if fds[len(fds)-1].IsList() {
+		return strings.Split(value, ",")
+	}
+	return []string{value}
+}
+
 // else exactly one value.
 func setPath(m protoreflect.Message, fds []protoreflect.FieldDescriptor, vals []string) error {
 	if len(vals) == 0 {

@@ -4,10 +4,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
+	"golang.org/x/net/http/httpguts"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -18,6 +21,7 @@ import (
 // fail writes an error that happened before the call was dispatched.
 func (c *call) fail(err error) {
 	st, code := httpStatusOf(err)
+	setChallenge(c.w.Header(), st)
 	c.errs.writeStatus(c.w, st, code)
 }
 
@@ -28,10 +32,24 @@ func requestsTrailers(r *http.Request) bool {
 	return strings.Contains(strings.ToLower(r.Header.Get("TE")), "trailers")
 }
 
-// setMetadataHeaders adds md to h as prefix+key headers.
-func setMetadataHeaders(h http.Header, prefix string, md metadata.MD, allow func(string) bool) {
+// reportDroppedIncoming logs, once per key for the handler's life, that a
+// request header value could not become gRPC metadata.
+func (h *REST) reportDroppedIncoming(key string) {
+	if _, seen := h.dropped.LoadOrStore("request "+key, true); seen {
+		return
+	}
+	h.cfg.logger.Warn("REST: request header value is not printable ASCII, which gRPC metadata requires; not passed on (logged once per key)",
+		slog.String("key", key))
+}
+
+// setMetadataHeaders adds md to h as prefix+key headers. A value no HTTP
+// header can hold (a control character: gRPC metadata set by a policy, or
+// sent by an upstream that does not check what it sends) is dropped and
+// reported once per key, never failing the call: HTTP/1.x clients would
+// refuse the whole response.
+func (c *call) setMetadataHeaders(h http.Header, prefix string, md metadata.MD) {
 	for k, vs := range md {
-		if !passable(k) || (allow != nil && !allow(k)) {
+		if !passable(k) || (c.allow != nil && !c.allow(k)) {
 			continue
 		}
 		name := responseHeaderName(prefix, k)
@@ -39,16 +57,33 @@ func setMetadataHeaders(h http.Header, prefix string, md metadata.MD, allow func
 		for _, v := range vs {
 			if bin {
 				v = base64.RawStdEncoding.EncodeToString([]byte(v))
+			} else if !httpguts.ValidHeaderFieldValue(v) {
+				c.h.reportDropped(k)
+				continue
 			}
 			h.Add(name, v)
 		}
 	}
 }
 
+// reportDropped logs, once per metadata key for the handler's life, that
+// a value of key could not become an HTTP header.
+func (h *REST) reportDropped(key string) {
+	if _, seen := h.dropped.LoadOrStore(key, true); seen {
+		return
+	}
+	h.cfg.logger.Warn("REST: response metadata value is not a valid HTTP header value; dropped (logged once per key)",
+		slog.String("key", key))
+}
+
 // declareTrailers announces the trailers that will follow the body.
-func declareTrailers(h http.Header, md metadata.MD, allow func(string) bool) {
-	for k := range md {
-		if passable(k) && (allow == nil || allow(k)) {
+// Keys none of whose values setMetadataHeaders would send are left out.
+func (c *call) declareTrailers(h http.Header, md metadata.MD) {
+	allow := c.allow
+	for k, vs := range md {
+		if passable(k) && (allow == nil || allow(k)) && slices.ContainsFunc(vs, func(v string) bool {
+			return strings.HasSuffix(k, "-bin") || httpguts.ValidHeaderFieldValue(v)
+		}) {
 			h.Add("Trailer", responseHeaderName(trailerHeaderPrefix, k))
 		}
 	}
@@ -60,25 +95,38 @@ func (c *call) writeError(s *restStream, err error) {
 	st, code := httpStatusOf(err)
 	h := c.w.Header()
 	hdr, _ := s.headers()
-	setMetadataHeaders(h, metadataHeaderPrefix, hdr, c.allow)
+	c.setMetadataHeaders(h, metadataHeaderPrefix, hdr)
+	setChallenge(h, st)
 	if !requestsTrailers(c.r) {
 		c.errs.writeStatus(c.w, st, code)
 		return
 	}
 	trl := s.trailers()
-	declareTrailers(h, trl, c.allow)
+	c.declareTrailers(h, trl)
 	body := c.errs.statusJSON(st)
 	h.Set("Content-Type", "application/json")
 	h.Set("X-Content-Type-Options", "nosniff")
 	c.w.WriteHeader(code)
 	_, _ = c.w.Write(body)
-	setMetadataHeaders(h, trailerHeaderPrefix, trl, c.allow)
+	c.setMetadataHeaders(h, trailerHeaderPrefix, trl)
+}
+
+// setChallenge gives an UNAUTHENTICATED answer the WWW-Authenticate header
+// HTTP requires of a 401, as grpc-gateway does: the status message, unless
+// a policy or the upstream set the header itself (www-authenticate
+// metadata) or the message cannot be a header value.
+func setChallenge(h http.Header, st *status.Status) {
+	if st.Code() != codes.Unauthenticated || h.Get("WWW-Authenticate") != "" {
+		return
+	}
+	if msg := st.Message(); httpguts.ValidHeaderFieldValue(msg) {
+		h.Set("WWW-Authenticate", msg)
+	}
 }
 
 // writeUnary writes a unary call's response: the whole message, its
 // response_body field, or a google.api.HttpBody's raw bytes.
 func (c *call) writeUnary(s *restStream, data []byte, code int) {
-	allow := c.allow
 	// The JSON is built in a recycled buffer: Write copies it out.
 	bp := c.h.getBuffer()
 	body, contentType, err := c.encode(data, *bp)
@@ -89,20 +137,20 @@ func (c *call) writeUnary(s *restStream, data []byte, code int) {
 	}
 	h := c.w.Header()
 	hdr, _ := s.headers()
-	setMetadataHeaders(h, metadataHeaderPrefix, hdr, allow)
+	c.setMetadataHeaders(h, metadataHeaderPrefix, hdr)
 	h.Set("Content-Type", contentType)
 	trailers := requestsTrailers(c.r)
 	var trl metadata.MD
 	if trailers {
 		trl = s.trailers()
-		declareTrailers(h, trl, allow)
+		c.declareTrailers(h, trl)
 	} else {
 		h.Set("Content-Length", strconv.Itoa(len(body)))
 	}
 	c.w.WriteHeader(code)
 	_, _ = c.w.Write(body)
 	if trailers {
-		setMetadataHeaders(h, trailerHeaderPrefix, trl, allow)
+		c.setMetadataHeaders(h, trailerHeaderPrefix, trl)
 	}
 }
 
@@ -111,7 +159,7 @@ func (c *call) writeUnary(s *restStream, data []byte, code int) {
 // google.api.HttpBody response is the message's own bytes.
 func (c *call) encode(data, buf []byte) (body []byte, contentType string, err error) {
 	b := c.b
-	if !b.rawResponse && c.fast != nil {
+	if !b.rawResponse && c.fast != nil && len(b.respParents) == 0 {
 		// The fast path prints straight from the wire bytes. Whatever it
 		// does not print exactly as protojson would (Any, invalid data,
 		// values protojson refuses) takes the path below, which also
@@ -128,6 +176,11 @@ func (c *call) encode(data, buf []byte) (body []byte, contentType string, err er
 	m := b.out.New()
 	if err := unmarshalResponse(data, m, c.unmarshal.Resolver); err != nil {
 		return nil, "", status.Errorf(codes.Internal, "decode %s response: %v", b.out.Descriptor().FullName(), err)
+	}
+	// A nested response_body field is read through its parents (unset
+	// ones read as empty messages).
+	for _, fd := range b.respParents {
+		m = m.Get(fd).Message()
 	}
 	if b.rawResponse {
 		hb := m

@@ -62,6 +62,9 @@ type REST struct {
 	// between calls: allocation, not encoding, is most of what a small
 	// call costs.
 	bufs sync.Pool
+
+	// dropped holds the metadata keys whose invalid values were reported.
+	dropped sync.Map
 }
 
 // fastCodecs are the JSON codecs that work on wire bytes directly, for
@@ -210,11 +213,6 @@ func (h *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	clientStreams, serverStreams := b.method.ClientStreaming(), b.method.ServerStreaming()
 	streamedBody := clientStreams && b.body != bodyNone
-	if streamedBody && (b.rawRequest || b.rawBodyField) {
-		c.errs.WriteStatus(w, status.Newf(codes.Unimplemented,
-			"%s streams google.api.HttpBody requests, which REST does not carry yet; call it over gRPC or gRPC-Web", b.method.Path))
-		return
-	}
 	rc := http.NewResponseController(w)
 	var rb *requestBody
 	if b.body != bodyNone {
@@ -268,6 +266,22 @@ func (h *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s := &restStream{method: b.method.Path}
 	s.ctx = grpc.NewContextWithServerTransportStream(ctx, transportStream{s})
 	switch {
+	case streamedBody && (b.rawRequest || b.rawBodyField):
+		// A stream of google.api.HttpBody: the raw body, cut into
+		// chunks as it arrives.
+		cr := newChunkReader(ctx, r.Body, min(rawChunkSize, h.cfg.maxBody), rb)
+		contentType := r.Header.Get("Content-Type")
+		s.next = func() ([]byte, error) {
+			chunk, first, err := cr.next()
+			if err != nil {
+				return nil, err
+			}
+			ct := ""
+			if first {
+				ct = contentType
+			}
+			return h.buildMessage(c, match.Vars, chunk, ct)
+		}
 	case streamedBody:
 		if err := checkStreamContentType(r.Header.Get("Content-Type")); err != nil {
 			c.fail(err)
@@ -357,7 +371,7 @@ func cutCause(ctx context.Context, err error) error {
 // callContext derives the call's context from the request: incoming
 // metadata, peer, protocol and the Grpc-Timeout deadline.
 func (h *REST) callContext(r *http.Request) (context.Context, context.CancelFunc, error) {
-	md, err := h.cfg.incomingMetadata(r.Header)
+	md, err := h.cfg.incomingMetadata(r.Header, h.reportDroppedIncoming)
 	if err != nil {
 		return nil, nil, status.Error(codes.InvalidArgument, err.Error())
 	}
@@ -409,11 +423,12 @@ func (h *REST) buildRequest(c *call, vars []httprule.Var, rb *requestBody) ([]by
 // variables over the body. It reports false for whatever it leaves to
 // buildMessage, which then also words any error: no JSON body, raw
 // HttpBody requests, PATCH update masks (derived from the body's keys),
+// nested body fields ("payload.input_value"),
 // scalar, repeated and map body fields, and any input the fast decoder
 // does not take exactly as protojson would.
 func (h *REST) buildFast(c *call, vars []httprule.Var, body []byte, contentType string) ([]byte, bool) {
 	b := c.b
-	if c.fast == nil || b.body == bodyNone || b.rawRequest || b.rawBodyField || b.updateMask != nil ||
+	if c.fast == nil || b.body == bodyNone || b.rawRequest || b.rawBodyField || b.updateMask != nil || len(b.bodyParents) > 0 ||
 		isBlank(body) || checkJSONContentType(contentType) != nil {
 		return nil, false
 	}
@@ -475,7 +490,7 @@ func (h *REST) fastPathQuery(c *call, vars []httprule.Var) protoreflect.Message 
 		if i >= len(b.vars) {
 			break
 		}
-		if setPath(m, b.vars[i], []string{v.Value}) != nil {
+		if setPath(m, b.vars[i], pathValues(b.vars[i], v.Value)) != nil {
 			return nil
 		}
 	}
@@ -514,7 +529,7 @@ func (h *REST) buildMessage(c *call, vars []httprule.Var, body []byte, contentTy
 		if i >= len(b.vars) {
 			break
 		}
-		if err := setPath(m, b.vars[i], []string{v.Value}); err != nil {
+		if err := setPath(m, b.vars[i], pathValues(b.vars[i], v.Value)); err != nil {
 			return nil, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", strings.Join(v.FieldPath, "."), err)
 		}
 	}

@@ -59,7 +59,8 @@ type Route struct {
 	Template string
 	// Method is the gRPC method path, "/pkg.Service/Method".
 	Method string
-	// Body is the rule's body: "", "*" or a top-level field name.
+	// Body is the rule's body: "", "*" or a field path ("payload" or
+	// "payload.input_value").
 	Body string
 	// ResponseBody is the rule's response_body, or "".
 	ResponseBody string
@@ -119,12 +120,14 @@ type binding struct {
 	in, out      protoreflect.MessageType
 	vars         [][]protoreflect.FieldDescriptor // per template variable, the field path
 	body         bodyKind
-	bodyField    protoreflect.FieldDescriptor // bodyField only
+	bodyField    protoreflect.FieldDescriptor   // bodyField only: the field the body binds
+	bodyParents  []protoreflect.FieldDescriptor // the message fields leading to bodyField ("payload" of "payload.input_value")
 	bodyName     string
-	respField    protoreflect.FieldDescriptor // response_body, or nil
+	respField    protoreflect.FieldDescriptor   // response_body, or nil
+	respParents  []protoreflect.FieldDescriptor // the message fields leading to respField
 	respName     string
 	bound        [][]string                   // proto-name paths a query parameter may not set
-	updateMask   protoreflect.FieldDescriptor // PATCH with a body field and an update_mask FieldMask
+	updateMask   protoreflect.FieldDescriptor // PATCH with a message body field: the request's one FieldMask field
 	strict       bool
 	rawRequest   bool // the request is google.api.HttpBody and the body is "*"
 	rawBodyField bool // the body field is a google.api.HttpBody
@@ -354,8 +357,11 @@ func compileBinding(s *registry.Snapshot, m *registry.Method, rule *annotations.
 			continue
 		}
 		last := fds[len(fds)-1]
-		if last.IsList() || last.IsMap() || (last.Message() != nil && !ScalarMessage(last.Message().FullName())) {
-			errs = append(errs, fmt.Errorf("template %s: variable %s: field %s is not a singular scalar field", tmpl, strings.Join(v.FieldPath, "."), last.FullName()))
+		// A repeated scalar (or enum) field takes a comma-separated list,
+		// as grpc-gateway's generated handlers bind it (see pathValues).
+		if last.IsMap() || (last.IsList() && last.Message() != nil) ||
+			(last.Message() != nil && !ScalarMessage(last.Message().FullName())) {
+			errs = append(errs, fmt.Errorf("template %s: variable %s: field %s is not a scalar field", tmpl, strings.Join(v.FieldPath, "."), last.FullName()))
 			continue
 		}
 		bd.vars = append(bd.vars, fds)
@@ -367,40 +373,66 @@ func compileBinding(s *registry.Snapshot, m *registry.Method, rule *annotations.
 		bd.body = bodyAll
 		bd.rawRequest = in.FullName() == httpBodyName
 	default:
+		// A field path: "payload" or, nested, "payload.input_value"
+		// (every element but the last a singular message field).
 		bd.body = bodyField
-		fd := in.Fields().ByName(protoreflect.Name(body))
-		if fd == nil {
-			errs = append(errs, fmt.Errorf("body %q: %s has no such top-level field", body, in.FullName()))
+		path := strings.Split(body, ".")
+		fds, err := fieldPath(in, path)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("body %q: %w", body, err))
 			break
 		}
-		bd.bodyField = fd
-		bd.bound = append(bd.bound, []string{body})
+		fd := fds[len(fds)-1]
+		bd.bodyField, bd.bodyParents = fd, fds[:len(fds)-1]
+		bd.bound = append(bd.bound, path)
 		bd.rawBodyField = !fd.IsList() && fd.Message() != nil && fd.Message().FullName() == httpBodyName
 	}
 	if bd.body != bodyNone && httpMethod == "GET" {
 		errs = append(errs, fmt.Errorf("a GET binding may not have a body (body %q)", rule.GetBody()))
 	}
-	if rb := rule.GetResponseBody(); rb != "" {
-		fd := out.Fields().ByName(protoreflect.Name(rb))
-		if fd == nil {
-			errs = append(errs, fmt.Errorf("response_body %q: %s has no such top-level field", rb, out.FullName()))
+	if rb := rule.GetResponseBody(); rb != "" && rb != "*" {
+		// As grpc-gateway: "*" is the whole response, and a field path
+		// may descend into singular message fields.
+		if fds, err := fieldPath(out, strings.Split(rb, ".")); err != nil {
+			errs = append(errs, fmt.Errorf("response_body %q: %w", rb, err))
 		} else {
-			bd.respField = fd
+			fd := fds[len(fds)-1]
+			bd.respField, bd.respParents = fd, fds[:len(fds)-1]
 			bd.rawResponse = !fd.IsList() && fd.Message() != nil && fd.Message().FullName() == httpBodyName
 		}
 	} else {
 		bd.rawResponse = out.FullName() == httpBodyName
 	}
-	if httpMethod == "PATCH" && bd.body == bodyField && bd.bodyField != nil && bd.bodyField.Message() != nil && !bd.rawBodyField {
-		if fd := in.Fields().ByName("update_mask"); fd != nil && !fd.IsList() && fd.Message() != nil &&
-			fd.Message().FullName() == "google.protobuf.FieldMask" {
-			bd.updateMask = fd
-		}
+	if httpMethod == "PATCH" && bd.body == bodyField && bd.bodyField != nil && bd.bodyField.Message() != nil &&
+		!bd.bodyField.IsList() && !bd.bodyField.IsMap() && !bd.rawBodyField {
+		bd.updateMask = onlyFieldMask(in)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	return bd, nil
+}
+
+// onlyFieldMask returns the one top-level google.protobuf.FieldMask field
+// of md, whatever its name, or nil when it has none or several: the field
+// grpc-gateway's generated PATCH handlers fill from the body's keys.
+func onlyFieldMask(md protoreflect.MessageDescriptor) protoreflect.FieldDescriptor {
+	var found protoreflect.FieldDescriptor
+	fields := md.Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		if fd.Message() == nil || fd.Message().FullName() != "google.protobuf.FieldMask" {
+			continue
+		}
+		if found != nil {
+			return nil
+		}
+		found = fd
+	}
+	if found != nil && (found.IsList() || found.IsMap()) {
+		return nil
+	}
+	return found
 }
 
 // fieldPath resolves a dotted path of proto field names from md. Every

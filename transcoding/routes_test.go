@@ -62,7 +62,7 @@ func TestBuildRoutesNeverFailsOnOneBinding(t *testing.T) {
 		t.Fatalf("BuildRoutes: %v", err)
 	}
 	want := []string{
-		"POST /v1/things /things.v1.ThingService/CreateThing skipped: body \"missing\": things.v1.Thing has no such top-level field",
+		"POST /v1/things /things.v1.ThingService/CreateThing skipped: body \"missing\": things.v1.Thing has no field \"missing\"",
 		"POST /v1/things:create /things.v1.ThingService/CreateThing ok",
 		"POST /v1/x /things.v1.ThingService/CreateThing skipped: an additional binding may not have additional_bindings of its own",
 		"POST /v1/y /things.v1.ThingService/CreateThing skipped: additional_bindings may nest only one level deep",

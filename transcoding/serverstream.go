@@ -31,8 +31,10 @@ const (
 	// message's JSON carries.
 	StreamNDJSON StreamFormat = "ndjson"
 	// StreamSSE writes Server-Sent Events (text/event-stream): one
-	// "data:" event per message, and a failure as an "error" event whose
-	// data is the google.rpc.Status. Clients ask for it by Accept.
+	// "data:" event per message, then a final "end" event (success) or
+	// "grpc-error" event (a failure after the first message), each with a
+	// google.rpc.Status as data, on which a client closes its EventSource.
+	// Clients ask for it by Accept.
 	StreamSSE StreamFormat = "sse"
 )
 
@@ -189,7 +191,7 @@ func (sr *streamResponder) header(md metadata.MD) {
 	if sr.started || sr.done {
 		return
 	}
-	setMetadataHeaders(sr.c.w.Header(), metadataHeaderPrefix, md, sr.c.allow)
+	sr.c.setMetadataHeaders(sr.c.w.Header(), metadataHeaderPrefix, md)
 	if !sr.raw {
 		sr.headerTimer = time.AfterFunc(headerGrace, sr.startQuiet)
 	}
@@ -344,15 +346,19 @@ func (sr *streamResponder) finish(s *restStream, err error) {
 	st, errCode := httpStatusOf(err)
 	if !sr.started {
 		if hdr, sent := s.headers(); !sent {
-			setMetadataHeaders(c.w.Header(), metadataHeaderPrefix, hdr, c.allow)
+			c.setMetadataHeaders(c.w.Header(), metadataHeaderPrefix, hdr)
 		}
 		code, ct := http.StatusOK, sr.contentType()
 		if err != nil {
+			setChallenge(c.w.Header(), st)
 			code, ct = errCode, contentTypeJSON
 		} else if sr.raw {
 			ct = contentTypeJSON
 		}
 		sr.start(code, ct)
+		if err == nil && sr.format == StreamSSE && !sr.raw {
+			sr.writeSSEEnd(sseEndEvent, c.errs.statusJSON(st))
+		}
 		if err != nil {
 			if sr.raw || sr.format == StreamEnvelope {
 				// grpc-gateway's error body for streams.
@@ -363,13 +369,20 @@ func (sr *streamResponder) finish(s *restStream, err error) {
 				_ = sr.write("", c.errs.statusJSON(st), "")
 			}
 		}
+	} else if sr.format == StreamSSE && !sr.raw {
+		// Every SSE stream ends with a named event, so that an
+		// EventSource knows to close instead of reconnecting and calling
+		// again (see sseEndEvent).
+		name := sseEndEvent
+		if err != nil {
+			name = sseErrorEvent
+		}
+		sr.writeSSEEnd(name, c.errs.statusJSON(st))
 	} else if err != nil {
 		body := c.errs.statusJSON(st)
 		switch {
 		case sr.format == StreamNDJSON && !sr.raw:
 			_ = sr.write("", typedStatus(body), "\n")
-		case sr.format == StreamSSE && !sr.raw:
-			_ = sr.write("event: error\ndata: ", body, "\n\n")
 		default:
 			// grpc-gateway writes the error chunk into raw streams too.
 			_ = sr.write(`{"error":`, body, "}\n")
@@ -383,7 +396,32 @@ func (sr *streamResponder) finish(s *restStream, err error) {
 	if msg := st.Message(); msg != "" {
 		h.Set("Grpc-Message", encodeGRPCMessage(msg))
 	}
-	setMetadataHeaders(h, http.TrailerPrefix+trailerHeaderPrefix, s.trailers(), c.allow)
+	c.setMetadataHeaders(h, http.TrailerPrefix+trailerHeaderPrefix, s.trailers())
+}
+
+// The events that end an SSE stream. A browser's EventSource reconnects
+// whenever a response ends, so a client that does not close it on one of
+// these would call the method again: each carries a retry field that
+// makes such a reconnection wait a day rather than the browser's few
+// seconds (a stream cut before its end, by the network, keeps the usual
+// quick reconnection). The mid-stream failure is not named "error", which
+// is the event EventSource itself fires on a connection failure.
+const (
+	// sseEndEvent ends a stream that succeeded; its data is the OK
+	// google.rpc.Status ({"code":0,...}).
+	sseEndEvent = "end"
+	// sseErrorEvent ends a stream that failed after it started; its data
+	// is the google.rpc.Status.
+	sseErrorEvent = "grpc-error"
+	// sseFinalRetry is the reconnection delay in milliseconds set by the
+	// final event: 24 hours.
+	sseFinalRetry = "86400000"
+)
+
+// writeSSEEnd writes the final SSE event name with the status JSON body.
+// sr.mu need not be held: finish runs after every other writer stopped.
+func (sr *streamResponder) writeSSEEnd(name string, body []byte) {
+	_ = sr.write("event: "+name+"\nretry: "+sseFinalRetry+"\ndata: ", body, "\n\n")
 }
 
 // typedStatus turns a google.rpc.Status JSON object into the same object

@@ -69,6 +69,7 @@ type event struct {
 type reader struct {
 	format transcoding.StreamFormat
 	br     *bufio.Reader
+	ended  bool // SSE: the final event (end or grpc-error) was read
 }
 
 func newReader(t *testing.T, res *http.Response) *reader {
@@ -125,7 +126,14 @@ func (r *reader) nextSSE() (event, error) {
 			if errors.Is(err, io.EOF) && (line != "" || data != "") {
 				return event{}, fmt.Errorf("unterminated event %q", data+line)
 			}
+			if errors.Is(err, io.EOF) && !r.ended {
+				// An EventSource would reconnect and call again.
+				return event{}, errors.New("SSE stream ended without an end or grpc-error event")
+			}
 			return event{}, err
+		}
+		if r.ended && line != "\n" {
+			return event{}, fmt.Errorf("SSE line %q after the final event", line)
 		}
 		line = strings.TrimSuffix(line, "\n")
 		switch {
@@ -140,8 +148,15 @@ func (r *reader) nextSSE() (event, error) {
 			switch name {
 			case "":
 				return event{msg: v}, nil
-			case "error":
+			case "grpc-error":
+				r.ended = true
 				return event{err: v}, nil
+			case "end":
+				if v["code"] != float64(0) {
+					return event{}, fmt.Errorf("end event %q: want code 0", data)
+				}
+				r.ended, name, data = true, "", ""
+				continue
 			}
 			return event{}, fmt.Errorf("unknown event %q", name)
 		case strings.HasPrefix(line, ":"): // a comment
@@ -149,6 +164,8 @@ func (r *reader) nextSSE() (event, error) {
 			name = strings.TrimPrefix(line, "event: ")
 		case strings.HasPrefix(line, "data: "):
 			data += strings.TrimPrefix(line, "data: ")
+		case line == "retry: 86400000" && name != "":
+			// The final event's: a reconnection would wait a day.
 		default:
 			return event{}, fmt.Errorf("unexpected SSE line %q", line)
 		}

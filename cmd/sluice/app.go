@@ -236,9 +236,10 @@ func newDispatcher(proxy *server.Proxy, chain *policy.Chain) (*server.Dispatcher
 	return server.NewDispatcher(proxy, chain.Interceptors()...)
 }
 
-func newREST(cfg *config.Config, routes *routeTable, d *server.Dispatcher, chain *policy.Chain) (*transcoding.REST, error) {
+func newREST(cfg *config.Config, routes *routeTable, d *server.Dispatcher, chain *policy.Chain, logger *slog.Logger) (*transcoding.REST, error) {
 	r := cfg.REST
 	opts := []transcoding.Option{
+		transcoding.WithLogger(logger),
 		transcoding.WithMaxBodyBytes(int64(r.MaxBodySize)),
 		transcoding.WithBodyReadTimeout(time.Duration(r.BodyReadTimeout)),
 		transcoding.WithMaxBufferedBytes(int64(r.MaxBufferedBytes)),
@@ -304,7 +305,7 @@ func newGateway(lc fx.Lifecycle, cfg *config.Config, d *server.Dispatcher, chain
 		opts = append(opts, server.WithTLS(tc))
 	}
 	if cfg.REST.Enabled {
-		rest, err := newREST(cfg, routes, d, chain)
+		rest, err := newREST(cfg, routes, d, chain, logger)
 		if err != nil {
 			return nil, err
 		}
