@@ -21,6 +21,9 @@ func (f optionFunc) apply(c *config) { f(c) }
 const DefaultMaxBodyBytes = 4 << 20
 
 // DefaultMaxJSONDepth bounds the nesting of JSON request bodies unless
+// WithMaxJSONDepth says otherwise.
+const DefaultMaxJSONDepth = 64
+
 // WithBodyReadTimeout bounds how long the request body of a unary call may
 // take to arrive once the call asks for it (default DefaultBodyReadTimeout);
 // a slower body ends the call with DEADLINE_EXCEEDED (HTTP 408). Zero
@@ -48,9 +51,6 @@ func WithMaxBufferedBytes(n int64) Option {
 		c.maxBuffered = n
 	})
 }
-
-// WithMaxJSONDepth says otherwise.
-const DefaultMaxJSONDepth = 64
 
 type config struct {
 	maxBody         int64
