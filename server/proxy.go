@@ -20,8 +20,8 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
+	"github.com/sluice-dev/sluice/frame"
 	"github.com/sluice-dev/sluice/protocol"
-	"github.com/sluice-dev/sluice/server/frame"
 )
 
 // Proxy forwards calls to upstream gRPC services frame by frame. It is the

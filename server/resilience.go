@@ -24,8 +24,8 @@ import (
 	"google.golang.org/grpc/serviceconfig"
 	"google.golang.org/grpc/status"
 
+	"github.com/sluice-dev/sluice/frame"
 	"github.com/sluice-dev/sluice/methodpattern"
-	"github.com/sluice-dev/sluice/server/frame"
 )
 
 // Upstream resilience: retries of calls that failed before any response
