@@ -33,7 +33,7 @@ import (
 // idempotent methods should be named: a failed attempt may have done its
 // work before it failed.
 type RetryPolicy struct {
-	// Methods are the method patterns (as in Upstream.Methods) whose calls
+	// Methods are the method patterns (as in Spec.Methods) whose calls
 	// are retried.
 	Methods []string
 	// MaxAttempts bounds the attempts of one call, the first included
