@@ -1,8 +1,14 @@
 package config
 
 import (
+	"errors"
 	"strconv"
 	"time"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/sluice-dev/sluice/upstream"
+	"github.com/sluice-dev/sluice/upstream/outlier"
 )
 
 // StatusCode is a gRPC status code by its canonical name, as
@@ -50,72 +56,134 @@ type OutlierDetection struct {
 	FailureCodes        []StatusCode `yaml:"failure_codes" doc:"Codes that count as failures; other codes (except {CANCELLED}) reset the count."`
 	BaseEjectionTime    Duration     `yaml:"base_ejection_time" doc:"Length of a first ejection; each further ejection without a success in between lasts one more of these, up to {max_ejection_time}."`
 	MaxEjectionTime     Duration     `yaml:"max_ejection_time" doc:"Longest ejection."`
+	MaxEjectionPercent  int          `yaml:"max_ejection_percent" doc:"Largest share of the upstream's addresses ejected at once, in percent (1 to 100): an address is ejected only while fewer than this share are, so one always may be; the default 10 (grpc-go's) ejects a second address only from eleven addresses on."`
 }
 
+// defaultRetry is package upstream's default retry policy, in the
+// configuration's types: one source of defaults.
 func defaultRetry() Retry {
+	d := upstream.DefaultRetryPolicy()
 	return Retry{
-		MaxAttempts:       3,
-		Codes:             []StatusCode{"UNAVAILABLE"},
-		InitialBackoff:    Duration(50 * time.Millisecond),
-		MaxBackoff:        Duration(time.Second),
-		BackoffMultiplier: 2,
-		BudgetTokens:      10,
-		BudgetRatio:       0.1,
+		MaxAttempts:       d.MaxAttempts,
+		Codes:             codeNames(d.Codes),
+		InitialBackoff:    Duration(d.InitialBackoff),
+		MaxBackoff:        Duration(d.MaxBackoff),
+		BackoffMultiplier: d.BackoffMultiplier,
+		PerTryTimeout:     Duration(d.PerTryTimeout),
+		BudgetTokens:      d.BudgetTokens,
+		BudgetRatio:       d.BudgetRatio,
 	}
 }
 
+// defaultOutlierDetection is package outlier's default configuration, in
+// the configuration's types.
 func defaultOutlierDetection() OutlierDetection {
+	d := outlier.DefaultConfig()
 	return OutlierDetection{
-		ConsecutiveFailures: 5,
-		FailureCodes:        []StatusCode{"UNAVAILABLE", "INTERNAL", "UNKNOWN", "DATA_LOSS"},
-		BaseEjectionTime:    Duration(30 * time.Second),
-		MaxEjectionTime:     Duration(5 * time.Minute),
+		ConsecutiveFailures: d.ConsecutiveFailures,
+		FailureCodes:        codeNames(d.FailureCodes),
+		BaseEjectionTime:    Duration(d.BaseEjectionTime),
+		MaxEjectionTime:     Duration(d.MaxEjectionTime),
+		MaxEjectionPercent:  d.MaxEjectionPercent,
 	}
 }
 
-func (r *Retry) validate(errs *Errors, path string) {
-	for i, m := range r.Methods {
-		if err := ValidPattern(m); err != nil {
-			errs.add(path+".methods["+strconv.Itoa(i)+"]", err.Error())
+// Policy returns the runtime retry policy r configures. Codes that are not
+// status code names become an invalid code, which the policy's validation
+// refuses.
+func (r *Retry) Policy() upstream.RetryPolicy {
+	return upstream.RetryPolicy{
+		Methods:           r.Methods,
+		MaxAttempts:       r.MaxAttempts,
+		Codes:             StatusCodes(r.Codes),
+		InitialBackoff:    time.Duration(r.InitialBackoff),
+		MaxBackoff:        time.Duration(r.MaxBackoff),
+		BackoffMultiplier: r.BackoffMultiplier,
+		PerTryTimeout:     time.Duration(r.PerTryTimeout),
+		BudgetTokens:      r.BudgetTokens,
+		BudgetRatio:       r.BudgetRatio,
+	}
+}
+
+// Config returns the runtime outlier detection o configures, whether or
+// not it is enabled.
+func (o *OutlierDetection) Config() outlier.Config {
+	return outlier.Config{
+		ConsecutiveFailures: o.ConsecutiveFailures,
+		FailureCodes:        StatusCodes(o.FailureCodes),
+		BaseEjectionTime:    time.Duration(o.BaseEjectionTime),
+		MaxEjectionTime:     time.Duration(o.MaxEjectionTime),
+		MaxEjectionPercent:  o.MaxEjectionPercent,
+	}
+}
+
+// StatusCodes returns the codes cs name; a name that is not a status code
+// becomes a code past the last one.
+func StatusCodes(cs []StatusCode) []codes.Code {
+	out := make([]codes.Code, len(cs))
+	for i, c := range cs {
+		if n := c.Number(); n >= 0 {
+			out[i] = codes.Code(n)
+		} else {
+			out[i] = codes.Code(len(statusCodes))
 		}
 	}
-	if r.MaxAttempts < 2 || r.MaxAttempts > 10 {
-		errs.add(path+".max_attempts", "must be between 2 and 10")
+	return out
+}
+
+func codeNames(cs []codes.Code) []StatusCode {
+	out := make([]StatusCode, len(cs))
+	for i, c := range cs {
+		out[i] = StatusCode(statusCodes[c])
 	}
+	return out
+}
+
+// The runtime packages own the checks of these settings; validation
+// places their findings at the settings' paths. Code names are the
+// configuration's own concern, checked here first.
+
+func (r *Retry) validate(errs *Errors, path string) {
 	checkCodes(errs, path+".codes", r.Codes, false)
-	if r.InitialBackoff <= 0 {
-		errs.add(path+".initial_backoff", "must be positive")
-	}
-	if r.MaxBackoff < r.InitialBackoff {
-		errs.add(path+".max_backoff", "must be at least initial_backoff")
-	}
-	if r.BackoffMultiplier < 1 {
-		errs.add(path+".backoff_multiplier", "must be at least 1")
-	}
-	if r.PerTryTimeout < 0 {
-		errs.add(path+".per_try_timeout", "must not be negative")
-	}
-	if r.BudgetTokens <= 0 || r.BudgetTokens > 1000 {
-		errs.add(path+".budget_tokens", "must be in (0, 1000]")
-	}
-	if r.BudgetRatio <= 0 || r.BudgetRatio > 1 {
-		errs.add(path+".budget_ratio", "must be in (0, 1]")
-	}
+	addFieldErrors(errs, path, r.Policy().Validate())
 }
 
 func (o *OutlierDetection) validate(errs *Errors, path string) {
 	if !o.Enabled {
 		return
 	}
-	if o.ConsecutiveFailures < 1 {
-		errs.add(path+".consecutive_failures", "must be at least 1")
-	}
 	checkCodes(errs, path+".failure_codes", o.FailureCodes, true)
-	if o.BaseEjectionTime <= 0 {
-		errs.add(path+".base_ejection_time", "must be positive")
+	addFieldErrors(errs, path, o.Config().Validate())
+}
+
+// addFieldErrors adds each of the joined errors of a runtime validation
+// at path.field, skipping fields that already have a problem (an unknown
+// code name is reported once, by checkCodes).
+func addFieldErrors(errs *Errors, path string, err error) {
+	if err == nil {
+		return
 	}
-	if o.MaxEjectionTime < o.BaseEjectionTime {
-		errs.add(path+".max_ejection_time", "must be at least base_ejection_time")
+	list := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		list = j.Unwrap()
+	}
+	for _, e := range list {
+		var field, problem string
+		var re *upstream.FieldError
+		var oe *outlier.FieldError
+		switch {
+		case errors.As(e, &re):
+			field, problem = re.Field, re.Problem
+		case errors.As(e, &oe):
+			field, problem = oe.Field, oe.Problem
+		default:
+			errs.add(path, e.Error())
+			continue
+		}
+		p := path + "." + field
+		if !hasProblem(*errs, p) {
+			errs.add(p, problem)
+		}
 	}
 }
 
@@ -129,4 +197,13 @@ func checkCodes(errs *Errors, path string, cs []StatusCode, failures bool) {
 			errs.add(p, string(c)+" cannot count as a failure")
 		}
 	}
+}
+
+func hasProblem(errs Errors, path string) bool {
+	for _, e := range errs {
+		if e.Path == path {
+			return true
+		}
+	}
+	return false
 }

@@ -83,6 +83,27 @@ func TestValidate(t *testing.T) {
 			u.LoadBalancing = "least_request"
 			c.Upstreams = []config.Upstream{u}
 		}, []string{"upstreams[0].keepalive.time", "upstreams[0].keepalive.timeout", "upstreams[0].load_balancing", "upstreams[0].connect_timeout"}},
+		{"upstream resilience", func(c *config.Config) {
+			// Checked by packages upstream and outlier, placed at the
+			// settings' paths; an unknown code name is reported once.
+			u := upstream("a:1", "*")
+			u.Retry.Methods = []string{"a", "/a/b"}
+			u.Retry.MaxAttempts = 1
+			u.Retry.Codes = []config.StatusCode{"UNAVAILABLE", "NOPE"}
+			u.Retry.BudgetRatio = 2
+			u.OutlierDetection.Enabled = true
+			u.OutlierDetection.FailureCodes = []config.StatusCode{"CANCELLED"}
+			u.OutlierDetection.MaxEjectionPercent = 0
+			c.Upstreams = []config.Upstream{u}
+		}, []string{
+			"upstreams[0].retry.codes[1]", "upstreams[0].retry.methods[1]", "upstreams[0].retry.max_attempts", "upstreams[0].retry.budget_ratio",
+			"upstreams[0].outlier_detection.failure_codes[0]", "upstreams[0].outlier_detection.max_ejection_percent",
+		}},
+		{"outlier detection off is not checked", func(c *config.Config) {
+			u := upstream("a:1", "*")
+			u.OutlierDetection.MaxEjectionPercent = 0
+			c.Upstreams = []config.Upstream{u}
+		}, nil},
 		{"keepalive off", func(c *config.Config) {
 			u := upstream("a:1", "*")
 			u.Keepalive.Time = 0

@@ -16,9 +16,9 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sluice-dev/sluice/frame"
 	libraryv1 "github.com/sluice-dev/sluice/gen/go/sluice/demo/library/v1"
 	"github.com/sluice-dev/sluice/openapi"
-	"github.com/sluice-dev/sluice/server/frame"
 	"github.com/sluice-dev/sluice/transcoding"
 )
 

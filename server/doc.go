@@ -1,7 +1,8 @@
 // Package server owns the gateway's data path below the HTTP edge: the one
 // port every protocol arrives on, the native gRPC server and its
-// interceptor chain, the frame-forwarding proxy, and the pool of upstream
-// connections it forwards to.
+// interceptor chain, and the frame-forwarding proxy. The pool of upstream
+// connections the proxy forwards to, with its routes and retries, is
+// package upstream's.
 //
 // A call travels: listener -> front door (classifies the connection) ->
 // grpc-go's own HTTP/2 transport for native gRPC, or the HTTP handler for

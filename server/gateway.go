@@ -21,8 +21,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/tap"
 
+	"github.com/sluice-dev/sluice/frame"
 	"github.com/sluice-dev/sluice/protocol"
-	"github.com/sluice-dev/sluice/server/frame"
 	"github.com/sluice-dev/sluice/server/frontdoor"
 	"github.com/sluice-dev/sluice/transcoding"
 )

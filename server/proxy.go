@@ -20,8 +20,9 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
+	"github.com/sluice-dev/sluice/frame"
 	"github.com/sluice-dev/sluice/protocol"
-	"github.com/sluice-dev/sluice/server/frame"
+	"github.com/sluice-dev/sluice/upstream"
 )
 
 // Proxy forwards calls to upstream gRPC services frame by frame. It is the
@@ -37,7 +38,7 @@ import (
 // trailers and the final status (code, message and details) are forwarded
 // as they are.
 type Proxy struct {
-	upstreams *Upstreams
+	upstreams *upstream.Pool
 	codec     encoding.CodecV2
 	logger    *slog.Logger
 	xff       bool
@@ -82,7 +83,7 @@ func WithUpstreamSendStallTimeout(d time.Duration) ProxyOption {
 }
 
 // NewProxy returns a Proxy that routes by ups.
-func NewProxy(ups *Upstreams, opts ...ProxyOption) *Proxy {
+func NewProxy(ups *upstream.Pool, opts ...ProxyOption) *Proxy {
 	p := &Proxy{
 		upstreams: ups,
 		codec:     frame.Codec(),
@@ -92,7 +93,7 @@ func NewProxy(ups *Upstreams, opts ...ProxyOption) *Proxy {
 	for _, o := range opts {
 		o.applyProxy(p)
 	}
-	p.callOpts = []grpc.CallOption{grpc.ForceCodecV2(p.codec)}
+	p.callOpts = []grpc.CallOption{grpc.ForceCodecV2(p.codec), upstream.FrameCall()}
 	return p
 }
 
@@ -217,7 +218,7 @@ func (p *Proxy) forwardUnary(ctx context.Context, client grpc.ServerStream, conn
 		return toStatus(err)
 	}
 	var err error
-	if p.upstreams.retries(name, method) {
+	if p.upstreams.Retries(name, method) {
 		err = u.stream(ctx, conn, method, callOpts)
 	} else {
 		u.opts[0], u.opts[1] = grpc.Header(&u.header), grpc.Trailer(&u.trailer)

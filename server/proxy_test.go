@@ -22,6 +22,13 @@ import (
 	"github.com/sluice-dev/sluice/interceptors/recovery"
 	"github.com/sluice-dev/sluice/internal/gatewaytest"
 	"github.com/sluice-dev/sluice/server"
+	"github.com/sluice-dev/sluice/upstream"
+)
+
+// Methods of the test upstreams.
+const (
+	idempotent = "/test.Echo/Get"
+	other      = "/test.Echo/Create"
 )
 
 // unaryMethods are the test upstreams' unary methods.
@@ -345,7 +352,7 @@ func TestProxyClientCancelCancelsUpstream(t *testing.T) {
 func TestProxyRouting(t *testing.T) {
 	gatewaytest.CheckLeaks(t)
 	up := gatewaytest.StartEcho(t)
-	gw := gatewaytest.StartGateway(t, []server.Upstream{
+	gw := gatewaytest.StartGateway(t, []upstream.Spec{
 		{Target: up.Addr, Methods: []string{"test.Echo"}},
 		{Target: "127.0.0.1:1", Methods: []string{"test.Nowhere*"}}, // nothing listens there
 	})
@@ -531,7 +538,7 @@ func waitFor(t *testing.T, cond func() bool) {
 func TestProxyUpstreamSendStall(t *testing.T) {
 	gatewaytest.CheckLeaks(t)
 	up := gatewaytest.StartEcho(t)
-	ups, err := server.NewUpstreams(gatewaytest.Route(up.Addr, "test.Echo"), 0, 0)
+	ups, err := upstream.NewPool(gatewaytest.Route(up.Addr, "test.Echo"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/sluice-dev/sluice/internal/gatewaytest"
-	"github.com/sluice-dev/sluice/server"
+	"github.com/sluice-dev/sluice/upstream"
 )
 
 // A call to an upstream the gateway cannot reach fails with UNAVAILABLE
@@ -28,7 +28,7 @@ func TestUpstreamAddressNotRevealed(t *testing.T) {
 	ln.Close()
 	for _, path := range forwardPaths {
 		t.Run(path.name, func(t *testing.T) {
-			ups := []server.Upstream{{Name: "library", Target: dead, Methods: []string{"test"}}}
+			ups := []upstream.Spec{{Name: "library", Target: dead, Methods: []string{"test"}}}
 			gw := gatewaytest.NewGatewayWithProxy(t, ups, path.opts)
 			gw.Start(t)
 			cc := gatewaytest.Dial(t, gw.Addr)

@@ -21,7 +21,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/sluice-dev/sluice/internal/gatewaytest"
-	"github.com/sluice-dev/sluice/server"
+	"github.com/sluice-dev/sluice/upstream"
 )
 
 // testCA issues certificates for one test.
@@ -101,7 +101,7 @@ func TestUpstreamMutualTLS(t *testing.T) {
 	addr := gatewaytest.Serve(t, up)
 
 	call := func(tc *tls.Config) error {
-		gw := gatewaytest.StartGateway(t, []server.Upstream{{Target: addr, Methods: []string{"*"}, TLS: tc}})
+		gw := gatewaytest.StartGateway(t, []upstream.Spec{{Target: addr, Methods: []string{"*"}, TLS: tc}})
 		cc := gatewaytest.Dial(t, gw.Addr)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -27,11 +27,11 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/sluice-dev/sluice/frame"
 	libraryv1 "github.com/sluice-dev/sluice/gen/go/sluice/demo/library/v1"
 	"github.com/sluice-dev/sluice/grpctimeout"
 	"github.com/sluice-dev/sluice/protocol"
 	"github.com/sluice-dev/sluice/registry"
-	"github.com/sluice-dev/sluice/server/frame"
 	"github.com/sluice-dev/sluice/transcoding"
 )
 

@@ -14,8 +14,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sluice-dev/sluice/frame"
 	libraryv1 "github.com/sluice-dev/sluice/gen/go/sluice/demo/library/v1"
-	"github.com/sluice-dev/sluice/server/frame"
 	"github.com/sluice-dev/sluice/transcoding"
 )
 

@@ -13,7 +13,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	"github.com/sluice-dev/sluice/server/frame"
+	"github.com/sluice-dev/sluice/frame"
 )
 
 // errHeaderSent mirrors grpc-go: headers cannot change once sent.

@@ -17,7 +17,6 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/sluice-dev/sluice/config"
@@ -27,6 +26,7 @@ import (
 	"github.com/sluice-dev/sluice/registry"
 	"github.com/sluice-dev/sluice/server"
 	"github.com/sluice-dev/sluice/transcoding"
+	"github.com/sluice-dev/sluice/upstream"
 )
 
 // appOptions is the whole composition root: one fx.Module per area, each
@@ -64,12 +64,16 @@ type upstreamDialer struct {
 	Dial     func(ctx context.Context, addr string) (net.Conn, error)
 }
 
-func newUpstreams(lc fx.Lifecycle, cfg *config.Config, dialers upstreamDialers) (*server.Upstreams, error) {
+func newUpstreams(lc fx.Lifecycle, cfg *config.Config, dialers upstreamDialers) (*upstream.Pool, error) {
 	specs, err := upstreamSpecs(cfg, dialers.Dialers)
 	if err != nil {
 		return nil, err
 	}
-	ups, err := server.NewUpstreams(specs, int(cfg.Server.MaxSendMsgSize), int(cfg.Server.MaxRecvMsgSize))
+	// The upstream leg receives what the gateway sends to its clients,
+	// and sends what it receives from them.
+	ups, err := upstream.NewPool(specs,
+		upstream.WithMaxRecvMsgSize(int(cfg.Server.MaxSendMsgSize)),
+		upstream.WithMaxSendMsgSize(int(cfg.Server.MaxRecvMsgSize)))
 	if err != nil {
 		return nil, err
 	}
@@ -80,10 +84,10 @@ func newUpstreams(lc fx.Lifecycle, cfg *config.Config, dialers upstreamDialers) 
 	return ups, nil
 }
 
-func upstreamSpecs(cfg *config.Config, dialers []upstreamDialer) ([]server.Upstream, error) {
-	var specs []server.Upstream
+func upstreamSpecs(cfg *config.Config, dialers []upstreamDialer) ([]upstream.Spec, error) {
+	var specs []upstream.Spec
 	for _, u := range cfg.Upstreams {
-		spec := server.Upstream{
+		spec := upstream.Spec{
 			Name:          u.EffectiveName(),
 			Target:        u.Target,
 			Methods:       u.Methods,
@@ -99,26 +103,13 @@ func upstreamSpecs(cfg *config.Config, dialers []upstreamDialer) ([]server.Upstr
 			HealthCheck:           u.HealthCheck.Enabled,
 			HealthService:         u.HealthCheck.Service,
 		}
-		if r := u.Retry; len(r.Methods) > 0 {
-			spec.Retry = &server.RetryPolicy{
-				Methods:           r.Methods,
-				MaxAttempts:       r.MaxAttempts,
-				Codes:             grpcCodes(r.Codes),
-				InitialBackoff:    time.Duration(r.InitialBackoff),
-				MaxBackoff:        time.Duration(r.MaxBackoff),
-				BackoffMultiplier: r.BackoffMultiplier,
-				PerTryTimeout:     time.Duration(r.PerTryTimeout),
-				BudgetTokens:      r.BudgetTokens,
-				BudgetRatio:       r.BudgetRatio,
-			}
+		if len(u.Retry.Methods) > 0 {
+			p := u.Retry.Policy()
+			spec.Retry = &p
 		}
-		if o := u.OutlierDetection; o.Enabled {
-			spec.OutlierDetection = &server.OutlierDetection{
-				ConsecutiveFailures: o.ConsecutiveFailures,
-				FailureCodes:        grpcCodes(o.FailureCodes),
-				BaseEjectionTime:    time.Duration(o.BaseEjectionTime),
-				MaxEjectionTime:     time.Duration(o.MaxEjectionTime),
-			}
+		if u.OutlierDetection.Enabled {
+			c := u.OutlierDetection.Config()
+			spec.OutlierDetection = &c
 		}
 		if u.TLS.Enabled {
 			tc, err := upstreamTLS(u.TLS)
@@ -135,14 +126,6 @@ func upstreamSpecs(cfg *config.Config, dialers []upstreamDialer) ([]server.Upstr
 		specs = append(specs, spec)
 	}
 	return specs, nil
-}
-
-func grpcCodes(cs []config.StatusCode) []codes.Code {
-	out := make([]codes.Code, 0, len(cs))
-	for _, c := range cs {
-		out = append(out, codes.Code(c.Number()))
-	}
-	return out
 }
 
 func upstreamTLS(c config.UpstreamTLS) (*tls.Config, error) {
@@ -213,7 +196,7 @@ var gatewayModule = fx.Module("gateway",
 	fx.Invoke(func(*server.Gateway) {}),
 )
 
-func newProxy(cfg *config.Config, ups *server.Upstreams, reg *registry.Registry, logger *slog.Logger) *server.Proxy {
+func newProxy(cfg *config.Config, ups *upstream.Pool, reg *registry.Registry, logger *slog.Logger) *server.Proxy {
 	return server.NewProxy(ups,
 		server.WithProxyLogger(logger),
 		server.WithMethodKinds(methodKinds(reg)),
@@ -347,7 +330,7 @@ var adminModule = fx.Module("admin",
 	fx.Invoke(startAdmin),
 )
 
-func startAdmin(lc fx.Lifecycle, cfg *config.Config, reg *registry.Registry, ups *server.Upstreams, logger *slog.Logger) error {
+func startAdmin(lc fx.Lifecycle, cfg *config.Config, reg *registry.Registry, ups *upstream.Pool, logger *slog.Logger) error {
 	if cfg.AdminAddr() == "" {
 		return nil
 	}

@@ -16,9 +16,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/sluice-dev/sluice/upstream/outlier"
 )
 
 func main() {
+	// Before any connection exists: grpc-go's registry of load-balancing
+	// policies may not be written later.
+	outlier.Register()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -29,11 +29,13 @@ import (
 	"github.com/sluice-dev/sluice/demo"
 	libraryv1 "github.com/sluice-dev/sluice/gen/go/sluice/demo/library/v1"
 	"github.com/sluice-dev/sluice/internal/gatewaytest"
+	"github.com/sluice-dev/sluice/upstream/outlier"
 )
 
 var sluiceBin string
 
 func TestMain(m *testing.M) {
+	outlier.Register() // as main does, for the apps these tests run in-process
 	dir, err := os.MkdirTemp("", "sluice-bin")
 	if err != nil {
 		panic(err)

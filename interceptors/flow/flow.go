@@ -14,8 +14,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sluice-dev/sluice/frame"
 	"github.com/sluice-dev/sluice/methodpattern"
-	"github.com/sluice-dev/sluice/server/frame"
 )
 
 // Rule sets the message limits of the methods its patterns match.

@@ -13,8 +13,8 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/sluice-dev/sluice/frame"
 	"github.com/sluice-dev/sluice/interceptors/flow"
-	"github.com/sluice-dev/sluice/server/frame"
 )
 
 // fakeStream receives frames of a fixed size and sends into a channel

@@ -9,13 +9,14 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/sluice-dev/sluice/server"
+	"github.com/sluice-dev/sluice/upstream"
 )
 
 // shutdownGrace bounds how long a gateway's graceful shutdown may take at
 // cleanup before it is forced.
 const shutdownGrace = 5 * time.Second
 
-// Gateway is a sluice gateway run for a test: server.Upstreams, a
+// Gateway is a sluice gateway run for a test: an upstream.Pool, a
 // server.Dispatcher over them and, once started, a server.Gateway on a
 // loopback port.
 type Gateway struct {
@@ -24,18 +25,18 @@ type Gateway struct {
 	// Gateway is nil until Start.
 	Gateway    *server.Gateway
 	Dispatcher *server.Dispatcher
-	Upstreams  *server.Upstreams
+	Upstreams  *upstream.Pool
 }
 
 // Route returns the one upstream at target serving the methods that match
-// patterns (server.Upstream's method patterns), without size limits.
-func Route(target string, patterns ...string) []server.Upstream {
-	return []server.Upstream{{Target: target, Methods: patterns}}
+// patterns (upstream.Spec's method patterns), without size limits.
+func Route(target string, patterns ...string) []upstream.Spec {
+	return []upstream.Spec{{Target: target, Methods: patterns}}
 }
 
 // StartGateway runs a gateway that routes calls to upstreams through the
 // interceptor chain, on a loopback port, until the test ends.
-func StartGateway(t testing.TB, upstreams []server.Upstream, chain ...grpc.StreamServerInterceptor) *Gateway {
+func StartGateway(t testing.TB, upstreams []upstream.Spec, chain ...grpc.StreamServerInterceptor) *Gateway {
 	t.Helper()
 	g := NewGateway(t, upstreams, chain...)
 	g.Start(t)
@@ -47,7 +48,7 @@ func StartGateway(t testing.TB, upstreams []server.Upstream, chain ...grpc.Strea
 // it rather than StartGateway when a gateway option needs the dispatcher,
 // as an HTTP handler that adapts calls does. The upstreams are closed at
 // cleanup, after the gateway has shut down.
-func NewGateway(t testing.TB, upstreams []server.Upstream, chain ...grpc.StreamServerInterceptor) *Gateway {
+func NewGateway(t testing.TB, upstreams []upstream.Spec, chain ...grpc.StreamServerInterceptor) *Gateway {
 	t.Helper()
 	return NewGatewayWithProxy(t, upstreams, nil, chain...)
 }
@@ -55,9 +56,9 @@ func NewGateway(t testing.TB, upstreams []server.Upstream, chain ...grpc.StreamS
 // NewGatewayWithProxy is NewGateway with options for the proxy, such as
 // server.WithMethodKinds, which sends unary calls down the proxy's unary
 // path as a gateway with contracts does.
-func NewGatewayWithProxy(t testing.TB, upstreams []server.Upstream, proxyOpts []server.ProxyOption, chain ...grpc.StreamServerInterceptor) *Gateway {
+func NewGatewayWithProxy(t testing.TB, upstreams []upstream.Spec, proxyOpts []server.ProxyOption, chain ...grpc.StreamServerInterceptor) *Gateway {
 	t.Helper()
-	ups, err := server.NewUpstreams(upstreams, 0, 0)
+	ups, err := upstream.NewPool(upstreams)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,6 +31,7 @@ import (
 
 	"github.com/sluice-dev/sluice/interceptors/flow"
 	"github.com/sluice-dev/sluice/server"
+	"github.com/sluice-dev/sluice/upstream"
 )
 
 const heapMetric = "/memory/classes/heap/objects:bytes"
@@ -42,20 +43,20 @@ func heap() int64 {
 }
 
 func main() {
-	upstream := flag.String("upstream", "", "address of the test upstream")
+	target := flag.String("upstream", "", "address of the test upstream")
 	window := flag.Int("window", 0, "explicit HTTP/2 stream and connection window on both legs; 0 keeps grpc-go's dynamic windows")
 	stall := flag.Duration("stall", 0, "send stall timeout")
 	streams := flag.Uint("max-streams", 1000, "HTTP/2 max concurrent streams per client connection")
 	flag.Parse()
 
-	up := server.Upstream{Target: *upstream, Methods: []string{"*"}}
+	up := upstream.Spec{Target: *target, Methods: []string{"*"}}
 	limits := server.DefaultLimits()
 	limits.MaxConcurrentStreams = uint32(*streams)
 	if *window > 0 {
 		up.DialOptions = []grpc.DialOption{grpc.WithInitialWindowSize(int32(*window)), grpc.WithInitialConnWindowSize(int32(*window))}
 		limits.InitialWindowSize, limits.InitialConnWindowSize = int32(*window), int32(*window)
 	}
-	ups, err := server.NewUpstreams([]server.Upstream{up}, 0, 0)
+	ups, err := upstream.NewPool([]upstream.Spec{up})
 	if err != nil {
 		log.Fatal(err)
 	}

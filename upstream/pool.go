@@ -1,9 +1,8 @@
-package server
+package upstream
 
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -11,17 +10,15 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/connectivity"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
-	_ "google.golang.org/grpc/health" // client-side health checking, when an upstream asks for it
 	"google.golang.org/grpc/keepalive"
+
+	"github.com/sluice-dev/sluice/upstream/outlier"
 )
 
-// Upstream describes one upstream gRPC service: where it is and which
-// methods it serves.
-type Upstream struct {
+// Spec describes one upstream gRPC service: where it is, which methods it
+// serves, and how to reach it.
+type Spec struct {
 	// Name identifies the upstream in logs and errors; it defaults to Target.
 	Name string
 	// Target is a gRPC target: "host:port", "dns:///host:port",
@@ -54,28 +51,31 @@ type Upstream struct {
 	// before their first response message (see RetryPolicy).
 	Retry *RetryPolicy
 	// OutlierDetection, when non-nil, ejects addresses that fail calls
-	// repeatedly (see OutlierDetection).
-	OutlierDetection *OutlierDetection
+	// repeatedly (see package outlier, whose policy must be registered).
+	OutlierDetection *outlier.Config
 	// DialOptions are appended last; tests use them for in-memory dialers.
 	DialOptions []grpc.DialOption
 }
 
-// Upstreams owns one grpc.ClientConn per upstream and the route table that
+// Pool owns one grpc.ClientConn per upstream and the route table that
 // maps methods to them. It is safe for concurrent use; Close releases the
 // connections.
-type Upstreams struct {
+type Pool struct {
 	conns  map[string]*grpc.ClientConn
 	retry  map[string]*retrier // by upstream name, for those with a RetryPolicy
 	order  []string
 	routes *routeTable
 }
 
-// NewUpstreams validates the upstreams and creates their connections.
-// Connections are made lazily by grpc-go; call Connect to start them early.
-// maxRecv and maxSend bound message sizes on the upstream leg (0 leaves
-// grpc-go's defaults).
-func NewUpstreams(ups []Upstream, maxRecv, maxSend int) (*Upstreams, error) {
-	u := &Upstreams{conns: make(map[string]*grpc.ClientConn, len(ups)), retry: map[string]*retrier{}}
+// NewPool validates the upstreams and creates their connections, reporting
+// every invalid one at once. Connections are made lazily by grpc-go; call
+// Connect to start them early.
+func NewPool(ups []Spec, opts ...Option) (*Pool, error) {
+	var cfg poolConfig
+	for _, o := range opts {
+		o.apply(&cfg)
+	}
+	u := &Pool{conns: make(map[string]*grpc.ClientConn, len(ups)), retry: map[string]*retrier{}}
 	var routes []Route
 	var errs []error
 	for i := range ups {
@@ -95,7 +95,7 @@ func NewUpstreams(ups []Upstream, maxRecv, maxSend int) (*Upstreams, error) {
 			errs = append(errs, fmt.Errorf("upstream %q: defined twice", up.Name))
 			continue
 		}
-		cc, r, err := dialUpstream(up, maxRecv, maxSend)
+		cc, r, err := dial(up, cfg)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("upstream %q: %w", up.Name, err))
 			continue
@@ -123,82 +123,9 @@ func NewUpstreams(ups []Upstream, maxRecv, maxSend int) (*Upstreams, error) {
 	return u, nil
 }
 
-func dialUpstream(up Upstream, maxRecv, maxSend int) (*grpc.ClientConn, *retrier, error) {
-	lb := up.LoadBalancing
-	if lb == "" {
-		lb = "round_robin"
-	}
-	if lb != "round_robin" && lb != "pick_first" {
-		return nil, nil, fmt.Errorf("unknown load balancing policy %q", lb)
-	}
-	if up.OutlierDetection != nil {
-		od := up.OutlierDetection.withDefaults()
-		if err := od.validate(); err != nil {
-			return nil, nil, err
-		}
-		up.OutlierDetection = &od
-	}
-	creds := insecure.NewCredentials()
-	if up.TLS != nil {
-		creds = credentials.NewTLS(up.TLS.Clone())
-	}
-	connectTimeout := up.ConnectTimeout
-	if connectTimeout <= 0 {
-		connectTimeout = 20 * time.Second
-	}
-	var callOpts []grpc.CallOption
-	if maxRecv > 0 {
-		callOpts = append(callOpts, grpc.MaxCallRecvMsgSize(maxRecv))
-	}
-	if maxSend > 0 {
-		callOpts = append(callOpts, grpc.MaxCallSendMsgSize(maxSend))
-	}
-	opts := []grpc.DialOption{
-		grpc.WithTransportCredentials(creds),
-		grpc.WithDefaultServiceConfig(serviceConfig(lb, up)),
-		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.DefaultConfig, MinConnectTimeout: connectTimeout}),
-		grpc.WithUserAgent("sluice"),
-	}
-	if len(callOpts) > 0 {
-		opts = append(opts, grpc.WithDefaultCallOptions(callOpts...))
-	}
-	var r *retrier
-	if up.Retry != nil {
-		var err error
-		if r, err = newRetrier(*up.Retry); err != nil {
-			return nil, nil, err
-		}
-		opts = append(opts, grpc.WithChainStreamInterceptor(r.interceptor))
-	}
-	if up.InitialWindowSize > 0 {
-		opts = append(opts, grpc.WithInitialWindowSize(up.InitialWindowSize))
-	}
-	if up.InitialConnWindowSize > 0 {
-		opts = append(opts, grpc.WithInitialConnWindowSize(up.InitialConnWindowSize))
-	}
-	if up.Keepalive != (keepalive.ClientParameters{}) {
-		opts = append(opts, grpc.WithKeepaliveParams(up.Keepalive))
-	}
-	opts = append(opts, up.DialOptions...)
-	cc, err := grpc.NewClient(up.Target, opts...)
-	return cc, r, err
-}
-
-func serviceConfig(lb string, up Upstream) string {
-	sc := map[string]any{"loadBalancingConfig": []any{map[string]any{lb: map[string]any{}}}}
-	if up.OutlierDetection != nil {
-		sc["loadBalancingConfig"] = []any{outlierServiceConfig(lb, *up.OutlierDetection)}
-	}
-	if up.HealthCheck {
-		sc["healthCheckConfig"] = map[string]any{"serviceName": up.HealthService}
-	}
-	b, _ := json.Marshal(sc) // maps of strings always marshal
-	return string(b)
-}
-
 // Lookup returns the connection and upstream name for a method path
 // ("/pkg.Service/Method"), by the most specific matching pattern.
-func (u *Upstreams) Lookup(method string) (*grpc.ClientConn, string, bool) {
+func (u *Pool) Lookup(method string) (*grpc.ClientConn, string, bool) {
 	if u == nil || u.routes == nil {
 		return nil, "", false
 	}
@@ -209,10 +136,11 @@ func (u *Upstreams) Lookup(method string) (*grpc.ClientConn, string, bool) {
 	return u.conns[name], name, true
 }
 
-// retries reports whether calls of method to the upstream named name may
+// Retries reports whether calls of method to the upstream named name may
 // be retried by its RetryPolicy. Such calls must go through
-// grpc.ClientConn.NewStream, where the retry interceptor sits.
-func (u *Upstreams) retries(name, method string) bool {
+// grpc.ClientConn.NewStream, where the retry interceptor sits, and carry
+// FrameCall.
+func (u *Pool) Retries(name, method string) bool {
 	r := u.retry[name]
 	if r == nil {
 		return false
@@ -222,32 +150,32 @@ func (u *Upstreams) retries(name, method string) bool {
 }
 
 // Connect starts connecting every upstream now rather than on first use.
-func (u *Upstreams) Connect() {
+func (u *Pool) Connect() {
 	for _, name := range u.order {
 		u.conns[name].Connect()
 	}
 }
 
-// UpstreamState is the connectivity of one upstream, for readiness checks.
-type UpstreamState struct {
+// State is the connectivity of one upstream, for readiness checks.
+type State struct {
 	Name   string
 	Target string
 	State  connectivity.State
 }
 
 // States reports every upstream's connectivity, in configuration order.
-func (u *Upstreams) States() []UpstreamState {
-	out := make([]UpstreamState, 0, len(u.order))
+func (u *Pool) States() []State {
+	out := make([]State, 0, len(u.order))
 	for _, name := range u.order {
 		cc := u.conns[name]
-		out = append(out, UpstreamState{Name: name, Target: cc.Target(), State: cc.GetState()})
+		out = append(out, State{Name: name, Target: cc.Target(), State: cc.GetState()})
 	}
 	return out
 }
 
 // Ready reports whether every upstream has a usable connection. It returns
 // a description of the ones that are not, sorted by name.
-func (u *Upstreams) Ready() (bool, string) {
+func (u *Pool) Ready() (bool, string) {
 	var bad []string
 	for _, s := range u.States() {
 		if s.State != connectivity.Ready {
@@ -262,7 +190,7 @@ func (u *Upstreams) Ready() (bool, string) {
 }
 
 // WaitReady blocks until every upstream is ready or ctx ends.
-func (u *Upstreams) WaitReady(ctx context.Context) error {
+func (u *Pool) WaitReady(ctx context.Context) error {
 	for _, name := range u.order {
 		cc := u.conns[name]
 		cc.Connect()
@@ -280,7 +208,7 @@ func (u *Upstreams) WaitReady(ctx context.Context) error {
 }
 
 // Close closes every upstream connection.
-func (u *Upstreams) Close() error {
+func (u *Pool) Close() error {
 	var errs []error
 	for _, name := range u.order {
 		if err := u.conns[name].Close(); err != nil {

@@ -1,9 +1,10 @@
-package server_test
+package upstream_test
 
 import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,7 +23,33 @@ import (
 
 	"github.com/sluice-dev/sluice/internal/gatewaytest"
 	"github.com/sluice-dev/sluice/server"
+	"github.com/sluice-dev/sluice/upstream"
+	"github.com/sluice-dev/sluice/upstream/outlier"
 )
+
+func TestMain(m *testing.M) {
+	// grpc-go's registry of load-balancing policies may only be written
+	// before any connection exists.
+	outlier.Register()
+	os.Exit(m.Run())
+}
+
+// unaryMethods are the test upstreams' unary methods.
+var unaryMethods = map[string]bool{"/test.Echo/Unary": true, idempotent: true, other: true}
+
+// forwardPaths are the proxy's two ways of forwarding a unary call: as a
+// stream (the gateway has no contract for the method) and through its
+// unary path (a contract says the method is unary). Retries must work on
+// both.
+var forwardPaths = []struct {
+	name string
+	opts []server.ProxyOption
+}{
+	{"stream path", nil},
+	{"unary path", []server.ProxyOption{server.WithMethodKinds(func(method string) (bool, bool, bool) {
+		return false, false, unaryMethods[method]
+	})}},
+}
 
 // Replica behaviours.
 const (
@@ -123,12 +150,12 @@ func (r *replica) lastStart() time.Time {
 // startPool runs a gateway whose one upstream resolves to the replicas'
 // addresses, configured by mod, and returns a client of the gateway. The
 // gateway knows no call kinds: every call is forwarded as a stream.
-func startPool(t *testing.T, mod func(*server.Upstream), replicas ...*replica) *grpc.ClientConn {
+func startPool(t *testing.T, mod func(*upstream.Spec), replicas ...*replica) *grpc.ClientConn {
 	t.Helper()
 	return startPoolWith(t, nil, mod, replicas...)
 }
 
-func startPoolWith(t *testing.T, proxyOpts []server.ProxyOption, mod func(*server.Upstream), replicas ...*replica) *grpc.ClientConn {
+func startPoolWith(t *testing.T, proxyOpts []server.ProxyOption, mod func(*upstream.Spec), replicas ...*replica) *grpc.ClientConn {
 	t.Helper()
 	res := manual.NewBuilderWithScheme("replicas")
 	var eps []resolver.Endpoint
@@ -136,14 +163,14 @@ func startPoolWith(t *testing.T, proxyOpts []server.ProxyOption, mod func(*serve
 		eps = append(eps, resolver.Endpoint{Addresses: []resolver.Address{{Addr: r.addr}}})
 	}
 	res.InitialState(resolver.State{Endpoints: eps})
-	up := server.Upstream{
+	up := upstream.Spec{
 		Name:        "pool",
 		Target:      "replicas:///pool",
 		Methods:     []string{"test"},
 		DialOptions: []grpc.DialOption{grpc.WithResolvers(res)},
 	}
 	mod(&up)
-	gw := gatewaytest.NewGatewayWithProxy(t, []server.Upstream{up}, proxyOpts)
+	gw := gatewaytest.NewGatewayWithProxy(t, []upstream.Spec{up}, proxyOpts)
 	gw.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -203,13 +230,17 @@ func unary(cc *grpc.ClientConn, method string, timeout time.Duration) (string, e
 	return strings.Join(hdr.Get("x-replica"), ","), err
 }
 
+// anyStream opens a call as a stream both ways, whatever the method's real
+// shape: the gateway and the test upstreams do not know it either.
+var anyStream = &grpc.StreamDesc{ServerStreams: true, ClientStreams: true}
+
 const (
 	idempotent = "/test.Echo/Get"
 	other      = "/test.Echo/Create"
 )
 
-func fastRetry(methods ...string) *server.RetryPolicy {
-	return &server.RetryPolicy{Methods: methods, MaxAttempts: 3, InitialBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, BudgetTokens: 100}
+func fastRetry(methods ...string) *upstream.RetryPolicy {
+	return &upstream.RetryPolicy{Methods: methods, MaxAttempts: 3, InitialBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, BudgetTokens: 100}
 }
 
 // TestRetry: one replica of two fails every call with UNAVAILABLE in the
@@ -227,7 +258,7 @@ func TestRetry(t *testing.T) {
 func testRetry(t *testing.T, proxyOpts []server.ProxyOption) {
 	bad, good := startReplica(t, "bad"), startReplica(t, "good")
 	bad.mode.Store(failing)
-	cc := startPoolWith(t, proxyOpts, func(u *server.Upstream) { u.Retry = fastRetry("test.Echo.Get") }, bad, good)
+	cc := startPoolWith(t, proxyOpts, func(u *upstream.Spec) { u.Retry = fastRetry("test.Echo.Get") }, bad, good)
 
 	for i := range 20 {
 		from, err := unary(cc, idempotent, 5*time.Second)
@@ -263,7 +294,7 @@ func TestStreamsNotRetriedAfterFirstMessage(t *testing.T) {
 	gatewaytest.CheckLeaks(t)
 	bad, good := startReplica(t, "bad"), startReplica(t, "good")
 	bad.mode.Store(lateFailing)
-	cc := startPool(t, func(u *server.Upstream) { u.Retry = fastRetry("test") }, bad, good)
+	cc := startPool(t, func(u *upstream.Spec) { u.Retry = fastRetry("test") }, bad, good)
 	for i := range 10 {
 		if _, err := unary(cc, idempotent, 5*time.Second); err != nil {
 			t.Fatalf("unary call %d: %v", i+1, err)
@@ -309,27 +340,29 @@ func TestResilienceConfigErrors(t *testing.T) {
 	// Each case names the part of the error that says what is wrong, so
 	// that a case refused for another reason fails.
 	cases := map[string]struct {
-		up   server.Upstream
+		up   upstream.Spec
 		want string
 	}{
-		"retry without methods":   {server.Upstream{Retry: &server.RetryPolicy{}}, "no method patterns"},
-		"retry with bad pattern":  {server.Upstream{Retry: &server.RetryPolicy{Methods: []string{"/a/b"}}}, `must not contain "/"`},
-		"one attempt":             {server.Upstream{Retry: &server.RetryPolicy{Methods: []string{"a"}, MaxAttempts: 1}}, "max attempts 1"},
-		"retry OK":                {server.Upstream{Retry: &server.RetryPolicy{Methods: []string{"a"}, Codes: []codes.Code{codes.OK}}}, "code OK cannot be retried"},
-		"max below initial":       {server.Upstream{Retry: &server.RetryPolicy{Methods: []string{"a"}, InitialBackoff: time.Second, MaxBackoff: time.Millisecond}}, "backoffs"},
-		"negative failures":       {server.Upstream{OutlierDetection: &server.OutlierDetection{ConsecutiveFailures: -1}}, "consecutive failures -1"},
-		"max ejection below base": {server.Upstream{OutlierDetection: &server.OutlierDetection{BaseEjectionTime: time.Minute, MaxEjectionTime: time.Second}}, "ejection times"},
-		"cancelled as failure":    {server.Upstream{OutlierDetection: &server.OutlierDetection{FailureCodes: []codes.Code{codes.Canceled}}}, "code Canceled cannot count"},
+		"retry without methods":   {upstream.Spec{Retry: &upstream.RetryPolicy{}}, "no method patterns"},
+		"retry with bad pattern":  {upstream.Spec{Retry: &upstream.RetryPolicy{Methods: []string{"/a/b"}}}, `must not contain "/"`},
+		"one attempt":             {upstream.Spec{Retry: &upstream.RetryPolicy{Methods: []string{"a"}, MaxAttempts: 1}}, "max_attempts: must be between 2 and 10"},
+		"retry OK":                {upstream.Spec{Retry: &upstream.RetryPolicy{Methods: []string{"a"}, Codes: []codes.Code{codes.OK}}}, "code OK cannot be retried"},
+		"max below initial":       {upstream.Spec{Retry: &upstream.RetryPolicy{Methods: []string{"a"}, InitialBackoff: time.Second, MaxBackoff: time.Millisecond}}, "max_backoff: must be at least initial_backoff"},
+		"negative failures":       {upstream.Spec{OutlierDetection: &outlier.Config{ConsecutiveFailures: -1}}, "consecutive_failures: must be at least 1"},
+		"max ejection below base": {upstream.Spec{OutlierDetection: &outlier.Config{BaseEjectionTime: time.Minute, MaxEjectionTime: time.Second}}, "max_ejection_time: must be at least base_ejection_time"},
+		"cancelled as failure":    {upstream.Spec{OutlierDetection: &outlier.Config{FailureCodes: []codes.Code{codes.Canceled}}}, "code Canceled cannot count"},
+		"ejection percent 101":    {upstream.Spec{OutlierDetection: &outlier.Config{MaxEjectionPercent: 101}}, "max_ejection_percent: must be between 1 and 100"},
+		"budget ratio above 1":    {upstream.Spec{Retry: &upstream.RetryPolicy{Methods: []string{"a"}, BudgetRatio: 2}}, "budget_ratio: must be in (0, 1]"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			up := tc.up
 			up.Target, up.Methods = "127.0.0.1:1", []string{"a"}
-			ups, err := server.NewUpstreams([]server.Upstream{up}, 0, 0)
+			ups, err := upstream.NewPool([]upstream.Spec{up})
 			if err == nil {
 				_ = ups.Close()
-				t.Fatal("NewUpstreams accepted it")
+				t.Fatal("NewPool accepted it")
 			}
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %q does not mention %q", err, tc.want)
@@ -353,8 +386,8 @@ func testRetryWithinDeadline(t *testing.T, proxyOpts []server.ProxyOption) {
 	t.Run("backoff past the deadline", func(t *testing.T) {
 		bad := startReplica(t, "bad")
 		bad.mode.Store(failing)
-		cc := startPoolWith(t, proxyOpts, func(u *server.Upstream) {
-			u.Retry = &server.RetryPolicy{Methods: []string{"test"}, MaxAttempts: 5, InitialBackoff: time.Second, MaxBackoff: time.Second}
+		cc := startPoolWith(t, proxyOpts, func(u *upstream.Spec) {
+			u.Retry = &upstream.RetryPolicy{Methods: []string{"test"}, MaxAttempts: 5, InitialBackoff: time.Second, MaxBackoff: time.Second}
 		}, bad)
 		for range 5 {
 			start := time.Now()
@@ -376,7 +409,7 @@ func testRetryWithinDeadline(t *testing.T, proxyOpts []server.ProxyOption) {
 	t.Run("per-try timeout", func(t *testing.T) {
 		lazy, good := startReplica(t, "lazy"), startReplica(t, "good")
 		lazy.mode.Store(slow)
-		cc := startPoolWith(t, proxyOpts, func(u *server.Upstream) {
+		cc := startPoolWith(t, proxyOpts, func(u *upstream.Spec) {
 			u.Retry = fastRetry("test")
 			u.Retry.PerTryTimeout = 50 * time.Millisecond
 		}, lazy, good)
@@ -406,8 +439,8 @@ func TestOutlierDetection(t *testing.T) {
 	// loaded 2-core machine under -race.
 	const base = time.Second
 	bad, good := startReplica(t, "bad"), startReplica(t, "good")
-	cc := startPool(t, func(u *server.Upstream) {
-		u.OutlierDetection = &server.OutlierDetection{ConsecutiveFailures: 3, BaseEjectionTime: base, MaxEjectionTime: 10 * base}
+	cc := startPool(t, func(u *upstream.Spec) {
+		u.OutlierDetection = &outlier.Config{ConsecutiveFailures: 3, BaseEjectionTime: base, MaxEjectionTime: 10 * base, MaxEjectionPercent: 100}
 	}, bad, good)
 	// Both connections ready first: round robin only spreads calls over
 	// ready addresses, and the counts below assume both are in rotation.
@@ -487,12 +520,48 @@ func TestOutlierDetection(t *testing.T) {
 	}
 }
 
+// TestOutlierEjectionCap: with two of three addresses failing and the
+// default max ejection percent (grpc-go's 10%), only one address is
+// ejected at a time: the other failing one stays in rotation, and its
+// calls keep failing, rather than the upstream losing two thirds of its
+// capacity to ejections.
+func TestOutlierEjectionCap(t *testing.T) {
+	gatewaytest.CheckLeaks(t)
+	a, b, good := startReplica(t, "a"), startReplica(t, "b"), startReplica(t, "good")
+	cc := startPool(t, func(u *upstream.Spec) {
+		// Ejections outlast the test by far: none ends while it runs.
+		u.OutlierDetection = &outlier.Config{ConsecutiveFailures: 2, BaseEjectionTime: time.Hour, MaxEjectionTime: time.Hour}
+	}, a, b, good)
+	a.mode.Store(failing)
+	b.mode.Store(failing)
+	// Round robin gives each failing replica about ten of these calls,
+	// many more than the two failures in a row that eject it.
+	for range 30 {
+		_, _ = unary(cc, other, 5*time.Second)
+	}
+	a.reset()
+	b.reset()
+	failed := 0
+	for range 30 {
+		if _, err := unary(cc, other, 5*time.Second); err != nil {
+			if status.Code(err) != codes.Unavailable {
+				t.Fatal(err)
+			}
+			failed++
+		}
+	}
+	na, nb := a.count(""), b.count("")
+	if min(na, nb) != 0 || max(na, nb) == 0 || failed != na+nb {
+		t.Fatalf("a saw %d calls, b %d, %d failed; want one failing replica ejected (no calls) and the other still called, its calls failing", na, nb, failed)
+	}
+}
+
 // TestHealthCheck: an address whose grpc.health.v1 status is NOT_SERVING
 // gets no calls until it reports SERVING again.
 func TestHealthCheck(t *testing.T) {
 	gatewaytest.CheckLeaks(t)
 	a, b := startReplica(t, "a"), startReplica(t, "b")
-	cc := startPool(t, func(u *server.Upstream) { u.HealthCheck = true }, a, b)
+	cc := startPool(t, func(u *upstream.Spec) { u.HealthCheck = true }, a, b)
 	if _, err := unary(cc, other, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
