@@ -38,11 +38,19 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64, rb *requestBo
 	if r.ContentLength >= 0 && !rb.grow(r.ContentLength+1) {
 		return buf, errBudget(rb.budget.limit)
 	}
-	if r.ContentLength >= 0 && int64(cap(buf)) <= r.ContentLength {
+	switch {
+	case r.ContentLength >= 0 && int64(cap(buf)) <= r.ContentLength:
 		// One byte more than announced, to see the end without growing:
 		// growing a large body step by step leaves about its size again
 		// in garbage. The budget already holds what this allocates.
 		buf = make([]byte, 0, r.ContentLength+1)
+	case r.ContentLength >= 0:
+		// A recycled buffer larger than the body: only what the body
+		// needs is reserved and used.
+		buf = buf[:0:r.ContentLength+1]
+	case cap(buf) > unknownLengthStart:
+		// Unknown length: start small, and reserve as the body grows.
+		buf = buf[:0:unknownLengthStart]
 	}
 	if !rb.grow(int64(cap(buf))) {
 		return buf, errBudget(rb.budget.limit)
@@ -96,6 +104,10 @@ func readAll(rd io.Reader, buf []byte, reserve func(size int64) bool) ([]byte, e
 		}
 	}
 }
+
+// unknownLengthStart is the most of a recycled buffer a body of unknown
+// length starts with (and reserves) before it grows.
+const unknownLengthStart = 32 << 10
 
 // errBudgetFull stops readAll when the buffered-bytes budget is spent.
 var errBudgetFull = errors.New("request body budget spent")

@@ -26,6 +26,7 @@ type env struct {
 	client *http.Client
 	logs   *recorder
 	lib    *demo.Library
+	rest   *transcoding.REST
 }
 
 // recorder is a slog.Handler that keeps every record, for the access log
@@ -91,7 +92,7 @@ func startREST(t testing.TB, routes *transcoding.Routes, target, pattern string,
 	}
 	gw.Start(t, server.WithHTTPHandler(rest))
 	t.Cleanup(client.CloseIdleConnections)
-	return &env{base: "http://" + gw.Addr, addr: gw.Addr, client: client}
+	return &env{base: "http://" + gw.Addr, addr: gw.Addr, client: client, rest: rest}
 }
 
 // response is what a test looks at: status, headers and the body, parsed

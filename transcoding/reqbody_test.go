@@ -41,7 +41,7 @@ func startPolicyREST(t *testing.T, chain []grpc.StreamServerInterceptor, opts ..
 	gw.Start(t, server.WithHTTPHandler(rest))
 	client := newClient()
 	t.Cleanup(client.CloseIdleConnections)
-	return &env{base: "http://" + gw.Addr, addr: gw.Addr, client: client}
+	return &env{base: "http://" + gw.Addr, addr: gw.Addr, client: client, rest: rest}
 }
 
 // stalledPost opens an HTTP/1.1 connection and sends a POST to path
@@ -175,6 +175,9 @@ func TestRESTBufferedBytesBudget(t *testing.T) {
 	e := startPolicyREST(t, nil, transcoding.WithBodyReadTimeout(0),
 		transcoding.WithMaxBodyBytes(64<<10), transcoding.WithMaxBufferedBytes(64<<10))
 	hold := stalledPost(t, e.addr, "/v1/shelves", 60<<10, 100)
+	// The stalled body holds its share before the others come (a call
+	// that came first would hold it instead).
+	waitFor(t, func() bool { return e.rest.BufferedBytes() >= 60<<10 }, "the stalled body to hold its share of the budget")
 	// Unknown fields are dropped: the padding only makes the body large.
 	small := `{"shelf":{"displayName":"Poetry"},"padding":"` + strings.Repeat("y", 10<<10) + `"}`
 	waitFor(t, func() bool {
@@ -196,6 +199,7 @@ func TestRESTBufferedBytesBudget(t *testing.T) {
 		t.Fatalf("chunked body past the budget: %d, want 429", res.StatusCode)
 	}
 	hold.Close()
+	waitFor(t, func() bool { return e.rest.BufferedBytes() == 0 }, "the stalled body to give its share back")
 	waitFor(t, func() bool { return e.do(t, "POST", "/v1/shelves", small).code == 200 }, "the budget to be given back")
 }
 

@@ -368,6 +368,10 @@ func cutCause(ctx context.Context, err error) error {
 	return err
 }
 
+// BufferedBytes is the number of request-body bytes the handler holds
+// against its budget (WithMaxBufferedBytes) now, for observers.
+func (h *REST) BufferedBytes() int64 { return h.budget.used.Load() }
+
 // callContext derives the call's context from the request: incoming
 // metadata, peer, protocol and the Grpc-Timeout deadline.
 func (h *REST) callContext(r *http.Request) (context.Context, context.CancelFunc, error) {
