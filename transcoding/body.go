@@ -47,7 +47,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64, rb *requestBo
 	case r.ContentLength >= 0:
 		// A recycled buffer larger than the body: only what the body
 		// needs is reserved and used.
-		buf = buf[:0:r.ContentLength+1]
+		buf = buf[: 0 : r.ContentLength+1]
 	case cap(buf) > unknownLengthStart:
 		// Unknown length: start small, and reserve as the body grows.
 		buf = buf[:0:unknownLengthStart]
