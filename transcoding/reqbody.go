@@ -91,7 +91,10 @@ type requestBody struct {
 	cause error     // why; guarded by mu
 	eof   bool      // the body was read to its end; guarded by mu
 	due   time.Time // when the armed read timeout fires; guarded by mu
-	held  int64     // bytes reserved; only the reading goroutine touches it
+	// handlerDone: ServeHTTP is returning; rc must not be used. Guarded
+	// by mu.
+	handlerDone bool
+	held        int64 // bytes reserved; only the reading goroutine touches it
 }
 
 func newRequestBody(rc *http.ResponseController, budget *byteBudget, timeout time.Duration) *requestBody {
@@ -109,9 +112,19 @@ func (rb *requestBody) end(cause error) {
 		return
 	}
 	rb.ended, rb.cause = true, cause
-	if !rb.eof {
+	if !rb.eof && !rb.handlerDone {
 		_ = rb.rc.SetReadDeadline(time.Now())
 	}
+}
+
+// handlerReturns is called by the handler as it returns: from then on
+// net/http's ResponseWriter may be gone (using it panics), so a late end
+// (the call's context is cancelled as the handler returns) must not touch
+// it.
+func (rb *requestBody) handlerReturns() {
+	rb.mu.Lock()
+	rb.handlerDone = true
+	rb.mu.Unlock()
 }
 
 // startRead arms the whole-body read timeout (unless a policy ended the

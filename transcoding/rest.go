@@ -233,6 +233,7 @@ func (h *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			rb.releaseAll()
 			lingerUnlessRead(rc, rb)
+			rb.handlerReturns()
 		}()
 	}
 	format := h.cfg.streamFormat
