@@ -31,7 +31,7 @@ func WithEnd(ctx context.Context, end func(cause error)) context.Context {
 // its context, tells the client DEADLINE_EXCEEDED rather than CANCELLED.
 func EndableContext(parent context.Context) context.Context {
 	inner, cancel := context.WithCancelCause(parent)
-	return &endableContext{Context: inner, end: cancel}
+	return &endableContext{Context: inner, end: (func(error))(cancel)}
 }
 
 // endableContext is a cancel context whose Err reports a deadline when it
@@ -40,7 +40,7 @@ func EndableContext(parent context.Context) context.Context {
 // goroutine).
 type endableContext struct {
 	context.Context
-	end context.CancelCauseFunc
+	end func(cause error) // the inner context's CancelCauseFunc
 }
 
 func (c *endableContext) Err() error {
@@ -53,7 +53,7 @@ func (c *endableContext) Err() error {
 
 func (c *endableContext) Value(key any) any {
 	if _, ok := key.(endKey); ok {
-		return func(cause error) { c.end(cause) }
+		return c.end
 	}
 	return c.Context.Value(key)
 }

@@ -346,25 +346,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		}()
 		go func() {
 			defer wg.Done()
-			select {
-			case <-drained:
-				return
-			case <-ctx.Done():
-			}
-			g.cutHTTP(ErrShuttingDown)
-			t := time.NewTimer(cutWriteGrace)
-			defer t.Stop()
-			for g.httpInFlight.Load() > 0 {
-				select {
-				case <-drained:
-					return
-				case <-t.C:
-					closeDoor()
-					return
-				case <-time.After(5 * time.Millisecond):
-				}
-			}
-			closeDoor()
+			g.cutHTTPCalls(ctx, drained, closeDoor)
 		}()
 	}
 	stopped := make(chan struct{})
@@ -393,6 +375,29 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		err = httpErr
 	}
 	return err
+}
+
+// cutHTTPCalls waits for the grace (ctx) to end, unless the HTTP side
+// drained first; then it cancels the HTTP calls still running with
+// ErrShuttingDown as the cause and, once their handlers returned or
+// cutWriteGrace passed, closes the door's connections.
+func (g *Gateway) cutHTTPCalls(ctx context.Context, drained <-chan struct{}, closeDoor func()) {
+	select {
+	case <-drained:
+		return
+	case <-ctx.Done():
+	}
+	g.cutHTTP(ErrShuttingDown)
+	defer closeDoor()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for end := time.Now().Add(cutWriteGrace); g.httpInFlight.Load() > 0 && time.Now().Before(end); {
+		select {
+		case <-drained:
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // serveHTTP handles what the front door classified as not native gRPC.

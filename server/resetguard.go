@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"net/http"
 	"sync"
 	"time"
 )
@@ -72,7 +73,7 @@ func (g *resetGuard) abandoned() {
 
 // noteAbandoned charges the request's connection if its client went away
 // before the handler finished (while the gateway was not shutting down).
-func noteAbandoned(r interface{ Context() context.Context }, shuttingDown bool) {
+func noteAbandoned(r *http.Request, shuttingDown bool) {
 	ctx := r.Context()
 	if ctx.Err() == nil || shuttingDown {
 		return

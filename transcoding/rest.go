@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -299,21 +298,14 @@ func (h *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case rb != nil:
 		// The body is read when the proxy asks for the request, after
 		// every policy accepted the call on its headers.
-		read := false
-		s.next = func() ([]byte, error) {
-			if read {
-				return nil, io.EOF
-			}
-			read = true
-			return h.buildRequest(c, match.Vars, rb)
-		}
+		s.next = once(func() ([]byte, error) { return h.buildRequest(c, match.Vars, rb) })
 	default:
 		req, err := h.buildRequest(c, match.Vars, nil)
 		if err != nil {
 			c.fail(err)
 			return
 		}
-		s.next = once(req)
+		s.next = once(func() ([]byte, error) { return req, nil })
 	}
 	if err := ctx.Err(); err != nil {
 		// The client reset the request while it was being prepared.

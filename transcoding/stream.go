@@ -100,16 +100,16 @@ func (s *restStream) stopReceiving(rc *http.ResponseController) {
 	s.recvMu.Unlock()
 }
 
-// once yields req, then io.EOF.
-func once(req []byte) func() ([]byte, error) {
+// once yields what build returns (the request message, or the error
+// building it), when first asked, then io.EOF.
+func once(build func() ([]byte, error)) func() ([]byte, error) {
 	done := false
 	return func() ([]byte, error) {
 		if done {
 			return nil, io.EOF
 		}
-		out := req
-		req, done = nil, true
-		return out, nil
+		done = true
+		return build()
 	}
 }
 
