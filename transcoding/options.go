@@ -67,7 +67,7 @@ type config struct {
 	success         map[string]int // gRPC method path -> HTTP status
 	streamFormat    StreamFormat   // server streams without an explicit Accept
 	sseHeartbeat    time.Duration  // 0: none
-	protojsonOnly   bool           // no wirejson/jsonwire fast paths
+	protojsonOnly   bool           // no jsoncodec fast paths
 	bodyReadTimeout time.Duration  // of a unary body; 0: none
 	maxBuffered     int64          // request bytes buffered across all calls
 	logger          *slog.Logger   // what the handler has to say; never nil

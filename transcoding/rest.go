@@ -21,10 +21,9 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/sluice-dev/sluice/grpctimeout"
+	"github.com/sluice-dev/sluice/jsoncodec"
 	"github.com/sluice-dev/sluice/protocol"
 	"github.com/sluice-dev/sluice/transcoding/httprule"
-	"github.com/sluice-dev/sluice/transcoding/jsonwire"
-	"github.com/sluice-dev/sluice/transcoding/wirejson"
 )
 
 // Dispatcher runs an adapted call through the gateway's one interceptor
@@ -70,10 +69,10 @@ type REST struct {
 // one route table.
 type fastCodecs struct {
 	routes *Routes
-	enc    *wirejson.Encoder
+	enc    *jsoncodec.Encoder
 	// dec decodes request bodies that may carry unknown fields (dropped);
 	// decStrict those that may not.
-	dec, decStrict *jsonwire.Decoder
+	dec, decStrict *jsoncodec.Decoder
 }
 
 // codecs returns the fast codecs for rt, building them on the first call
@@ -82,13 +81,13 @@ func (h *REST) codecs(rt *Routes) *fastCodecs {
 	if fc := h.fast.Load(); fc != nil && fc.routes == rt {
 		return fc
 	}
-	fc := &fastCodecs{routes: rt, enc: wirejson.NewEncoder(wirejson.Options{
+	fc := &fastCodecs{routes: rt, enc: jsoncodec.NewEncoder(jsoncodec.MarshalOptions{
 		EmitUnpopulated: h.marshal.EmitUnpopulated,
 		UseProtoNames:   h.marshal.UseProtoNames,
 		UseEnumNumbers:  h.marshal.UseEnumNumbers,
 	}),
-		dec:       jsonwire.NewDecoder(jsonwire.Options{DiscardUnknown: true}),
-		decStrict: jsonwire.NewDecoder(jsonwire.Options{DiscardUnknown: false}),
+		dec:       jsoncodec.NewDecoder(jsoncodec.UnmarshalOptions{DiscardUnknown: true}),
+		decStrict: jsoncodec.NewDecoder(jsoncodec.UnmarshalOptions{DiscardUnknown: false}),
 	}
 	h.fast.Store(fc)
 	return fc
@@ -413,9 +412,9 @@ func (h *REST) buildRequest(c *call, vars []httprule.Var, rb *requestBody) ([]by
 }
 
 // buildFast builds what buildMessage builds without decoding the JSON body
-// into a message: jsonwire turns the body straight into wire bytes, and
-// the path and query bindings, built as a message of their own, are
-// appended after them. Protobuf defines concatenated messages as merged,
+// into a message: jsoncodec's Decoder turns the body straight into wire
+// bytes, and the path and query bindings, built as a message of their own,
+// are appended after them. Protobuf defines concatenated messages as merged,
 // later values winning, which is the precedence buildMessage gives path
 // variables over the body. It reports false for whatever it leaves to
 // buildMessage, which then also words any error: no JSON body, raw
