@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"strings"
@@ -149,14 +150,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// call with one request message reads its whole body before any
 		// response (see lookahead), so it needs no such mode.
 		_ = rc.EnableFullDuplex()
+		// In that mode net/http leaves a body the call did not read to
+		// its end (it failed early) in the connection, and reading it
+		// when the handler returned breaks the next request on the
+		// connection (golang/go#68560): such a connection serves one
+		// call. Browsers never stream requests over HTTP/1.1 anyway.
+		w.Header().Set("Connection", "close")
 	}
 	end := &ender{rc: rc}
 	defer end.handlerReturns()
 	ctx = protocol.WithEnd(ctx, end.end)
 
-	mr := &messageReader{r: r.Body, max: h.cfg.maxRecv, gzip: gz}
+	body := &watchedBody{r: r.Body, e: end}
+	mr := &messageReader{r: body, max: h.cfg.maxRecv, gzip: gz}
 	if ct.text {
-		mr.r = newBase64Reader(r.Body)
+		mr.r = newBase64Reader(body)
 	}
 	next := mr.next
 	if !clientStreams {
@@ -266,14 +274,33 @@ type ender struct {
 	rc   *http.ResponseController
 	mu   sync.Mutex
 	done bool
+	eof  bool // the body was read to its end
 }
 
 func (e *ender) end(error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if !e.done {
+	// Once the body is read, net/http watches the connection itself (a
+	// read deadline then would break it for the next request).
+	if !e.done && !e.eof {
 		_ = e.rc.SetReadDeadline(time.Now())
 	}
+}
+
+// watchedBody tells the ender when the body was read to its end.
+type watchedBody struct {
+	r io.Reader
+	e *ender
+}
+
+func (b *watchedBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err == io.EOF {
+		b.e.mu.Lock()
+		b.e.eof = true
+		b.e.mu.Unlock()
+	}
+	return n, err
 }
 
 func (e *ender) handlerReturns() {

@@ -4,15 +4,11 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/binary"
-	"context"
-	"crypto/tls"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
 
-	"golang.org/x/net/http2"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -107,10 +103,10 @@ func str(t testing.TB, v string) []byte {
 // webResponse is a parsed gRPC-Web response: its messages and its
 // trailers (from the trailer frame, or the headers when trailers-only).
 type webResponse struct {
-	httpStatus int
-	header     http.Header
-	messages   [][]byte
-	trailers   http.Header
+	httpStatus   int
+	header       http.Header
+	messages     [][]byte
+	trailers     http.Header
 	trailersOnly bool
 }
 
@@ -181,7 +177,9 @@ func decodeChunks(t testing.TB, text []byte) []byte {
 func h1Client() *http.Client { return &http.Client{Transport: &http.Transport{}} }
 
 func h2cClient() *http.Client {
-	return &http.Client{Transport: &http2.Transport{AllowHTTP: true, DialTLSContext: dialPlain}}
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	return &http.Client{Transport: &http.Transport{Protocols: &p}}
 }
 
 // post sends a gRPC-Web call.
@@ -201,10 +199,4 @@ func post(t testing.TB, c *http.Client, addr, method, contentType string, body i
 	}
 	defer resp.Body.Close()
 	return parseResponse(t, resp)
-}
-
-// dialPlain dials without TLS: h2c with prior knowledge.
-func dialPlain(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
-	var d net.Dialer
-	return d.DialContext(ctx, network, addr)
 }
