@@ -136,6 +136,9 @@ func parseResponse(t testing.TB, resp *http.Response) *webResponse {
 			t.Fatalf("truncated frame prefix: %q", body)
 		}
 		flags, n := body[0], binary.BigEndian.Uint32(body[1:5])
+		if uint64(n) > uint64(len(body)-5) {
+			t.Fatalf("frame of %d bytes in a body of %d: %q", n, len(body), body[:min(len(body), 64)])
+		}
 		payload := body[5 : 5+n]
 		body = body[5+n:]
 		if flags&0x80 != 0 {
