@@ -475,6 +475,16 @@ func ScalarMessage(name protoreflect.FullName) bool {
 // Snapshot returns the snapshot the table was built from.
 func (r *Routes) Snapshot() *registry.Snapshot { return r.snap }
 
+// Serves reports whether a route takes requests of the HTTP method verb
+// on path (escaped, as the request has it). It is false on a nil table.
+func (r *Routes) Serves(verb, path string) bool {
+	if r == nil || r.router == nil {
+		return false
+	}
+	_, res := r.router.Match(verb, path)
+	return res == httprule.Found
+}
+
 // List returns every served route, sorted by template then HTTP method.
 func (r *Routes) List() []Route {
 	out := make([]Route, 0, len(r.bindings))

@@ -255,7 +255,7 @@ func newREST(cfg *config.Config, routes *routeTable, d *server.Dispatcher, chain
 	return transcoding.NewREST(routes.Load, d, opts...)
 }
 
-func newGateway(lc fx.Lifecycle, cfg *config.Config, d *server.Dispatcher, chain *policy.Chain, routes *routeTable, logger *slog.Logger) (*server.Gateway, error) {
+func newGateway(lc fx.Lifecycle, cfg *config.Config, reg *registry.Registry, d *server.Dispatcher, chain *policy.Chain, routes *routeTable, logger *slog.Logger) (*server.Gateway, error) {
 	tc, err := serverTLS(cfg.TLS)
 	if err != nil {
 		return nil, err
@@ -287,13 +287,11 @@ func newGateway(lc fx.Lifecycle, cfg *config.Config, d *server.Dispatcher, chain
 	if tc != nil {
 		opts = append(opts, server.WithTLS(tc))
 	}
-	if cfg.REST.Enabled {
-		rest, err := newREST(cfg, routes, d, chain, logger)
-		if err != nil {
-			return nil, err
-		}
-		opts = append(opts, server.WithHTTPHandler(rest))
+	h, err := newHTTPHandler(cfg, reg, routes, d, chain, logger)
+	if err != nil {
+		return nil, err
 	}
+	opts = append(opts, server.WithHTTPHandler(h))
 	gw, err := server.NewGateway(d, opts...)
 	if err != nil {
 		return nil, err
