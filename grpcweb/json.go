@@ -11,8 +11,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
 
-	"github.com/sluice-dev/sluice/transcoding/jsonwire"
-	"github.com/sluice-dev/sluice/transcoding/wirejson"
+	"github.com/sluice-dev/sluice/jsoncodec"
 )
 
 // This file is the adapter's one use of the fast JSON codecs
@@ -27,8 +26,8 @@ import (
 // snapshot.
 type jsonCodecs struct {
 	contracts Contracts
-	enc       *wirejson.Encoder
-	dec       *jsonwire.Decoder
+	enc       *jsoncodec.Encoder
+	dec       *jsoncodec.Decoder
 }
 
 // codecCache holds the codecs of the contracts the last +json call used.
@@ -40,8 +39,8 @@ func (c *codecCache) get(contracts Contracts) *jsonCodecs {
 	}
 	jc := &jsonCodecs{
 		contracts: contracts,
-		enc:       wirejson.NewEncoder(wirejson.Options{}),
-		dec:       jsonwire.NewDecoder(jsonwire.Options{}),
+		enc:       jsoncodec.NewEncoder(jsoncodec.MarshalOptions{}),
+		dec:       jsoncodec.NewDecoder(jsoncodec.UnmarshalOptions{}),
 	}
 	c.p.Store(jc)
 	return jc
@@ -69,7 +68,7 @@ func (jc *jsonCodecs) toJSON(data []byte, md protoreflect.MessageDescriptor) ([]
 	if err == nil {
 		return out, nil
 	}
-	if !errors.Is(err, wirejson.ErrFallback) {
+	if !errors.Is(err, jsoncodec.ErrFallback) {
 		return nil, status.Errorf(codes.Internal, "grpc-web: response message is not a valid %s: %v", md.FullName(), err)
 	}
 	m := dynamicpb.NewMessage(md)
