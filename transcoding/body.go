@@ -15,6 +15,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/sluice-dev/sluice/httpstatus"
 )
 
 // readBody reads the whole request body, appending it to buf (sized up
@@ -152,7 +154,7 @@ func httpStatusOf(err error) (*status.Status, int) {
 	if errors.As(err, &hs) {
 		return st, hs.httpStatus
 	}
-	return st, HTTPStatus(st.Code())
+	return st, httpstatus.FromCode(st.Code())
 }
 
 // isBlank reports whether b holds only JSON whitespace: an empty body,

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/sluice-dev/sluice/grpctimeout"
+	"github.com/sluice-dev/sluice/httpstatus"
 	"github.com/sluice-dev/sluice/jsoncodec"
 	"github.com/sluice-dev/sluice/protocol"
 	"github.com/sluice-dev/sluice/transcoding/httprule"
@@ -151,7 +152,7 @@ type call struct {
 	w         http.ResponseWriter
 	r         *http.Request
 	b         *binding
-	errs      ErrorWriter
+	errs      httpstatus.Writer
 	marshal   protojson.MarshalOptions
 	unmarshal protojson.UnmarshalOptions
 	allow     func(key string) bool // response metadata filter
@@ -175,7 +176,7 @@ func (h *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rt != nil && rt.resolver != nil {
 		c.marshal.Resolver = rt.resolver
 	}
-	c.errs = ErrorWriter{marshal: c.marshal}
+	c.errs = httpstatus.NewWriter(c.marshal)
 	if rt != nil && !h.cfg.protojsonOnly {
 		c.fast = h.codecs(rt)
 	}
@@ -194,7 +195,7 @@ func (h *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case httprule.MethodNotAllowed:
 		w.Header().Set("Allow", strings.Join(match.Allow, ", "))
-		c.errs.writeStatus(w, status.Newf(codes.Unimplemented, "method %s is not allowed for %s; allowed: %s",
+		c.errs.WriteStatusAs(w, status.Newf(codes.Unimplemented, "method %s is not allowed for %s; allowed: %s",
 			r.Method, path, strings.Join(match.Allow, ", ")), http.StatusMethodNotAllowed)
 		return
 	}
@@ -241,13 +242,13 @@ func (h *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case serverStreams:
 		var ok bool
 		if format, ok = negotiateStream(accept, format); !ok {
-			c.errs.writeStatus(w, status.Newf(codes.InvalidArgument,
+			c.errs.WriteStatusAs(w, status.Newf(codes.InvalidArgument,
 				"the response is a stream of application/json, application/x-ndjson or text/event-stream, none of which the Accept header %q allows",
 				strings.Join(accept, ", ")), http.StatusNotAcceptable)
 			return
 		}
 	case !acceptsJSON(accept):
-		c.errs.writeStatus(w, status.Newf(codes.InvalidArgument,
+		c.errs.WriteStatusAs(w, status.Newf(codes.InvalidArgument,
 			"the response is application/json, which the Accept header %q does not allow", strings.Join(accept, ", ")),
 			http.StatusNotAcceptable)
 		return
