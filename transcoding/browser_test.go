@@ -57,14 +57,16 @@ func TestSSEBrowserEventSource(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			gatewaytest.CheckLeaks(t)
-			upAddr, _ := startDemo(t)
-			e := startWrappedREST(t, demoRoutes(t), upAddr, "sluice.demo.library.v1", &recorder{}, newClient(), func(h http.Handler) http.Handler {
+			upAddr, lib := startDemo(t)
+			logs := &recorder{}
+			e := startWrappedREST(t, demoRoutes(t), upAddr, "sluice.demo.library.v1", logs, newClient(), func(h http.Handler) http.Handler {
 				c, err := cors.NewHandler(h, cors.Policy{AllowedOrigins: []string{"*"}})
 				if err != nil {
 					t.Fatal(err)
 				}
 				return c
 			})
+			e.logs, e.lib = logs, lib
 			html := strings.NewReplacer("CLOSE", map[bool]string{true: "true", false: "false"}[tt.close],
 				"URL", e.base+"/v1/shelves/scifi/books:export").Replace(eventSourcePage)
 			// The page comes from another origin, as an app's would.
