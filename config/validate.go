@@ -49,6 +49,7 @@ func (c *Config) validate() Errors {
 	}
 	c.validateUpstreams(&errs)
 	c.REST.validate(&errs, "rest")
+	c.CORS.validate(&errs, "cors")
 	c.Contracts.validate(&errs, "contracts")
 	c.Server.validate(&errs, "server")
 	c.Limits.validate(&errs, "limits", &c.Server)

@@ -148,7 +148,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// HTTP/1.x forbids reading the body once the response started,
 		// unless asked: a bidirectional call writes while it reads. A
 		// call with one request message reads its whole body before any
-		// response (see lookahead), so it needs no such mode.
+		// response (see lookahead), so it needs no such mode. HTTP/2
+		// always allows it.
 		_ = rc.EnableFullDuplex()
 		// In that mode net/http leaves a body the call did not read to
 		// its end (it failed early) in the connection, and reading it
@@ -167,7 +168,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		mr.r = newBase64Reader(body)
 	}
 	next := mr.next
-	if !clientStreams {
+	if !clientStreams && r.ProtoMajor == 1 {
 		next = lookahead(next)
 	}
 	s := &webStream{method: method, next: next, rs: rs}

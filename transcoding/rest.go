@@ -168,9 +168,6 @@ type call struct {
 
 // ServeHTTP serves one REST request.
 func (h *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h.cfg.cors != nil && h.cfg.cors.handle(w, r) {
-		return
-	}
 	rt := h.routes()
 	c := &call{h: h, w: w, r: r, allow: h.cfg.outgoing, marshal: h.marshal}
 	if rt != nil && rt.resolver != nil {

@@ -242,16 +242,6 @@ func newREST(cfg *config.Config, routes *routeTable, d *server.Dispatcher, chain
 		transcoding.WithExtraIncomingHeaders(chain.RESTHeaders()...),
 		transcoding.WithStreamFormat(transcoding.StreamFormat(r.StreamFormat)),
 		transcoding.WithSSEHeartbeat(time.Duration(r.SSEHeartbeat)))
-	if len(r.CORS.AllowedOrigins) > 0 {
-		opts = append(opts, transcoding.WithCORS(transcoding.CORS{
-			AllowedOrigins:   r.CORS.AllowedOrigins,
-			AllowedMethods:   r.CORS.AllowedMethods,
-			AllowedHeaders:   r.CORS.AllowedHeaders,
-			ExposedHeaders:   r.CORS.ExposedHeaders,
-			AllowCredentials: r.CORS.AllowCredentials,
-			MaxAge:           time.Duration(r.CORS.MaxAge),
-		}))
-	}
 	return transcoding.NewREST(routes.Load, d, opts...)
 }
 

@@ -5,12 +5,14 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"github.com/sluice-dev/sluice/config"
+	"github.com/sluice-dev/sluice/cors"
 	"github.com/sluice-dev/sluice/grpcweb"
 	"github.com/sluice-dev/sluice/policy"
 	"github.com/sluice-dev/sluice/registry"
@@ -20,8 +22,10 @@ import (
 // newHTTPHandler composes what the gateway serves besides native gRPC, in
 // the one order, outermost first:
 //
-//	gRPC-Web (application/grpc-web*) -> Connect -> method media types -> REST
+//	CORS -> gRPC-Web (application/grpc-web*) -> Connect -> method media types -> REST
 //
+// CORS comes first: one policy for every browser protocol, and a
+// preflight answered before any of them (or the chain) sees it.
 // Each protocol's handler serves its own requests and passes every other
 // one to the next. A POST to a method's gRPC path ("/pkg.Service/Method")
 // that no protocol claimed and no REST route serves is 415: its content
@@ -48,7 +52,18 @@ func newHTTPHandler(cfg *config.Config, reg *registry.Registry, routes *routeTab
 	if err != nil {
 		return nil, err
 	}
-	return web, nil
+	c := cfg.CORS
+	if len(c.AllowedOrigins) == 0 {
+		return web, nil
+	}
+	return cors.NewHandler(web, cors.Policy{
+		AllowedOrigins:   c.AllowedOrigins,
+		AllowedMethods:   c.AllowedMethods,
+		AllowedHeaders:   c.AllowedHeaders,
+		ExposedHeaders:   c.ExposedHeaders,
+		AllowCredentials: c.AllowCredentials,
+		MaxAge:           time.Duration(c.MaxAge),
+	})
 }
 
 // snapshotContracts is one contract snapshot as the browser protocols'

@@ -1,6 +1,25 @@
-// Package origin owns the grammar of the origins a CORS policy allows and
-// how a browser's Origin header is matched against them. The configuration
-// validates entries with it and the REST transcoder matches with it, so an
+package cors
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// OriginPattern is one parsed entry. The zero value matches nothing.
+type OriginPattern struct {
+	any      bool
+	scheme   string // lower case
+	host     string // lower case; for a wildcard, the domain after "*."
+	port     string // "" for the scheme's default
+	wildcard bool
+}
+
+// ParseOrigin parses one allowed-origin entry. Its errors say why the
+// entry can never match and how to write it. The configuration validates
+// entries with it and the Handler matches with what it returns, so an
 // entry that validates is one that can match.
 //
 // An entry is "*" (any origin), an origin written as browsers send it,
@@ -23,60 +42,39 @@
 // anywhere but as the whole leftmost label, and "null", which sandboxed
 // frames, file: pages and cross-origin redirects send, so that allowing it
 // would allow anyone.
-package origin
-
-import (
-	"errors"
-	"fmt"
-	"net/netip"
-	"strconv"
-	"strings"
-)
-
-// Pattern is one parsed entry. The zero value matches nothing.
-type Pattern struct {
-	any      bool
-	scheme   string // lower case
-	host     string // lower case; for a wildcard, the domain after "*."
-	port     string // "" for the scheme's default
-	wildcard bool
-}
-
-// Parse parses one allowed-origin entry (see the package documentation).
-// Its errors say why the entry can never match and how to write it.
-func Parse(s string) (Pattern, error) {
+func ParseOrigin(s string) (OriginPattern, error) {
 	if s == "*" {
-		return Pattern{any: true}, nil
+		return OriginPattern{any: true}, nil
 	}
 	if s == "" {
-		return Pattern{}, errors.New("must not be empty")
+		return OriginPattern{}, errors.New("must not be empty")
 	}
 	if strings.EqualFold(s, "null") {
-		return Pattern{}, errors.New(`the "null" origin cannot be allowed: sandboxed frames, file: pages and redirects send it, so anyone can`)
+		return OriginPattern{}, errors.New(`the "null" origin cannot be allowed: sandboxed frames, file: pages and redirects send it, so anyone can`)
 	}
 	p, err := parse(s, true)
 	if err != nil {
-		return Pattern{}, fmt.Errorf("%q: %w", s, err)
+		return OriginPattern{}, fmt.Errorf("%q: %w", s, err)
 	}
 	return p, nil
 }
 
 // parse parses SCHEME://HOST[:PORT]; wildcard allows "*." before the host.
-func parse(s string, wildcard bool) (Pattern, error) {
+func parse(s string, wildcard bool) (OriginPattern, error) {
 	scheme, rest, ok := strings.Cut(s, "://")
 	if !ok || !validScheme(scheme) {
-		return Pattern{}, errors.New(`want SCHEME://HOST[:PORT], like "https://app.example.com"`)
+		return OriginPattern{}, errors.New(`want SCHEME://HOST[:PORT], like "https://app.example.com"`)
 	}
-	p := Pattern{scheme: strings.ToLower(scheme)}
+	p := OriginPattern{scheme: strings.ToLower(scheme)}
 	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
-		return Pattern{}, fmt.Errorf("an origin has no path, query or fragment: browsers send %q", s[:len(s)-len(rest)+i])
+		return OriginPattern{}, fmt.Errorf("an origin has no path, query or fragment: browsers send %q", s[:len(s)-len(rest)+i])
 	}
 	if strings.Contains(rest, "@") {
-		return Pattern{}, errors.New("an origin has no user information")
+		return OriginPattern{}, errors.New("an origin has no user information")
 	}
 	host, port, err := splitHostPort(rest)
 	if err != nil {
-		return Pattern{}, err
+		return OriginPattern{}, err
 	}
 	if port == defaultPort(p.scheme) {
 		port = ""
@@ -86,24 +84,24 @@ func parse(s string, wildcard bool) (Pattern, error) {
 	if wildcard && strings.HasPrefix(host, "*.") {
 		host = host[2:]
 		if err := validDomain(host); err != nil {
-			return Pattern{}, err
+			return OriginPattern{}, err
 		}
 		if !strings.Contains(host, ".") {
-			return Pattern{}, fmt.Errorf("a wildcard needs at least two labels after it, like \"%s://*.example.%s\"", p.scheme, host)
+			return OriginPattern{}, fmt.Errorf("a wildcard needs at least two labels after it, like \"%s://*.example.%s\"", p.scheme, host)
 		}
 		p.host, p.wildcard = host, true
 		return p, nil
 	}
 	if strings.Contains(host, "*") {
-		return Pattern{}, fmt.Errorf("a wildcard must be the whole leftmost label of the host, like \"%s://*.example.com\"", p.scheme)
+		return OriginPattern{}, fmt.Errorf("a wildcard must be the whole leftmost label of the host, like \"%s://*.example.com\"", p.scheme)
 	}
 	if strings.HasPrefix(host, "[") {
 		a, err := netip.ParseAddr(strings.TrimSuffix(host[1:], "]"))
 		if err != nil || !strings.HasSuffix(host, "]") || !a.Is6() {
-			return Pattern{}, fmt.Errorf("invalid IPv6 host %s", host)
+			return OriginPattern{}, fmt.Errorf("invalid IPv6 host %s", host)
 		}
 	} else if err := validDomain(host); err != nil {
-		return Pattern{}, err
+		return OriginPattern{}, err
 	}
 	p.host = host
 	return p, nil
@@ -185,11 +183,11 @@ func defaultPort(scheme string) string {
 }
 
 // Any reports whether p is "*".
-func (p Pattern) Any() bool { return p.any }
+func (p OriginPattern) Any() bool { return p.any }
 
 // Match reports whether the value of an Origin header is allowed by p. A
 // value that is not a well-formed origin matches only "*".
-func (p Pattern) Match(origin string) bool {
+func (p OriginPattern) Match(origin string) bool {
 	if p.any {
 		return true
 	}
@@ -210,7 +208,7 @@ func (p Pattern) Match(origin string) bool {
 
 // String is the entry in canonical form: lower case, without the
 // scheme's default port.
-func (p Pattern) String() string {
+func (p OriginPattern) String() string {
 	if p.any {
 		return "*"
 	}

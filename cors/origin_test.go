@@ -1,10 +1,10 @@
-package origin_test
+package cors_test
 
 import (
 	"strings"
 	"testing"
 
-	"github.com/sluice-dev/sluice/internal/origin"
+	"github.com/sluice-dev/sluice/cors"
 )
 
 func TestMatch(t *testing.T) {
@@ -48,7 +48,7 @@ func TestMatch(t *testing.T) {
 			match:   []string{"https://anything.example", "null"},
 		},
 	} {
-		p, err := origin.Parse(tc.pattern)
+		p, err := cors.ParseOrigin(tc.pattern)
 		if err != nil {
 			t.Errorf("Parse(%q): %v", tc.pattern, err)
 			continue
@@ -91,7 +91,7 @@ func TestParseRefusesEntriesThatCannotMatch(t *testing.T) {
 		"http://[::1":                "invalid IPv6",
 		"http://[zz]:80":             "invalid IPv6",
 	} {
-		_, err := origin.Parse(entry)
+		_, err := cors.ParseOrigin(entry)
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Parse(%q) = %v, want an error saying %q", entry, err, want)
 		}
@@ -106,7 +106,7 @@ func TestString(t *testing.T) {
 		"https://*.Example.com:8443":  "https://*.example.com:8443",
 		"http://[::1]:80":             "http://[::1]",
 	} {
-		p, err := origin.Parse(in)
+		p, err := cors.ParseOrigin(in)
 		if err != nil {
 			t.Fatalf("Parse(%q): %v", in, err)
 		}
@@ -123,12 +123,12 @@ func FuzzParse(f *testing.F) {
 		f.Add(s, "https://a.example.com")
 	}
 	f.Fuzz(func(t *testing.T, entry, o string) {
-		p, err := origin.Parse(entry)
+		p, err := cors.ParseOrigin(entry)
 		if err != nil {
 			return
 		}
 		_ = p.Match(o)
-		q, err := origin.Parse(p.String())
+		q, err := cors.ParseOrigin(p.String())
 		if err != nil || q != p {
 			t.Fatalf("Parse(%q) = %q, which parses to %v, %v", entry, p.String(), q, err)
 		}
