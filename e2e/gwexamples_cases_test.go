@@ -581,8 +581,6 @@ var gwPending = map[string]string{
 	"stream-download-one":               "h6: server-streamed google.api.HttpBody",
 	"echo-body-put-no-query":            fastOnly + "unassigned: a query parameter for a oneof member whose sibling the body set: grpc-gateway 400, the fast codecs overwrite it (protojson-only agrees)",
 	"flow-rpc-empty-stream-count-0":     "unassigned: a server stream with no messages: sluice sends Content-Type, grpc-gateway none",
-	"flow-stream-empty-rpc-two":         "unassigned: a client-stream body of empty objects ({} {}) reaches the upstream as one message",
-	"flow-stream-empty-stream-three":    "unassigned: a client-stream body of empty objects ({} {} {}) reaches the upstream as one message",
 	"stream-bulk-echo-duration-bad":     "unassigned: a bad first message of a bidi stream: sluice 400 before calling, grpc-gateway 200 with the error in the stream",
 	"abe-external-path-enum-bad":        pathErrorWording,
 	"abe-external-nested-path-enum-bad": pathErrorWording,

@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"reflect"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -473,6 +475,99 @@ func TestPatchMaskAnyName(t *testing.T) {
 				}
 				if !sameJSON(t, got, []byte(tt.want)) {
 					t.Errorf("%s: upstream got %s, want %s", tt.target, got, tt.want)
+				}
+			}
+		})
+	}
+}
+
+// noBodyStreamFile adds to gapsFile a client stream and a bidirectional
+// stream whose rules name no body, as grpc-gateway's FlowCombination
+// example has (StreamEmptyRpc, StreamEmptyStream).
+func noBodyStreamFile() *descriptorpb.FileDescriptorProto {
+	fd := gapsFile()
+	fd.Service[0].Method = append(fd.Service[0].Method,
+		&descriptorpb.MethodDescriptorProto{Name: proto.String("Collect"), InputType: proto.String(".gaps.v1.Req"),
+			OutputType: proto.String(".gaps.v1.Req"), ClientStreaming: proto.Bool(true),
+			Options: rule(&annotations.HttpRule{Pattern: &annotations.HttpRule_Post{Post: "/v1/collect"}})},
+		&descriptorpb.MethodDescriptorProto{Name: proto.String("Chat"), InputType: proto.String(".gaps.v1.Req"),
+			OutputType: proto.String(".gaps.v1.Req"), ClientStreaming: proto.Bool(true), ServerStreaming: proto.Bool(true),
+			Options: rule(&annotations.HttpRule{Pattern: &annotations.HttpRule_Post{Post: "/v1/chat"}})},
+	)
+	return fd
+}
+
+// TestClientStreamWithoutBodyRule: a client stream whose rule names no
+// body still takes its messages from the body, each JSON value one whole
+// message, empty objects included ({} {} is two messages, not one), as
+// grpc-gateway's handlers read it; the query binds nothing, as there.
+func TestClientStreamWithoutBodyRule(t *testing.T) {
+	gatewaytest.CheckLeaks(t)
+	snap := gapsSnapshot(t, noBodyStreamFile())
+	reqType := thingDescriptor(t, snap, "gaps.v1.Req")
+	calls := make(chan []string, 4)
+	target := gatewaytest.StartUpstream(t, func(_ any, ss grpc.ServerStream) error {
+		bidi := strings.HasSuffix(grpc.ServerTransportStreamFromContext(ss.Context()).Method(), "/Chat")
+		var names []string
+		for {
+			f := new(frame.Frame)
+			err := ss.RecvMsg(f)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			m := dynamicpb.NewMessage(reqType)
+			if err := proto.Unmarshal(f.Bytes(), m); err != nil {
+				return err
+			}
+			names = append(names, m.Get(reqType.Fields().ByName("name")).String())
+			if bidi {
+				if err := ss.SendMsg(f); err != nil {
+					return err
+				}
+			} else {
+				f.Free()
+			}
+		}
+		calls <- names
+		if bidi {
+			return nil
+		}
+		return ss.SendMsg(frame.FromBytes(nil))
+	}, grpc.ForceServerCodecV2(frame.Codec()))
+	routes, err := transcoding.BuildRoutes(snap, transcoding.WithStrictRoutes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, body string
+		want       []string // the name of each message the upstream got
+	}{
+		{"two empty objects", "{} {}", []string{"", ""}},
+		{"three empty objects, NDJSON", "{}\n{}\n{}\n", []string{"", "", ""}},
+		{"named and empty", `{"name":"a"}{}` + "\n" + `{"name":"b"}`, []string{"a", "", "b"}},
+		{"one empty object", "{}", []string{""}},
+		{"no body: no message", "", nil},
+	}
+	for name, opts := range map[string][]transcoding.Option{"fast": nil, "protojson": {transcoding.WithProtojsonOnly()}} {
+		t.Run(name, func(t *testing.T) {
+			e := startREST(t, routes, target, "gaps.v1", slog.DiscardHandler, newClient(), opts...)
+			for _, tt := range tests {
+				for _, path := range []string{"/v1/collect?name=q", "/v1/chat?name=q"} {
+					r := e.do(t, "POST", path, tt.body, "Content-Type", "application/json")
+					if r.code != 200 {
+						t.Fatalf("%s %s: %d %s", tt.name, path, r.code, r.raw)
+					}
+					if got := <-calls; fmt.Sprint(got) != fmt.Sprint(tt.want) || len(got) != len(tt.want) {
+						t.Errorf("%s %s: the upstream got %d messages named %q, want %d named %q", tt.name, path, len(got), got, len(tt.want), tt.want)
+					}
+					if path == "/v1/chat?name=q" {
+						if n := strings.Count(string(r.raw), `"result"`); n != len(tt.want) {
+							t.Errorf("%s %s: %d messages back, want %d: %s", tt.name, path, n, len(tt.want), r.raw)
+						}
+					}
 				}
 			}
 		})
