@@ -573,3 +573,54 @@ func TestClientStreamWithoutBodyRule(t *testing.T) {
 		})
 	}
 }
+
+// typedPathFile adds to gapsFile a binding with top-level scalar and enum
+// path variables and a nested one:
+//
+//	message Typed { int32 n = 1; Kind kind = 2; Inner inner = 3; Kind other = 4; }
+//	rpc Typed(Typed) returns (Typed) { get: "/v1/typed/{n}/{kind}/{inner.n}" }
+func typedPathFile() *descriptorpb.FileDescriptorProto {
+	fd := gapsFile()
+	enumT := descriptorpb.FieldDescriptorProto_TYPE_ENUM
+	fd.MessageType = append(fd.MessageType, &descriptorpb.DescriptorProto{Name: proto.String("Typed"), Field: []*descriptorpb.FieldDescriptorProto{
+		field("n", 1, descriptorpb.FieldDescriptorProto_TYPE_INT32, "", optional),
+		field("kind", 2, enumT, ".gaps.v1.Kind", optional),
+		field("inner", 3, descriptorpb.FieldDescriptorProto_TYPE_MESSAGE, ".gaps.v1.Inner", optional),
+		field("other", 4, enumT, ".gaps.v1.Kind", optional),
+	}})
+	fd.Service[0].Method = append(fd.Service[0].Method,
+		&descriptorpb.MethodDescriptorProto{Name: proto.String("Typed"), InputType: proto.String(".gaps.v1.Typed"),
+			OutputType: proto.String(".gaps.v1.Typed"),
+			Options:    rule(&annotations.HttpRule{Pattern: &annotations.HttpRule_Get{Get: "/v1/typed/{n}/{kind}/{inner.n}"}})})
+	return fd
+}
+
+// TestPathVariableErrorWording: a path value that does not parse is
+// worded as grpc-gateway's generated handlers word it: the parser's own
+// error for a top-level field (the runtime's Int32, Enum, Float32Slice...
+// conversions), the query's wording for a nested one (which goes through
+// runtime.PopulateFieldFromPath). Query parameters keep the query's.
+func TestPathVariableErrorWording(t *testing.T) {
+	snap := gapsSnapshot(t, typedPathFile())
+	tests := []struct{ target, want string }{
+		{"/v1/typed/x/KIND_ROUND/1", `type mismatch, parameter: n, error: strconv.ParseInt: parsing "x": invalid syntax`},
+		{"/v1/typed/2147483648/KIND_ROUND/1", `type mismatch, parameter: n, error: strconv.ParseInt: parsing "2147483648": value out of range`},
+		{"/v1/typed/1/KIND_NOPE/1", `type mismatch, parameter: kind, error: KIND_NOPE is not valid`},
+		{"/v1/typed/1/7/1", `type mismatch, parameter: kind, error: 7 is not valid`},
+		{"/v1/typed/1/KIND_ROUND/x", `type mismatch, parameter: inner.n, error: parsing field "n": strconv.ParseInt: parsing "x": invalid syntax`},
+		{"/v1/typed/1/KIND_ROUND/1?other=NOPE", `parsing field "other": "NOPE" is not a valid value`},
+		{"/v1/rep/1.5,x/a/0/AA/segs", `type mismatch, parameter: floats, error: strconv.ParseFloat: parsing "x": invalid syntax`},
+		{"/v1/rep/1/a/KIND_ROUND,KIND_NOPE/AA/segs", `type mismatch, parameter: kinds, error: KIND_NOPE is not valid`},
+	}
+	for name, opts := range map[string][]transcoding.Option{"fast": nil, "protojson": {transcoding.WithProtojsonOnly()}} {
+		t.Run(name, func(t *testing.T) {
+			e := thingsEnvRoutes(t, &recordingUpstream{}, snap, "gaps.v1", opts...)
+			for _, tt := range tests {
+				r := e.do(t, "GET", tt.target, "")
+				if r.code != 400 || r.json["message"] != tt.want {
+					t.Errorf("GET %s: %d %q, want 400 %q", tt.target, r.code, r.json["message"], tt.want)
+				}
+			}
+		})
+	}
+}

@@ -487,7 +487,7 @@ func (h *REST) fastPathQuery(c *call, vars []httprule.Var) protoreflect.Message 
 		if i >= len(b.vars) {
 			break
 		}
-		if setPath(m, b.vars[i], pathValues(b.vars[i], v.Value)) != nil {
+		if setPathVariable(m, b.vars[i], v.Value) != nil {
 			return nil
 		}
 	}
@@ -526,7 +526,7 @@ func (h *REST) buildMessage(c *call, vars []httprule.Var, body []byte, contentTy
 		if i >= len(b.vars) {
 			break
 		}
-		if err := setPath(m, b.vars[i], pathValues(b.vars[i], v.Value)); err != nil {
+		if err := setPathVariable(m, b.vars[i], v.Value); err != nil {
 			return nil, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", strings.Join(v.FieldPath, "."), err)
 		}
 	}
