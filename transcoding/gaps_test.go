@@ -175,7 +175,9 @@ func TestRepeatedPathAndNestedBody(t *testing.T) {
 			upstream: `{"name":"nestedmsg/m1","payload":{"inner":{"text":"t","n":3}},"updateMask":"n,text"}`,
 			response: `{"text":"t","n":3}`},
 		{name: "nested message body, empty object: empty mask", method: "PATCH", target: "/v1/nestedmsg/m1",
-			body: `{}`, code: 200, upstream: `{"name":"nestedmsg/m1","payload":{"inner":{}}}`, response: `{"text":"","n":0}`},
+			body: `{}`, code: 200, upstream: `{"name":"nestedmsg/m1","payload":{"inner":{}},"updateMask":""}`, response: `{"text":"","n":0}`},
+		{name: "nested message body, none: empty mask, as grpc-gateway sends it", method: "PATCH", target: "/v1/nestedmsg/m1",
+			code: 200, upstream: `{"name":"nestedmsg/m1","payload":{"inner":{}},"updateMask":""}`},
 	}
 	for name, opts := range map[string][]transcoding.Option{"fast": nil, "protojson": {transcoding.WithProtojsonOnly()}} {
 		t.Run(name, func(t *testing.T) {
