@@ -579,21 +579,37 @@ func TestClientStreamWithoutBodyRule(t *testing.T) {
 // typedPathFile adds to gapsFile a binding with top-level scalar and enum
 // path variables and a nested one:
 //
-//	message Typed { int32 n = 1; Kind kind = 2; Inner inner = 3; Kind other = 4; }
+//	message Typed {
+//	  int32 n = 1; Kind kind = 2; Inner inner = 3; Kind other = 4;
+//	  oneof choice { Inner a = 5; string b = 6; }
+//	}
 //	rpc Typed(Typed) returns (Typed) { get: "/v1/typed/{n}/{kind}/{inner.n}" }
+//	rpc Choose(Typed) returns (Typed) {
+//	  put: "/v1/choose/{n}" body: "a"
+//	  additional_bindings { put: "/v1/choose-b/{b}" body: "a" }
+//	}
 func typedPathFile() *descriptorpb.FileDescriptorProto {
 	fd := gapsFile()
 	enumT := descriptorpb.FieldDescriptorProto_TYPE_ENUM
+	a := field("a", 5, descriptorpb.FieldDescriptorProto_TYPE_MESSAGE, ".gaps.v1.Inner", optional)
+	a.OneofIndex = proto.Int32(0)
+	b := field("b", 6, descriptorpb.FieldDescriptorProto_TYPE_STRING, "", optional)
+	b.OneofIndex = proto.Int32(0)
 	fd.MessageType = append(fd.MessageType, &descriptorpb.DescriptorProto{Name: proto.String("Typed"), Field: []*descriptorpb.FieldDescriptorProto{
 		field("n", 1, descriptorpb.FieldDescriptorProto_TYPE_INT32, "", optional),
 		field("kind", 2, enumT, ".gaps.v1.Kind", optional),
 		field("inner", 3, descriptorpb.FieldDescriptorProto_TYPE_MESSAGE, ".gaps.v1.Inner", optional),
 		field("other", 4, enumT, ".gaps.v1.Kind", optional),
-	}})
+		a, b,
+	}, OneofDecl: []*descriptorpb.OneofDescriptorProto{{Name: proto.String("choice")}}})
+	method := func(name string, r *annotations.HttpRule) *descriptorpb.MethodDescriptorProto {
+		return &descriptorpb.MethodDescriptorProto{Name: proto.String(name), InputType: proto.String(".gaps.v1.Typed"),
+			OutputType: proto.String(".gaps.v1.Typed"), Options: rule(r)}
+	}
 	fd.Service[0].Method = append(fd.Service[0].Method,
-		&descriptorpb.MethodDescriptorProto{Name: proto.String("Typed"), InputType: proto.String(".gaps.v1.Typed"),
-			OutputType: proto.String(".gaps.v1.Typed"),
-			Options:    rule(&annotations.HttpRule{Pattern: &annotations.HttpRule_Get{Get: "/v1/typed/{n}/{kind}/{inner.n}"}})})
+		method("Typed", &annotations.HttpRule{Pattern: &annotations.HttpRule_Get{Get: "/v1/typed/{n}/{kind}/{inner.n}"}}),
+		method("Choose", &annotations.HttpRule{Pattern: &annotations.HttpRule_Put{Put: "/v1/choose/{n}"}, Body: "a",
+			AdditionalBindings: []*annotations.HttpRule{{Pattern: &annotations.HttpRule_Put{Put: "/v1/choose-b/{b}"}, Body: "a"}}}))
 	return fd
 }
 
@@ -621,6 +637,54 @@ func TestPathVariableErrorWording(t *testing.T) {
 				r := e.do(t, "GET", tt.target, "")
 				if r.code != 400 || r.json["message"] != tt.want {
 					t.Errorf("GET %s: %d %q, want 400 %q", tt.target, r.code, r.json["message"], tt.want)
+				}
+			}
+		})
+	}
+}
+
+// TestBodyOneofMemberAndQuery: when the body binds a oneof member and the
+// query or the path sets another member of the same oneof, the request is
+// refused, as grpc-gateway refuses it, in both codec modes (the fast one
+// built the query apart from the body, so the query's member replaced the
+// body's).
+func TestBodyOneofMemberAndQuery(t *testing.T) {
+	snap := gapsSnapshot(t, typedPathFile())
+	typed := thingDescriptor(t, snap, "gaps.v1.Typed")
+	tests := []struct {
+		target, body string
+		code         int
+		message      string // the error's, when code is not 200
+		upstream     string // the request, as protojson, when 200
+	}{
+		{target: "/v1/choose/1", body: `{"text":"t"}`, code: 200, upstream: `{"n":1,"a":{"text":"t"}}`},
+		{target: "/v1/choose/1?other=KIND_ROUND", body: `{"text":"t"}`, code: 200, upstream: `{"n":1,"other":"KIND_ROUND","a":{"text":"t"}}`},
+		{target: "/v1/choose/1?b=q", body: `{"text":"t"}`, code: 400, message: `field already set for oneof "choice"`},
+		{target: "/v1/choose/1?b=q", body: `{}`, code: 400, message: `field already set for oneof "choice"`},
+		{target: "/v1/choose-b/p", body: `{"text":"t"}`, code: 400, message: `type mismatch, parameter: b, error: field already set for oneof "choice"`},
+	}
+	for name, opts := range map[string][]transcoding.Option{"fast": nil, "protojson": {transcoding.WithProtojsonOnly()}} {
+		t.Run(name, func(t *testing.T) {
+			u := &recordingUpstream{}
+			e := thingsEnvRoutes(t, u, snap, "gaps.v1", opts...)
+			for _, tt := range tests {
+				r := e.do(t, "PUT", tt.target, tt.body, "Content-Type", "application/json")
+				if r.code != tt.code {
+					t.Errorf("PUT %s %s: %d %s, want %d", tt.target, tt.body, r.code, r.raw, tt.code)
+					continue
+				}
+				if tt.code != 200 {
+					if r.json["message"] != tt.message {
+						t.Errorf("PUT %s %s: message %q, want %q", tt.target, tt.body, r.json["message"], tt.message)
+					}
+					continue
+				}
+				m := dynamicpb.NewMessage(typed)
+				if err := proto.Unmarshal(u.request(), m); err != nil {
+					t.Fatal(err)
+				}
+				if got, _ := protojson.Marshal(m); !sameJSON(t, got, []byte(tt.upstream)) {
+					t.Errorf("PUT %s %s: upstream got %s, want %s", tt.target, tt.body, got, tt.upstream)
 				}
 			}
 		})

@@ -501,6 +501,16 @@ func (h *REST) fastPathQuery(c *call, vars []httprule.Var) protoreflect.Message 
 			return nil
 		}
 	}
+	if b.body == bodyField {
+		// The body sets its field, but this message is built without it:
+		// when the field is a member of a oneof that the path or the
+		// query set too, appending would let that member replace the
+		// body's. buildMessage binds them onto the body and refuses the
+		// second member, as grpc-gateway does.
+		if of := b.bodyField.ContainingOneof(); of != nil && !of.IsSynthetic() && m.WhichOneof(of) != nil {
+			return nil
+		}
+	}
 	c.pathQuery = m
 	return m
 }
