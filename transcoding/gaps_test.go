@@ -227,6 +227,9 @@ func httpBodyFile() *descriptorpb.FileDescriptorProto {
 		&descriptorpb.MethodDescriptorProto{Name: proto.String("Upload"), InputType: proto.String(".google.api.HttpBody"),
 			OutputType: proto.String(".gaps.v1.Req"), ClientStreaming: proto.Bool(true),
 			Options: rule(&annotations.HttpRule{Pattern: &annotations.HttpRule_Post{Post: "/v1/uploads"}, Body: "*"})},
+		&descriptorpb.MethodDescriptorProto{Name: proto.String("UploadNoBodyRule"), InputType: proto.String(".google.api.HttpBody"),
+			OutputType: proto.String(".gaps.v1.Req"), ClientStreaming: proto.Bool(true),
+			Options: rule(&annotations.HttpRule{Pattern: &annotations.HttpRule_Post{Post: "/v1/uploads-no-body-rule"}})},
 	)
 	return fd
 }
@@ -372,6 +375,16 @@ func TestClientStreamedHTTPBody(t *testing.T) {
 	g = <-calls
 	if len(g.chunks) != 1 || g.chunks[0].GetContentType() != "text/plain" || len(g.chunks[0].GetData()) != 0 {
 		t.Errorf("empty upload: chunks %v", g.chunks)
+	}
+
+	// A rule that names no body streams the body all the same.
+	r = e.do(t, "POST", "/v1/uploads-no-body-rule", "hello", "Content-Type", "text/plain")
+	if r.code != 200 {
+		t.Fatalf("upload with no body rule: %d %s", r.code, r.raw)
+	}
+	g = <-calls
+	if len(g.chunks) != 1 || g.chunks[0].GetContentType() != "text/plain" || string(g.chunks[0].GetData()) != "hello" {
+		t.Errorf("upload with no body rule: chunks %v", g.chunks)
 	}
 }
 
