@@ -15,7 +15,6 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/types/known/fieldmaskpb"
 )
 
 // readBody reads the whole request body, appending it to buf (sized up
@@ -298,10 +297,9 @@ func fillUpdateMask(m protoreflect.Message, b *binding, body []byte) error {
 	if paths == nil || mask.Get(paths).List().Len() > 0 {
 		return nil
 	}
-	fm := new(fieldmaskpb.FieldMask)
+	v := m.NewField(b.updateMask)
 	if !isBlank(body) {
-		var err error
-		fm, err = runtime.FieldMaskFromRequestBody(bytes.NewReader(body), bodyParent(m, b).Get(b.bodyField).Message().Interface())
+		fm, err := runtime.FieldMaskFromRequestBody(bytes.NewReader(body), bodyParent(m, b).Get(b.bodyField).Message().Interface())
 		if err != nil {
 			return status.Error(codes.InvalidArgument, err.Error())
 		}
@@ -309,10 +307,9 @@ func fillUpdateMask(m protoreflect.Message, b *binding, body []byte) error {
 		// grpc-gateway's runtime; it names no field, so the mask stays
 		// empty.
 		fm.Paths = slices.DeleteFunc(fm.Paths, func(p string) bool { return p == "" })
-	}
-	v := m.NewField(b.updateMask)
-	if err := convertMessage(fm, v.Message()); err != nil {
-		return status.Error(codes.Internal, err.Error())
+		if err := convertMessage(fm, v.Message()); err != nil {
+			return status.Error(codes.Internal, err.Error())
+		}
 	}
 	m.Set(b.updateMask, v)
 	return nil
