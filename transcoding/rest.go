@@ -484,7 +484,7 @@ func (h *REST) fastPathQuery(c *call, vars []httprule.Var) protoreflect.Message 
 		if i >= len(b.vars) {
 			break
 		}
-		if setPath(m, b.vars[i], pathValues(b.vars[i], v.Value)) != nil {
+		if setPathVariable(m, b.vars[i], v.Value) != nil {
 			return nil
 		}
 	}
@@ -495,6 +495,16 @@ func (h *REST) fastPathQuery(c *call, vars []httprule.Var) protoreflect.Message 
 	} else if c.r.URL.RawQuery != "" {
 		q, err := url.ParseQuery(c.r.URL.RawQuery)
 		if err != nil || bindQuery(m, q, b.bound, h.cfg.strictQuery || b.strict) != nil {
+			return nil
+		}
+	}
+	if b.body == bodyField {
+		// The body sets its field, but this message is built without it:
+		// when the field is a member of a oneof that the path or the
+		// query set too, appending would let that member replace the
+		// body's. buildMessage binds them onto the body and refuses the
+		// second member, as grpc-gateway does.
+		if of := b.bodyField.ContainingOneof(); of != nil && !of.IsSynthetic() && m.WhichOneof(of) != nil {
 			return nil
 		}
 	}
@@ -523,7 +533,7 @@ func (h *REST) buildMessage(c *call, vars []httprule.Var, body []byte, contentTy
 		if i >= len(b.vars) {
 			break
 		}
-		if err := setPath(m, b.vars[i], pathValues(b.vars[i], v.Value)); err != nil {
+		if err := setPathVariable(m, b.vars[i], v.Value); err != nil {
 			return nil, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", strings.Join(v.FieldPath, "."), err)
 		}
 	}
