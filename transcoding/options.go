@@ -70,6 +70,7 @@ type config struct {
 	bodyReadTimeout time.Duration  // of a unary body; 0: none
 	maxBuffered     int64          // request bytes buffered across all calls
 	logger          *slog.Logger   // what the handler has to say; never nil
+	ws              wsConfig
 	errs            []error
 }
 
@@ -94,6 +95,7 @@ func defaultConfig() config {
 		bodyReadTimeout: DefaultBodyReadTimeout,
 		maxBuffered:     DefaultMaxBufferedBytes,
 		logger:          slog.New(slog.DiscardHandler),
+		ws:              wsConfig{ping: DefaultWebSocketPingInterval},
 	}
 	for _, h := range defaultIncomingHeaders {
 		c.incoming[strings.ToLower(h)] = true

@@ -166,6 +166,16 @@ type call struct {
 	pathQueryDone bool
 }
 
+// bind makes b the call's binding.
+func (c *call) bind(b *binding) {
+	c.b = b
+	c.unmarshal = protojson.UnmarshalOptions{
+		DiscardUnknown: c.h.cfg.discardUnknown && !b.strict,
+		Resolver:       c.marshal.Resolver,
+		RecursionLimit: c.h.cfg.maxDepth + 1,
+	}
+}
+
 // ServeHTTP serves one REST request.
 func (h *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt := h.routes()
@@ -181,6 +191,13 @@ func (h *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rt == nil || rt.snap == nil || rt.router == nil {
 		c.errs.WriteStatus(w, status.Newf(codes.NotFound, "no route for %s %s", r.Method, path))
 		return
+	}
+	if !h.cfg.ws.off && isWebSocket(r) {
+		if match, b, ok := matchWebSocket(rt.router, path); ok {
+			c.bind(b)
+			h.serveWebSocket(c, match.Vars)
+			return
+		}
 	}
 	match, res := rt.router.Match(r.Method, path)
 	switch res {
@@ -201,12 +218,7 @@ func (h *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.errs.WriteStatus(w, status.New(codes.Internal, "route without a binding"))
 		return
 	}
-	c.b = b
-	c.unmarshal = protojson.UnmarshalOptions{
-		DiscardUnknown: h.cfg.discardUnknown && !b.strict,
-		Resolver:       c.marshal.Resolver,
-		RecursionLimit: h.cfg.maxDepth + 1,
-	}
+	c.bind(b)
 	clientStreams, serverStreams := b.method.ClientStreaming(), b.method.ServerStreaming()
 	streamedBody := clientStreams && b.body != bodyNone
 	rc := http.NewResponseController(w)
@@ -522,38 +534,77 @@ func (h *REST) buildMessage(c *call, vars []httprule.Var, body []byte, contentTy
 	if out, ok := h.buildFast(c, vars, body, contentType); ok {
 		return out, nil
 	}
-	b, r := c.b, c.r
+	b := c.b
 	m := b.in.New()
 	if b.body != bodyNone {
 		if err := h.bindBody(m, b, body, contentType, c.unmarshal); err != nil {
 			return nil, err
 		}
 	}
+	if err := h.bindPathQuery(c, m, vars); err != nil {
+		return nil, err
+	}
+	if err := fillUpdateMask(m, b, body); err != nil {
+		return nil, err
+	}
+	return marshalRequest(m)
+}
+
+// bindPathQuery sets the path variables and query parameters of the call
+// in m, the path winning over what m holds.
+func (h *REST) bindPathQuery(c *call, m protoreflect.Message, vars []httprule.Var) error {
+	b, r := c.b, c.r
 	for i, v := range vars {
 		if i >= len(b.vars) {
 			break
 		}
 		if err := setPathVariable(m, b.vars[i], v.Value); err != nil {
-			return nil, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", strings.Join(v.FieldPath, "."), err)
+			return status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", strings.Join(v.FieldPath, "."), err)
 		}
 	}
 	strict := h.cfg.strictQuery || b.strict
 	if b.body == bodyAll {
 		if strict && r.URL.RawQuery != "" {
-			return nil, status.Error(codes.InvalidArgument, "query parameters are not allowed: the body binds the whole request")
+			return status.Error(codes.InvalidArgument, "query parameters are not allowed: the body binds the whole request")
 		}
 	} else if r.URL.RawQuery != "" {
 		q, err := url.ParseQuery(r.URL.RawQuery)
 		if err != nil {
-			return nil, status.Errorf(codes.InvalidArgument, "%v", err)
+			return status.Errorf(codes.InvalidArgument, "%v", err)
 		}
 		if err := bindQuery(m, q, b.bound, strict); err != nil {
-			return nil, status.Errorf(codes.InvalidArgument, "%v", err)
+			return status.Errorf(codes.InvalidArgument, "%v", err)
 		}
 	}
-	if err := fillUpdateMask(m, b, body); err != nil {
+	return nil
+}
+
+// buildBinary builds one request message whose body is protobuf wire
+// format (a "sluice.proto" WebSocket message) rather than JSON: the body
+// binds what a JSON body would (the whole message, or its body field),
+// then the path and query, as buildMessage does.
+func (h *REST) buildBinary(c *call, vars []httprule.Var, body []byte) ([]byte, error) {
+	b := c.b
+	m := b.in.New()
+	target := m
+	switch {
+	case b.body == bodyAll:
+	case b.body == bodyField && b.bodyField.Message() != nil && !b.bodyField.IsList() && !b.bodyField.IsMap() && len(b.bodyParents) == 0:
+		target = m.Mutable(b.bodyField).Message()
+	default:
+		return nil, status.Error(codes.InvalidArgument, "binary messages need a binding whose body is the request or one of its message fields")
+	}
+	if err := unmarshalResponse(body, target, c.unmarshal.Resolver); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "invalid protobuf request message: %v", err)
+	}
+	if err := h.bindPathQuery(c, m, vars); err != nil {
 		return nil, err
 	}
+	return marshalRequest(m)
+}
+
+// marshalRequest returns m in wire format.
+func marshalRequest(m protoreflect.Message) ([]byte, error) {
 	out, err := proto.Marshal(m.Interface())
 	if err != nil {
 		// Only what the client sent can make a message unmarshallable
