@@ -10,6 +10,7 @@ require (
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/google/go-cmp v0.7.0
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.32.0
+	github.com/klauspost/compress v1.20.5
 	github.com/redis/go-redis/v9 v9.17.3
 	go.uber.org/dig v1.19.0
 	go.uber.org/fx v1.24.0

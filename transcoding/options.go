@@ -71,6 +71,8 @@ type config struct {
 	maxBuffered     int64          // request bytes buffered across all calls
 	logger          *slog.Logger   // what the handler has to say; never nil
 	ws              wsConfig
+	compressMin     int      // smallest unary response compressed
+	encodings       []string // response encodings by preference; none: no compression
 	errs            []error
 }
 
@@ -96,6 +98,7 @@ func defaultConfig() config {
 		maxBuffered:     DefaultMaxBufferedBytes,
 		logger:          slog.New(slog.DiscardHandler),
 		ws:              wsConfig{ping: DefaultWebSocketPingInterval},
+		compressMin:     DefaultCompressionMinSize,
 	}
 	for _, h := range defaultIncomingHeaders {
 		c.incoming[strings.ToLower(h)] = true

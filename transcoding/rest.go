@@ -64,6 +64,9 @@ type REST struct {
 
 	// dropped holds the metadata keys whose invalid values were reported.
 	dropped sync.Map
+
+	// compress recycles response compressors.
+	compress compressors
 }
 
 // fastCodecs are the JSON codecs that work on wire bytes directly, for
@@ -199,6 +202,14 @@ func (h *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if len(h.cfg.encodings) > 0 {
+		w.Header().Add("Vary", "Accept-Encoding")
+		if enc := negotiateEncoding(r.Header.Values("Accept-Encoding"), h.cfg.encodings); enc != "" {
+			cw := &compressWriter{ResponseWriter: w, pool: &h.compress, encoding: enc, min: h.cfg.compressMin}
+			defer cw.close()
+			w, c.w = cw, cw
+		}
+	}
 	match, res := rt.router.Match(r.Method, path)
 	switch res {
 	case httprule.NotFound:
@@ -224,6 +235,12 @@ func (h *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	var rb *requestBody
 	if b.body != bodyNone {
+		release, err := decodeBody(r, h.cfg.maxBody)
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		defer release()
 		if streamedBody && r.ProtoMajor == 1 {
 			// HTTP/1.x forbids reading the body once the response
 			// started, unless asked: a bidirectional call writes while it
