@@ -12,22 +12,39 @@ import (
 // rules. The JSON defaults are grpc-gateway's, so clients can switch
 // gateways without changes.
 type REST struct {
-	Enabled          bool     `yaml:"enabled" doc:"Serve REST/JSON on the main port for every method with a {google.api.http} rule. Off, non-gRPC requests get 404."`
-	MaxBodySize      ByteSize `yaml:"max_body_size" doc:"Largest request body read; larger ones get 413 ({RESOURCE_EXHAUSTED}) before any decoding. At most 1GiB."`
-	BodyReadTimeout  Duration `yaml:"body_read_timeout" doc:"Longest time the request body of a unary call may take to arrive once the call passed the policies (bodies are read only then); slower bodies get 408 ({DEADLINE_EXCEEDED}). The call's deadline also ends a read. 0: only the deadline bounds it. Streamed bodies are bounded by {policy.deadline} and {limits} instead."`
-	MaxBufferedBytes ByteSize `yaml:"max_buffered_bytes" doc:"Most request-body bytes buffered across all REST calls at once, so that many slow or stalled uploads cannot exhaust memory; a body that does not fit gets 429 ({RESOURCE_EXHAUSTED}). At least {max_body_size}."`
-	MaxJSONDepth     int      `yaml:"max_json_depth" doc:"Deepest nesting of JSON objects and arrays accepted in a body (1 to 10000); deeper bodies get 400 before decoding."`
-	StrictRoutes     bool     `yaml:"strict_routes" doc:"Refuse contracts with a {google.api.http} binding sluice cannot serve, or two bindings of one HTTP method whose templates match the same paths: {serve} does not start, a reload is refused. When false (the default) such a binding is skipped, or shadowed by the one declared later (files by path, then declaration order, as grpc-gateway's later registration wins), with a warning naming the method, its file and the reason; its method stays reachable over gRPC. {sluice routes} lists every binding with its status."`
-	StrictQuery      bool     `yaml:"strict_query" doc:"Reject query parameters that name no field, or a field the path or the body binds, with 400 ({INVALID_ARGUMENT}) instead of ignoring them."`
-	DiscardUnknown   bool     `yaml:"discard_unknown" doc:"Ignore unknown fields in JSON bodies. When false they get 400 ({INVALID_ARGUMENT})."`
-	EmitUnpopulated  bool     `yaml:"emit_unpopulated" doc:"Write fields that hold their zero value in JSON responses."`
-	ProtoNames       bool     `yaml:"proto_names" doc:"Write JSON field names as in the .proto ({page_size}) instead of lowerCamelCase ({pageSize}). Both are always accepted in requests."`
-	EnumNumbers      bool     `yaml:"enum_numbers" doc:"Write enums as numbers instead of names. Both are always accepted in requests."`
-	ProtojsonOnly    bool     `yaml:"protojson_only" doc:"Turn off the fast JSON codecs, which write responses straight from the upstream's protobuf bytes and turn JSON bodies straight into protobuf bytes, so that every message goes through a decoded message and protojson. The JSON is the same either way (the fast codecs leave to protojson whatever they would not treat exactly as it does); this is a diagnostic switch, and costs CPU on every call."`
-	IncomingHeaders  []string `yaml:"incoming_headers" doc:"Request headers passed to upstreams and policies as metadata, besides Authorization, X-Request-Id, traceparent, tracestate, X-Forwarded-For, X-Request-Timeout, {Grpc-Metadata-*} (as their suffix) and the headers the policies read (the API key header, {metadata:NAME} keys of limits). Other headers stay at the HTTP layer."`
-	StreamFormat     string   `yaml:"stream_format" doc:"Format of server streams for clients whose {Accept} asks for none in particular: {envelope} (grpc-gateway's: newline-delimited objects whose {result} field holds a message) or {ndjson} (one message per line). Clients choose {text/event-stream} (Server-Sent Events) or {application/x-ndjson} by {Accept}."`
-	SSEHeartbeat     Duration `yaml:"sse_heartbeat" doc:"Send an SSE comment after this long without an event, so idle proxies keep the stream open; 0 sends none."`
-	OpenAPIServers   []string `yaml:"openapi_servers" doc:"Base URLs clients reach the REST API at ({https://api.example.com}, with a path when a proxy adds one), listed as the servers of the OpenAPI document. Empty lists the listen address, its host a variable when it is every interface."`
+	Enabled          bool        `yaml:"enabled" doc:"Serve REST/JSON on the main port for every method with a {google.api.http} rule. Off, non-gRPC requests get 404."`
+	MaxBodySize      ByteSize    `yaml:"max_body_size" doc:"Largest request body read; larger ones get 413 ({RESOURCE_EXHAUSTED}) before any decoding. At most 1GiB."`
+	BodyReadTimeout  Duration    `yaml:"body_read_timeout" doc:"Longest time the request body of a unary call may take to arrive once the call passed the policies (bodies are read only then); slower bodies get 408 ({DEADLINE_EXCEEDED}). The call's deadline also ends a read. 0: only the deadline bounds it. Streamed bodies are bounded by {policy.deadline} and {limits} instead."`
+	MaxBufferedBytes ByteSize    `yaml:"max_buffered_bytes" doc:"Most request-body bytes buffered across all REST calls at once, so that many slow or stalled uploads cannot exhaust memory; a body that does not fit gets 429 ({RESOURCE_EXHAUSTED}). At least {max_body_size}."`
+	MaxJSONDepth     int         `yaml:"max_json_depth" doc:"Deepest nesting of JSON objects and arrays accepted in a body (1 to 10000); deeper bodies get 400 before decoding."`
+	StrictRoutes     bool        `yaml:"strict_routes" doc:"Refuse contracts with a {google.api.http} binding sluice cannot serve, or two bindings of one HTTP method whose templates match the same paths: {serve} does not start, a reload is refused. When false (the default) such a binding is skipped, or shadowed by the one declared later (files by path, then declaration order, as grpc-gateway's later registration wins), with a warning naming the method, its file and the reason; its method stays reachable over gRPC. {sluice routes} lists every binding with its status."`
+	StrictQuery      bool        `yaml:"strict_query" doc:"Reject query parameters that name no field, or a field the path or the body binds, with 400 ({INVALID_ARGUMENT}) instead of ignoring them."`
+	DiscardUnknown   bool        `yaml:"discard_unknown" doc:"Ignore unknown fields in JSON bodies. When false they get 400 ({INVALID_ARGUMENT})."`
+	EmitUnpopulated  bool        `yaml:"emit_unpopulated" doc:"Write fields that hold their zero value in JSON responses."`
+	ProtoNames       bool        `yaml:"proto_names" doc:"Write JSON field names as in the .proto ({page_size}) instead of lowerCamelCase ({pageSize}). Both are always accepted in requests."`
+	EnumNumbers      bool        `yaml:"enum_numbers" doc:"Write enums as numbers instead of names. Both are always accepted in requests."`
+	ProtojsonOnly    bool        `yaml:"protojson_only" doc:"Turn off the fast JSON codecs, which write responses straight from the upstream's protobuf bytes and turn JSON bodies straight into protobuf bytes, so that every message goes through a decoded message and protojson. The JSON is the same either way (the fast codecs leave to protojson whatever they would not treat exactly as it does); this is a diagnostic switch, and costs CPU on every call."`
+	IncomingHeaders  []string    `yaml:"incoming_headers" doc:"Request headers passed to upstreams and policies as metadata, besides Authorization, X-Request-Id, traceparent, tracestate, X-Forwarded-For, X-Request-Timeout, {Grpc-Metadata-*} (as their suffix) and the headers the policies read (the API key header, {metadata:NAME} keys of limits). Other headers stay at the HTTP layer."`
+	StreamFormat     string      `yaml:"stream_format" doc:"Format of server streams for clients whose {Accept} asks for none in particular: {envelope} (grpc-gateway's: newline-delimited objects whose {result} field holds a message) or {ndjson} (one message per line). Clients choose {text/event-stream} (Server-Sent Events) or {application/x-ndjson} by {Accept}."`
+	SSEHeartbeat     Duration    `yaml:"sse_heartbeat" doc:"Send an SSE comment after this long without an event, so idle proxies keep the stream open; 0 sends none."`
+	Compression      Compression `yaml:"compression" doc:"HTTP compression of REST responses and request bodies."`
+	WebSocket        WebSocket   `yaml:"websocket" doc:"WebSocket calls of streaming methods: a WebSocket handshake on the path of a streaming method's REST binding, whatever its verb, opens the call; text messages carry JSON (binary ones protobuf with the {sluice.proto} subprotocol), an empty text message ends the client's side, and the call ends with its google.rpc.Status as a text message and a close frame (1000 for OK, 4000 plus the gRPC code otherwise; 1009 for a message over {max_body_size}). The handshake's {Origin} must be allowed by {cors.allowed_origins} (the gateway's own host when that is empty)."`
+	OpenAPIServers   []string    `yaml:"openapi_servers" doc:"Base URLs clients reach the REST API at ({https://api.example.com}, with a path when a proxy adds one), listed as the servers of the OpenAPI document. Empty lists the listen address, its host a variable when it is every interface."`
+}
+
+// Compression configures HTTP compression on the REST side. gRPC-Web and
+// Connect compress messages by their own protocols.
+type Compression struct {
+	Encodings []string `yaml:"encodings" doc:"Response encodings, in the gateway's order of preference, used when a client's {Accept-Encoding} allows one: {zstd}, {gzip}. Empty: responses are never compressed. Request bodies with {Content-Encoding} {gzip} or {zstd} are accepted either way, their decompressed size bounded by {max_body_size} and counted in {max_buffered_bytes}; other codings get 415."`
+	MinSize   ByteSize `yaml:"min_size" doc:"Smallest unary response compressed. Streamed responses (envelope, NDJSON, SSE) are compressed whatever their size, flushed with every message."`
+}
+
+// WebSocket configures WebSocket calls of streaming methods.
+type WebSocket struct {
+	Enabled             bool     `yaml:"enabled" doc:"Serve WebSocket calls of streaming methods."`
+	PingInterval        Duration `yaml:"ping_interval" doc:"Ping each WebSocket this often, so that proxies keep a quiet call open; a client that does not answer while the gateway waits for its next message is gone and its call cancelled. 0: no pings."`
+	TokenSubprotocol    bool     `yaml:"token_subprotocol" doc:"Accept a bearer token as the subprotocol {sluice.bearer.TOKEN} (offered with {sluice.json} or {sluice.proto}), for browsers, which cannot set {Authorization} on a WebSocket. It becomes {authorization: Bearer TOKEN} when the request has no {Authorization} header."`
+	TokenQueryParameter bool     `yaml:"token_query_parameter" doc:"Accept a bearer token as the query parameter {access_token}, as {token_subprotocol} does. Off by default: URLs end up in access logs."`
 }
 
 // DefaultREST returns REST's defaults.
@@ -41,6 +58,8 @@ func DefaultREST() REST {
 		DiscardUnknown:   true,
 		EmitUnpopulated:  true,
 		StreamFormat:     "envelope",
+		Compression:      Compression{Encodings: []string{"zstd", "gzip"}, MinSize: 1024},
+		WebSocket:        WebSocket{Enabled: true, PingInterval: Duration(30 * time.Second)},
 	}
 }
 
@@ -62,6 +81,17 @@ func (r *REST) validate(errs *Errors, path string) {
 	}
 	if r.SSEHeartbeat < 0 {
 		errs.add(path+".sse_heartbeat", "must not be negative")
+	}
+	for i, e := range r.Compression.Encodings {
+		if e != "gzip" && e != "zstd" {
+			errs.add(path+".compression.encodings["+strconv.Itoa(i)+"]", `must be "zstd" or "gzip"`)
+		}
+	}
+	if r.Compression.MinSize < 0 {
+		errs.add(path+".compression.min_size", "must not be negative")
+	}
+	if r.WebSocket.PingInterval < 0 {
+		errs.add(path+".websocket.ping_interval", "must not be negative")
 	}
 	for i, h := range r.IncomingHeaders {
 		if h == "" || strings.ContainsAny(h, " :\t") {

@@ -183,6 +183,11 @@ type gatewayOptions struct {
 	// authn are the authenticator's options after its method policy; nil:
 	// keys from authn.DemoJWKS.
 	authn []authn.Option
+	// configure, when set, changes the configuration before the chain is
+	// built (limits, say).
+	configure func(*config.Config)
+	// rest are more REST handler options (WebSocket tokens, say).
+	rest []transcoding.Option
 }
 
 // startPolicyGateway starts a demo upstream and a gateway with the
@@ -210,6 +215,9 @@ func startPolicyGateway(t *testing.T, o gatewayOptions) *policyGateway {
 	cfg.Policy = pol
 	cfg.RateLimits.Limits = o.limits
 	cfg.RateLimits.TrustedProxies = o.trusted
+	if o.configure != nil {
+		o.configure(&cfg)
+	}
 	chain, err := policy.Build(&cfg, policy.WithAuthnOptions(authnOpts...))
 	if err != nil {
 		t.Fatal(err)
@@ -225,7 +233,7 @@ func startPolicyGateway(t *testing.T, o gatewayOptions) *policyGateway {
 	// the deadline header, the API key header and the header a limit is
 	// keyed on reach the chain.
 	rest, err := transcoding.NewREST(func() *transcoding.Routes { return routes }, gw.Dispatcher,
-		transcoding.WithExtraIncomingHeaders(chain.RESTHeaders()...))
+		append([]transcoding.Option{transcoding.WithExtraIncomingHeaders(chain.RESTHeaders()...)}, o.rest...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -569,6 +577,17 @@ func TestPolicyNoBypass(t *testing.T) {
 						// admitted must have reached the upstream.
 						if exp == admitted && code != http.StatusNotImplemented && len(g.rec.methods(id)) == 0 {
 							t.Errorf("%s: admitted call (%d %s) never reached the upstream", via, code, respBody)
+						}
+					}
+					// WebSocket, for the bindings of streaming methods.
+					if cli || srv {
+						id := newTestID("ws")
+						body, _ := restBody(r)
+						via := "websocket " + concretePath(r.Template)
+						got, detail := wsCall(t, g.addr, concretePath(r.Template), body, id, cr.restHeader())
+						check(via, got, id, detail)
+						if exp == admitted && len(g.rec.methods(id)) == 0 {
+							t.Errorf("%s: admitted call (%s) never reached the upstream", via, detail)
 						}
 					}
 				}

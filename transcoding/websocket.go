@@ -256,7 +256,7 @@ func (h *REST) serveWebSocket(c *call, vars []httprule.Var) {
 	s.onHeader = func(metadata.MD) {}
 	s.onMessage = ws.send
 	err = h.d.Dispatch(s, c.b.method.Path, c.b.method.ClientStreaming(), c.b.method.ServerStreaming())
-	ws.finish(err)
+	ws.finish(s, err)
 }
 
 // wsCall is one WebSocket call. The connection is accepted lazily, when
@@ -278,7 +278,6 @@ type wsCall struct {
 	ended     bool            // the call was ended (end); guarded by mu
 	reading   bool            // a read of the client's next message is in flight; guarded by mu
 	helpers   sync.WaitGroup
-	drainOnce sync.Once // a server stream without a body drains from its first response
 
 	// Only the receiving goroutine touches these.
 	recvd    int   // request messages returned
@@ -372,9 +371,18 @@ func (ws *wsCall) next() ([]byte, error) {
 		}
 		ws.recvd++
 		if b.body == bodyNone {
-			// The request is the path and the query; the connection opens
-			// with the first response (or the end).
-			return ws.h.buildMessage(ws.c, ws.vars, nil, "")
+			// The request is the path and the query. The connection opens
+			// now, the policies having accepted the call: a watch may not
+			// answer for a long time.
+			msg, err := ws.h.buildMessage(ws.c, ws.vars, nil, "")
+			if err != nil {
+				return nil, err
+			}
+			if _, err := ws.accept(); err != nil {
+				return nil, err
+			}
+			ws.startDrain()
+			return msg, nil
 		}
 		msg, err := ws.read()
 		if err != nil {
@@ -517,9 +525,6 @@ func (ws *wsCall) send(data []byte) error {
 	if err != nil {
 		return err
 	}
-	if !ws.c.b.method.ClientStreaming() && ws.c.b.body == bodyNone {
-		ws.drainOnce.Do(ws.startDrain)
-	}
 	if ws.binary || ws.c.b.rawResponse {
 		if err := conn.Write(ws.ctx, websocket.MessageBinary, data); err != nil {
 			return ws.writeError(err)
@@ -550,26 +555,38 @@ func (ws *wsCall) writeError(err error) error {
 
 // finish ends the call: an HTTP error when the connection never opened,
 // otherwise the status message and the close frame.
-func (ws *wsCall) finish(err error) {
+//
+// The proxy's request pump may still be reading the client's next message
+// (the upstream ended first): the close handshake ends that read, and
+// finish waits for it before the budget is settled.
+func (ws *wsCall) finish(s *restStream, err error) {
 	defer func() {
 		close(ws.stop)
 		ws.mu.Lock()
+		ws.ended = true
 		conn := ws.conn
 		ws.mu.Unlock()
 		if conn != nil {
 			_ = conn.CloseNow()
 		}
+		s.mu.Lock()
+		s.recvStopped = true
+		s.mu.Unlock()
+		s.recvMu.Lock()
+		//lint:ignore SA2001 waiting for the read in flight to end is the point
+		s.recvMu.Unlock()
 		ws.helpers.Wait()
 		ws.release()
 	}()
 	err = cutCause(ws.c.r.Context(), err)
 	ws.mu.Lock()
-	opened := ws.conn != nil
+	opened, failed := ws.conn != nil, ws.acceptErr != nil
+	if !opened && err != nil {
+		// No handshake may start from now on: the answer is HTTP.
+		ws.ended = true
+	}
 	ws.mu.Unlock()
 	if !opened && err != nil {
-		ws.mu.Lock()
-		failed := ws.acceptErr != nil
-		ws.mu.Unlock()
 		if !failed {
 			ws.c.fail(err)
 		}

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/sluice-dev/sluice/config"
+	"github.com/sluice-dev/sluice/cors"
 	"github.com/sluice-dev/sluice/interceptors/recovery"
 	"github.com/sluice-dev/sluice/openapi"
 	"github.com/sluice-dev/sluice/policy"
@@ -241,7 +242,31 @@ func newREST(cfg *config.Config, routes *routeTable, d *server.Dispatcher, chain
 	opts = append(opts,
 		transcoding.WithExtraIncomingHeaders(chain.RESTHeaders()...),
 		transcoding.WithStreamFormat(transcoding.StreamFormat(r.StreamFormat)),
-		transcoding.WithSSEHeartbeat(time.Duration(r.SSEHeartbeat)))
+		transcoding.WithSSEHeartbeat(time.Duration(r.SSEHeartbeat)),
+		transcoding.WithCompression(int(r.Compression.MinSize), r.Compression.Encodings...),
+		transcoding.WithWebSocket(r.WebSocket.Enabled),
+		transcoding.WithWebSocketPingInterval(time.Duration(r.WebSocket.PingInterval)),
+		transcoding.WithWebSocketTokens(r.WebSocket.TokenSubprotocol, r.WebSocket.TokenQueryParameter))
+	if origins := cfg.CORS.AllowedOrigins; len(origins) > 0 {
+		// Browsers do not apply CORS to WebSocket handshakes: the one
+		// cross-origin policy is applied to them here.
+		patterns := make([]cors.OriginPattern, 0, len(origins))
+		for _, o := range origins {
+			p, err := cors.ParseOrigin(o)
+			if err != nil {
+				return nil, fmt.Errorf("cors: %w", err)
+			}
+			patterns = append(patterns, p)
+		}
+		opts = append(opts, transcoding.WithWebSocketOrigins(func(origin string) bool {
+			for _, p := range patterns {
+				if p.Match(origin) {
+					return true
+				}
+			}
+			return false
+		}))
+	}
 	return transcoding.NewREST(routes.Load, d, opts...)
 }
 
