@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sluice-dev/sluice/transcoding"
 )
 
 // The gateway-alone benchmark runs the gateway in a child process (this
@@ -57,6 +59,9 @@ func TestGatewayProcess(t *testing.T) {
 		if gw.name == kind {
 			base = gw.start(t, os.Getenv(envUpstream))
 		}
+	}
+	if kind == compressedGateway {
+		base = startSluice(t, os.Getenv(envUpstream), transcoding.WithCompression(0, "zstd", "gzip"))
 	}
 	if base == "" {
 		t.Fatalf("unknown gateway %q", kind)
