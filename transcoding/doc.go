@@ -34,5 +34,16 @@
 // message, as the upstream asks for them, also when its rule names no
 // body; a bidirectional stream reads and
 // writes at once (full duplex over HTTP/2, and over HTTP/1.1 where the
-// client allows it). WebSocket is not spoken.
+// client allows it).
+//
+// WebSocket (websocket.go): a WebSocket handshake on the path of a
+// streaming method's binding, whatever its verb, opens the call, for
+// browsers, whose fetch cannot stream a request body; one JSON (or, with
+// the "sluice.proto" subprotocol, protobuf) message per WebSocket message,
+// the status as a final message and a close frame; the same chain as
+// every call, with protocol.WebSocket for observers.
+//
+// Compression (compress.go): responses by Accept-Encoding (zstd, gzip;
+// WithCompression), streams flushed through the compressor per message;
+// gzip and zstd request bodies, bounded by the body limit decompressed.
 package transcoding
