@@ -207,6 +207,14 @@ func (cw *compressWriter) WriteHeader(code int) {
 	if cl := cw.Header().Get("Content-Length"); cl != "" {
 		n, err := strconv.Atoi(cl)
 		cw.decide(err == nil && n >= cw.min)
+		return
+	}
+	if len(cw.Header().Values("Trailer")) > 0 {
+		// The trailers' values are set after the body: the header must
+		// be out before then, or they would be sent as headers too. A
+		// response with trailers (streams, clients that ask for them) is
+		// compressed whatever its length.
+		cw.decide(true)
 	}
 }
 

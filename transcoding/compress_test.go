@@ -224,3 +224,27 @@ func TestGzipBomb(t *testing.T) {
 		t.Errorf("%d bytes still held in the budget", n)
 	}
 }
+
+// TestCompressionTrailers checks that a unary response for a client that
+// reads trailers, compressed whatever its length, keeps its trailers
+// trailers.
+func TestCompressionTrailers(t *testing.T) {
+	e := newEnv(t, transcoding.WithCompression(1<<20, "gzip"))
+	req, _ := http.NewRequest("GET", e.base+"/v1/shelves/classics", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	req.Header.Set("TE", "trailers")
+	req.Header.Set("Grpc-Metadata-X-Echo-Color", "blue")
+	res, err := rawClient().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(decode(t, "gzip", res.Body))
+	if res.StatusCode != 200 || res.Header.Get("Content-Encoding") != "gzip" || err != nil || !bytes.Contains(body, []byte(`"shelves/classics"`)) {
+		t.Fatalf("%d %v %q: %v", res.StatusCode, res.Header, body, err)
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	if res.Header.Get("Grpc-Trailer-X-Echo-Color-Trailer") != "" || res.Trailer.Get("Grpc-Trailer-X-Echo-Color-Trailer") != "blue" {
+		t.Errorf("headers %v, trailers %v: want the echoed trailer as a trailer only", res.Header, res.Trailer)
+	}
+}
