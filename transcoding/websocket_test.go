@@ -214,3 +214,55 @@ func TestWebSocketMessageTooBig(t *testing.T) {
 		t.Errorf("close %v, want 1009", ce)
 	}
 }
+
+// waitLog waits up to 20s for the access log line of method and returns
+// it.
+func waitLog(t *testing.T, e *env, method string) map[string]string {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		for _, rec := range e.logs.all() {
+			if rec["method"] == method {
+				return rec
+			}
+		}
+	}
+	t.Fatalf("no access log line for %s within 20s", method)
+	return nil
+}
+
+// TestWebSocketKeepalive: a client that answers no ping (it never reads)
+// while the gateway waits for its next message is gone: its call is
+// cancelled, and the access log says WebSocket.
+func TestWebSocketKeepalive(t *testing.T) {
+	e := newEnv(t, transcoding.WithWebSocketPingInterval(50*time.Millisecond))
+	c, _, err := wsDial(t, e, "/v1/books:discuss", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	rec := waitLog(t, e, "/sluice.demo.library.v1.LibraryService/DiscussBook")
+	if (rec["code"] != "Unavailable" && rec["code"] != "Canceled") || rec["protocol"] != "websocket" {
+		t.Errorf("access log %v", rec)
+	}
+}
+
+// TestWebSocketCloseCancels: a client closing mid-stream cancels the
+// call (the upstream's watch ends).
+func TestWebSocketCloseCancels(t *testing.T) {
+	e := newEnv(t)
+	c, _, err := wsDial(t, e, "/v1/shelves/classics:watch", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	// Reading answers pings and sees the close handshake through.
+	go func() { _, _, _ = c.Read(ctx) }()
+	if err := c.Close(websocket.StatusNormalClosure, ""); err != nil {
+		t.Logf("close: %v", err)
+	}
+	rec := waitLog(t, e, "/sluice.demo.library.v1.LibraryService/WatchShelf")
+	if rec["code"] != "Canceled" {
+		t.Errorf("access log %v", rec)
+	}
+}
