@@ -58,7 +58,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64, rb *requestBo
 		return buf, errBudget(rb.budget.limit)
 	}
 	rb.startRead()
-	buf, err := readAll(http.MaxBytesReader(w, r.Body, limit), buf, rb.grow)
+	buf, err := readAll(http.MaxBytesReader(w, r.Body, limit), buf, limit, rb.grow)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		switch {
@@ -66,6 +66,8 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64, rb *requestBo
 			return buf, withHTTPStatus(status.Newf(codes.ResourceExhausted, "request body is larger than the limit of %d bytes", limit), http.StatusRequestEntityTooLarge)
 		case errors.Is(err, errBudgetFull):
 			return buf, errBudget(rb.budget.limit)
+		case errors.Is(err, errTooLong):
+			return buf, withHTTPStatus(status.Newf(codes.ResourceExhausted, "request body is larger than the limit of %d bytes", limit), http.StatusRequestEntityTooLarge)
 		}
 		return buf, rb.readError(r.Context(), err)
 	}
@@ -75,8 +77,11 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64, rb *requestBo
 
 // readAll is io.ReadAll appending to buf. Before buf grows, reserve is
 // asked for its new capacity; when it refuses, reading stops with
-// errBudgetFull.
-func readAll(rd io.Reader, buf []byte, reserve func(size int64) bool) ([]byte, error) {
+// errBudgetFull. buf grows to at most limit bytes (rd must end, or fail,
+// after limit bytes: a body of unknown length, a decompressed one, is
+// never reserved for beyond the body limit, which the budget always
+// holds); a byte beyond them is errTooLong.
+func readAll(rd io.Reader, buf []byte, limit int64, reserve func(size int64) bool) ([]byte, error) {
 	if cap(buf) == 0 {
 		if !reserve(512) {
 			return buf, errBudgetFull
@@ -97,6 +102,23 @@ func readAll(rd io.Reader, buf []byte, reserve func(size int64) bool) ([]byte, e
 			if cap(buf) >= 256<<10 {
 				size = cap(buf) + cap(buf)/2
 			}
+			if int64(size) > limit {
+				size = int(max(limit, int64(cap(buf))))
+			}
+			if size == cap(buf) {
+				// Full at the limit: only the end may follow.
+				var probe [1]byte
+				n, err := rd.Read(probe[:])
+				switch {
+				case n > 0:
+					return buf, errTooLong
+				case errors.Is(err, io.EOF):
+					return buf, nil
+				case err != nil:
+					return buf, err
+				}
+				continue
+			}
 			if !reserve(int64(size)) {
 				return buf, errBudgetFull
 			}
@@ -110,6 +132,9 @@ func readAll(rd io.Reader, buf []byte, reserve func(size int64) bool) ([]byte, e
 // unknownLengthStart is the most of a recycled buffer a body of unknown
 // length starts with (and reserves) before it grows.
 const unknownLengthStart = 32 << 10
+
+// errTooLong stops readAll at a byte beyond its limit.
+var errTooLong = errors.New("request body longer than its limit")
 
 // errBudgetFull stops readAll when the buffered-bytes budget is spent.
 var errBudgetFull = errors.New("request body budget spent")

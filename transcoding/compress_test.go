@@ -248,3 +248,34 @@ func TestCompressionTrailers(t *testing.T) {
 		t.Errorf("headers %v, trailers %v: want the echoed trailer as a trailer only", res.Header, res.Trailer)
 	}
 }
+
+// TestCompressedBodyBudget: a compressed body's length is unknown until it
+// is decompressed, and the buffer it is read into never grows past the
+// body limit, so a body under the limit passes even when the budget is
+// the limit itself (it grew to 1.5 times its size and was refused with
+// 429 before), and one over it is 413, not 429.
+func TestCompressedBodyBudget(t *testing.T) {
+	const limit = 1 << 20
+	e := newEnv(t, transcoding.WithMaxBodyBytes(limit), transcoding.WithMaxBufferedBytes(limit))
+	for _, tc := range []struct {
+		pad  int
+		code int
+	}{{900 << 10, 200}, {limit - 64, 200}, {limit + 1, 413}, {3 * limit / 2, 413}} {
+		body := gzipBytes(t, []byte(`{"title":"Padded"`+strings.Repeat(" ", tc.pad)+`}`))
+		req, _ := http.NewRequest("POST", e.base+"/v1/shelves/classics/books", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Encoding", "gzip")
+		res, err := e.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != tc.code {
+			t.Errorf("%d bytes decompressed: %d %s, want %d", tc.pad, res.StatusCode, got, tc.code)
+		}
+	}
+	if n := e.rest.BufferedBytes(); n != 0 {
+		t.Errorf("%d bytes still held in the budget", n)
+	}
+}

@@ -419,7 +419,7 @@ func (ws *wsCall) read() ([]byte, error) {
 	if err == nil {
 		bp := ws.h.getBuffer()
 		defer func() { ws.h.putBuffer(bp, body) }()
-		body, err = readAll(rd, (*bp)[:0], ws.reserve)
+		body, err = readAll(rd, (*bp)[:0], ws.h.cfg.maxBody, ws.reserve)
 	}
 	ws.mu.Lock()
 	ws.reading = false
@@ -472,7 +472,7 @@ func (ws *wsCall) readError(err error) error {
 	switch {
 	case errors.Is(err, errBudgetFull):
 		return errBudget(ws.h.budget.limit)
-	case websocket.CloseStatus(err) == websocket.StatusMessageTooBig || strings.Contains(err.Error(), "read limited at"):
+	case errors.Is(err, errTooLong), websocket.CloseStatus(err) == websocket.StatusMessageTooBig || strings.Contains(err.Error(), "read limited at"):
 		return withHTTPStatus(status.Newf(codes.ResourceExhausted,
 			"a request message is larger than the limit of %d bytes", ws.h.cfg.maxBody), http.StatusRequestEntityTooLarge)
 	}
