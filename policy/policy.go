@@ -160,6 +160,9 @@ func Build(cfg *config.Config, opts ...Option) (_ *Chain, err error) {
 		telemetry.StreamServerInterceptor(),
 	}
 	if o.tracer != nil {
+		// W3C baggage travels with the trace context (which REST passes
+		// by default), to the server span and on to the upstream.
+		c.restHeaders = append(c.restHeaders, "Baggage")
 		var topts []tracing.Option
 		if o.httpStatus != nil {
 			topts = append(topts, tracing.WithHTTPStatus(o.httpStatus))

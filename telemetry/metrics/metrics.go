@@ -168,7 +168,7 @@ func New(reg Registry, opts ...Option) (*Metrics, error) {
 		}, []string{"policy", "reason"}),
 		rlDecided: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sluice_rate_limit_decisions_total",
-			Help: "Rate limit decisions on calls, by decision (allowed, limited).",
+			Help: "Calls the rate limit policy decided on, by decision: allowed (also calls no limit applies to) or limited.",
 		}, []string{"decision"}),
 		rlErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sluice_rate_limit_store_errors_total",
