@@ -50,6 +50,25 @@ type Call struct {
 	upstream     string
 	upstreamAddr string
 	attempts     int
+
+	// The call's stream wrapper and context, allocated with the record.
+	stream  stream
+	ctx     callContext
+	idValue [1]string
+}
+
+// callContext is the call's context with the record in it: a
+// context.WithValue of its own, allocated with the record.
+type callContext struct {
+	context.Context
+	call *Call
+}
+
+func (c *callContext) Value(key any) any {
+	if _, ok := key.(callKey); ok {
+		return c.call
+	}
+	return c.Context.Value(key)
 }
 
 // RequestID is the call's request id.
@@ -152,9 +171,11 @@ func StreamServerInterceptor() grpc.StreamServerInterceptor {
 			ctx = metadata.NewIncomingContext(ctx, md)
 		}
 		// Set, not sent: it leaves with the call's first headers.
-		_ = ss.SetHeader(metadata.MD{RequestIDKey: []string{c.requestID}})
-		w := &stream{ServerStream: ss, ctx: context.WithValue(ctx, callKey{}, c), call: c}
-		return handler(srv, w)
+		c.idValue[0] = c.requestID
+		_ = ss.SetHeader(metadata.MD{RequestIDKey: c.idValue[:]})
+		c.ctx = callContext{Context: ctx, call: c}
+		c.stream = stream{ServerStream: ss, ctx: &c.ctx, call: c}
+		return handler(srv, &c.stream)
 	}
 }
 

@@ -22,7 +22,7 @@ const (
 )
 
 // maxPolicies bounds how many policies Policies wraps.
-const maxPolicies = 14
+const maxPolicies = 8
 
 // Policy is one policy interceptor of the chain and the name its
 // refusals are recorded under.
@@ -142,7 +142,7 @@ func ReasonOf(c codes.Code) string {
 	for i := 0; i < len(s); i++ {
 		ch := s[i]
 		if ch >= 'A' && ch <= 'Z' {
-			if i > 0 {
+			if i > 0 && s[i-1] >= 'a' && s[i-1] <= 'z' {
 				b = append(b, '_')
 			}
 			ch += 'a' - 'A'
