@@ -11,6 +11,6 @@
 // knowing about metrics; the upstream connections report each attempt
 // through a gRPC stats handler (AttemptHandler).
 //
-// The package is a leaf: it imports nothing of sluice but protocol, so
-// every layer may record into the call it belongs to.
+// The package is a leaf: it imports nothing of sluice, so every layer may
+// record into the call it belongs to.
 package telemetry
