@@ -22,6 +22,8 @@ type Config struct {
 	Log            Log        `yaml:"log" doc:"Process logging."`
 	Policy         Policy     `yaml:"policy" doc:"Authentication, authorization, identity propagation and deadlines: the policies every call passes, whatever its protocol."`
 	RateLimits     RateLimits `yaml:"rate_limits" doc:"Rate limits: token buckets per method pattern and per caller (identity, API key, client IP, header value or everyone), local to each instance or shared by all instances through Redis."`
+	Metrics        Metrics    `yaml:"metrics" doc:"Prometheus metrics on the admin server."`
+	Tracing        Tracing    `yaml:"tracing" doc:"OpenTelemetry tracing of every call, exported over OTLP."`
 }
 
 // ServerTLS configures TLS on the main listener.
@@ -144,6 +146,8 @@ func Default() Config {
 		Policy:     defaultPolicy(),
 		RateLimits: defaultRateLimits(),
 		Limits:     defaultLimits(),
+		Metrics:    defaultMetrics(),
+		Tracing:    defaultTracing(),
 	}
 }
 

@@ -387,6 +387,7 @@ func (h *REST) callContext(r *http.Request) (context.Context, context.CancelFunc
 	ctx = metadata.NewIncomingContext(ctx, md)
 	ctx = peer.NewContext(ctx, requestPeer(r))
 	ctx = protocol.NewContext(ctx, protocol.REST)
+	ctx = protocol.WithHTTPMethod(ctx, r.Method)
 	return ctx, cancel, nil
 }
 

@@ -40,6 +40,7 @@ func appOptions(cfg *config.Config, logger *slog.Logger, extra ...fx.Option) fx.
 		// what is left and close the upstream connections.
 		fx.StopTimeout(time.Duration(cfg.Server.ShutdownGrace)+15*time.Second),
 		contractsModule,
+		telemetryModule,
 		upstreamsModule,
 		policyModule,
 		gatewayModule,
@@ -64,7 +65,7 @@ type upstreamDialer struct {
 	Dial     func(ctx context.Context, addr string) (net.Conn, error)
 }
 
-func newUpstreams(lc fx.Lifecycle, cfg *config.Config, dialers upstreamDialers) (*upstream.Pool, error) {
+func newUpstreams(lc fx.Lifecycle, cfg *config.Config, dialers upstreamDialers, obs *observability) (*upstream.Pool, error) {
 	specs, err := upstreamSpecs(cfg, dialers.Dialers)
 	if err != nil {
 		return nil, err
@@ -73,7 +74,8 @@ func newUpstreams(lc fx.Lifecycle, cfg *config.Config, dialers upstreamDialers) 
 	// and sends what it receives from them.
 	ups, err := upstream.NewPool(specs,
 		upstream.WithMaxRecvMsgSize(int(cfg.Server.MaxSendMsgSize)),
-		upstream.WithMaxSendMsgSize(int(cfg.Server.MaxRecvMsgSize)))
+		upstream.WithMaxSendMsgSize(int(cfg.Server.MaxRecvMsgSize)),
+		upstream.WithStatsHandlers(obs.upstreamHandlers))
 	if err != nil {
 		return nil, err
 	}
@@ -318,7 +320,7 @@ var adminModule = fx.Module("admin",
 	fx.Invoke(startAdmin),
 )
 
-func startAdmin(lc fx.Lifecycle, cfg *config.Config, reg *registry.Registry, ups *upstream.Pool, logger *slog.Logger) error {
+func startAdmin(lc fx.Lifecycle, cfg *config.Config, reg *registry.Registry, ups *upstream.Pool, obs *observability, logger *slog.Logger) error {
 	if cfg.AdminAddr() == "" {
 		return nil
 	}
@@ -343,6 +345,10 @@ func startAdmin(lc fx.Lifecycle, cfg *config.Config, reg *registry.Registry, ups
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       server.DefaultHTTPIdleTimeout,
 	}
+	var adminOpts []server.AdminOption
+	if obs.metrics != nil {
+		adminOpts = append(adminOpts, server.WithMetricsHandler(obs.metrics.Handler()))
+	}
 	mux.Handle("/", server.NewAdminHandler(map[string]server.ReadinessCheck{
 		"contracts": func() (bool, string) {
 			if reg.Snapshot() == nil {
@@ -351,7 +357,7 @@ func startAdmin(lc fx.Lifecycle, cfg *config.Config, reg *registry.Registry, ups
 			return true, ""
 		},
 		"upstreams": ups.Ready,
-	}))
+	}, adminOpts...))
 	srv.ReadHeaderTimeout = 5 * time.Second
 	done := make(chan struct{})
 	lc.Append(fx.Hook{
