@@ -26,9 +26,9 @@ import (
 
 	"github.com/sluice-dev/sluice/config"
 	libraryv1 "github.com/sluice-dev/sluice/gen/go/sluice/demo/library/v1"
+	"github.com/sluice-dev/sluice/httpstatus"
 	"github.com/sluice-dev/sluice/interceptors/authn"
 	"github.com/sluice-dev/sluice/internal/gatewaytest"
-	"github.com/sluice-dev/sluice/httpstatus"
 	"github.com/sluice-dev/sluice/policy"
 	"github.com/sluice-dev/sluice/registry"
 	"github.com/sluice-dev/sluice/server"

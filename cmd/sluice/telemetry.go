@@ -11,13 +11,13 @@ import (
 	"google.golang.org/grpc/stats"
 
 	"github.com/sluice-dev/sluice/config"
+	"github.com/sluice-dev/sluice/httpstatus"
 	"github.com/sluice-dev/sluice/methodpattern"
 	"github.com/sluice-dev/sluice/policy"
 	"github.com/sluice-dev/sluice/registry"
 	"github.com/sluice-dev/sluice/telemetry"
 	"github.com/sluice-dev/sluice/telemetry/metrics"
 	"github.com/sluice-dev/sluice/telemetry/tracing"
-	"github.com/sluice-dev/sluice/httpstatus"
 	"github.com/sluice-dev/sluice/upstream"
 )
 
