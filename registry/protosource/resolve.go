@@ -1,0 +1,150 @@
+package protosource
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sync"
+
+	"github.com/bufbuild/protocompile"
+	"google.golang.org/protobuf/reflect/protoregistry"
+)
+
+// resolver finds files by import name: the files to compile, then the
+// import directories in order, then the embedded googleapis files. It
+// remembers what it read, so errors can name files as they are on disk
+// and the source can tell whether a compilation would change anything.
+// The compiler calls it from several goroutines.
+type resolver struct {
+	l        *layout
+	embedded fs.FS
+	byName   map[string]string // files to compile: import name -> disk path
+
+	mu    sync.Mutex
+	found map[string]location
+}
+
+// location is where an import name was found and a digest of what it
+// held.
+type location struct {
+	path     string // on disk, or "embedded:" + name
+	embedded bool
+	data     []byte
+	sum      [sha256.Size]byte
+}
+
+func newResolver(l *layout, embedded fs.FS) *resolver {
+	r := &resolver{l: l, embedded: embedded, byName: map[string]string{}, found: map[string]location{}}
+	for _, f := range l.files {
+		r.byName[f.name] = f.path
+	}
+	return r
+}
+
+// compiled reports whether name is one of the files to compile.
+func (r *resolver) compiled(name string) bool {
+	_, ok := r.byName[name]
+	return ok
+}
+
+// display is how errors name the file with the given import name.
+func (r *resolver) display(name string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if loc, ok := r.found[name]; ok && !loc.embedded {
+		return loc.path
+	}
+	if p, ok := r.byName[name]; ok {
+		return p
+	}
+	return name
+}
+
+// locate finds name without the cache: where it is and what it holds.
+func (r *resolver) locate(name string) (location, error) {
+	if p, ok := r.byName[name]; ok {
+		data, err := readFile(p)
+		if err != nil {
+			return location{}, fmt.Errorf("%s: %w", p, err)
+		}
+		return location{path: p, data: data, sum: sha256.Sum256(data)}, nil
+	}
+	if !fs.ValidPath(name) {
+		return location{}, fmt.Errorf("%q is not a valid import path", name)
+	}
+	if isStandard(name) {
+		return location{}, protoregistry.NotFound // the binary's, see isStandard
+	}
+	for _, d := range r.l.dirs {
+		p := filepath.Join(d, filepath.FromSlash(name))
+		data, err := os.ReadFile(p)
+		if err == nil {
+			return location{path: p, data: data, sum: sha256.Sum256(data)}, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return location{}, fmt.Errorf("%s: %s", p, statMsg(err))
+		}
+	}
+	if r.embedded != nil {
+		if data, err := fs.ReadFile(r.embedded, path.Clean(name)); err == nil {
+			return location{path: "embedded:" + name, embedded: true, data: data, sum: sha256.Sum256(data)}, nil
+		}
+	}
+	return location{}, protoregistry.NotFound
+}
+
+func (r *resolver) find(name string) (protocompile.SearchResult, error) {
+	r.mu.Lock()
+	loc, ok := r.found[name]
+	r.mu.Unlock()
+	if !ok {
+		var err error
+		if loc, err = r.locate(name); err != nil {
+			return protocompile.SearchResult{}, err
+		}
+		r.mu.Lock()
+		r.found[name] = loc
+		r.mu.Unlock()
+	}
+	return protocompile.SearchResult{Source: bytes.NewReader(loc.data)}, nil
+}
+
+// key digests the files to compile and the given imports as they are now:
+// where each is found and what it holds. Equal keys compile to the same.
+func (r *resolver) key(deps []string) [sha256.Size]byte {
+	h := sha256.New()
+	write := func(name string) {
+		// What the compilation read (or, before it, will read): each
+		// file is read once per compilation.
+		r.mu.Lock()
+		loc, ok := r.found[name]
+		r.mu.Unlock()
+		if !ok {
+			var err error
+			if loc, err = r.locate(name); err != nil {
+				fmt.Fprintf(h, "%s\x00missing\x00", name)
+				return
+			}
+			r.mu.Lock()
+			r.found[name] = loc
+			r.mu.Unlock()
+		}
+		fmt.Fprintf(h, "%s\x00%s\x00", name, loc.path)
+		h.Write(loc.sum[:])
+	}
+	for _, f := range r.l.files {
+		write(f.name)
+	}
+	h.Write([]byte{0})
+	for _, d := range deps {
+		write(d)
+	}
+	var out [sha256.Size]byte
+	copy(out[:], h.Sum(nil))
+	return out
+}

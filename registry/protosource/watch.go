@@ -1,0 +1,126 @@
+package protosource
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Watch polls the files the source reads every interval and calls changed
+// with the path of a file that changed (was written, added or removed)
+// once the files have stopped changing for one interval, so a burst of
+// saves (an editor's, a `git checkout`'s) makes one call. A change that
+// goes on for longer than maxBurst intervals is reported anyway. Watch
+// returns ctx's error when ctx ends; changed is called from Watch's
+// goroutine, one call at a time.
+//
+// Polling, rather than file-system notifications, sees every file system
+// the same way (network mounts, Kubernetes ConfigMaps that swap a
+// symbolic link) and costs one stat per file per interval.
+func (s *Source) Watch(ctx context.Context, interval time.Duration, changed func(path string)) error {
+	const maxBurst = 20
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	base := s.state()
+	pending, burst := "", 0
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+		now := s.state()
+		diff := firstDiff(base, now)
+		base = now
+		switch {
+		case diff != "":
+			if pending == "" {
+				pending = diff
+			}
+			burst++
+			if burst < maxBurst {
+				continue
+			}
+		case pending == "":
+			continue
+		}
+		changed(pending)
+		pending, burst = "", 0
+	}
+}
+
+// fileStat is what a poll compares: modification time and size, without
+// reading the file.
+type fileStat struct {
+	modTime time.Time
+	size    int64
+}
+
+// state stats every file that can change what the source compiles: the
+// .proto files and buf configuration under the roots and import paths,
+// the files named, and the .proto files under the directories that
+// patterns walk.
+func (s *Source) state() map[string]fileStat {
+	out := map[string]fileStat{}
+	walk := func(dir string) {
+		_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return nil
+			}
+			if n := d.Name(); strings.HasSuffix(n, ".proto") || n == "buf.yaml" || n == "buf.work.yaml" {
+				statInto(out, p)
+			}
+			return nil
+		})
+	}
+	for _, p := range s.cfg.paths {
+		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+			walk(p)
+		} else {
+			statInto(out, p)
+		}
+	}
+	for _, d := range s.cfg.importPaths {
+		walk(d)
+	}
+	for _, g := range s.cfg.globs {
+		if !hasMeta(g) {
+			statInto(out, g)
+			continue
+		}
+		base, _ := globBase(g)
+		walk(base)
+	}
+	return out
+}
+
+func statInto(m map[string]fileStat, p string) {
+	if fi, err := os.Stat(p); err == nil {
+		m[p] = fileStat{modTime: fi.ModTime(), size: fi.Size()}
+	}
+}
+
+// firstDiff returns the first path, in name order, that differs between
+// two states (changed, added or removed), or "".
+func firstDiff(a, b map[string]fileStat) string {
+	var diffs []string
+	for p, st := range a {
+		if nb, ok := b[p]; !ok || nb != st {
+			diffs = append(diffs, p)
+		}
+	}
+	for p := range b {
+		if _, ok := a[p]; !ok {
+			diffs = append(diffs, p)
+		}
+	}
+	if len(diffs) == 0 {
+		return ""
+	}
+	sort.Strings(diffs)
+	return diffs[0]
+}
