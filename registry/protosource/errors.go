@@ -38,8 +38,8 @@ func (e Error) Error() string {
 	return b.String()
 }
 
-// Errors is every problem found by one compilation, in the order the
-// compiler found them (file by file, top to bottom within a file).
+// Errors is every problem found by one compilation, sorted by file, line
+// and column.
 type Errors []Error
 
 // Error prints one problem per line.

@@ -1,6 +1,7 @@
 package protosource
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -172,6 +174,10 @@ func (s *Source) compile(ctx context.Context, l *layout, r *resolver) ([]*descri
 	mu.Lock()
 	defer mu.Unlock()
 	if len(errs) > 0 {
+		// In reading order: the compiler's order depends on its goroutines.
+		slices.SortStableFunc(errs, func(a, b Error) int {
+			return cmp.Or(strings.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
+		})
 		if len(errs) > s.cfg.maxErrors {
 			n := len(errs) - s.cfg.maxErrors
 			errs = append(errs[:s.cfg.maxErrors], Error{Msg: fmt.Sprintf("%d more errors not shown", n)})
