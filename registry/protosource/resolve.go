@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"sync"
 
 	"github.com/bufbuild/protocompile"
@@ -25,8 +26,9 @@ type resolver struct {
 	embedded fs.FS
 	byName   map[string]string // files to compile: import name -> disk path
 
-	mu    sync.Mutex
-	found map[string]location
+	mu      sync.Mutex
+	found   map[string]location
+	missing []string // names asked for and not found
 }
 
 // location is where an import name was found and a digest of what it
@@ -95,8 +97,11 @@ func (r *resolver) locate(name string) (location, error) {
 			return location{path: "embedded:" + name, embedded: true, data: data, sum: sha256.Sum256(data)}, nil
 		}
 	}
-	return location{}, protoregistry.NotFound
+	return location{}, errors.New(notFound)
 }
+
+// notFound is why an import did not resolve.
+const notFound = "in no root or import path, and not a file sluice embeds"
 
 func (r *resolver) find(name string) (protocompile.SearchResult, error) {
 	r.mu.Lock()
@@ -105,6 +110,11 @@ func (r *resolver) find(name string) (protocompile.SearchResult, error) {
 	if !ok {
 		var err error
 		if loc, err = r.locate(name); err != nil {
+			if !isStandard(name) {
+				r.mu.Lock()
+				r.missing = append(r.missing, name)
+				r.mu.Unlock()
+			}
 			return protocompile.SearchResult{}, err
 		}
 		r.mu.Lock()
@@ -146,5 +156,39 @@ func (r *resolver) key(deps []string) [sha256.Size]byte {
 	}
 	var out [sha256.Size]byte
 	copy(out[:], h.Sum(nil))
+	return out
+}
+
+// unresolved locates the import statements of the names that were not
+// found, in the files read, leaving out those already in reported.
+func (r *resolver) unresolved(reported Errors) Errors {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out Errors
+	seen := map[Error]bool{}
+	for _, e := range reported {
+		seen[Error{File: e.File, Line: e.Line, Column: e.Column}] = true
+	}
+	for _, name := range r.missing {
+		quoted := []byte(strconv.Quote(name))
+		for _, loc := range r.found {
+			if loc.embedded {
+				continue
+			}
+			for i, line := range bytes.Split(loc.data, []byte("\n")) {
+				col := bytes.Index(line, quoted)
+				if col < 0 || !bytes.Contains(line[:col], []byte("import")) {
+					continue
+				}
+				e := Error{File: loc.path, Line: i + 1, Column: col + 1}
+				if seen[e] {
+					continue
+				}
+				seen[e] = true
+				e.Msg = fmt.Sprintf("could not resolve path %q: %s", name, notFound)
+				out = append(out, e)
+			}
+		}
+	}
 	return out
 }

@@ -173,6 +173,16 @@ func (s *Source) compile(ctx context.Context, l *layout, r *resolver) ([]*descri
 	linked, err := c.Compile(ctx, names...)
 	mu.Lock()
 	defer mu.Unlock()
+	var ewp reporter.ErrorWithPos
+	if err != nil && errors.As(err, &ewp) {
+		// An import that does not resolve ends the compilation with an
+		// error of its own rather than a report.
+		pos := ewp.GetPosition()
+		errs = append(errs, Error{File: r.display(pos.Filename), Line: pos.Line, Column: pos.Col, Msg: ewp.Unwrap().Error()})
+	}
+	// And when other errors were reported first, it is not returned at
+	// all: find the imports that did not resolve in the files' text.
+	errs = append(errs, r.unresolved(errs)...)
 	if len(errs) > 0 {
 		// In reading order: the compiler's order depends on its goroutines.
 		slices.SortStableFunc(errs, func(a, b Error) int {

@@ -22,11 +22,10 @@ import (
 // the same way (network mounts, Kubernetes ConfigMaps that swap a
 // symbolic link) and costs one stat per file per interval.
 func (s *Source) Watch(ctx context.Context, interval time.Duration, changed func(path string)) error {
-	const maxBurst = 20
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	base := s.state()
-	pending, burst := "", 0
+	var b burst
 	for {
 		select {
 		case <-ctx.Done():
@@ -34,23 +33,43 @@ func (s *Source) Watch(ctx context.Context, interval time.Duration, changed func
 		case <-t.C:
 		}
 		now := s.state()
-		diff := firstDiff(base, now)
-		base = now
-		switch {
-		case diff != "":
-			if pending == "" {
-				pending = diff
-			}
-			burst++
-			if burst < maxBurst {
-				continue
-			}
-		case pending == "":
-			continue
+		if p := b.poll(firstDiff(base, now)); p != "" {
+			changed(p)
 		}
-		changed(pending)
-		pending, burst = "", 0
+		base = now
 	}
+}
+
+// maxBurst is how many polls in a row may see changes before the first
+// of them is reported anyway.
+const maxBurst = 20
+
+// burst coalesces the changes successive polls see: the first change
+// starts a burst, which is reported (by the path that started it) at the
+// first poll that sees none, or after maxBurst polls with changes.
+type burst struct {
+	pending string
+	polls   int
+}
+
+// poll takes what one poll saw changed ("" for nothing) and returns the
+// path to report now, or "".
+func (b *burst) poll(changed string) string {
+	if changed == "" && b.pending == "" {
+		return ""
+	}
+	if changed != "" {
+		if b.pending == "" {
+			b.pending = changed
+		}
+		b.polls++
+		if b.polls < maxBurst {
+			return ""
+		}
+	}
+	p := b.pending
+	*b = burst{}
+	return p
 }
 
 // fileStat is what a poll compares: modification time and size, without
