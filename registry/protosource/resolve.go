@@ -192,3 +192,19 @@ func (r *resolver) unresolved(reported Errors) Errors {
 	}
 	return out
 }
+
+// empty reports the files to compile that are empty. protoc accepts an
+// empty file, but one is most likely being written (truncated, not yet
+// filled), and compiling it would take its services away until the next
+// reload: refusing it keeps the contracts in use.
+func (r *resolver) empty() Errors {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out Errors
+	for _, f := range r.l.files {
+		if loc, ok := r.found[f.name]; ok && len(loc.data) == 0 {
+			out = append(out, Error{File: f.path, Msg: "empty file (being written?): an empty .proto defines nothing"})
+		}
+	}
+	return out
+}

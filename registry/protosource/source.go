@@ -140,8 +140,15 @@ func (s *Source) Compile(ctx context.Context) ([]*descriptorpb.FileDescriptorPro
 	r := newResolver(l, s.cfg.embedded)
 	// Unchanged since the last compilation: the same files with the same
 	// contents, and every import found in the same place, the same.
-	if s.last != nil && r.key(s.last.deps) == s.last.key {
+	var lastDeps []string
+	if s.last != nil {
+		lastDeps = s.last.deps
+	}
+	if key := r.key(lastDeps); s.last != nil && key == s.last.key {
 		return s.last.files, nil
+	}
+	if errs := r.empty(); len(errs) > 0 {
+		return nil, errs
 	}
 	files, deps, err := s.compile(ctx, l, r)
 	if err != nil {

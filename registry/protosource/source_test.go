@@ -333,3 +333,24 @@ func TestRecompilesWhatChanged(t *testing.T) {
 		t.Error("an edit was not compiled")
 	}
 }
+
+// An empty file (one being written: truncated, not yet filled) is refused
+// rather than compiled into a contract without its services.
+func TestEmptyFileRefused(t *testing.T) {
+	t.Parallel()
+	dir := writeTree(t, map[string]string{"a/v1/a.proto": "syntax = \"proto3\";\npackage a.v1;\nservice S {}\n"})
+	src, err := protosource.New([]string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.Files(); err != nil {
+		t.Fatal(err)
+	}
+	a := filepath.Join(dir, "a/v1/a.proto")
+	if err := os.WriteFile(a, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.Files(); err == nil || !strings.HasPrefix(err.Error(), a+": empty file") {
+		t.Errorf("empty file: %v, want it refused", err)
+	}
+}
