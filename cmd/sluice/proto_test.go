@@ -63,13 +63,11 @@ func editProto(t *testing.T, path string, edit func(string) string) {
 	}
 }
 
-// addShelfBinding gives GetShelf a second HTTP binding, /v2/{name=shelves/*}.
+// addShelfBinding gives GetShelf a second HTTP binding, the one the demo
+// tour adds: /v2/{name=shelves/*}.
 func addShelfBinding(text string) string {
 	return strings.Replace(text, `option (google.api.http) = {get: "/v1/{name=shelves/*}"};`,
-		`option (google.api.http) = {
-      get: "/v1/{name=shelves/*}"
-      additional_bindings: {get: "/v2/{name=shelves/*}"}
-    };`, 1)
+		"option (google.api.http) = {\n      get: \"/v1/{name=shelves/*}\"\n      "+demoTourBinding+"\n    };", 1)
 }
 
 // breakProto adds a field of an unknown type to GetShelfRequest and
