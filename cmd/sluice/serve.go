@@ -122,16 +122,15 @@ func validateCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "contracts: %v\n", err)
 		return 1
 	}
-	if cs.proto != nil {
-		// Compile errors print as configuration errors do: every one, each
-		// as file:line:column: message.
-		if _, err := cs.proto.Files(); err != nil {
-			fmt.Fprintf(stderr, "%v\n", err)
-			return 1
-		}
-	}
 	reg, err := newRegistry(cs)
 	if err != nil {
+		// Compile errors print as configuration errors do: every one, each
+		// as file:line:column: message.
+		var perrs protosource.Errors
+		if errors.As(err, &perrs) {
+			fmt.Fprintf(stderr, "%v\n", perrs)
+			return 1
+		}
 		fmt.Fprintf(stderr, "contracts: %v\n", err)
 		return 1
 	}

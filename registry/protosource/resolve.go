@@ -2,7 +2,6 @@ package protosource
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -18,8 +17,7 @@ import (
 
 // resolver finds files by import name: the files to compile, then the
 // import directories in order, then the embedded googleapis files. It
-// remembers what it read, so errors can name files as they are on disk
-// and the source can tell whether a compilation would change anything.
+// remembers what it read, so errors can name files as they are on disk.
 // The compiler calls it from several goroutines.
 type resolver struct {
 	l        *layout
@@ -31,13 +29,11 @@ type resolver struct {
 	missing []string // names asked for and not found
 }
 
-// location is where an import name was found and a digest of what it
-// held.
+// location is where an import name was found and what it held.
 type location struct {
 	path     string // on disk, or "embedded:" + name
 	embedded bool
 	data     []byte
-	sum      [sha256.Size]byte
 }
 
 func newResolver(l *layout, embedded fs.FS) *resolver {
@@ -46,12 +42,6 @@ func newResolver(l *layout, embedded fs.FS) *resolver {
 		r.byName[f.name] = f.path
 	}
 	return r
-}
-
-// compiled reports whether name is one of the files to compile.
-func (r *resolver) compiled(name string) bool {
-	_, ok := r.byName[name]
-	return ok
 }
 
 // display is how errors name the file with the given import name.
@@ -74,7 +64,7 @@ func (r *resolver) locate(name string) (location, error) {
 		if err != nil {
 			return location{}, fmt.Errorf("%s: %w", p, err)
 		}
-		return location{path: p, data: data, sum: sha256.Sum256(data)}, nil
+		return location{path: p, data: data}, nil
 	}
 	if !fs.ValidPath(name) {
 		return location{}, fmt.Errorf("%q is not a valid import path", name)
@@ -86,7 +76,7 @@ func (r *resolver) locate(name string) (location, error) {
 		p := filepath.Join(d, filepath.FromSlash(name))
 		data, err := os.ReadFile(p)
 		if err == nil {
-			return location{path: p, data: data, sum: sha256.Sum256(data)}, nil
+			return location{path: p, data: data}, nil
 		}
 		if !errors.Is(err, fs.ErrNotExist) {
 			return location{}, fmt.Errorf("%s: %s", p, statMsg(err))
@@ -94,7 +84,7 @@ func (r *resolver) locate(name string) (location, error) {
 	}
 	if r.embedded != nil {
 		if data, err := fs.ReadFile(r.embedded, path.Clean(name)); err == nil {
-			return location{path: "embedded:" + name, embedded: true, data: data, sum: sha256.Sum256(data)}, nil
+			return location{path: "embedded:" + name, embedded: true, data: data}, nil
 		}
 	}
 	return location{}, errors.New(notFound)
@@ -122,41 +112,6 @@ func (r *resolver) find(name string) (protocompile.SearchResult, error) {
 		r.mu.Unlock()
 	}
 	return protocompile.SearchResult{Source: bytes.NewReader(loc.data)}, nil
-}
-
-// key digests the files to compile and the given imports as they are now:
-// where each is found and what it holds. Equal keys compile to the same.
-func (r *resolver) key(deps []string) [sha256.Size]byte {
-	h := sha256.New()
-	write := func(name string) {
-		// What the compilation read (or, before it, will read): each
-		// file is read once per compilation.
-		r.mu.Lock()
-		loc, ok := r.found[name]
-		r.mu.Unlock()
-		if !ok {
-			var err error
-			if loc, err = r.locate(name); err != nil {
-				fmt.Fprintf(h, "%s\x00missing\x00", name)
-				return
-			}
-			r.mu.Lock()
-			r.found[name] = loc
-			r.mu.Unlock()
-		}
-		fmt.Fprintf(h, "%s\x00%s\x00", name, loc.path)
-		h.Write(loc.sum[:])
-	}
-	for _, f := range r.l.files {
-		write(f.name)
-	}
-	h.Write([]byte{0})
-	for _, d := range deps {
-		write(d)
-	}
-	var out [sha256.Size]byte
-	copy(out[:], h.Sum(nil))
-	return out
 }
 
 // unresolved locates the import statements of the names that were not
@@ -193,18 +148,26 @@ func (r *resolver) unresolved(reported Errors) Errors {
 	return out
 }
 
-// empty reports the files to compile that are empty. protoc accepts an
-// empty file, but one is most likely being written (truncated, not yet
-// filled), and compiling it would take its services away until the next
-// reload: refusing it keeps the contracts in use.
-func (r *resolver) empty() Errors {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+// readFiles reads the files to compile, once for the compilation, and
+// reports those that cannot be read or are empty. protoc accepts an empty
+// file, but one is most likely being written (truncated, not yet filled),
+// and compiling it would take its services away until the next reload:
+// refusing it keeps the contracts in use.
+func (r *resolver) readFiles() Errors {
 	var out Errors
 	for _, f := range r.l.files {
-		if loc, ok := r.found[f.name]; ok && len(loc.data) == 0 {
-			out = append(out, Error{File: f.path, Msg: "empty file (being written?): an empty .proto defines nothing"})
+		loc, err := r.locate(f.name)
+		if err != nil {
+			out = append(out, Error{File: f.path, Msg: statMsg(errors.Unwrap(err))})
+			continue
 		}
+		if len(loc.data) == 0 {
+			out = append(out, Error{File: f.path, Msg: "empty file (being written?): an empty .proto defines nothing"})
+			continue
+		}
+		r.mu.Lock()
+		r.found[f.name] = loc
+		r.mu.Unlock()
 	}
 	return out
 }

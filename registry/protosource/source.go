@@ -3,7 +3,6 @@ package protosource
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -70,25 +69,16 @@ func WithName(name string) Option {
 }
 
 // Source compiles .proto files into contracts; it is a registry.Source.
-// Every call to Files compiles what the roots hold then, unless nothing
-// that the last compilation read has changed, in which case it returns
-// that compilation's result. It is safe for concurrent use.
+// Every call to Files compiles what the roots hold then. It keeps nothing
+// of a compilation: the registry's snapshot holds the contracts, and a
+// second copy of Google's APIs' descriptors would cost 340 MB. It is safe
+// for concurrent use; compilations run one at a time.
 type Source struct {
 	cfg config
-
-	mu   sync.Mutex // serializes compilations; guards the fields below
-	last *compiled
+	mu  sync.Mutex // serializes compilations
 }
 
 var _ registry.Source = (*Source)(nil)
-
-// compiled is the result of the last successful compilation and what it
-// read, to tell whether another would give the same.
-type compiled struct {
-	key   [sha256.Size]byte
-	deps  []string // import names resolved outside the compiled files
-	files []*descriptorpb.FileDescriptorProto
-}
 
 // New returns a source of the .proto files under the given paths: a
 // directory is an import root whose every .proto file is compiled (its
@@ -138,27 +128,13 @@ func (s *Source) Compile(ctx context.Context) ([]*descriptorpb.FileDescriptorPro
 		return nil, errs
 	}
 	r := newResolver(l, s.cfg.embedded)
-	// Unchanged since the last compilation: the same files with the same
-	// contents, and every import found in the same place, the same.
-	var lastDeps []string
-	if s.last != nil {
-		lastDeps = s.last.deps
-	}
-	if key := r.key(lastDeps); s.last != nil && key == s.last.key {
-		return s.last.files, nil
-	}
-	if errs := r.empty(); len(errs) > 0 {
+	if errs := r.readFiles(); len(errs) > 0 {
 		return nil, errs
 	}
-	files, deps, err := s.compile(ctx, l, r)
-	if err != nil {
-		return nil, err
-	}
-	s.last = &compiled{key: r.key(deps), deps: deps, files: files}
-	return files, nil
+	return s.compile(ctx, l, r)
 }
 
-func (s *Source) compile(ctx context.Context, l *layout, r *resolver) ([]*descriptorpb.FileDescriptorProto, []string, error) {
+func (s *Source) compile(ctx context.Context, l *layout, r *resolver) ([]*descriptorpb.FileDescriptorProto, error) {
 	var errs Errors
 	var mu sync.Mutex
 	rep := reporter.NewReporter(func(err reporter.ErrorWithPos) error {
@@ -199,25 +175,23 @@ func (s *Source) compile(ctx context.Context, l *layout, r *resolver) ([]*descri
 			n := len(errs) - s.cfg.maxErrors
 			errs = append(errs[:s.cfg.maxErrors], Error{Msg: fmt.Sprintf("%d more errors not shown", n)})
 		}
-		return nil, nil, errs
+		return nil, errs
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, nil, fmt.Errorf("compile: %w", ctx.Err())
+			return nil, fmt.Errorf("compile: %w", ctx.Err())
 		}
-		return nil, nil, Errors{{Msg: err.Error()}}
+		return nil, Errors{{Msg: err.Error()}}
 	}
-	return collect(linked, r)
+	return collect(linked)
 }
 
-// collect returns every file of the compilation, imports first, and the
-// names of the imports that were not among the files compiled. The
+// collect returns every file of the compilation, imports first. The
 // descriptors go through their wire form once, so options are decoded
 // with the binary's extension types (google.api.http) as a descriptor
 // set's are.
-func collect(files linker.Files, r *resolver) ([]*descriptorpb.FileDescriptorProto, []string, error) {
+func collect(files linker.Files) ([]*descriptorpb.FileDescriptorProto, error) {
 	var set descriptorpb.FileDescriptorSet
-	var deps []string
 	seen := map[string]bool{}
 	var add func(fd protoreflect.FileDescriptor)
 	add = func(fd protoreflect.FileDescriptor) {
@@ -232,9 +206,6 @@ func collect(files linker.Files, r *resolver) ([]*descriptorpb.FileDescriptorPro
 		if isStandard(fd.Path()) {
 			return
 		}
-		if !r.compiled(fd.Path()) {
-			deps = append(deps, fd.Path())
-		}
 		if res, ok := fd.(linker.Result); ok {
 			set.File = append(set.File, res.FileDescriptorProto())
 		}
@@ -244,13 +215,9 @@ func collect(files linker.Files, r *resolver) ([]*descriptorpb.FileDescriptorPro
 	}
 	data, err := proto.Marshal(&set)
 	if err != nil {
-		return nil, nil, fmt.Errorf("encode compiled files: %w", err)
+		return nil, fmt.Errorf("encode compiled files: %w", err)
 	}
-	out, err := registry.ParseDescriptorSet(data)
-	if err != nil {
-		return nil, nil, err
-	}
-	return out, deps, nil
+	return registry.ParseDescriptorSet(data)
 }
 
 // isStandard reports whether path is one of protobuf's own files linked

@@ -298,8 +298,7 @@ func TestFilesAndGlobs(t *testing.T) {
 	}
 }
 
-// A new file in a root is compiled by the next call; an unchanged tree
-// returns the previous compilation; an edit is seen.
+// A new file in a root is compiled by the next call; an edit is seen.
 func TestRecompilesWhatChanged(t *testing.T) {
 	t.Parallel()
 	dir := writeTree(t, map[string]string{"a/v1/a.proto": "syntax = \"proto3\";\npackage a.v1;\nmessage A {}\n"})
@@ -311,9 +310,8 @@ func TestRecompilesWhatChanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, _ := src.Files()
-	if &first[0] != &again[0] {
-		t.Error("an unchanged tree was compiled again")
+	if got := names(first); !slices.Equal(got, []string{"a/v1/a.proto"}) {
+		t.Errorf("files = %v", got)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "a/v1/b.proto"), []byte("syntax = \"proto3\";\npackage a.v1;\nmessage B {}\n"), 0o600); err != nil {
 		t.Fatal(err)
