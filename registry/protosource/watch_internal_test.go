@@ -31,3 +31,22 @@ func TestBurstCoalesces(t *testing.T) {
 		t.Errorf("%d reports over %d polls of endless changes, want 3", reports, 3*maxBurst)
 	}
 }
+
+// BenchmarkPollGoogleAPIs is one watch poll (a stat of every file) over
+// Google's published APIs (`make corpora`), as the root of a source.
+func BenchmarkPollGoogleAPIs(b *testing.B) {
+	const root = "../../scripts/googleapis/node_modules/google-proto-files"
+	s, err := New([]string{root})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if len(s.state()) == 0 {
+		b.Skipf("%s absent: run `make corpora`", root)
+	}
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		n = len(s.state())
+	}
+	b.ReportMetric(float64(n), "files")
+}
