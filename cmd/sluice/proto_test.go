@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -279,4 +281,38 @@ service Extra {
 	}
 	// Routed now: the demo upstream does not implement it (501).
 	waitHTTP(t, "http://"+addr+"/extra/ping", http.StatusNotImplemented)
+}
+
+// --proto turns the embedded demo off and replaces the file's roots and
+// files (import paths stay).
+func TestProtoFlag(t *testing.T) {
+	t.Parallel()
+	cfgPath := writeConfig(t, "contracts:\n  proto:\n    roots: [../../gen]\n    files: [\"../../proto/**/*.proto\"]\n    import_paths: [../../third_party/googleapis]\n")
+	var in inputs
+	fs := newFlagSet("serve", io.Discard)
+	in.register(fs)
+	if err := in.parse(fs, []string{"--config", cfgPath, "--proto", "../../proto", "--proto", "../../proto/" + demoProtoFile}); err != nil {
+		t.Fatal(err)
+	}
+	if in.demo() {
+		t.Error("--proto left the embedded demo on")
+	}
+	cfg, err := in.load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := cfg.Contracts.Proto
+	if !slices.Equal(p.Roots, []string{"../../proto", "../../proto/" + demoProtoFile}) || len(p.Files) != 0 ||
+		!slices.Equal(p.ImportPaths, []string{"../../third_party/googleapis"}) {
+		t.Errorf("contracts.proto = %+v", p)
+	}
+	in = inputs{}
+	fs = newFlagSet("serve", io.Discard)
+	in.register(fs)
+	if err := in.parse(fs, []string{"--proto", "../../proto"}); err != nil {
+		t.Fatal(err)
+	}
+	if in.demo() {
+		t.Error("--proto alone left the embedded demo on")
+	}
 }
