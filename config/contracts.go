@@ -19,7 +19,7 @@ type Contracts struct {
 
 // ProtoSources names .proto files to compile into contracts.
 type ProtoSources struct {
-	Roots         []string `yaml:"roots" kind:"path" doc:"Directories whose every {.proto} file is compiled, each an import root (files import each other by their path below it), or single {.proto} files. A {buf.yaml} (v1 or v2) or {buf.work.yaml} in a directory is honoured: its modules are the import roots and its {excludes} are left out."`
+	Roots         []string `yaml:"roots" kind:"path" doc:"Directories whose every {.proto} file is compiled, each an import root (files import each other by their path below it), or single {.proto} files. A {buf.yaml} (v1 or v2) or {buf.work.yaml} in a directory is honoured: its modules are the import roots and its {excludes} are left out. Its {deps} are not fetched: put their files in an import path (the googleapis files above are built in)."`
 	Files         []string `yaml:"files" doc:"Files to compile, in addition to the roots': paths or globs relative to the working directory, where {**} stands for any number of directories ({api/**/*.proto}). A file is named (for imports) relative to the first root or import path that holds it, else to its own directory. A pattern that matches no file is an error."`
 	ImportPaths   []string `yaml:"import_paths" kind:"path" doc:"Directories imports are looked up in after the roots, as protoc's {-I}; their files are compiled only when imported."`
 	WatchInterval Duration `yaml:"watch_interval" doc:"How often the roots, files and import paths are checked for changes (new files too); a change is compiled once the files have been quiet for one interval, so a burst of saves makes one reload. 0 turns watching off (SIGHUP still reloads)."`

@@ -240,6 +240,9 @@ func TestRoutesAndOpenAPIFromProto(t *testing.T) {
 		if norm(fromProto) != norm(fromSet) {
 			t.Errorf("%s from .proto files differs from the descriptor set's:\n%s\n---\n%s", cmd, fromProto, fromSet)
 		}
+		if cmd == "openapi" && !strings.Contains(string(fromProto), "The shelf, `shelves/{shelf}`.") {
+			t.Error("the OpenAPI document from .proto files lacks the contract's comments")
+		}
 	}
 }
 
