@@ -75,7 +75,9 @@ func WithName(name string) Option {
 // for concurrent use; compilations run one at a time.
 type Source struct {
 	cfg config
-	mu  sync.Mutex // serializes compilations
+
+	mu   sync.Mutex // serializes compilations; guards seen
+	seen map[string]fileStat
 }
 
 var _ registry.Source = (*Source)(nil)
@@ -123,6 +125,9 @@ func (s *Source) Files() ([]*descriptorpb.FileDescriptorProto, error) {
 func (s *Source) Compile(ctx context.Context) ([]*descriptorpb.FileDescriptorProto, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// What Watch compares its first poll with: a change made after this
+	// compilation read the files is reloaded, however late Watch starts.
+	s.seen = s.state()
 	l, errs := s.layout()
 	if len(errs) > 0 {
 		return nil, errs

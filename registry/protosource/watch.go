@@ -12,6 +12,7 @@ import (
 
 // Watch polls the files the source reads every interval and calls changed
 // with the path of a file that changed (was written, added or removed)
+// since the last compilation (or since Watch started, if there was none)
 // once the files have stopped changing for one interval, so a burst of
 // saves (an editor's, a `git checkout`'s) makes one call. A change that
 // goes on for longer than maxBurst intervals is reported anyway. Watch
@@ -29,7 +30,12 @@ import (
 func (s *Source) Watch(ctx context.Context, interval time.Duration, changed func(path string)) error {
 	const pollShare = 20 // wait at least this many times a poll's duration
 	start := time.Now()
-	base := s.state()
+	s.mu.Lock()
+	base := s.seen
+	s.mu.Unlock()
+	if base == nil {
+		base = s.state()
+	}
 	wait := max(interval, pollShare*time.Since(start))
 	t := time.NewTimer(wait)
 	defer t.Stop()

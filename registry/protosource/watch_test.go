@@ -2,6 +2,7 @@ package protosource_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,8 +13,9 @@ import (
 	"github.com/sluice-dev/sluice/registry/protosource"
 )
 
-// Watch reports an edit and a new file; ten saves in a row are reported
-// fewer than ten times (a burst is one report).
+// Watch reports edits and new files. (That a burst of saves is one report
+// is TestBurstCoalesces's, deterministically: here a loaded machine may
+// pause between two saves for longer than a poll.)
 func TestWatch(t *testing.T) {
 	t.Parallel()
 	dir := writeTree(t, map[string]string{"a/v1/a.proto": "syntax = \"proto3\";\npackage a.v1;\n"})
@@ -22,53 +24,77 @@ func TestWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	var mu sync.Mutex
-	var got []string
-	done := make(chan struct{})
+	reports := make(chan string, 100)
+	var wg sync.WaitGroup
+	wg.Add(1)
 	go func() {
-		defer close(done)
-		_ = src.Watch(ctx, 50*time.Millisecond, func(p string) {
-			mu.Lock()
-			got = append(got, p)
-			mu.Unlock()
-		})
+		defer wg.Done()
+		_ = src.Watch(ctx, 20*time.Millisecond, func(p string) { reports <- p })
 	}()
-	t.Cleanup(func() { cancel(); <-done })
-	waitFor := func(what string, ok func([]string) bool) []string {
+	t.Cleanup(func() { cancel(); wg.Wait() })
+
+	// change makes a change until one is reported whose path has the
+	// given prefix: the watcher takes its baseline when it starts, which
+	// may be after a first change.
+	change := func(what, prefix string, write func(i int)) {
 		t.Helper()
 		deadline := time.Now().Add(20 * time.Second)
-		for {
-			mu.Lock()
-			g := append([]string(nil), got...)
-			mu.Unlock()
-			if ok(g) {
-				return g
+		for i := 0; ; i++ {
+			write(i)
+			wait := time.After(500 * time.Millisecond)
+			for waiting := true; waiting; {
+				select {
+				case p := <-reports:
+					if strings.HasPrefix(p, prefix) {
+						return
+					}
+				case <-wait:
+					waiting = false
+				}
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("%s: reported %v", what, g)
+				t.Fatalf("%s: never reported", what)
 			}
-			time.Sleep(10 * time.Millisecond)
 		}
 	}
-
-	time.Sleep(100 * time.Millisecond) // let Watch take its baseline
 	a := filepath.Join(dir, "a", "v1", "a.proto")
-	const saves = 10
-	for i := 0; i < saves; i++ {
-		if err := os.WriteFile(a, []byte("syntax = \"proto3\";\npackage a.v1;\n"+strings.Repeat("\n", i+1)), 0o600); err != nil {
+	change("an edit", a, func(i int) {
+		for j := 0; j < 10; j++ { // a burst of saves
+			if err := os.WriteFile(a, []byte("syntax = \"proto3\";\npackage a.v1;\n"+strings.Repeat("\n", 10*i+j+1)), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	b := filepath.Join(dir, "a", "v1", "b")
+	change("a new file", b, func(i int) {
+		if err := os.WriteFile(fmt.Sprintf("%s%d.proto", b, i), []byte("syntax = \"proto3\";\npackage a.v1;\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
+	})
+}
+
+// A change made after a compilation and before Watch starts is reported:
+// Watch compares with what the compilation read, so a watcher that starts
+// late (a loaded machine) misses no edit.
+func TestWatchSeesChangesSinceCompile(t *testing.T) {
+	t.Parallel()
+	dir := writeTree(t, map[string]string{"a/v1/a.proto": "syntax = \"proto3\";\npackage a.v1;\n"})
+	src, err := protosource.New([]string{dir})
+	if err != nil {
+		t.Fatal(err)
 	}
-	g := waitFor("the saves", func(g []string) bool { return len(g) > 0 })
-	if g[0] != a {
-		t.Errorf("reported %q, want %q", g[0], a)
+	if _, err := src.Files(); err != nil {
+		t.Fatal(err)
 	}
 	b := filepath.Join(dir, "a", "v1", "b.proto")
 	if err := os.WriteFile(b, []byte("syntax = \"proto3\";\npackage a.v1;\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	g = waitFor("the new file", func(g []string) bool { return len(g) > 0 && g[len(g)-1] == b })
-	if len(g)-1 >= saves {
-		t.Errorf("%d saves reported %d times: %v", saves, len(g)-1, g)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	got := ""
+	_ = src.Watch(ctx, 20*time.Millisecond, func(p string) { got = p; cancel() })
+	if got != b {
+		t.Errorf("reported %q, want %q", got, b)
 	}
 }
