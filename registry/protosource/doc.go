@@ -15,6 +15,10 @@
 // matching -I would; protobuf's own files (google/protobuf/*) always come
 // from the binary, as the registry does for every source.
 //
+// Hidden directories (".git", the "..data" generations of a Kubernetes
+// ConfigMap volume) are not walked; the files a ConfigMap links to are
+// compiled under their own names.
+//
 // Every compile error is reported at once, each as file:line:column:
 // message (Errors). Watch polls the files for changes and coalesces a
 // burst of saves into one notification.

@@ -86,6 +86,9 @@ func (s *Source) layout() (*layout, Errors) {
 			if err != nil {
 				return err
 			}
+			if hidden(p, m.dir, d) {
+				return filepath.SkipDir
+			}
 			if slices.ContainsFunc(m.excludes, func(ex string) bool { return p == ex || strings.HasPrefix(p, ex+string(filepath.Separator)) }) {
 				if d.IsDir() {
 					return filepath.SkipDir
@@ -267,6 +270,9 @@ func expandGlob(pattern string) ([]string, error) {
 		if err != nil {
 			return err
 		}
+		if hidden(p, base, d) {
+			return filepath.SkipDir
+		}
 		if d.IsDir() || !strings.HasSuffix(p, ".proto") {
 			return nil
 		}
@@ -324,4 +330,12 @@ func globBase(pattern string) (string, []string) {
 		base = "."
 	}
 	return base, segs[i:]
+}
+
+// hidden reports whether p is a hidden directory below root (".git", or
+// the "..2026_12_06_..." directory a Kubernetes ConfigMap volume keeps its
+// files in, behind symbolic links): not walked, or a ConfigMap's files
+// would be found twice under two names.
+func hidden(p, root string, d fs.DirEntry) bool {
+	return d.IsDir() && p != root && strings.HasPrefix(d.Name(), ".")
 }

@@ -352,3 +352,50 @@ func TestEmptyFileRefused(t *testing.T) {
 		t.Errorf("empty file: %v, want it refused", err)
 	}
 }
+
+// A root laid out as a Kubernetes ConfigMap volume (the files are
+// symbolic links into a hidden directory that an update swaps) compiles
+// each file once, under its own name, and an update is compiled.
+func TestConfigMapLayout(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(gen, text string) {
+		d := filepath.Join(dir, gen)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, "a.proto"), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		tmp := filepath.Join(dir, "..data_tmp")
+		if err := os.Symlink(gen, tmp); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, "..data")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("..2026_12_06_01", "syntax = \"proto3\";\npackage a.v1;\nmessage A {}\n")
+	if err := os.Symlink(filepath.Join("..data", "a.proto"), filepath.Join(dir, "a.proto")); err != nil {
+		t.Fatal(err)
+	}
+	src, err := protosource.New([]string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := src.Files()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(files); !slices.Equal(got, []string{"a.proto"}) {
+		t.Errorf("files = %v, want a.proto once", got)
+	}
+	write("..2026_12_06_02", "syntax = \"proto3\";\npackage a.v1;\nmessage A {}\nmessage B {}\n")
+	files, err = src.Files()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := find(files, "a.proto"); len(a.GetMessageType()) != 2 {
+		t.Error("the ConfigMap's update was not compiled")
+	}
+}

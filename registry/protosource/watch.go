@@ -104,7 +104,13 @@ func (s *Source) state() map[string]fileStat {
 	out := map[string]fileStat{}
 	walk := func(dir string) {
 		_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
+			if err != nil {
+				return nil
+			}
+			if hidden(p, dir, d) {
+				return filepath.SkipDir
+			}
+			if d.IsDir() {
 				return nil
 			}
 			if n := d.Name(); strings.HasSuffix(n, ".proto") || n == "buf.yaml" || n == "buf.work.yaml" {
