@@ -71,14 +71,21 @@ func newContractSources(lc fx.Lifecycle, cfg *config.Config, linked linkedContra
 	if err != nil {
 		return nil, err
 	}
-	if cs.proto != nil && (len(cs.sources) > 1 || hasReflection(cfg)) {
-		// Another source serves while the .proto files do not compile:
-		// start on it, and take the .proto contracts once they compile.
+	if cs.proto != nil {
+		pending := len(cs.sources) > 1 || hasReflection(cfg)
 		for i, src := range cs.sources {
-			if src == registry.Source(cs.proto) {
-				cs.sources[i] = &pendingSource{Source: src, logger: logger,
+			if src != registry.Source(cs.proto) {
+				continue
+			}
+			src = compileLogger{Source: src, logger: logger}
+			if pending {
+				// Another source serves while the .proto files do not
+				// compile: start on it, and take the .proto contracts once
+				// they compile.
+				src = &pendingSource{Source: src, logger: logger,
 					waiting: "contracts from .proto files do not compile; serving the other sources until they do"}
 			}
+			cs.sources[i] = src
 		}
 	}
 	var closers []func() error
@@ -111,6 +118,22 @@ func newContractSources(lc fx.Lifecycle, cfg *config.Config, linked linkedContra
 		return errors.Join(errs...)
 	}})
 	return cs, nil
+}
+
+// compileLogger logs how long each compilation of .proto files took and
+// what it gave, so start-up and reload costs show in the log.
+type compileLogger struct {
+	registry.Source
+	logger *slog.Logger
+}
+
+func (c compileLogger) Files() ([]*descriptorpb.FileDescriptorProto, error) {
+	start := time.Now()
+	files, err := c.Source.Files()
+	if err == nil {
+		c.logger.Info("compiled .proto files", "source", c.Name(), "files", len(files), "duration", time.Since(start).String())
+	}
+	return files, err
 }
 
 // hasReflection reports whether an upstream supplies contracts by

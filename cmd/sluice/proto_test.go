@@ -97,6 +97,9 @@ func TestServeFromProtoSources(t *testing.T) {
 	p := startSluice(t, "serve", "--listen", "127.0.0.1:0", "--admin", "off",
 		"--proto", root, "--upstream", "sluice.demo.library.v1="+upstream)
 	addr := p.waitLog(t, "gateway listening", "addr")
+	if d := p.waitLog(t, "compiled .proto files", "duration"); d == "" {
+		t.Error("the compilation's duration was not logged")
+	}
 
 	cc := gatewaytest.Dial(t, addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
