@@ -143,11 +143,13 @@ func TestServeFromProtoSources(t *testing.T) {
 	t.Cleanup(stopLoad)
 
 	editProto(t, file, addShelfBinding)
+	edited := time.Now()
 	// Generous bound, for failure only: the watcher polls every 250ms.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		code, err := getStatus(http.DefaultClient, v2URL)
 		if err == nil && code == http.StatusOK {
+			t.Logf("the new binding answered %v after the edit was saved", time.Since(edited).Round(time.Millisecond))
 			break
 		}
 		if time.Now().After(deadline) {
