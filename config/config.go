@@ -14,7 +14,7 @@ type Config struct {
 	TLS            ServerTLS  `yaml:"tls" doc:"TLS on the main listener. TLS is off when {cert_file} is empty; the listener then speaks cleartext HTTP/2 (h2c) and HTTP/1.1."`
 	DescriptorSets []string   `yaml:"descriptor_sets" kind:"path" doc:"Files holding a serialized {google.protobuf.FileDescriptorSet}, as written by {buf build -o api.binpb} or {protoc --include_imports --descriptor_set_out}. They define the methods, HTTP routes and messages sluice knows. Imports must be included."`
 	Upstreams      []Upstream `yaml:"upstreams" doc:"The gRPC services behind the gateway and the methods each one serves. A method is routed to the upstream with the most specific matching pattern."`
-	Contracts      Contracts  `yaml:"contracts" doc:"Reloading contracts while sluice runs: descriptor set files that change and upstream server reflection."`
+	Contracts      Contracts  `yaml:"contracts" doc:"Contracts compiled from .proto files, and reloading contracts while sluice runs: .proto and descriptor set files that change, and upstream server reflection."`
 	REST           REST       `yaml:"rest" doc:"REST/JSON transcoding of the methods that have {google.api.http} rules."`
 	CORS           CORS       `yaml:"cors" doc:"Cross-origin requests from browsers, one policy for REST, gRPC-Web and Connect. Off while {allowed_origins} is empty; preflights are answered by the gateway and never reach an upstream."`
 	Server         Server     `yaml:"server" doc:"Limits and timeouts of the main listener."`

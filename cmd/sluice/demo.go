@@ -166,9 +166,28 @@ Try it:
   curl -s http://%[2]s/readyz
   curl -s http://%[2]s/openapi.json
 
+Change the contract while it runs (from a checkout of sluice, in a second terminal):
+  sluice demo-upstream --listen 127.0.0.1:50051 &     # the demo service alone
+  cp -r proto /tmp/library-proto                       # a copy of the demo contract to edit
+  sluice serve --listen 127.0.0.1:8081 --admin off --proto /tmp/library-proto \
+    --upstream 'sluice.demo.library.v1=127.0.0.1:50051'
+  # In /tmp/library-proto/sluice/demo/library/v1/library.proto, give GetShelf a second
+  # HTTP binding and save; sluice compiles the change and serves it, no restart:
+  #   option (google.api.http) = {
+  #     get: "/v1/{name=shelves/*}"
+  #     %[3]s
+  #   };
+  curl -s http://127.0.0.1:8081/v2/shelves/classics
+  # A mistake is refused with its file:line:column; the routes in use stay.
+
 Stop with Ctrl-C.
-`, addr, cfg.AdminAddr())
+`, addr, cfg.AdminAddr(), demoTourBinding)
 }
+
+// demoTourBinding is the HTTP binding the tour adds to GetShelf by
+// editing a copy of the demo contract (TestServeFromProtoSources makes the
+// same edit).
+const demoTourBinding = `additional_bindings: {get: "/v2/{name=shelves/*}"}`
 
 func demoUpstreamCommand(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("demo-upstream", stderr)
