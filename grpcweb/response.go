@@ -73,8 +73,9 @@ func (rs *responder) header(md metadata.MD) {
 	_ = rs.rc.Flush()
 }
 
-// message writes one response message and flushes it. header is the
-// header metadata, in case the headers are not written yet.
+// message writes one response message (flushed by the flusher of a
+// server stream, by the handler's return otherwise). header is the header
+// metadata, in case the headers are not written yet.
 func (rs *responder) message(data []byte, header func() metadata.MD) error {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
@@ -98,8 +99,20 @@ func (rs *responder) message(data []byte, header func() metadata.MD) error {
 		_ = rs.zw.Close()
 		flags, payload = flagCompressed, z.Bytes()
 	}
-	rs.appendFrame(flags, payload)
-	if err := rs.writeFrame(); err != nil {
+	var err error
+	if rs.text {
+		rs.appendFrame(flags, payload)
+		err = rs.writeFrame()
+	} else {
+		// The prefix, then the message as it is: no copy of it here.
+		var prefix [prefixLen]byte
+		prefix[0] = flags
+		binary.BigEndian.PutUint32(prefix[1:], uint32(len(payload)))
+		if _, err = rs.w.Write(prefix[:]); err == nil {
+			_, err = rs.w.Write(payload)
+		}
+	}
+	if err != nil {
 		return status.Errorf(codes.Canceled, "grpc-web: write response: %v", err)
 	}
 	if rs.kick != nil && !rs.flushPending {

@@ -186,8 +186,20 @@ func (t tools) h2loadAs(ctx context.Context, base string, h1 bool, w *workload, 
 	if h1 {
 		conns, streams = conc, 1 // no pipelining: one request in flight per connection
 	}
-	args := []string{t.h2loadBin, "-t", "1", "-c", strconv.Itoa(conns), "-m", strconv.Itoa(streams),
-		"-D", strconv.FormatInt(l.duration.Milliseconds(), 10) + "ms", "--log-file", logFile}
+	args := []string{t.h2loadBin, "-t", "1", "-c", strconv.Itoa(conns), "-m", strconv.Itoa(streams), "--log-file", logFile}
+	if w.unit == "stream" {
+		// A stream lasts about a second: a time window would end every
+		// stream in flight uncounted (none, in a short one), so a fixed
+		// number of streams is run to their end instead, as ghz waits for
+		// them: one per worker, or the rate's worth of the window.
+		n := conc
+		if l.rate > 0 {
+			n = max(int(l.rate*l.duration.Seconds()+0.5), 1)
+		}
+		args = append(args, "-n", strconv.Itoa(max(n, conns)))
+	} else {
+		args = append(args, "-D", strconv.FormatInt(l.duration.Milliseconds(), 10)+"ms")
+	}
 	if h1 {
 		args = append(args, "--h1")
 	}
