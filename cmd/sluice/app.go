@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/sluice-dev/sluice/config"
+	"github.com/sluice-dev/sluice/connectproto"
 	"github.com/sluice-dev/sluice/interceptors/recovery"
 	"github.com/sluice-dev/sluice/openapi"
 	"github.com/sluice-dev/sluice/policy"
@@ -255,7 +256,7 @@ func newREST(cfg *config.Config, routes *routeTable, d *server.Dispatcher, chain
 	return transcoding.NewREST(routes.Load, d, opts...)
 }
 
-func newGateway(lc fx.Lifecycle, cfg *config.Config, d *server.Dispatcher, chain *policy.Chain, routes *routeTable, logger *slog.Logger) (*server.Gateway, error) {
+func newGateway(lc fx.Lifecycle, cfg *config.Config, d *server.Dispatcher, chain *policy.Chain, routes *routeTable, reg *registry.Registry, logger *slog.Logger) (*server.Gateway, error) {
 	tc, err := serverTLS(cfg.TLS)
 	if err != nil {
 		return nil, err
@@ -287,13 +288,20 @@ func newGateway(lc fx.Lifecycle, cfg *config.Config, d *server.Dispatcher, chain
 	if tc != nil {
 		opts = append(opts, server.WithTLS(tc))
 	}
+	var web http.Handler // what the Connect handler passes on: REST, when enabled
 	if cfg.REST.Enabled {
 		rest, err := newREST(cfg, routes, d, chain, logger)
 		if err != nil {
 			return nil, err
 		}
-		opts = append(opts, server.WithHTTPHandler(rest))
+		web = rest
 	}
+	web, err = connectproto.NewHandler(d, reg.Snapshot, web,
+		connectproto.WithMaxMessageBytes(int(s.MaxRecvMsgSize)), connectproto.WithLogger(logger))
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, server.WithHTTPHandler(web))
 	gw, err := server.NewGateway(d, opts...)
 	if err != nil {
 		return nil, err
