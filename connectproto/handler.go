@@ -107,6 +107,8 @@ type call struct {
 
 	endMu    sync.Mutex
 	returned bool // the handler is returning: the ResponseWriter is off limits
+	ended    bool // end was called
+	reading  bool // a read of the request body is in flight
 	writing  bool // a write to the client is in flight
 }
 
@@ -301,9 +303,10 @@ func (c *call) serve() {
 	s.ctx = grpc.NewContextWithServerTransportStream(ctx, transportStream{s})
 	clientStreams, serverStreams := m.ClientStreaming(), m.ServerStreaming()
 	if c.stream {
-		if r.ProtoMajor == 1 && clientStreams {
+		if r.ProtoMajor == 1 {
 			// HTTP/1.1 forbids reading the body once the response started
-			// unless asked; a bidirectional call writes while it reads.
+			// unless asked: a stream's headers go out when the upstream
+			// sends its own, which may be before it asks for the request.
 			_ = c.rc.EnableFullDuplex()
 		}
 		er := &envelopeReader{body: r.Body, max: c.h.cfg.maxRecv}
@@ -311,7 +314,11 @@ func (c *call) serve() {
 			er.gz = &c.h.gz
 		}
 		s.next = func() ([]byte, error) {
+			if err := c.beginRead(); err != nil {
+				return nil, err
+			}
 			payload, err := er.next()
+			c.endRead()
 			if err != nil {
 				return nil, err
 			}
@@ -418,10 +425,35 @@ func (c *call) end(cause error) {
 	if c.returned {
 		return
 	}
-	_ = c.rc.SetReadDeadline(time.Now())
+	c.ended = true
+	// Only a read or write in flight is cut: a read deadline set while
+	// none is would fail net/http's own background read of an HTTP/1.1
+	// connection, which cancels every later request on it.
+	if c.reading {
+		_ = c.rc.SetReadDeadline(time.Now())
+	}
 	if c.writing {
 		_ = c.rc.SetWriteDeadline(time.Now())
 	}
+}
+
+// beginRead and endRead bracket a read of the request body, so that end
+// knows whether one is blocked; beginRead refuses to start one once the
+// call has ended.
+func (c *call) beginRead() error {
+	c.endMu.Lock()
+	defer c.endMu.Unlock()
+	if c.ended {
+		return status.Error(codes.Canceled, "the call has ended")
+	}
+	c.reading = true
+	return nil
+}
+
+func (c *call) endRead() {
+	c.endMu.Lock()
+	c.reading = false
+	c.endMu.Unlock()
 }
 
 // beginWrite and endWrite bracket a write to the client, so that end
@@ -474,7 +506,11 @@ func (c *call) readUnary() ([]byte, error) {
 	if c.r.Method == http.MethodGet {
 		payload, err = c.getMessage()
 	} else {
+		if err := c.beginRead(); err != nil {
+			return nil, err
+		}
 		payload, err = c.readBody()
+		c.endRead()
 	}
 	if err != nil {
 		return nil, err
