@@ -27,6 +27,7 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/sluice-dev/sluice/config"
+	"github.com/sluice-dev/sluice/connectproto"
 	"github.com/sluice-dev/sluice/demo"
 	libraryv1 "github.com/sluice-dev/sluice/gen/go/sluice/demo/library/v1"
 	"github.com/sluice-dev/sluice/interceptors/authn"
@@ -229,7 +230,12 @@ func startPolicyGateway(t *testing.T, o gatewayOptions) *policyGateway {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw.Start(t, server.WithHTTPHandler(rest))
+	// Connect in front of REST, as `sluice serve` composes them.
+	web, err := connectproto.NewHandler(gw.Dispatcher, reg.Snapshot, rest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw.Start(t, server.WithHTTPHandler(web))
 	return &policyGateway{base: "http://" + gw.Addr, addr: gw.Addr, rec: rec, reg: reg}
 }
 
@@ -455,8 +461,8 @@ func grpcKind(t *testing.T, reg *registry.Registry, path string) (clientStreams,
 	return m.Desc.IsStreamingClient(), m.Desc.IsStreamingServer()
 }
 
-// TestPolicyNoBypass calls every method of the demo API by gRPC and by
-// every HTTP binding (HTTP/1.1 and h2c) with no credentials, with
+// TestPolicyNoBypass calls every method of the demo API by gRPC, by the
+// Connect protocol and by every HTTP binding (HTTP/1.1 and h2c) with no credentials, with
 // credentials lacking what the method needs and with the right ones, and
 // checks that the decision is the same everywhere and that refused calls
 // never reach the upstream (issue 5, acceptance 2).
@@ -547,6 +553,11 @@ func TestPolicyNoBypass(t *testing.T) {
 				if exp == unauthenticated && len(hdr.Get(authn.ChallengeKey)) == 0 {
 					t.Errorf("grpc: UNAUTHENTICATED without a %s header", authn.ChallengeKey)
 				}
+
+				// The Connect protocol: POST (proto, JSON), GET where
+				// allowed, streams; HTTP/1.1 and h2c.
+				m, _ := g.reg.Snapshot().Method(method)
+				checkConnect(t, g, m, cr, clients, exp, check)
 
 				// Every HTTP binding, HTTP/1.1 and h2c.
 				for _, r := range bindings[method] {
