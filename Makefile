@@ -13,7 +13,7 @@ GEN_TOOLS := $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc \
 # The branch `buf breaking` compares against.
 BREAKING_BRANCH ?= main
 
-.PHONY: tools generate lint-proto test lint lint-openapi check-generate check build corpora
+.PHONY: tools generate lint-proto test lint lint-openapi check-generate check build corpora conformance
 
 # Installs every tool of tools/go.mod into .bin.
 tools:
@@ -25,10 +25,12 @@ $(GEN_TOOLS) &:
 # Regenerates everything derived from the contracts: third_party/googleapis
 # (from the pinned npm package), gen/go, gen/openapiv2 and the descriptor set
 # gen/descriptors/demo.binpb (the demo API with all its imports, loadable on
-# its own), and gen/gwexamples (grpc-gateway's example protos at the pinned
+# its own), gen/gwexamples (grpc-gateway's example protos at the pinned
 # version, for the REST differential test; scripts/gwexamples/generate.sh,
-# after buf.gen.yaml's run, whose clean would not touch it anyway). Running
-# it twice gives no diff.
+# after buf.gen.yaml's run, whose clean would not touch it anyway), and
+# gen/conformance with gen/descriptors/conformance.binpb (connectrpc's
+# conformance protos at the version the harness runs;
+# scripts/conformance/generate.sh). Running it twice gives no diff.
 generate: $(GEN_TOOLS)
 	./scripts/googleapis/fetch.sh
 	$(BUF) generate
@@ -36,6 +38,7 @@ generate: $(GEN_TOOLS)
 	$(BUF) build proto --as-file-descriptor-set -o gen/descriptors/demo.binpb
 	cp gen/descriptors/demo.binpb demo/library.binpb
 	./scripts/gwexamples/generate.sh
+	./scripts/conformance/generate.sh
 
 # Lints the contracts and checks them for wire and JSON breaking changes
 # against $(BREAKING_BRANCH). The check is skipped while that branch has no
@@ -54,12 +57,19 @@ lint-proto: $(BUF)
 # contract corpora (`make corpora`; Google's set costs gigabytes under the
 # race detector, so they run again without it), then grpc-go's interop suite
 # through a real sluice binary, then the README's demo command checked with
-# grpcurl.
+# grpcurl, then connectrpc's conformance suite through a real sluice, one
+# run per protocol (scripts/conformance/run.sh).
 test:
 	go test -race -count=1 -timeout 10m ./...
 	go test -count=1 -timeout 10m -run 'Corpora' ./transcoding ./cmd/sluice
 	./scripts/interop.sh
 	./scripts/demo-smoke.sh
+	./scripts/conformance/run.sh
+
+# connectrpc's conformance suite alone; CONFORMANCE=grpc-web for one
+# protocol.
+conformance:
+	./scripts/conformance/run.sh $(CONFORMANCE)
 
 build:
 	go build -o $(BIN)/sluice ./cmd/sluice

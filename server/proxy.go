@@ -213,7 +213,19 @@ func (p *Proxy) forwardUnary(ctx context.Context, client grpc.ServerStream, conn
 	if err := client.RecvMsg(req); err != nil {
 		req.Free()
 		if errors.Is(err, io.EOF) {
-			return status.Errorf(codes.Internal, "unary call to %s sent no request message", method)
+			// gRPC's answer to a cardinality violation, as grpc-go's
+			// own servers give it.
+			return status.Errorf(codes.Unimplemented, "unary call to %s sent no request message", method)
+		}
+		return toStatus(err)
+	}
+	// A unary request ends with its message (native clients send both in
+	// one frame): a second message is a cardinality violation too.
+	if err := client.RecvMsg(resp); !errors.Is(err, io.EOF) {
+		req.Free()
+		resp.Free()
+		if err == nil {
+			return status.Errorf(codes.Unimplemented, "unary call to %s sent more than one request message", method)
 		}
 		return toStatus(err)
 	}

@@ -600,3 +600,30 @@ func TestProxyUpstreamSendStall(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A unary call with no request message, or more than one, breaks gRPC's
+// cardinality: UNIMPLEMENTED, as grpc-go's own servers answer (and the
+// conformance suite checks), whichever way the proxy forwards it.
+func TestProxyUnaryCardinality(t *testing.T) {
+	gatewaytest.CheckLeaks(t)
+	_, cc := startEchoGateway(t, forwardPaths[1].opts)
+	desc := &grpc.StreamDesc{ClientStreams: true, ServerStreams: true}
+	for _, n := range []int{0, 2} {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		cs, err := cc.NewStream(ctx, desc, "/test.Echo/Unary")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range n {
+			if err := cs.SendMsg(wrapperspb.String("x")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_ = cs.CloseSend()
+		err = cs.RecvMsg(new(wrapperspb.StringValue))
+		if status.Code(err) != codes.Unimplemented {
+			t.Errorf("%d request messages: %v, want UNIMPLEMENTED", n, err)
+		}
+	}
+}
