@@ -104,6 +104,13 @@ type call struct {
 	gzipOK bool // the client accepts gzipped responses
 
 	cancel context.CancelCauseFunc
+	done   <-chan struct{} // the call context's Done
+
+	// reqDone, on HTTP/1.1 server streams, is closed once the request
+	// has been read: the response waits for it (see serve).
+	reqDone     chan struct{}
+	reqDoneOnce sync.Once
+	closeConn   bool // HTTP/1.1 full duplex: close the connection after the stream
 
 	endMu    sync.Mutex
 	returned bool // the handler is returning: the ResponseWriter is off limits
@@ -145,15 +152,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // unaryCandidate reports whether a request without Connect's headers is a
-// Connect unary call all the same: a POST of a Connect media type, or a
-// GET with an encoding parameter, to a method of the contracts.
+// Connect unary call all the same: a POST (of any media type but gRPC's)
+// or a GET with an encoding parameter, to a method of the contracts.
 func (h *Handler) unaryCandidate(r *http.Request, m *registry.Method, base string) bool {
 	if m == nil {
 		return false
 	}
 	switch r.Method {
 	case http.MethodPost:
-		return base == typeProto || base == typeJSON
+		// Any POST to a method path that no other protocol claims is
+		// answered here, so that a client with the wrong media type
+		// learns which ones are served (415) rather than getting a 404.
+		return !strings.HasPrefix(base, "application/grpc")
 	case http.MethodGet:
 		return strings.Contains(r.URL.RawQuery, "encoding=")
 	}
@@ -188,9 +198,10 @@ func (c *call) negotiate(base, params string) bool {
 	case r.Method == http.MethodPost:
 	case r.Method == http.MethodGet && allow != http.MethodPost && !c.stream:
 	default:
+		// As connect-go answers: the status and Allow, no error body (a
+		// client words the error from the status).
 		c.w.Header().Set("Allow", allow)
-		c.stream = false
-		c.writeUnaryError(nil, status.Newf(codes.Unimplemented, "HTTP method %s is not allowed for %s; allowed: %s", r.Method, r.URL.Path, allow), http.StatusMethodNotAllowed)
+		c.w.WriteHeader(http.StatusMethodNotAllowed)
 		return false
 	}
 	var ok bool
@@ -304,10 +315,22 @@ func (c *call) serve() {
 	clientStreams, serverStreams := m.ClientStreaming(), m.ServerStreaming()
 	if c.stream {
 		if r.ProtoMajor == 1 {
-			// HTTP/1.1 forbids reading the body once the response started
-			// unless asked: a stream's headers go out when the upstream
-			// sends its own, which may be before it asks for the request.
-			_ = c.rc.EnableFullDuplex()
+			if clientStreams {
+				// HTTP/1.1 forbids reading the body once the response
+				// started unless asked: a stream's headers go out when
+				// the upstream sends its own, which may be before it has
+				// read the requests. A full-duplex HTTP/1.1 exchange
+				// whose body is not read to its end breaks the next
+				// request on the connection (golang/go#68560), so the
+				// connection closes after the stream.
+				_ = c.rc.EnableFullDuplex()
+				c.closeConn = true
+			} else {
+				// A server stream has one request message: the response
+				// waits until it is read, and the connection stays
+				// reusable.
+				c.reqDone = make(chan struct{})
+			}
 		}
 		er := &envelopeReader{body: r.Body, max: c.h.cfg.maxRecv}
 		if c.gzipIn {
@@ -325,7 +348,7 @@ func (c *call) serve() {
 			return c.decode(payload)
 		}
 		if !clientStreams {
-			s.next = exactlyOne(s.next)
+			s.next = exactlyOne(s.next, c.requestRead)
 		}
 		sw := &streamWriter{c: c}
 		s.onHeader, s.onMessage = sw.header, sw.message
@@ -358,20 +381,40 @@ func (c *call) serve() {
 	c.writeUnary(s, resp)
 }
 
-// exactlyOne yields the one request message of a server stream, then
-// io.EOF; a body without one is the client's protocol error.
-func exactlyOne(next func() ([]byte, error)) func() ([]byte, error) {
-	done := false
+// exactlyOne yields the one request message of a server stream, once
+// the body has ended, then io.EOF. A body without a message or with more
+// than one is UNIMPLEMENTED, as gRPC and connect-go answer a cardinality
+// violation. done is called when the body has been read.
+func exactlyOne(next func() ([]byte, error), done func()) func() ([]byte, error) {
+	called := false
 	return func() ([]byte, error) {
-		if done {
+		if called {
 			return nil, io.EOF
 		}
-		done = true
+		called = true
+		defer done()
 		b, err := next()
 		if errors.Is(err, io.EOF) {
-			return nil, status.Error(codes.InvalidArgument, "protocol error: the stream has no request message")
+			return nil, status.Error(codes.Unimplemented, "protocol error: a server stream needs one request message, got none")
 		}
-		return b, err
+		if err != nil {
+			return nil, err
+		}
+		if _, err := next(); !errors.Is(err, io.EOF) {
+			if err == nil {
+				err = status.Error(codes.Unimplemented, "protocol error: a server stream takes one request message, got more")
+			}
+			return nil, err
+		}
+		return b, nil
+	}
+}
+
+// requestRead notes that a server stream's request has been read (or
+// failed): the response may start on HTTP/1.1.
+func (c *call) requestRead() {
+	if c.reqDone != nil {
+		c.reqDoneOnce.Do(func() { close(c.reqDone) })
 	}
 }
 
@@ -379,6 +422,7 @@ func exactlyOne(next func() ([]byte, error)) func() ([]byte, error) {
 // last bytes and returns: no end may touch the ResponseWriter later.
 func (c *call) handlerReturns(s *serverStream) {
 	s.stopReceiving(c.rc)
+	c.requestRead()
 	c.endMu.Lock()
 	c.returned = true
 	c.endMu.Unlock()
@@ -406,6 +450,7 @@ func (c *call) context() (context.Context, func(), error) {
 		release = cancel
 	}
 	ctx, c.cancel = context.WithCancelCause(ctx)
+	c.done = ctx.Done()
 	ctx = metadata.NewIncomingContext(ctx, md)
 	ctx = peer.NewContext(ctx, requestPeer(r))
 	ctx = protocol.NewContext(ctx, protocol.Connect)

@@ -85,6 +85,21 @@ func (c *call) setMetadata(h http.Header, s *serverStream) {
 	setHeaders(h, "Trailer-", s.trailers())
 }
 
+// requestIsRead reports whether a response may start: always, but on an
+// HTTP/1.1 server stream only once its request was read (net/http closes
+// an HTTP/1.1 request body once the response starts).
+func (c *call) requestIsRead() bool {
+	if c.reqDone == nil {
+		return true
+	}
+	select {
+	case <-c.reqDone:
+		return true
+	default:
+		return false
+	}
+}
+
 // streamWriter writes a streaming call's response: headers when the
 // upstream sends its own (so a client learns early that the stream is
 // open), each message as one envelope, flushed before the proxy reads the
@@ -109,6 +124,9 @@ func (sw *streamWriter) header(md metadata.MD) {
 		return
 	}
 	setHeaders(sw.c.w.Header(), "", md)
+	if !sw.c.requestIsRead() {
+		return // the first message or the end sends them
+	}
 	sw.start()
 	_ = sw.c.rc.Flush()
 }
@@ -119,6 +137,9 @@ func (sw *streamWriter) start() {
 	h := c.w.Header()
 	h.Set("Content-Type", c.contentType())
 	h.Set(headerStreamAccept, "gzip")
+	if c.closeConn {
+		h.Set("Connection", "close")
+	}
 	if c.gzipOK {
 		sw.gzip = true
 		h.Set(headerStreamEnc, "gzip")
@@ -133,6 +154,13 @@ func (sw *streamWriter) message(wire []byte) error {
 	payload, err := c.encode(wire)
 	if err != nil {
 		return err
+	}
+	if c.reqDone != nil {
+		select {
+		case <-c.reqDone:
+		case <-c.done:
+			return status.Error(codes.Canceled, "the call ended before its request was read")
+		}
 	}
 	sw.mu.Lock()
 	defer sw.mu.Unlock()

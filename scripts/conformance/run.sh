@@ -29,7 +29,7 @@ source "${here}/version.sh"
 
 # The protocols the suite runs against sluice. CONNECT: add "connect" here
 # with connect.yaml.
-CONFIGS=(grpc)
+CONFIGS=(grpc connect)
 
 BIN="${CONFORMANCE_BIN:-${root}/.bin}"
 mkdir -p "${BIN}"
