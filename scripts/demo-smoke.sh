@@ -48,6 +48,10 @@ check call-with-protoset contains moby-dick "$BIN/grpcurl" -plaintext -protoset 
 	-d '{"name":"shelves/classics/books/moby-dick"}' 127.0.0.1:8080 sluice.demo.library.v1.LibraryService/GetBook
 check call-by-reflection contains '"books"' "$BIN/grpcurl" -plaintext -d '{"parent":"shelves/classics"}' \
 	127.0.0.1:8080 sluice.demo.library.v1.LibraryService/ListBooks
+check connect-post contains '"displayName":"Science fiction"' curl -sf -H 'Content-Type: application/json' \
+	-d '{"name":"shelves/scifi"}' http://127.0.0.1:8080/sluice.demo.library.v1.LibraryService/GetShelf
+check connect-get contains moby-dick curl -sf \
+	'http://127.0.0.1:8080/sluice.demo.library.v1.LibraryService/GetBook?connect=v1&encoding=json&message=%7B%22name%22%3A%22shelves%2Fclassics%2Fbooks%2Fmoby-dick%22%7D'
 check gateway-health contains SERVING "$BIN/grpcurl" -plaintext 127.0.0.1:8080 grpc.health.v1.Health/Check
 check tour-printed grep -q "grpcurl -plaintext" "$log.out"
 

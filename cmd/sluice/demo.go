@@ -161,6 +161,7 @@ Try it:
   curl -s http://%[1]s/v1/shelves/classics/books/moby-dick
   curl -s 'http://%[1]s/v1/shelves/classics/books?pageSize=1'
   curl -sN http://%[1]s/v1/shelves/classics/books:export
+  curl -s http://%[1]s/sluice.demo.library.v1.LibraryService/GetShelf -H 'Content-Type: application/json' -d '{"name":"shelves/scifi"}'
   TOKEN=$(sluice token)     # a demo token with the library.write scope (demo key: not for production)
   curl -s -X POST http://%[1]s/v1/shelves -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{"shelf":{"displayName":"Poetry"}}'
   curl -s http://%[2]s/readyz

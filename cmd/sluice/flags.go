@@ -35,7 +35,7 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 
 func (in *inputs) register(fs *flag.FlagSet) {
 	fs.StringVar(&in.configFile, "config", "", "YAML configuration `file` (see docs/configuration.md)")
-	fs.StringVar(&in.listen, "listen", "", "`address` of the one port for gRPC, gRPC-Web and REST (default 127.0.0.1:8080)")
+	fs.StringVar(&in.listen, "listen", "", "`address` of the one port for gRPC, gRPC-Web, Connect and REST (default 127.0.0.1:8080)")
 	fs.StringVar(&in.admin, "admin", "", "`address` of the admin server (/healthz, /readyz); \"off\" disables it (default 127.0.0.1:9090)")
 	fs.Var(&in.descriptorSets, "descriptor-set", "descriptor set `file` (buf build -o); repeatable; replaces the file's descriptor_sets")
 	fs.Var(&in.upstreams, "upstream", "`PATTERN=TARGET` route, e.g. 'library.v1.*=127.0.0.1:50051'; repeatable; replaces the file's upstreams")

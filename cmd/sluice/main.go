@@ -30,7 +30,7 @@ func main() {
 const usage = `sluice: a gRPC-first API gateway
 
 usage:
-  sluice serve [flags]          run the gateway (no flags: the embedded demo)
+  sluice serve [flags]          run the gateway: gRPC, Connect and REST/JSON on one port (no flags: the embedded demo)
   sluice validate [flags]       check the configuration; print every problem
   sluice routes [flags]         print the REST route table of the contracts
   sluice openapi [flags]        print the OpenAPI 3.1 document of the contracts
