@@ -116,8 +116,9 @@ func parseGHZ(b []byte) (result, error) {
 }
 
 // h2load runs one REST load against base (http://host:port) over HTTP/1.1
-// or cleartext HTTP/2 (prior knowledge).
-func (t tools) h2load(ctx context.Context, base string, h1 bool, w *workload, l load) (result, error) {
+// or cleartext HTTP/2 (prior knowledge), or, with connect, the workload's
+// Connect unary call over cleartext HTTP/2.
+func (t tools) h2load(ctx context.Context, base string, h1, connect bool, w *workload, l load) (result, error) {
 	logFile := filepath.Join(t.tmp, "h2load.log")
 	_ = os.Remove(logFile)
 	conc := l.concurrency
@@ -137,13 +138,19 @@ func (t tools) h2load(ctx context.Context, base string, h1 bool, w *workload, l 
 		// --rps is per client (connection).
 		args = append(args, "--rps", strconv.FormatFloat(l.rate/float64(conns), 'f', 2, 64))
 	}
-	if w.restMethod != "GET" {
-		args = append(args, "-H", ":method: "+w.restMethod)
+	switch {
+	case connect:
+		args = append(args, "-H", ":method: POST", "-H", "content-type: application/proto",
+			"-H", "connect-protocol-version: 1", "-d", w.connectBodyFile, base+w.connectPath)
+	default:
+		if w.restMethod != "GET" {
+			args = append(args, "-H", ":method: "+w.restMethod)
+		}
+		if w.restBodyFile != "" {
+			args = append(args, "-H", "content-type: application/json", "-d", w.restBodyFile)
+		}
+		args = append(args, base+w.restPath)
 	}
-	if w.restBodyFile != "" {
-		args = append(args, "-H", "content-type: application/json", "-d", w.restBodyFile)
-	}
-	args = append(args, base+w.restPath)
 	out, err := runTool(ctx, l.duration+90*time.Second, args)
 	if err != nil {
 		return result{}, err

@@ -101,6 +101,7 @@ const (
 	protoGRPC protocol = iota
 	protoH1
 	protoH2C
+	protoConnect // the Connect protocol, proto codec, over h2c
 )
 
 // system is what a cell measures: a server process reached over one
@@ -116,6 +117,7 @@ type system struct {
 var systems = []system{
 	{"direct", "upstream", protoGRPC},
 	{"sluice-grpc", "sluice", protoGRPC},
+	{"sluice-connect-h2c", "sluice", protoConnect},
 	{"grpc-proxy", "grpcproxy", protoGRPC},
 	{"tcp-relay", "tcprelay", protoGRPC},
 	{"sluice-rest-h1", "sluice", protoH1},

@@ -93,7 +93,7 @@ func runProfile(ctx context.Context, o options) error {
 		if step.grpc {
 			r, err = t.ghz(ctx, addr, w, l)
 		} else {
-			r, err = t.h2load(ctx, "http://"+addr, true, w, l)
+			r, err = t.h2load(ctx, "http://"+addr, true, false, w, l)
 		}
 		if err != nil {
 			return err

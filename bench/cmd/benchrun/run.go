@@ -171,7 +171,7 @@ func (b *bench) drive(ctx context.Context, sys system, w *workload, l load) (res
 	case protoGRPC:
 		return b.tools.ghz(ctx, b.servers[sys.server].addr, w, l)
 	default:
-		return b.tools.h2load(ctx, b.bases[sys.server], sys.proto == protoH1, w, l)
+		return b.tools.h2load(ctx, b.bases[sys.server], sys.proto == protoH1, sys.proto == protoConnect, w, l)
 	}
 }
 

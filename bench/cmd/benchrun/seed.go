@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	libraryv1 "github.com/sluice-dev/sluice/gen/go/sluice/demo/library/v1"
 )
@@ -40,6 +41,10 @@ type workload struct {
 
 	restMethod, restPath, restBodyFile string
 
+	// connectPath and connectBodyFile are the Connect unary form: a POST
+	// of the proto-encoded request (application/proto).
+	connectPath, connectBodyFile string
+
 	// before runs ahead of every measurement (the POST workload empties
 	// its shelf so the upstream does not grow across the run).
 	before func(context.Context) error
@@ -51,8 +56,11 @@ func (w *workload) runs(m mode) bool {
 }
 
 func (w *workload) has(p protocol) bool {
-	if p == protoGRPC {
+	switch p {
+	case protoGRPC:
 		return w.grpcCall != ""
+	case protoConnect:
+		return w.connectPath != ""
 	}
 	return w.restPath != ""
 }
@@ -173,12 +181,21 @@ func workloads(dir string, s *seeder) ([]*workload, error) {
 		}
 		paths[name] = p
 	}
+	getProto, err := proto.Marshal(&libraryv1.GetBookRequest{Name: "shelves/scifi/books/dune"})
+	if err != nil {
+		return nil, err
+	}
+	paths["get.binpb"] = filepath.Join(dir, "get.binpb")
+	if err := os.WriteFile(paths["get.binpb"], getProto, 0o644); err != nil {
+		return nil, err
+	}
 	const svc = "sluice.demo.library.v1.LibraryService."
 	return []*workload{
 		{
 			name: "unary-small", title: "GetBook, ~300 B response", unit: "req",
 			grpcCall: svc + "GetBook", grpcDataFile: paths["get.json"],
 			restMethod: "GET", restPath: "/v1/shelves/scifi/books/dune",
+			connectPath: "/sluice.demo.library.v1.LibraryService/GetBook", connectBodyFile: paths["get.binpb"],
 		},
 		{
 			name: "unary-64k", title: "UpdateBook with a 64 KiB cover_image, each way", unit: "req",
