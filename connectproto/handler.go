@@ -46,6 +46,9 @@ type Handler struct {
 	// json holds the JSON codecs of the snapshot the last JSON call used;
 	// a reload starts afresh and the old plans go with the old snapshot.
 	json atomic.Pointer[jsonCodecs]
+
+	// dropped holds the header names whose dropped values were reported.
+	dropped sync.Map
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -434,7 +437,7 @@ func (c *call) handlerReturns(s *serverStream) {
 // the call on the wire when a policy ends it.
 func (c *call) context() (context.Context, func(), error) {
 	r := c.r
-	md, err := incomingMetadata(r.Header)
+	md, err := incomingMetadata(r.Header, c.h.reportDropped)
 	if err != nil {
 		return nil, nil, status.Errorf(codes.InvalidArgument, "binary header: %v", err)
 	}
@@ -457,6 +460,15 @@ func (c *call) context() (context.Context, func(), error) {
 	ctx = protocol.WithEnd(ctx, c.end)
 	stopTimeout := release
 	return ctx, func() { c.cancel(nil); stopTimeout() }, nil
+}
+
+// reportDropped logs, once per key, a request header whose value gRPC
+// metadata cannot carry (not printable ASCII), so an operator learns why
+// the upstream never sees it.
+func (h *Handler) reportDropped(key string) {
+	if _, seen := h.dropped.LoadOrStore(key, true); !seen {
+		h.cfg.logger.Warn("connect: request header dropped: its value is not printable ASCII, which gRPC metadata requires (use a -bin header for binary data)", "header", key)
+	}
 }
 
 // end ends the call on the client's wire (see protocol.WithEnd): reads

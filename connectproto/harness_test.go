@@ -35,6 +35,15 @@ const svc = "sluice.test.connect.v1.Echo"
 // ServerStream, ClientStream and Bidi.
 func testSnapshot(t testing.TB) *registry.Snapshot {
 	t.Helper()
+	snap, err := echoContract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return snap
+}
+
+// echoContract builds the snapshot testSnapshot returns.
+func echoContract() (*registry.Snapshot, error) {
 	sv := ".google.protobuf.StringValue"
 	method := func(name string, client, server bool, safe bool) *descriptorpb.MethodDescriptorProto {
 		m := &descriptorpb.MethodDescriptorProto{
@@ -67,13 +76,9 @@ func testSnapshot(t testing.TB) *registry.Snapshot {
 	}}
 	b, err := proto.Marshal(set)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	snap, err := registry.Build(registry.DescriptorSet("echo.binpb", b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return snap
+	return registry.Build(registry.DescriptorSet("echo.binpb", b))
 }
 
 // harness is a gateway serving Connect in front of an Echo upstream.

@@ -46,8 +46,9 @@ func responseKey(key string) bool { return metadataKey(key) }
 
 // incomingMetadata builds the call's metadata from h. Values of "-bin"
 // keys are base64 (padded or not), as in gRPC; other values must be
-// printable ASCII, what gRPC carries, and others are dropped.
-func incomingMetadata(h http.Header) (metadata.MD, error) {
+// printable ASCII, what gRPC carries, and others are dropped, their key
+// handed to dropped.
+func incomingMetadata(h http.Header, dropped func(key string)) (metadata.MD, error) {
 	md := make(metadata.MD, len(h))
 	for name, vals := range h {
 		key := strings.ToLower(name)
@@ -63,6 +64,7 @@ func incomingMetadata(h http.Header) (metadata.MD, error) {
 				}
 				v = string(b)
 			} else if !printable(v) {
+				dropped(key)
 				continue
 			}
 			md[key] = append(md[key], v)

@@ -55,8 +55,8 @@ func WithCompressMinBytes(n int) Option {
 	})
 }
 
-// WithLogger sets where the handler reports what it drops (default:
-// nowhere).
+// WithLogger sets where the handler reports request headers it drops,
+// once per name (default: nowhere).
 func WithLogger(l *slog.Logger) Option {
 	return optionFunc(func(c *config) {
 		if l != nil {
