@@ -117,6 +117,16 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	}
 }
 
+// movedKey says where a key that has a new place went: a file written
+// for an older sluice gets an error that says so rather than "unknown".
+func movedKey(path string) (string, bool) {
+	switch path {
+	case "rest.cors":
+		return `the top-level "cors" block (one policy for REST, gRPC-Web and Connect)`, true
+	}
+	return "", false
+}
+
 func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind != yaml.MappingNode {
 		d.fail(n, path, "must be a mapping, got %s", describe(n))
@@ -146,6 +156,10 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		seen[key.Value] = key
 		f, ok := fields.byName(key.Value)
 		if !ok {
+			if to, moved := movedKey(sub); moved {
+				d.fail(key, sub, "moved to %s", to)
+				continue
+			}
 			d.fail(key, sub, "unknown key%s", fields.suggest(key.Value))
 			continue
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sluice-dev/sluice/interceptors/authn"
 	"github.com/sluice-dev/sluice/interceptors/authz"
+	"github.com/sluice-dev/sluice/interceptors/deadline"
 	"github.com/sluice-dev/sluice/interceptors/identity"
 )
 
@@ -324,14 +325,7 @@ func (a *Authz) validate(errs *Errors, path string, authn *Authn) {
 		if !checkEnum(errs, rpath+".access", r.Access) {
 			continue
 		}
-		if r.Access != AccessAuthenticated {
-			if len(r.Scopes) > 0 {
-				errs.add(rpath+".scopes", fmt.Sprintf("only applies with access: authenticated, not %s", r.Access))
-			}
-			if len(r.Claims) > 0 {
-				errs.add(rpath+".claims", fmt.Sprintf("only applies with access: authenticated, not %s", r.Access))
-			}
-		}
+		addProblems(errs, rpath, authz.Rule{Access: authz.Access(r.Access), Scopes: r.Scopes, Claims: r.Claims}.Validate())
 		if r.Access == AccessAuthenticated && len(configured) == 0 {
 			errs.add(rpath+".access", "authenticated needs at least one provider configured under policy.authn")
 		}
@@ -436,19 +430,8 @@ func (d *Deadline) validate(errs *Errors, path string) {
 	}
 }
 
+// checkDeadlineValues reports what deadline.Limits.Validate, the one
+// check of these values, finds.
 func checkDeadlineValues(errs *Errors, path string, def, maxD, offset Duration) {
-	checkDuration(errs, path+".default", def, 0)
-	checkDuration(errs, path+".max", maxD, 0)
-	checkDuration(errs, path+".offset", offset, 0)
-	if def > 0 && maxD > 0 && def > maxD {
-		errs.add(path+".default", fmt.Sprintf("must not exceed max (%s), got %s", maxD, def))
-	}
-	if offset > 0 {
-		if def > 0 && offset >= def {
-			errs.add(path+".offset", fmt.Sprintf("must be shorter than default (%s), got %s", def, offset))
-		}
-		if maxD > 0 && offset >= maxD {
-			errs.add(path+".offset", fmt.Sprintf("must be shorter than max (%s), got %s", maxD, offset))
-		}
-	}
+	addProblems(errs, path, deadline.Limits{Default: time.Duration(def), Max: time.Duration(maxD), Offset: time.Duration(offset)}.Validate())
 }

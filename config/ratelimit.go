@@ -115,15 +115,7 @@ func (r *RateLimits) validate(errs *Errors, path string) {
 		if err := validRateLimitKey(l.Key); err != nil {
 			errs.add(lpath+".key", err.Error())
 		}
-		if l.Rate < 1 {
-			errs.add(lpath+".rate", fmt.Sprintf("must be at least 1, got %d", l.Rate))
-		}
-		if l.Period != 0 {
-			checkDuration(errs, lpath+".period", l.Period, time.Millisecond)
-		}
-		if l.Burst < 0 {
-			errs.add(lpath+".burst", fmt.Sprintf("must not be negative, got %d", l.Burst))
-		}
+		addProblems(errs, lpath, ratelimit.Limit{Rate: l.Rate, Period: time.Duration(l.Period), Burst: l.Burst}.Validate())
 		global = global || l.Global
 	}
 	for i, s := range r.TrustedProxies {

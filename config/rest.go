@@ -3,12 +3,9 @@ package config
 import (
 	"fmt"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/sluice-dev/sluice/internal/origin"
 )
 
 // REST configures REST/JSON transcoding by the contracts' google.api.http
@@ -31,17 +28,6 @@ type REST struct {
 	StreamFormat     string   `yaml:"stream_format" doc:"Format of server streams for clients whose {Accept} asks for none in particular: {envelope} (grpc-gateway's: newline-delimited objects whose {result} field holds a message) or {ndjson} (one message per line). Clients choose {text/event-stream} (Server-Sent Events) or {application/x-ndjson} by {Accept}."`
 	SSEHeartbeat     Duration `yaml:"sse_heartbeat" doc:"Send an SSE comment after this long without an event, so idle proxies keep the stream open; 0 sends none."`
 	OpenAPIServers   []string `yaml:"openapi_servers" doc:"Base URLs clients reach the REST API at ({https://api.example.com}, with a path when a proxy adds one), listed as the servers of the OpenAPI document. Empty lists the listen address, its host a variable when it is every interface."`
-	CORS             CORS     `yaml:"cors" doc:"Cross-origin requests from browsers. Off while {allowed_origins} is empty; preflights are answered by the gateway and never reach an upstream."`
-}
-
-// CORS configures cross-origin resource sharing for REST.
-type CORS struct {
-	AllowedOrigins   []string `yaml:"allowed_origins" doc:"Origins allowed: {*} for any; an origin as browsers send it, {SCHEME://HOST[:PORT]} ({https://app.example.com}); or a subdomain wildcard, {*.} as the whole leftmost label ({https://*.example.com} allows {https://a.example.com} and {https://a.b.example.com}, not {https://example.com} nor {https://example.com.evil.com}; the domain needs at least two labels). Scheme and host are case-insensitive, and a default port ({:443}, {:80}) may be written or not. Entries that could never match are refused: a path or trailing {/}, a query, user information, a misplaced {*}, a non-ASCII host (write the punycode form browsers send), and {null} (sandboxed frames, file: pages and redirects send it, so anyone could)."`
-	AllowedMethods   []string `yaml:"allowed_methods" doc:"Methods a preflight allows; empty means GET, POST, PUT, PATCH and DELETE."`
-	AllowedHeaders   []string `yaml:"allowed_headers" doc:"Request headers a preflight allows; empty means Authorization, Content-Type, X-Request-Id, Grpc-Timeout, traceparent and tracestate."`
-	ExposedHeaders   []string `yaml:"exposed_headers" doc:"Response headers that scripts may read."`
-	AllowCredentials bool     `yaml:"allow_credentials" doc:"Let browsers send cookies and HTTP authentication. Not allowed with the {*} origin."`
-	MaxAge           Duration `yaml:"max_age" doc:"How long browsers may cache a preflight answer; 0 sends no {Access-Control-Max-Age}."`
 }
 
 // DefaultREST returns REST's defaults.
@@ -86,18 +72,6 @@ func (r *REST) validate(errs *Errors, path string) {
 		if err := validServerURL(u); err != nil {
 			errs.add(path+".openapi_servers["+strconv.Itoa(i)+"]", err.Error())
 		}
-	}
-	c := &r.CORS
-	for i, o := range c.AllowedOrigins {
-		if _, err := origin.Parse(o); err != nil {
-			errs.add(path+".cors.allowed_origins["+strconv.Itoa(i)+"]", err.Error())
-		}
-	}
-	if c.AllowCredentials && slices.Contains(c.AllowedOrigins, "*") {
-		errs.add(path+".cors.allow_credentials", `cannot be true with the "*" origin`)
-	}
-	if c.MaxAge < 0 {
-		errs.add(path+".cors.max_age", "must not be negative")
 	}
 }
 

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -9,6 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluice-dev/sluice/interceptors/authz"
+	"github.com/sluice-dev/sluice/interceptors/deadline"
+	"github.com/sluice-dev/sluice/interceptors/ratelimit"
 	"github.com/sluice-dev/sluice/transcoding/httprule"
 )
 
@@ -45,11 +49,13 @@ func (c *Config) validate() Errors {
 	}
 	c.validateUpstreams(&errs)
 	c.REST.validate(&errs, "rest")
+	c.CORS.validate(&errs, "cors")
 	c.Contracts.validate(&errs, "contracts")
 	c.Server.validate(&errs, "server")
 	c.Limits.validate(&errs, "limits", &c.Server)
 	c.Policy.validate(&errs, "policy", &c.TLS)
 	c.RateLimits.validate(&errs, "rate_limits")
+	c.Tracing.validate(&errs, "tracing")
 	checkEnum(&errs, "log.level", c.Log.Level)
 	checkEnum(&errs, "log.format", c.Log.Format)
 	return errs
@@ -287,4 +293,35 @@ func unwrapPathError(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// addProblems adds the problems an owning package's Validate reported in
+// err (its *FieldError values, joined) under path, so that a value is
+// judged by one check, worded once, whether it comes from this file or a
+// direct caller of the package. Other errors are reported at path itself.
+func addProblems(errs *Errors, path string, err error) {
+	if err == nil {
+		return
+	}
+	list := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		list = j.Unwrap()
+	}
+	for _, e := range list {
+		var (
+			de *deadline.FieldError
+			re *ratelimit.FieldError
+			ae *authz.FieldError
+		)
+		switch {
+		case errors.As(e, &de):
+			errs.add(path+"."+de.Field, de.Problem)
+		case errors.As(e, &re):
+			errs.add(path+"."+re.Field, re.Problem)
+		case errors.As(e, &ae):
+			errs.add(path+"."+ae.Field, ae.Problem)
+		default:
+			errs.add(path, e.Error())
+		}
+	}
 }

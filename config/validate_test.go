@@ -46,6 +46,14 @@ func TestValidate(t *testing.T) {
 		{"wildcard admin overlaps", func(c *config.Config) { c.Listen, c.Admin = "127.0.0.1:80", "[::]:80" }, []string{"admin"}},
 		{"different hosts", func(c *config.Config) { c.Listen, c.Admin = "127.0.0.1:80", "10.0.0.1:80" }, nil},
 		{"bad admin", func(c *config.Config) { c.Admin = "9090" }, []string{"admin"}},
+		{"tracing on", func(c *config.Config) { c.Tracing.Enabled = true }, nil},
+		{"tracing over http", func(c *config.Config) {
+			c.Tracing.Enabled, c.Tracing.Exporter, c.Tracing.Endpoint = true, config.OTLPHTTP, "collector:4318"
+		}, nil},
+		{"tracing off ignores its endpoint", func(c *config.Config) { c.Tracing.Endpoint = "" }, nil},
+		{"bad tracing", func(c *config.Config) {
+			c.Tracing = config.Tracing{Enabled: true, Exporter: "zipkin", Endpoint: "collector", SampleRatio: 1.5}
+		}, []string{"tracing.exporter", "tracing.sample_ratio", "tracing.endpoint", "tracing.service_name"}},
 		{"tls pair", func(c *config.Config) { c.TLS.CertFile, c.TLS.KeyFile = pem, pem }, nil},
 		{"tls key without cert", func(c *config.Config) { c.TLS.KeyFile = pem }, []string{"tls.cert_file"}},
 		{"mutual tls", func(c *config.Config) {

@@ -16,10 +16,11 @@
 // can import it next to connectrpc.com/connect without renaming either.
 //
 // Which requests are Connect: a Content-Type of application/connect+*,
-// any request carrying Connect-Protocol-Version, and a POST (of any media
-// type but gRPC's; unsupported ones get 415), or a GET with an encoding
-// query parameter, to a path that names a method of the contracts
-// ("/pkg.Service/Method"). Everything else goes to the next handler (REST).
+// any request carrying Connect-Protocol-Version, and a POST of
+// application/proto or application/json, or a GET with an encoding query
+// parameter, to a path that names a method of the contracts
+// ("/pkg.Service/Method"). Everything else goes to the next handler (REST;
+// sluice serve answers 415 to a POST on a method path that nothing claims).
 // Connect-Protocol-Version is checked when present (it must be 1) but not
 // required, as connect-go's own handlers do by default: curl and plain
 // fetch calls work without it.

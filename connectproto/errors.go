@@ -9,6 +9,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/sluice-dev/sluice/httpstatus"
 )
 
 // codeNames are the Connect protocol's names of the status codes.
@@ -41,34 +43,10 @@ func codeName(c codes.Code) string {
 }
 
 // httpStatus is the HTTP status of a unary Connect error with code c.
-// Connect has its own table, not gRPC-HTTP's (google.rpc.Code's): an
-// unimplemented method is 501 here, a cancelled call 499, and failed
-// preconditions are 400, not 412.
-func httpStatus(c codes.Code) int {
-	switch c {
-	case codes.Canceled:
-		return 499
-	case codes.InvalidArgument, codes.FailedPrecondition, codes.OutOfRange:
-		return http.StatusBadRequest
-	case codes.DeadlineExceeded:
-		return http.StatusGatewayTimeout
-	case codes.NotFound:
-		return http.StatusNotFound
-	case codes.AlreadyExists, codes.Aborted:
-		return http.StatusConflict
-	case codes.PermissionDenied:
-		return http.StatusForbidden
-	case codes.ResourceExhausted:
-		return http.StatusTooManyRequests
-	case codes.Unimplemented:
-		return http.StatusNotImplemented
-	case codes.Unavailable:
-		return http.StatusServiceUnavailable
-	case codes.Unauthenticated:
-		return http.StatusUnauthorized
-	}
-	return http.StatusInternalServerError
-}
+// Connect's table (connectrpc.com/docs/protocol, "Error Codes") is the one
+// google.rpc.Code documents, which httpstatus holds for every protocol;
+// TestConnectStatusTable pins the two together.
+func httpStatus(c codes.Code) int { return httpstatus.FromCode(c) }
 
 // wireError is Connect's JSON error object.
 type wireError struct {

@@ -155,18 +155,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // unaryCandidate reports whether a request without Connect's headers is a
-// Connect unary call all the same: a POST (of any media type but gRPC's)
-// or a GET with an encoding parameter, to a method of the contracts.
+// Connect unary call all the same: a POST of a Connect media type, or a
+// GET with an encoding parameter, to a method of the contracts.
 func (h *Handler) unaryCandidate(r *http.Request, m *registry.Method, base string) bool {
 	if m == nil {
 		return false
 	}
 	switch r.Method {
 	case http.MethodPost:
-		// Any POST to a method path that no other protocol claims is
-		// answered here, so that a client with the wrong media type
-		// learns which ones are served (415) rather than getting a 404.
-		return !strings.HasPrefix(base, "application/grpc")
+		// Other media types pass on: a REST route may serve the path, and
+		// the gateway answers 415 when none does.
+		return base == typeProto || base == typeJSON
 	case http.MethodGet:
 		return strings.Contains(r.URL.RawQuery, "encoding=")
 	}

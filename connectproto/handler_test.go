@@ -188,8 +188,8 @@ func TestUnary(t *testing.T) {
 			req.Header.Set("Connect-Protocol-Version", "1")
 			return req
 		}, status: 405},
-		{name: "POST of another media type to a method", req: func() *http.Request {
-			return post(t, unary, "text/plain", strings.NewReader(`x`), nil)
+		{name: "POST of another media type with Connect's header", req: func() *http.Request {
+			return post(t, unary, "text/plain", strings.NewReader(`x`), map[string]string{"Connect-Protocol-Version": "1"})
 		}, status: 415},
 	}
 	for _, tc := range cases {
@@ -241,6 +241,7 @@ func TestUnary(t *testing.T) {
 		for _, req := range []*http.Request{
 			post(t, h.url+"/v1/things", "application/json", strings.NewReader(`{}`), nil),
 			post(t, unary, "application/grpc-web+proto", strings.NewReader(`x`), nil),
+			post(t, unary, "text/plain", strings.NewReader(`x`), nil),
 		} {
 			status, hdr, _ := do(t, h.h1, req)
 			if status != http.StatusTeapot || hdr.Get(nextHeader) != "1" {

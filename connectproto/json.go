@@ -12,9 +12,8 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/dynamicpb"
 
+	"github.com/sluice-dev/sluice/jsoncodec"
 	"github.com/sluice-dev/sluice/registry"
-	"github.com/sluice-dev/sluice/transcoding/jsonwire"
-	"github.com/sluice-dev/sluice/transcoding/wirejson"
 )
 
 // This file is the package's one use of the fast JSON codecs (JSON
@@ -25,8 +24,8 @@ import (
 // are per message descriptor, and descriptors belong to one snapshot.
 type jsonCodecs struct {
 	snap     *registry.Snapshot
-	enc      *wirejson.Encoder
-	dec      *jsonwire.Decoder
+	enc      *jsoncodec.Encoder
+	dec      *jsoncodec.Decoder
 	discard  bool
 	resolver resolver
 }
@@ -44,8 +43,8 @@ func newJSONCodecs(snap *registry.Snapshot, discard bool) *jsonCodecs {
 	}
 	return &jsonCodecs{
 		snap:     snap,
-		enc:      wirejson.NewEncoder(wirejson.Options{}),
-		dec:      jsonwire.NewDecoder(jsonwire.Options{DiscardUnknown: discard}),
+		enc:      jsoncodec.NewEncoder(jsoncodec.MarshalOptions{}),
+		dec:      jsoncodec.NewDecoder(jsoncodec.UnmarshalOptions{DiscardUnknown: discard}),
 		discard:  discard,
 		resolver: r,
 	}
@@ -87,7 +86,7 @@ func (j *jsonCodecs) encode(dst, wire []byte, md protoreflect.MessageDescriptor)
 	if err == nil {
 		return out, nil
 	}
-	if !errors.Is(err, wirejson.ErrFallback) {
+	if !errors.Is(err, jsoncodec.ErrFallback) {
 		return nil, status.Errorf(codes.Internal, "the upstream sent a malformed %s: %v", md.FullName(), err)
 	}
 	m := j.newMessage(md)

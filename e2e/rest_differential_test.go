@@ -411,7 +411,11 @@ func checkDiff(t *testing.T, d *expectDiff, got response) {
 	if !ok || len(vals) != 1 {
 		t.Fatalf("sluice error body is not one JSON value: %s", clip(got.body))
 	}
-	st, ok := asStatus(vals[0])
+	v := vals[0]
+	if m, ok := v.(map[string]any); ok && len(m) == 1 && m["error"] != nil {
+		v = m["error"] // a stream's error line: {"error": status}
+	}
+	st, ok := asStatus(v)
 	if !ok {
 		t.Fatalf("sluice error body is not a google.rpc.Status: %s", clip(got.body))
 	}

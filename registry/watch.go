@@ -28,6 +28,7 @@ type watchConfig struct {
 	files    []string
 	onChange func(*Snapshot)
 	check    func(*Snapshot) error
+	reloaded func(error)
 	logger   *slog.Logger
 }
 
@@ -63,6 +64,13 @@ func WithCheck(check func(*Snapshot) error) WatchOption {
 // called from the watcher's goroutine, one call at a time, in order.
 func WithOnChange(fn func(*Snapshot)) WatchOption {
 	return watchOptionFunc(func(c *watchConfig) { c.onChange = fn })
+}
+
+// WithReloaded calls fn after every reload the watcher runs, with the
+// reason it was refused or nil when it succeeded (changed or not), for
+// metrics. fn is called from the watcher's goroutine.
+func WithReloaded(fn func(error)) WatchOption {
+	return watchOptionFunc(func(c *watchConfig) { c.reloaded = fn })
 }
 
 // WithWatchLogger logs reloads and refused reloads; the default discards.
@@ -175,7 +183,11 @@ func (w *Watcher) pollFiles() string {
 
 // reload reloads the registry; a refused reload keeps the old snapshot.
 func (w *Watcher) reload(why string) {
-	if err := w.reg.ReloadChecked(w.cfg.check); err != nil {
+	err := w.reg.ReloadChecked(w.cfg.check)
+	if w.cfg.reloaded != nil {
+		w.cfg.reloaded(err)
+	}
+	if err != nil {
 		w.cfg.logger.Error("contracts reload refused; the previous contracts stay in use", "reason", why, "error", err)
 		return
 	}

@@ -9,16 +9,41 @@ import (
 // and, when it is not, why.
 type ReadinessCheck func() (ready bool, reason string)
 
+// AdminOption configures NewAdminHandler.
+type AdminOption interface{ applyAdmin(*adminConfig) }
+
+type adminOptionFunc func(*adminConfig)
+
+func (f adminOptionFunc) applyAdmin(c *adminConfig) { f(c) }
+
+type adminConfig struct {
+	metrics http.Handler
+}
+
+// WithMetricsHandler serves h (Prometheus' exposition, see
+// telemetry/metrics) at GET /metrics.
+func WithMetricsHandler(h http.Handler) AdminOption {
+	return adminOptionFunc(func(c *adminConfig) { c.metrics = h })
+}
+
 // NewAdminHandler serves the admin endpoints:
 //
 //	/healthz  200 while the process is up (liveness)
 //	/readyz   200 when every check passes, 503 otherwise, with a JSON body
 //	          naming each check and its state (readiness)
+//	/metrics  the Prometheus metrics, with WithMetricsHandler
 //
 // checks is keyed by name ("contracts", "upstreams"); it is read, never
 // changed.
-func NewAdminHandler(checks map[string]ReadinessCheck) http.Handler {
+func NewAdminHandler(checks map[string]ReadinessCheck, opts ...AdminOption) http.Handler {
+	var cfg adminConfig
+	for _, o := range opts {
+		o.applyAdmin(&cfg)
+	}
 	mux := http.NewServeMux()
+	if cfg.metrics != nil {
+		mux.Handle("GET /metrics", cfg.metrics)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))

@@ -22,9 +22,9 @@ import (
 	"google.golang.org/grpc/tap"
 
 	"github.com/sluice-dev/sluice/frame"
+	"github.com/sluice-dev/sluice/httpstatus"
 	"github.com/sluice-dev/sluice/protocol"
 	"github.com/sluice-dev/sluice/server/frontdoor"
-	"github.com/sluice-dev/sluice/transcoding"
 )
 
 // Limits are the server-side protections every connection gets. Zero
@@ -144,7 +144,7 @@ type Gateway struct {
 	grpc   *grpc.Server
 	health *health.Server
 	http   *http.Server
-	errs   *transcoding.ErrorWriter
+	errs   httpstatus.Writer // the zero Writer: details resolved through the linked types
 
 	mu   sync.Mutex
 	door *frontdoor.Door
@@ -189,7 +189,7 @@ func NewGateway(d *Dispatcher, opts ...Option) (*Gateway, error) {
 		return nil, fmt.Errorf("gateway: sniff timeout must be positive, got %v", cfg.sniffTimeout)
 	}
 
-	g := &Gateway{cfg: cfg, health: health.NewServer(), errs: transcoding.NewErrorWriter(nil)}
+	g := &Gateway{cfg: cfg, health: health.NewServer()}
 	g.httpCalls, g.cutHTTP = context.WithCancelCause(context.Background())
 	sopts := []grpc.ServerOption{
 		grpc.ForceServerCodecV2(frame.Codec()),

@@ -15,6 +15,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/sluice-dev/sluice/httpstatus"
 )
 
 // readBody reads the whole request body, appending it to buf (sized up
@@ -152,7 +154,7 @@ func httpStatusOf(err error) (*status.Status, int) {
 	if errors.As(err, &hs) {
 		return st, hs.httpStatus
 	}
-	return st, HTTPStatus(st.Code())
+	return st, httpstatus.FromCode(st.Code())
 }
 
 // isBlank reports whether b holds only JSON whitespace: an empty body,
@@ -285,8 +287,11 @@ func setHTTPBody(m protoreflect.Message, contentType string, data []byte) {
 
 // fillUpdateMask implements the PATCH convention of grpc-gateway: an empty
 // update_mask is filled with the paths of the fields the JSON body set.
+// The mask is then always present, empty when the body sets no field or
+// there is no body (grpc-gateway sends an empty mask for no body too), so
+// an upstream sees the same request for both.
 func fillUpdateMask(m protoreflect.Message, b *binding, body []byte) error {
-	if b.updateMask == nil || isBlank(body) {
+	if b.updateMask == nil {
 		return nil
 	}
 	mask := m.Get(b.updateMask).Message()
@@ -294,19 +299,19 @@ func fillUpdateMask(m protoreflect.Message, b *binding, body []byte) error {
 	if paths == nil || mask.Get(paths).List().Len() > 0 {
 		return nil
 	}
-	fm, err := runtime.FieldMaskFromRequestBody(bytes.NewReader(body), bodyParent(m, b).Get(b.bodyField).Message().Interface())
-	if err != nil {
-		return status.Error(codes.InvalidArgument, err.Error())
-	}
-	// A body with no fields ({}) yields one empty path from grpc-gateway's
-	// runtime; it names no field, so the mask stays empty.
-	fm.Paths = slices.DeleteFunc(fm.Paths, func(p string) bool { return p == "" })
-	if len(fm.Paths) == 0 {
-		return nil
-	}
 	v := m.NewField(b.updateMask)
-	if err := convertMessage(fm, v.Message()); err != nil {
-		return status.Error(codes.Internal, err.Error())
+	if !isBlank(body) {
+		fm, err := runtime.FieldMaskFromRequestBody(bytes.NewReader(body), bodyParent(m, b).Get(b.bodyField).Message().Interface())
+		if err != nil {
+			return status.Error(codes.InvalidArgument, err.Error())
+		}
+		// A body with no fields ({}) yields one empty path from
+		// grpc-gateway's runtime; it names no field, so the mask stays
+		// empty.
+		fm.Paths = slices.DeleteFunc(fm.Paths, func(p string) bool { return p == "" })
+		if err := convertMessage(fm, v.Message()); err != nil {
+			return status.Error(codes.Internal, err.Error())
+		}
 	}
 	m.Set(b.updateMask, v)
 	return nil

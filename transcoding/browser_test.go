@@ -9,7 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluice-dev/sluice/transcoding"
+	"github.com/sluice-dev/sluice/cors"
+	"github.com/sluice-dev/sluice/internal/gatewaytest"
 )
 
 // eventSourcePage opens an EventSource on the gateway's ExportBooks and
@@ -55,7 +56,17 @@ func TestSSEBrowserEventSource(t *testing.T) {
 		{"page ignores end", false, "messages=2 end=1 onerror=1 opens=1"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, transcoding.WithCORS(transcoding.CORS{AllowedOrigins: []string{"*"}}))
+			gatewaytest.CheckLeaks(t)
+			upAddr, lib := startDemo(t)
+			logs := &recorder{}
+			e := startWrappedREST(t, demoRoutes(t), upAddr, "sluice.demo.library.v1", logs, newClient(), func(h http.Handler) http.Handler {
+				c, err := cors.NewHandler(h, cors.Policy{AllowedOrigins: []string{"*"}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return c
+			})
+			e.logs, e.lib = logs, lib
 			html := strings.NewReplacer("CLOSE", map[bool]string{true: "true", false: "false"}[tt.close],
 				"URL", e.base+"/v1/shelves/scifi/books:export").Replace(eventSourcePage)
 			// The page comes from another origin, as an app's would.

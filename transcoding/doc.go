@@ -31,7 +31,8 @@
 // status travels as Grpc-Status/Grpc-Message trailers to clients that read
 // trailers (HTTP/2, or HTTP/1.1 with TE: trailers). A client stream reads
 // its messages from the request body, one JSON value (an NDJSON line) per
-// message, as the upstream asks for them; a bidirectional stream reads and
+// message, as the upstream asks for them, also when its rule names no
+// body; a bidirectional stream reads and
 // writes at once (full duplex over HTTP/2, and over HTTP/1.1 where the
 // client allows it). WebSocket is not spoken.
 package transcoding

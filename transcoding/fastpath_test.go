@@ -17,8 +17,8 @@ import (
 	"github.com/sluice-dev/sluice/transcoding"
 )
 
-// The fast JSON codecs (wirejson for responses, jsonwire for request
-// bodies) must be invisible: every request below, served once with them
+// The fast JSON codecs (jsoncodec's Encoder for responses, its Decoder for
+// request bodies) must be invisible: every request below, served once with them
 // and once with protojson alone, reaches the upstream as the same message
 // and answers the client with the same status and the same JSON.
 func TestFastCodecsMatchProtojson(t *testing.T) {

@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"reflect"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -173,7 +175,9 @@ func TestRepeatedPathAndNestedBody(t *testing.T) {
 			upstream: `{"name":"nestedmsg/m1","payload":{"inner":{"text":"t","n":3}},"updateMask":"n,text"}`,
 			response: `{"text":"t","n":3}`},
 		{name: "nested message body, empty object: empty mask", method: "PATCH", target: "/v1/nestedmsg/m1",
-			body: `{}`, code: 200, upstream: `{"name":"nestedmsg/m1","payload":{"inner":{}}}`, response: `{"text":"","n":0}`},
+			body: `{}`, code: 200, upstream: `{"name":"nestedmsg/m1","payload":{"inner":{}},"updateMask":""}`, response: `{"text":"","n":0}`},
+		{name: "nested message body, none: empty mask, as grpc-gateway sends it", method: "PATCH", target: "/v1/nestedmsg/m1",
+			code: 200, upstream: `{"name":"nestedmsg/m1","payload":{"inner":{}},"updateMask":""}`},
 	}
 	for name, opts := range map[string][]transcoding.Option{"fast": nil, "protojson": {transcoding.WithProtojsonOnly()}} {
 		t.Run(name, func(t *testing.T) {
@@ -223,6 +227,9 @@ func httpBodyFile() *descriptorpb.FileDescriptorProto {
 		&descriptorpb.MethodDescriptorProto{Name: proto.String("Upload"), InputType: proto.String(".google.api.HttpBody"),
 			OutputType: proto.String(".gaps.v1.Req"), ClientStreaming: proto.Bool(true),
 			Options: rule(&annotations.HttpRule{Pattern: &annotations.HttpRule_Post{Post: "/v1/uploads"}, Body: "*"})},
+		&descriptorpb.MethodDescriptorProto{Name: proto.String("UploadNoBodyRule"), InputType: proto.String(".google.api.HttpBody"),
+			OutputType: proto.String(".gaps.v1.Req"), ClientStreaming: proto.Bool(true),
+			Options: rule(&annotations.HttpRule{Pattern: &annotations.HttpRule_Post{Post: "/v1/uploads-no-body-rule"}})},
 	)
 	return fd
 }
@@ -369,6 +376,16 @@ func TestClientStreamedHTTPBody(t *testing.T) {
 	if len(g.chunks) != 1 || g.chunks[0].GetContentType() != "text/plain" || len(g.chunks[0].GetData()) != 0 {
 		t.Errorf("empty upload: chunks %v", g.chunks)
 	}
+
+	// A rule that names no body streams the body all the same.
+	r = e.do(t, "POST", "/v1/uploads-no-body-rule", "hello", "Content-Type", "text/plain")
+	if r.code != 200 {
+		t.Fatalf("upload with no body rule: %d %s", r.code, r.raw)
+	}
+	g = <-calls
+	if len(g.chunks) != 1 || g.chunks[0].GetContentType() != "text/plain" || string(g.chunks[0].GetData()) != "hello" {
+		t.Errorf("upload with no body rule: chunks %v", g.chunks)
+	}
 }
 
 // TestClientStreamedHTTPBodyBudget: the chunk buffer of an upload is held
@@ -473,6 +490,214 @@ func TestPatchMaskAnyName(t *testing.T) {
 				}
 				if !sameJSON(t, got, []byte(tt.want)) {
 					t.Errorf("%s: upstream got %s, want %s", tt.target, got, tt.want)
+				}
+			}
+		})
+	}
+}
+
+// noBodyStreamFile adds to gapsFile a client stream and a bidirectional
+// stream whose rules name no body, as grpc-gateway's FlowCombination
+// example has (StreamEmptyRpc, StreamEmptyStream).
+func noBodyStreamFile() *descriptorpb.FileDescriptorProto {
+	fd := gapsFile()
+	fd.Service[0].Method = append(fd.Service[0].Method,
+		&descriptorpb.MethodDescriptorProto{Name: proto.String("Collect"), InputType: proto.String(".gaps.v1.Req"),
+			OutputType: proto.String(".gaps.v1.Req"), ClientStreaming: proto.Bool(true),
+			Options: rule(&annotations.HttpRule{Pattern: &annotations.HttpRule_Post{Post: "/v1/collect"}})},
+		&descriptorpb.MethodDescriptorProto{Name: proto.String("Chat"), InputType: proto.String(".gaps.v1.Req"),
+			OutputType: proto.String(".gaps.v1.Req"), ClientStreaming: proto.Bool(true), ServerStreaming: proto.Bool(true),
+			Options: rule(&annotations.HttpRule{Pattern: &annotations.HttpRule_Post{Post: "/v1/chat"}})},
+	)
+	return fd
+}
+
+// TestClientStreamWithoutBodyRule: a client stream whose rule names no
+// body still takes its messages from the body, each JSON value one whole
+// message, empty objects included ({} {} is two messages, not one), as
+// grpc-gateway's handlers read it; the query binds nothing, as there.
+func TestClientStreamWithoutBodyRule(t *testing.T) {
+	gatewaytest.CheckLeaks(t)
+	snap := gapsSnapshot(t, noBodyStreamFile())
+	reqType := thingDescriptor(t, snap, "gaps.v1.Req")
+	calls := make(chan []string, 4)
+	target := gatewaytest.StartUpstream(t, func(_ any, ss grpc.ServerStream) error {
+		bidi := strings.HasSuffix(grpc.ServerTransportStreamFromContext(ss.Context()).Method(), "/Chat")
+		var names []string
+		for {
+			f := new(frame.Frame)
+			err := ss.RecvMsg(f)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			m := dynamicpb.NewMessage(reqType)
+			if err := proto.Unmarshal(f.Bytes(), m); err != nil {
+				return err
+			}
+			names = append(names, m.Get(reqType.Fields().ByName("name")).String())
+			if bidi {
+				if err := ss.SendMsg(f); err != nil {
+					return err
+				}
+			} else {
+				f.Free()
+			}
+		}
+		calls <- names
+		if bidi {
+			return nil
+		}
+		return ss.SendMsg(frame.FromBytes(nil))
+	}, grpc.ForceServerCodecV2(frame.Codec()))
+	routes, err := transcoding.BuildRoutes(snap, transcoding.WithStrictRoutes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, body string
+		want       []string // the name of each message the upstream got
+	}{
+		{"two empty objects", "{} {}", []string{"", ""}},
+		{"three empty objects, NDJSON", "{}\n{}\n{}\n", []string{"", "", ""}},
+		{"named and empty", `{"name":"a"}{}` + "\n" + `{"name":"b"}`, []string{"a", "", "b"}},
+		{"one empty object", "{}", []string{""}},
+		{"no body: no message", "", nil},
+	}
+	for name, opts := range map[string][]transcoding.Option{"fast": nil, "protojson": {transcoding.WithProtojsonOnly()}} {
+		t.Run(name, func(t *testing.T) {
+			e := startREST(t, routes, target, "gaps.v1", slog.DiscardHandler, newClient(), opts...)
+			for _, tt := range tests {
+				for _, path := range []string{"/v1/collect?name=q", "/v1/chat?name=q"} {
+					r := e.do(t, "POST", path, tt.body, "Content-Type", "application/json")
+					if r.code != 200 {
+						t.Fatalf("%s %s: %d %s", tt.name, path, r.code, r.raw)
+					}
+					if got := <-calls; fmt.Sprint(got) != fmt.Sprint(tt.want) || len(got) != len(tt.want) {
+						t.Errorf("%s %s: the upstream got %d messages named %q, want %d named %q", tt.name, path, len(got), got, len(tt.want), tt.want)
+					}
+					if path == "/v1/chat?name=q" {
+						if n := strings.Count(string(r.raw), `"result"`); n != len(tt.want) {
+							t.Errorf("%s %s: %d messages back, want %d: %s", tt.name, path, n, len(tt.want), r.raw)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// typedPathFile adds to gapsFile a binding with top-level scalar and enum
+// path variables and a nested one:
+//
+//	message Typed {
+//	  int32 n = 1; Kind kind = 2; Inner inner = 3; Kind other = 4;
+//	  oneof choice { Inner a = 5; string b = 6; }
+//	}
+//	rpc Typed(Typed) returns (Typed) { get: "/v1/typed/{n}/{kind}/{inner.n}" }
+//	rpc Choose(Typed) returns (Typed) {
+//	  put: "/v1/choose/{n}" body: "a"
+//	  additional_bindings { put: "/v1/choose-b/{b}" body: "a" }
+//	}
+func typedPathFile() *descriptorpb.FileDescriptorProto {
+	fd := gapsFile()
+	enumT := descriptorpb.FieldDescriptorProto_TYPE_ENUM
+	a := field("a", 5, descriptorpb.FieldDescriptorProto_TYPE_MESSAGE, ".gaps.v1.Inner", optional)
+	a.OneofIndex = proto.Int32(0)
+	b := field("b", 6, descriptorpb.FieldDescriptorProto_TYPE_STRING, "", optional)
+	b.OneofIndex = proto.Int32(0)
+	fd.MessageType = append(fd.MessageType, &descriptorpb.DescriptorProto{Name: proto.String("Typed"), Field: []*descriptorpb.FieldDescriptorProto{
+		field("n", 1, descriptorpb.FieldDescriptorProto_TYPE_INT32, "", optional),
+		field("kind", 2, enumT, ".gaps.v1.Kind", optional),
+		field("inner", 3, descriptorpb.FieldDescriptorProto_TYPE_MESSAGE, ".gaps.v1.Inner", optional),
+		field("other", 4, enumT, ".gaps.v1.Kind", optional),
+		a, b,
+	}, OneofDecl: []*descriptorpb.OneofDescriptorProto{{Name: proto.String("choice")}}})
+	method := func(name string, r *annotations.HttpRule) *descriptorpb.MethodDescriptorProto {
+		return &descriptorpb.MethodDescriptorProto{Name: proto.String(name), InputType: proto.String(".gaps.v1.Typed"),
+			OutputType: proto.String(".gaps.v1.Typed"), Options: rule(r)}
+	}
+	fd.Service[0].Method = append(fd.Service[0].Method,
+		method("Typed", &annotations.HttpRule{Pattern: &annotations.HttpRule_Get{Get: "/v1/typed/{n}/{kind}/{inner.n}"}}),
+		method("Choose", &annotations.HttpRule{Pattern: &annotations.HttpRule_Put{Put: "/v1/choose/{n}"}, Body: "a",
+			AdditionalBindings: []*annotations.HttpRule{{Pattern: &annotations.HttpRule_Put{Put: "/v1/choose-b/{b}"}, Body: "a"}}}))
+	return fd
+}
+
+// TestPathVariableErrorWording: a path value that does not parse is
+// worded as grpc-gateway's generated handlers word it: the parser's own
+// error for a top-level field (the runtime's Int32, Enum, Float32Slice...
+// conversions), the query's wording for a nested one (which goes through
+// runtime.PopulateFieldFromPath). Query parameters keep the query's.
+func TestPathVariableErrorWording(t *testing.T) {
+	snap := gapsSnapshot(t, typedPathFile())
+	tests := []struct{ target, want string }{
+		{"/v1/typed/x/KIND_ROUND/1", `type mismatch, parameter: n, error: strconv.ParseInt: parsing "x": invalid syntax`},
+		{"/v1/typed/2147483648/KIND_ROUND/1", `type mismatch, parameter: n, error: strconv.ParseInt: parsing "2147483648": value out of range`},
+		{"/v1/typed/1/KIND_NOPE/1", `type mismatch, parameter: kind, error: KIND_NOPE is not valid`},
+		{"/v1/typed/1/7/1", `type mismatch, parameter: kind, error: 7 is not valid`},
+		{"/v1/typed/1/KIND_ROUND/x", `type mismatch, parameter: inner.n, error: parsing field "n": strconv.ParseInt: parsing "x": invalid syntax`},
+		{"/v1/typed/1/KIND_ROUND/1?other=NOPE", `parsing field "other": "NOPE" is not a valid value`},
+		{"/v1/rep/1.5,x/a/0/AA/segs", `type mismatch, parameter: floats, error: strconv.ParseFloat: parsing "x": invalid syntax`},
+		{"/v1/rep/1/a/KIND_ROUND,KIND_NOPE/AA/segs", `type mismatch, parameter: kinds, error: KIND_NOPE is not valid`},
+	}
+	for name, opts := range map[string][]transcoding.Option{"fast": nil, "protojson": {transcoding.WithProtojsonOnly()}} {
+		t.Run(name, func(t *testing.T) {
+			e := thingsEnvRoutes(t, &recordingUpstream{}, snap, "gaps.v1", opts...)
+			for _, tt := range tests {
+				r := e.do(t, "GET", tt.target, "")
+				if r.code != 400 || r.json["message"] != tt.want {
+					t.Errorf("GET %s: %d %q, want 400 %q", tt.target, r.code, r.json["message"], tt.want)
+				}
+			}
+		})
+	}
+}
+
+// TestBodyOneofMemberAndQuery: when the body binds a oneof member and the
+// query or the path sets another member of the same oneof, the request is
+// refused, as grpc-gateway refuses it, in both codec modes (the fast one
+// built the query apart from the body, so the query's member replaced the
+// body's).
+func TestBodyOneofMemberAndQuery(t *testing.T) {
+	snap := gapsSnapshot(t, typedPathFile())
+	typed := thingDescriptor(t, snap, "gaps.v1.Typed")
+	tests := []struct {
+		target, body string
+		code         int
+		message      string // the error's, when code is not 200
+		upstream     string // the request, as protojson, when 200
+	}{
+		{target: "/v1/choose/1", body: `{"text":"t"}`, code: 200, upstream: `{"n":1,"a":{"text":"t"}}`},
+		{target: "/v1/choose/1?other=KIND_ROUND", body: `{"text":"t"}`, code: 200, upstream: `{"n":1,"other":"KIND_ROUND","a":{"text":"t"}}`},
+		{target: "/v1/choose/1?b=q", body: `{"text":"t"}`, code: 400, message: `field already set for oneof "choice"`},
+		{target: "/v1/choose/1?b=q", body: `{}`, code: 400, message: `field already set for oneof "choice"`},
+		{target: "/v1/choose-b/p", body: `{"text":"t"}`, code: 400, message: `type mismatch, parameter: b, error: field already set for oneof "choice"`},
+	}
+	for name, opts := range map[string][]transcoding.Option{"fast": nil, "protojson": {transcoding.WithProtojsonOnly()}} {
+		t.Run(name, func(t *testing.T) {
+			u := &recordingUpstream{}
+			e := thingsEnvRoutes(t, u, snap, "gaps.v1", opts...)
+			for _, tt := range tests {
+				r := e.do(t, "PUT", tt.target, tt.body, "Content-Type", "application/json")
+				if r.code != tt.code {
+					t.Errorf("PUT %s %s: %d %s, want %d", tt.target, tt.body, r.code, r.raw, tt.code)
+					continue
+				}
+				if tt.code != 200 {
+					if r.json["message"] != tt.message {
+						t.Errorf("PUT %s %s: message %q, want %q", tt.target, tt.body, r.json["message"], tt.message)
+					}
+					continue
+				}
+				m := dynamicpb.NewMessage(typed)
+				if err := proto.Unmarshal(u.request(), m); err != nil {
+					t.Fatal(err)
+				}
+				if got, _ := protojson.Marshal(m); !sameJSON(t, got, []byte(tt.upstream)) {
+					t.Errorf("PUT %s %s: upstream got %s, want %s", tt.target, tt.body, got, tt.upstream)
 				}
 			}
 		})

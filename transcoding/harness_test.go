@@ -85,12 +85,24 @@ func newEnv(t *testing.T, opts ...transcoding.Option) *env {
 // before the gateway shuts down.
 func startREST(t testing.TB, routes *transcoding.Routes, target, pattern string, logs slog.Handler, client *http.Client, opts ...transcoding.Option) *env {
 	t.Helper()
+	return startWrappedREST(t, routes, target, pattern, logs, client, nil, opts...)
+}
+
+// startWrappedREST is startREST with the REST handler behind wrap (the
+// CORS policy, say) when wrap is not nil.
+func startWrappedREST(t testing.TB, routes *transcoding.Routes, target, pattern string, logs slog.Handler, client *http.Client,
+	wrap func(http.Handler) http.Handler, opts ...transcoding.Option) *env {
+	t.Helper()
 	gw := gatewaytest.NewGateway(t, gatewaytest.Route(target, pattern), logging.StreamServerInterceptor(slog.New(logs)))
 	rest, err := transcoding.NewREST(func() *transcoding.Routes { return routes }, gw.Dispatcher, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw.Start(t, server.WithHTTPHandler(rest))
+	var h http.Handler = rest
+	if wrap != nil {
+		h = wrap(rest)
+	}
+	gw.Start(t, server.WithHTTPHandler(h))
 	t.Cleanup(client.CloseIdleConnections)
 	return &env{base: "http://" + gw.Addr, addr: gw.Addr, client: client, rest: rest}
 }

@@ -63,11 +63,10 @@ type config struct {
 	incoming        map[string]bool // lower-case header names passed as metadata
 	metadataPrefix  bool            // Grpc-Metadata-* passes as its suffix
 	outgoing        func(key string) bool
-	cors            *CORS
 	success         map[string]int // gRPC method path -> HTTP status
 	streamFormat    StreamFormat   // server streams without an explicit Accept
 	sseHeartbeat    time.Duration  // 0: none
-	protojsonOnly   bool           // no wirejson/jsonwire fast paths
+	protojsonOnly   bool           // no jsoncodec fast paths
 	bodyReadTimeout time.Duration  // of a unary body; 0: none
 	maxBuffered     int64          // request bytes buffered across all calls
 	logger          *slog.Logger   // what the handler has to say; never nil
@@ -233,19 +232,6 @@ func WithSuccessCode(method string, code int) Option {
 			c.success = map[string]int{}
 		}
 		c.success[method] = code
-	})
-}
-
-// WithCORS answers CORS preflight requests (without reaching the chain) and
-// adds CORS headers to responses for the origins cors allows.
-func WithCORS(cors CORS) Option {
-	return optionFunc(func(c *config) {
-		if err := cors.validate(); err != nil {
-			c.errs = append(c.errs, err)
-			return
-		}
-		cc := cors.normalized()
-		c.cors = &cc
 	})
 }
 

@@ -118,8 +118,6 @@ func hasBoundPrefix(bound [][]string, path []string) bool {
 	return false
 }
 
-// setPath sets the field at the end of fds, creating the messages on the
-// way. A list takes every value, a map exactly a key and a value, anything
 // pathValues is what a path variable bound to the field path fds sets: its
 // value, or for a repeated field the value split at every comma, as
 // grpc-gateway's generated handlers split it (runtime.Float32Slice and
@@ -132,6 +130,45 @@ func pathValues(fds []protoreflect.FieldDescriptor, value string) []string {
 	return []string{value}
 }
 
+// setPathVariable binds the value of one path variable to the field path
+// fds, worded as grpc-gateway's generated handlers word a value that does
+// not parse: a top-level field is converted by the runtime's String,
+// Int32, Enum, Float32Slice... functions, whose error is the parser's own
+// ("strconv.ParseInt: ...", "TWO is not valid"); a nested one goes through
+// runtime.PopulateFieldFromPath, which words it as a query parameter
+// (`parsing field "ok": "MAYBE" is not a valid value`).
+func setPathVariable(m protoreflect.Message, fds []protoreflect.FieldDescriptor, value string) error {
+	err := setPath(m, fds, pathValues(fds, value))
+	var pe *parseError
+	if err == nil || len(fds) > 1 || !errors.As(err, &pe) {
+		return err
+	}
+	var ee invalidEnumError
+	if errors.As(pe.err, &ee) {
+		return fmt.Errorf("%s is not valid", string(ee))
+	}
+	return pe.err
+}
+
+// parseError is a value that does not parse as its field's type, worded as
+// grpc-gateway's runtime words it for a query parameter.
+type parseError struct {
+	field protoreflect.Name
+	kind  string // "field", "list", "map key", "map value"
+	err   error
+}
+
+func (e *parseError) Error() string { return fmt.Sprintf("parsing %s %q: %v", e.kind, e.field, e.err) }
+func (e *parseError) Unwrap() error { return e.err }
+
+// invalidEnumError is a value that names no value of an enum, by name or
+// number.
+type invalidEnumError string
+
+func (e invalidEnumError) Error() string { return fmt.Sprintf("%q is not a valid value", string(e)) }
+
+// setPath sets the field at the end of fds, creating the messages on the
+// way. A list takes every value, a map exactly a key and a value, anything
 // else exactly one value.
 func setPath(m protoreflect.Message, fds []protoreflect.FieldDescriptor, vals []string) error {
 	if len(vals) == 0 {
@@ -154,7 +191,7 @@ func setPath(m protoreflect.Message, fds []protoreflect.FieldDescriptor, vals []
 		for _, s := range vals {
 			v, err := parseValue(fd, s, list.NewElement)
 			if err != nil {
-				return fmt.Errorf("parsing list %q: %w", fd.Name(), err)
+				return &parseError{field: fd.Name(), kind: "list", err: err}
 			}
 			list.Append(v)
 		}
@@ -166,11 +203,11 @@ func setPath(m protoreflect.Message, fds []protoreflect.FieldDescriptor, vals []
 		mp := m.Mutable(fd).Map()
 		k, err := parseValue(fd.MapKey(), vals[0], nil)
 		if err != nil {
-			return fmt.Errorf("parsing map key %q: %w", fd.Name(), err)
+			return &parseError{field: fd.Name(), kind: "map key", err: err}
 		}
 		v, err := parseValue(fd.MapValue(), vals[1], mp.NewValue)
 		if err != nil {
-			return fmt.Errorf("parsing map value %q: %w", fd.Name(), err)
+			return &parseError{field: fd.Name(), kind: "map value", err: err}
 		}
 		mp.Set(k.MapKey(), v)
 		return nil
@@ -180,7 +217,7 @@ func setPath(m protoreflect.Message, fds []protoreflect.FieldDescriptor, vals []
 	}
 	v, err := parseValue(fd, vals[0], func() protoreflect.Value { return m.NewField(fd) })
 	if err != nil {
-		return fmt.Errorf("parsing field %q: %w", fd.Name(), err)
+		return &parseError{field: fd.Name(), kind: "field", err: err}
 	}
 	m.Set(fd, v)
 	return nil
@@ -199,10 +236,10 @@ func parseValue(fd protoreflect.FieldDescriptor, s string, newMessage func() pro
 		if ev == nil {
 			n, err := strconv.ParseInt(s, 10, 32)
 			if err != nil {
-				return protoreflect.Value{}, fmt.Errorf("%q is not a valid value", s)
+				return protoreflect.Value{}, invalidEnumError(s)
 			}
 			if ev = fd.Enum().Values().ByNumber(protoreflect.EnumNumber(n)); ev == nil {
-				return protoreflect.Value{}, fmt.Errorf("%q is not a valid value", s)
+				return protoreflect.Value{}, invalidEnumError(s)
 			}
 		}
 		return protoreflect.ValueOfEnum(ev.Number()), nil

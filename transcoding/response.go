@@ -22,7 +22,7 @@ import (
 func (c *call) fail(err error) {
 	st, code := httpStatusOf(err)
 	setChallenge(c.w.Header(), st)
-	c.errs.writeStatus(c.w, st, code)
+	c.errs.WriteStatusAs(c.w, st, code)
 }
 
 // requestsTrailers reports whether the client said it reads HTTP trailers
@@ -98,12 +98,12 @@ func (c *call) writeError(s *restStream, err error) {
 	c.setMetadataHeaders(h, metadataHeaderPrefix, hdr)
 	setChallenge(h, st)
 	if !requestsTrailers(c.r) {
-		c.errs.writeStatus(c.w, st, code)
+		c.errs.WriteStatusAs(c.w, st, code)
 		return
 	}
 	trl := s.trailers()
 	c.declareTrailers(h, trl)
-	body := c.errs.statusJSON(st)
+	body := c.errs.JSON(st)
 	h.Set("Content-Type", "application/json")
 	h.Set("X-Content-Type-Options", "nosniff")
 	c.w.WriteHeader(code)

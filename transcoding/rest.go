@@ -21,10 +21,10 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/sluice-dev/sluice/grpctimeout"
+	"github.com/sluice-dev/sluice/httpstatus"
+	"github.com/sluice-dev/sluice/jsoncodec"
 	"github.com/sluice-dev/sluice/protocol"
 	"github.com/sluice-dev/sluice/transcoding/httprule"
-	"github.com/sluice-dev/sluice/transcoding/jsonwire"
-	"github.com/sluice-dev/sluice/transcoding/wirejson"
 )
 
 // Dispatcher runs an adapted call through the gateway's one interceptor
@@ -70,10 +70,10 @@ type REST struct {
 // one route table.
 type fastCodecs struct {
 	routes *Routes
-	enc    *wirejson.Encoder
+	enc    *jsoncodec.Encoder
 	// dec decodes request bodies that may carry unknown fields (dropped);
 	// decStrict those that may not.
-	dec, decStrict *jsonwire.Decoder
+	dec, decStrict *jsoncodec.Decoder
 }
 
 // codecs returns the fast codecs for rt, building them on the first call
@@ -82,13 +82,13 @@ func (h *REST) codecs(rt *Routes) *fastCodecs {
 	if fc := h.fast.Load(); fc != nil && fc.routes == rt {
 		return fc
 	}
-	fc := &fastCodecs{routes: rt, enc: wirejson.NewEncoder(wirejson.Options{
+	fc := &fastCodecs{routes: rt, enc: jsoncodec.NewEncoder(jsoncodec.MarshalOptions{
 		EmitUnpopulated: h.marshal.EmitUnpopulated,
 		UseProtoNames:   h.marshal.UseProtoNames,
 		UseEnumNumbers:  h.marshal.UseEnumNumbers,
 	}),
-		dec:       jsonwire.NewDecoder(jsonwire.Options{DiscardUnknown: true}),
-		decStrict: jsonwire.NewDecoder(jsonwire.Options{DiscardUnknown: false}),
+		dec:       jsoncodec.NewDecoder(jsoncodec.UnmarshalOptions{DiscardUnknown: true}),
+		decStrict: jsoncodec.NewDecoder(jsoncodec.UnmarshalOptions{DiscardUnknown: false}),
 	}
 	h.fast.Store(fc)
 	return fc
@@ -152,7 +152,7 @@ type call struct {
 	w         http.ResponseWriter
 	r         *http.Request
 	b         *binding
-	errs      ErrorWriter
+	errs      httpstatus.Writer
 	marshal   protojson.MarshalOptions
 	unmarshal protojson.UnmarshalOptions
 	allow     func(key string) bool // response metadata filter
@@ -168,15 +168,12 @@ type call struct {
 
 // ServeHTTP serves one REST request.
 func (h *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h.cfg.cors != nil && h.cfg.cors.handle(w, r) {
-		return
-	}
 	rt := h.routes()
 	c := &call{h: h, w: w, r: r, allow: h.cfg.outgoing, marshal: h.marshal}
 	if rt != nil && rt.resolver != nil {
 		c.marshal.Resolver = rt.resolver
 	}
-	c.errs = ErrorWriter{marshal: c.marshal}
+	c.errs = httpstatus.NewWriter(c.marshal)
 	if rt != nil && !h.cfg.protojsonOnly {
 		c.fast = h.codecs(rt)
 	}
@@ -195,7 +192,7 @@ func (h *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case httprule.MethodNotAllowed:
 		w.Header().Set("Allow", strings.Join(match.Allow, ", "))
-		c.errs.writeStatus(w, status.Newf(codes.Unimplemented, "method %s is not allowed for %s; allowed: %s",
+		c.errs.WriteStatusAs(w, status.Newf(codes.Unimplemented, "method %s is not allowed for %s; allowed: %s",
 			r.Method, path, strings.Join(match.Allow, ", ")), http.StatusMethodNotAllowed)
 		return
 	}
@@ -242,13 +239,13 @@ func (h *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case serverStreams:
 		var ok bool
 		if format, ok = negotiateStream(accept, format); !ok {
-			c.errs.writeStatus(w, status.Newf(codes.InvalidArgument,
+			c.errs.WriteStatusAs(w, status.Newf(codes.InvalidArgument,
 				"the response is a stream of application/json, application/x-ndjson or text/event-stream, none of which the Accept header %q allows",
 				strings.Join(accept, ", ")), http.StatusNotAcceptable)
 			return
 		}
 	case !acceptsJSON(accept):
-		c.errs.writeStatus(w, status.Newf(codes.InvalidArgument,
+		c.errs.WriteStatusAs(w, status.Newf(codes.InvalidArgument,
 			"the response is application/json, which the Accept header %q does not allow", strings.Join(accept, ", ")),
 			http.StatusNotAcceptable)
 		return
@@ -390,6 +387,7 @@ func (h *REST) callContext(r *http.Request) (context.Context, context.CancelFunc
 	ctx = metadata.NewIncomingContext(ctx, md)
 	ctx = peer.NewContext(ctx, requestPeer(r))
 	ctx = protocol.NewContext(ctx, protocol.REST)
+	ctx = protocol.WithHTTPMethod(ctx, r.Method)
 	return ctx, cancel, nil
 }
 
@@ -413,9 +411,9 @@ func (h *REST) buildRequest(c *call, vars []httprule.Var, rb *requestBody) ([]by
 }
 
 // buildFast builds what buildMessage builds without decoding the JSON body
-// into a message: jsonwire turns the body straight into wire bytes, and
-// the path and query bindings, built as a message of their own, are
-// appended after them. Protobuf defines concatenated messages as merged,
+// into a message: jsoncodec's Decoder turns the body straight into wire
+// bytes, and the path and query bindings, built as a message of their own,
+// are appended after them. Protobuf defines concatenated messages as merged,
 // later values winning, which is the precedence buildMessage gives path
 // variables over the body. It reports false for whatever it leaves to
 // buildMessage, which then also words any error: no JSON body, raw
@@ -487,7 +485,7 @@ func (h *REST) fastPathQuery(c *call, vars []httprule.Var) protoreflect.Message 
 		if i >= len(b.vars) {
 			break
 		}
-		if setPath(m, b.vars[i], pathValues(b.vars[i], v.Value)) != nil {
+		if setPathVariable(m, b.vars[i], v.Value) != nil {
 			return nil
 		}
 	}
@@ -498,6 +496,16 @@ func (h *REST) fastPathQuery(c *call, vars []httprule.Var) protoreflect.Message 
 	} else if c.r.URL.RawQuery != "" {
 		q, err := url.ParseQuery(c.r.URL.RawQuery)
 		if err != nil || bindQuery(m, q, b.bound, h.cfg.strictQuery || b.strict) != nil {
+			return nil
+		}
+	}
+	if b.body == bodyField {
+		// The body sets its field, but this message is built without it:
+		// when the field is a member of a oneof that the path or the
+		// query set too, appending would let that member replace the
+		// body's. buildMessage binds them onto the body and refuses the
+		// second member, as grpc-gateway does.
+		if of := b.bodyField.ContainingOneof(); of != nil && !of.IsSynthetic() && m.WhichOneof(of) != nil {
 			return nil
 		}
 	}
@@ -526,7 +534,7 @@ func (h *REST) buildMessage(c *call, vars []httprule.Var, body []byte, contentTy
 		if i >= len(b.vars) {
 			break
 		}
-		if err := setPath(m, b.vars[i], pathValues(b.vars[i], v.Value)); err != nil {
+		if err := setPathVariable(m, b.vars[i], v.Value); err != nil {
 			return nil, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", strings.Join(v.FieldPath, "."), err)
 		}
 	}

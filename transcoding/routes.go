@@ -106,7 +106,7 @@ type bodyKind uint8
 
 const (
 	bodyNone  bodyKind = iota // no body: query parameters bind the rest
-	bodyAll                   // body: "*"
+	bodyAll                   // body: "*" (or none, for a client stream: see compileBinding)
 	bodyField                 // body: "field"
 )
 
@@ -387,6 +387,15 @@ func compileBinding(s *registry.Snapshot, m *registry.Method, rule *annotations.
 		bd.bound = append(bd.bound, path)
 		bd.rawBodyField = !fd.IsList() && fd.Message() != nil && fd.Message().FullName() == httpBodyName
 	}
+	if bd.body == bodyNone && m.Desc.IsStreamingClient() && httpMethod != "GET" {
+		// A client stream's messages can only come in the body: with no
+		// body rule, each JSON value of the body is one whole message,
+		// as grpc-gateway's handlers read it whatever the rule says.
+		// Built from the path and query alone, the call would carry one
+		// message however many the client sent.
+		bd.body = bodyAll
+		bd.rawRequest = in.FullName() == httpBodyName
+	}
 	if bd.body != bodyNone && httpMethod == "GET" {
 		errs = append(errs, fmt.Errorf("a GET binding may not have a body (body %q)", rule.GetBody()))
 	}
@@ -474,6 +483,16 @@ func ScalarMessage(name protoreflect.FullName) bool {
 
 // Snapshot returns the snapshot the table was built from.
 func (r *Routes) Snapshot() *registry.Snapshot { return r.snap }
+
+// Serves reports whether a route takes requests of the HTTP method verb
+// on path (escaped, as the request has it). It is false on a nil table.
+func (r *Routes) Serves(verb, path string) bool {
+	if r == nil || r.router == nil {
+		return false
+	}
+	_, res := r.router.Match(verb, path)
+	return res == httprule.Found
+}
 
 // List returns every served route, sorted by template then HTTP method.
 func (r *Routes) List() []Route {

@@ -357,16 +357,16 @@ func (sr *streamResponder) finish(s *restStream, err error) {
 		}
 		sr.start(code, ct)
 		if err == nil && sr.format == StreamSSE && !sr.raw {
-			sr.writeSSEEnd(sseEndEvent, c.errs.statusJSON(st))
+			sr.writeSSEEnd(sseEndEvent, c.errs.JSON(st))
 		}
 		if err != nil {
 			if sr.raw || sr.format == StreamEnvelope {
 				// grpc-gateway's error body for streams.
-				_ = sr.write(`{"error":`, c.errs.statusJSON(st), "}\n")
+				_ = sr.write(`{"error":`, c.errs.JSON(st), "}\n")
 			} else {
 				// Before any message, a stream fails as any REST call
 				// does: the HTTP status and a google.rpc.Status body.
-				_ = sr.write("", c.errs.statusJSON(st), "")
+				_ = sr.write("", c.errs.JSON(st), "")
 			}
 		}
 	} else if sr.format == StreamSSE && !sr.raw {
@@ -377,9 +377,9 @@ func (sr *streamResponder) finish(s *restStream, err error) {
 		if err != nil {
 			name = sseErrorEvent
 		}
-		sr.writeSSEEnd(name, c.errs.statusJSON(st))
+		sr.writeSSEEnd(name, c.errs.JSON(st))
 	} else if err != nil {
-		body := c.errs.statusJSON(st)
+		body := c.errs.JSON(st)
 		switch {
 		case sr.format == StreamNDJSON && !sr.raw:
 			_ = sr.write("", typedStatus(body), "\n")

@@ -20,7 +20,6 @@ import (
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/sluice-dev/sluice/config"
-	"github.com/sluice-dev/sluice/connectproto"
 	"github.com/sluice-dev/sluice/interceptors/recovery"
 	"github.com/sluice-dev/sluice/openapi"
 	"github.com/sluice-dev/sluice/policy"
@@ -41,6 +40,7 @@ func appOptions(cfg *config.Config, logger *slog.Logger, extra ...fx.Option) fx.
 		// what is left and close the upstream connections.
 		fx.StopTimeout(time.Duration(cfg.Server.ShutdownGrace)+15*time.Second),
 		contractsModule,
+		telemetryModule,
 		upstreamsModule,
 		policyModule,
 		gatewayModule,
@@ -65,7 +65,7 @@ type upstreamDialer struct {
 	Dial     func(ctx context.Context, addr string) (net.Conn, error)
 }
 
-func newUpstreams(lc fx.Lifecycle, cfg *config.Config, dialers upstreamDialers) (*upstream.Pool, error) {
+func newUpstreams(lc fx.Lifecycle, cfg *config.Config, dialers upstreamDialers, obs *observability) (*upstream.Pool, error) {
 	specs, err := upstreamSpecs(cfg, dialers.Dialers)
 	if err != nil {
 		return nil, err
@@ -74,7 +74,8 @@ func newUpstreams(lc fx.Lifecycle, cfg *config.Config, dialers upstreamDialers) 
 	// and sends what it receives from them.
 	ups, err := upstream.NewPool(specs,
 		upstream.WithMaxRecvMsgSize(int(cfg.Server.MaxSendMsgSize)),
-		upstream.WithMaxSendMsgSize(int(cfg.Server.MaxRecvMsgSize)))
+		upstream.WithMaxSendMsgSize(int(cfg.Server.MaxRecvMsgSize)),
+		upstream.WithStatsHandlers(obs.upstreamHandlers))
 	if err != nil {
 		return nil, err
 	}
@@ -243,20 +244,10 @@ func newREST(cfg *config.Config, routes *routeTable, d *server.Dispatcher, chain
 		transcoding.WithExtraIncomingHeaders(chain.RESTHeaders()...),
 		transcoding.WithStreamFormat(transcoding.StreamFormat(r.StreamFormat)),
 		transcoding.WithSSEHeartbeat(time.Duration(r.SSEHeartbeat)))
-	if len(r.CORS.AllowedOrigins) > 0 {
-		opts = append(opts, transcoding.WithCORS(transcoding.CORS{
-			AllowedOrigins:   r.CORS.AllowedOrigins,
-			AllowedMethods:   r.CORS.AllowedMethods,
-			AllowedHeaders:   r.CORS.AllowedHeaders,
-			ExposedHeaders:   r.CORS.ExposedHeaders,
-			AllowCredentials: r.CORS.AllowCredentials,
-			MaxAge:           time.Duration(r.CORS.MaxAge),
-		}))
-	}
 	return transcoding.NewREST(routes.Load, d, opts...)
 }
 
-func newGateway(lc fx.Lifecycle, cfg *config.Config, d *server.Dispatcher, chain *policy.Chain, routes *routeTable, reg *registry.Registry, logger *slog.Logger) (*server.Gateway, error) {
+func newGateway(lc fx.Lifecycle, cfg *config.Config, reg *registry.Registry, d *server.Dispatcher, chain *policy.Chain, routes *routeTable, logger *slog.Logger) (*server.Gateway, error) {
 	tc, err := serverTLS(cfg.TLS)
 	if err != nil {
 		return nil, err
@@ -288,20 +279,11 @@ func newGateway(lc fx.Lifecycle, cfg *config.Config, d *server.Dispatcher, chain
 	if tc != nil {
 		opts = append(opts, server.WithTLS(tc))
 	}
-	var web http.Handler // what the Connect handler passes on: REST, when enabled
-	if cfg.REST.Enabled {
-		rest, err := newREST(cfg, routes, d, chain, logger)
-		if err != nil {
-			return nil, err
-		}
-		web = rest
-	}
-	web, err = connectproto.NewHandler(d, reg.Snapshot, web,
-		connectproto.WithMaxMessageBytes(int(s.MaxRecvMsgSize)), connectproto.WithLogger(logger))
+	h, err := newHTTPHandler(cfg, reg, routes, d, chain, logger)
 	if err != nil {
 		return nil, err
 	}
-	opts = append(opts, server.WithHTTPHandler(web))
+	opts = append(opts, server.WithHTTPHandler(h))
 	gw, err := server.NewGateway(d, opts...)
 	if err != nil {
 		return nil, err
@@ -338,7 +320,7 @@ var adminModule = fx.Module("admin",
 	fx.Invoke(startAdmin),
 )
 
-func startAdmin(lc fx.Lifecycle, cfg *config.Config, reg *registry.Registry, ups *upstream.Pool, logger *slog.Logger) error {
+func startAdmin(lc fx.Lifecycle, cfg *config.Config, reg *registry.Registry, ups *upstream.Pool, obs *observability, logger *slog.Logger) error {
 	if cfg.AdminAddr() == "" {
 		return nil
 	}
@@ -363,6 +345,10 @@ func startAdmin(lc fx.Lifecycle, cfg *config.Config, reg *registry.Registry, ups
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       server.DefaultHTTPIdleTimeout,
 	}
+	var adminOpts []server.AdminOption
+	if obs.metrics != nil {
+		adminOpts = append(adminOpts, server.WithMetricsHandler(obs.metrics.Handler()))
+	}
 	mux.Handle("/", server.NewAdminHandler(map[string]server.ReadinessCheck{
 		"contracts": func() (bool, string) {
 			if reg.Snapshot() == nil {
@@ -371,7 +357,7 @@ func startAdmin(lc fx.Lifecycle, cfg *config.Config, reg *registry.Registry, ups
 			return true, ""
 		},
 		"upstreams": ups.Ready,
-	}))
+	}, adminOpts...))
 	srv.ReadHeaderTimeout = 5 * time.Second
 	done := make(chan struct{})
 	lc.Append(fx.Hook{

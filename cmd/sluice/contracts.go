@@ -201,8 +201,10 @@ func buildRoutes(cfg *config.Config, s *registry.Snapshot, logger *slog.Logger) 
 // changes, and on every refresh interval for reflection sources. A new
 // snapshot replaces the old one only when its REST routes build; calls in
 // flight finish on what they started with.
-func watchContracts(lc fx.Lifecycle, cfg *config.Config, cs *contractSources, reg *registry.Registry, routes *routeTable, logger *slog.Logger) {
+func watchContracts(lc fx.Lifecycle, cfg *config.Config, cs *contractSources, reg *registry.Registry, routes *routeTable, obs *observability, logger *slog.Logger) {
+	obs.reloaded(nil) // the first load, at start: newRegistry has succeeded
 	opts := []registry.WatchOption{
+		registry.WithReloaded(obs.reloaded),
 		registry.WithInterval(time.Duration(cfg.Contracts.RefreshInterval)),
 		registry.WithFiles(cfg.DescriptorSets...),
 		registry.WithWatchLogger(logger),

@@ -144,6 +144,35 @@ func New(opts ...Option) (*Policy, error) {
 	return p, nil
 }
 
+// FieldError is one setting of a Rule that contradicts another, named as
+// in sluice's configuration file ("scopes", "claims").
+type FieldError struct {
+	Field   string
+	Problem string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Problem }
+
+// Validate reports the settings of r that its access level makes
+// meaningless (scopes or claims without access authenticated), each as a
+// *FieldError, joined. It is the one check of them: New calls it, and so
+// does the configuration file's validation, which puts its own path in
+// front of the field. Patterns, access names and claim syntax are checked
+// where they are compiled.
+func (r Rule) Validate() error {
+	if r.Access == Authenticated {
+		return nil
+	}
+	var errs []error
+	if len(r.Scopes) > 0 {
+		errs = append(errs, &FieldError{Field: "scopes", Problem: fmt.Sprintf("only applies with access: authenticated, not %s", r.Access)})
+	}
+	if len(r.Claims) > 0 {
+		errs = append(errs, &FieldError{Field: "claims", Problem: fmt.Sprintf("only applies with access: authenticated, not %s", r.Access)})
+	}
+	return errors.Join(errs...)
+}
+
 func (a Access) valid() bool { return a == Anonymous || a == Authenticated || a == Deny }
 
 // compileRule checks r, but for its patterns, and parses its claims.
@@ -155,10 +184,9 @@ func compileRule(i int, r Rule) (*rule, error) {
 		return nil, errors.New("no access: want anonymous, authenticated or deny")
 	case !r.Access.valid():
 		return nil, fmt.Errorf("access %q: want anonymous, authenticated or deny", r.Access)
-	case r.Access != Authenticated && len(r.Scopes) > 0:
-		return nil, fmt.Errorf("scopes only apply with access authenticated, not %s", r.Access)
-	case r.Access != Authenticated && len(r.Claims) > 0:
-		return nil, fmt.Errorf("claims only apply with access authenticated, not %s", r.Access)
+	}
+	if err := r.Validate(); err != nil {
+		return nil, err
 	}
 	cr := &rule{index: i, access: r.Access, providers: r.Providers, scopes: r.Scopes}
 	for _, c := range r.Claims {

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/sluice-dev/sluice/interceptors/callkey"
 	"github.com/sluice-dev/sluice/methodpattern"
 )
 
@@ -93,8 +94,8 @@ func WithRule(r Rule) Option {
 // concurrent use; its counters are shared by every call it admits, so
 // build one per gateway.
 type Limiter struct {
-	global       *slots      // nil: no bound
-	perKey       *keyedSlots // nil: no bound
+	global       *slots              // nil: no bound
+	perKey       *callkey.Map[slots] // nil: no bound
 	key          KeyFunc
 	rules        methodpattern.Table[*ruleLimits]
 	queueTimeout time.Duration
@@ -105,7 +106,7 @@ type Limiter struct {
 
 type ruleLimits struct {
 	all    *slots
-	perKey *keyedSlots
+	perKey *callkey.Map[slots]
 	// allWhere and perKeyWhere name the limits in refusals, composed once
 	// here rather than on every call.
 	allWhere, perKeyWhere string
@@ -201,9 +202,8 @@ type ticket struct {
 
 type hold struct {
 	s     *slots
-	keyed *keyedSlots // with key and entry: a keyed slot
-	key   string
-	entry *keyedEntry
+	keyed *callkey.Map[slots] // with entry: a keyed slot
+	entry *callkey.Entry[slots]
 }
 
 func (l *Limiter) admit(ctx context.Context, method string, t *ticket) error {
@@ -229,14 +229,14 @@ func (l *Limiter) admit(ctx context.Context, method string, t *ticket) error {
 		}
 	}
 	if hasKey && rule != nil && rule.perKey != nil {
-		e := rule.perKey.ref(key)
-		if err := l.take(ctx, t, hold{s: &e.slots, keyed: rule.perKey, key: key, entry: e}, rule.perKeyWhere); err != nil {
+		e := rule.perKey.Acquire(key)
+		if err := l.take(ctx, t, hold{s: &e.Value, keyed: rule.perKey, entry: e}, rule.perKeyWhere); err != nil {
 			return err
 		}
 	}
 	if hasKey && l.perKey != nil {
-		e := l.perKey.ref(key)
-		if err := l.take(ctx, t, hold{s: &e.slots, keyed: l.perKey, key: key, entry: e}, "per caller"); err != nil {
+		e := l.perKey.Acquire(key)
+		if err := l.take(ctx, t, hold{s: &e.Value, keyed: l.perKey, entry: e}, "per caller"); err != nil {
 			return err
 		}
 	}
@@ -250,7 +250,7 @@ func (l *Limiter) take(ctx context.Context, t *ticket, h hold, where string) err
 	err := l.wait(ctx, t, h.s)
 	if err != nil {
 		if h.keyed != nil {
-			h.keyed.unref(h.key, h.entry)
+			h.keyed.Release(h.entry)
 		}
 		l.giveBack(t)
 		if errors.Is(err, errFull) {
@@ -295,7 +295,7 @@ func (l *Limiter) giveBack(t *ticket) {
 		h := &t.held[i]
 		h.s.put()
 		if h.keyed != nil {
-			h.keyed.unref(h.key, h.entry)
+			h.keyed.Release(h.entry)
 		}
 		t.held[i] = hold{}
 	}

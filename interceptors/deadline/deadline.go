@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -91,12 +92,12 @@ func New(opts ...Option) (*Deadlines, error) {
 	for _, opt := range opts {
 		opt.apply(&o)
 	}
-	if err := o.def.check(); err != nil {
+	if err := o.def.Validate(); err != nil {
 		return nil, fmt.Errorf("deadline: %w", err)
 	}
 	d := &Deadlines{def: o.def, now: time.Now}
 	for i, r := range o.rules {
-		if err := r.Limits.check(); err != nil {
+		if err := r.Limits.Validate(); err != nil {
 			return nil, fmt.Errorf("deadline: rules[%d]: %w", i, err)
 		}
 		if len(r.Methods) == 0 {
@@ -111,20 +112,56 @@ func New(opts ...Option) (*Deadlines, error) {
 	return d, nil
 }
 
-// check reports values that contradict each other: a negative one, a
-// default beyond the maximum, an offset that leaves the upstream no time.
-func (l Limits) check() error {
-	switch {
-	case l.Default < 0 || l.Max < 0 || l.Offset < 0 || l.MaxStreamDuration < 0 || l.IdleTimeout < 0:
-		return errors.New("durations must not be negative")
-	case l.Default > 0 && l.Max > 0 && l.Default > l.Max:
-		return fmt.Errorf("default %s exceeds max %s", l.Default, l.Max)
-	case l.Offset > 0 && l.Default > 0 && l.Offset >= l.Default:
-		return fmt.Errorf("offset %s must be shorter than default %s", l.Offset, l.Default)
-	case l.Offset > 0 && l.Max > 0 && l.Offset >= l.Max:
-		return fmt.Errorf("offset %s must be shorter than max %s", l.Offset, l.Max)
+// FieldError is one invalid value of Limits, named as in sluice's
+// configuration file ("default", "offset").
+type FieldError struct {
+	Field   string
+	Problem string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Problem }
+
+// Validate reports every value of l that is negative or contradicts
+// another (a default beyond the maximum, an offset that leaves the upstream
+// no time), each as a *FieldError, joined. It is the one check of these
+// values: New calls it, and so does the configuration file's validation,
+// which puts its own path in front of the field.
+func (l Limits) Validate() error {
+	var errs []error
+	add := func(field, problem string) { errs = append(errs, &FieldError{Field: field, Problem: problem}) }
+	for _, v := range []struct {
+		field string
+		d     time.Duration
+	}{{"default", l.Default}, {"max", l.Max}, {"offset", l.Offset}, {"max_stream_duration", l.MaxStreamDuration}, {"idle_timeout", l.IdleTimeout}} {
+		if v.d < 0 {
+			add(v.field, "must not be negative")
+		}
 	}
-	return nil
+	if l.Default > 0 && l.Max > 0 && l.Default > l.Max {
+		add("default", fmt.Sprintf("must not exceed max (%s), got %s", short(l.Max), short(l.Default)))
+	}
+	if l.Offset > 0 {
+		if l.Default > 0 && l.Offset >= l.Default {
+			add("offset", fmt.Sprintf("must be shorter than default (%s), got %s", short(l.Default), short(l.Offset)))
+		}
+		if l.Max > 0 && l.Offset >= l.Max {
+			add("offset", fmt.Sprintf("must be shorter than max (%s), got %s", short(l.Max), short(l.Offset)))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// short formats d as the configuration file writes it: "2h" rather than
+// "2h0m0s".
+func short(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
 }
 
 // For returns the limits of fullMethod ("/pkg.Service/Method"): those of

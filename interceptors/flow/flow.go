@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sluice-dev/sluice/frame"
+	"github.com/sluice-dev/sluice/interceptors/callkey"
 	"github.com/sluice-dev/sluice/methodpattern"
 )
 
@@ -47,8 +48,8 @@ type Rule struct {
 
 // KeyFunc names the party whose streams share a per-key message rate. It
 // returns false when a call has no key; such a call is paced per stream
-// only. It must be safe for concurrent use.
-type KeyFunc func(ctx context.Context, fullMethod string) (key string, ok bool)
+// only. It is callkey.Func, shared with the other per-key policies.
+type KeyFunc = callkey.Func
 
 // Option configures a Controller.
 type Option interface{ apply(*options) }
@@ -96,7 +97,7 @@ type compiledRule struct {
 	maxRecv, maxSend int
 	perStream        rate.Limit // 0: none
 	burst            int
-	keyed            *keyedLimiters // nil: none
+	keyed            *callkey.Map[*rate.Limiter] // one per key while its streams are open; nil: none
 }
 
 // New returns a Controller, or an error naming every invalid setting.
@@ -126,7 +127,8 @@ func New(opts ...Option) (*Controller, error) {
 			burst:     max(r.Burst, 1),
 		}
 		if r.MessagesPerSecondPerKey > 0 {
-			cr.keyed = newKeyedLimiters(rate.Limit(r.MessagesPerSecondPerKey), cr.burst)
+			perKey, burst := rate.Limit(r.MessagesPerSecondPerKey), cr.burst
+			cr.keyed = callkey.NewMap(func() *rate.Limiter { return rate.NewLimiter(perKey, burst) })
 			needKey = true
 		}
 		for _, p := range r.Methods {
@@ -162,8 +164,9 @@ func (c *Controller) StreamServerInterceptor() grpc.StreamServerInterceptor {
 			}
 			if rule.keyed != nil && c.key != nil {
 				if key, ok := c.key(ss.Context(), info.FullMethod); ok {
-					s.limiters[1] = rule.keyed.ref(key)
-					defer rule.keyed.unref(key)
+					e := rule.keyed.Acquire(key)
+					defer rule.keyed.Release(e)
+					s.limiters[1] = e.Value
 				}
 			}
 		}

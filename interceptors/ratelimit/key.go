@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 
+	"github.com/sluice-dev/sluice/interceptors/callkey"
 	"github.com/sluice-dev/sluice/interceptors/identity"
 )
 
@@ -17,8 +18,9 @@ import (
 // share a bucket. It returns false when the call has no key (an anonymous
 // caller for an identity key, an absent header); the limit then does not
 // apply to the call, so pair such limits with a client IP or global one to
-// cover everybody. It must be safe for concurrent use.
-type KeyFunc func(ctx context.Context, fullMethod string) (key string, ok bool)
+// cover everybody. It is callkey.Func, the one declaration the per-key
+// policies share, so the key functions below serve them all.
+type KeyFunc = callkey.Func
 
 // GlobalKey puts every call in one bucket.
 func GlobalKey() KeyFunc {

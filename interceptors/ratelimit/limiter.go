@@ -39,6 +39,38 @@ type Limit struct {
 	Global bool
 }
 
+// FieldError is one invalid value of a Limit, named as in sluice's
+// configuration file ("rate", "burst").
+type FieldError struct {
+	Field   string
+	Problem string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Problem }
+
+// Validate reports every invalid rate, period or burst of l, each as a
+// *FieldError, joined. It is the one check of these values: New calls it,
+// and so does the configuration file's validation, which puts its own
+// path in front of the field. (Names, patterns and keys are checked where
+// they are compiled.)
+func (l Limit) Validate() error {
+	var errs []error
+	add := func(field, problem string) { errs = append(errs, &FieldError{Field: field, Problem: problem}) }
+	if l.Rate < 1 {
+		add("rate", fmt.Sprintf("must be at least 1, got %d", l.Rate))
+	}
+	switch {
+	case l.Period < 0:
+		add("period", "must not be negative")
+	case l.Period != 0 && l.Period < time.Millisecond:
+		add("period", fmt.Sprintf("must be at least 1ms, got %s", l.Period))
+	}
+	if l.Burst < 0 {
+		add("burst", fmt.Sprintf("must not be negative, got %d", l.Burst))
+	}
+	return errors.Join(errs...)
+}
+
 // FailureMode is what global limits do while Redis is unreachable.
 type FailureMode int
 
@@ -68,6 +100,7 @@ type options struct {
 	headers       bool
 	keyPrefix     string
 	maxKeys       int
+	storeErrors   func()
 }
 
 // WithLimit adds a limit.
@@ -116,6 +149,13 @@ func WithLogger(l *slog.Logger) Option {
 // calls on or off (default on). Refusals always carry them.
 func WithHeaders(on bool) Option {
 	return optionFunc(func(o *options) { o.headers = on })
+}
+
+// WithStoreErrors calls f after every failed round trip to Redis (not
+// for the calls answered by the failure mode while Redis is left alone),
+// for metrics. f must be quick and safe for concurrent use.
+func WithStoreErrors(f func()) Option {
+	return optionFunc(func(o *options) { o.storeErrors = f })
 }
 
 // WithKeyPrefix sets the prefix of Redis keys (default "sluice:ratelimit:").
@@ -211,6 +251,7 @@ func New(opts ...Option) (*Limiter, error) {
 			logInterval:   o.logInterval,
 			logger:        o.logger,
 			failure:       o.failure,
+			errors:        o.storeErrors,
 		}
 	}
 	return l, nil
@@ -244,13 +285,8 @@ func compileLimit(l Limit, maxKeys int) (*limit, error) {
 	if burst == 0 {
 		burst = l.Rate
 	}
-	switch {
-	case l.Rate < 1:
-		errs = append(errs, fmt.Errorf("rate %d: must be at least 1", l.Rate))
-	case period < time.Millisecond:
-		errs = append(errs, fmt.Errorf("period %s: must be at least 1ms", period))
-	case burst < 1:
-		errs = append(errs, fmt.Errorf("burst %d: must not be negative", l.Burst))
+	if err := l.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

@@ -1,5 +1,0 @@
-//go:build !race
-
-package jsonwire_test
-
-const raceEnabled = false

@@ -1,5 +1,0 @@
-//go:build !race
-
-package wirejson_test
-
-const raceEnabled = false
