@@ -29,6 +29,7 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/sluice-dev/sluice/config"
+	"github.com/sluice-dev/sluice/connectproto"
 	"github.com/sluice-dev/sluice/demo"
 	libraryv1 "github.com/sluice-dev/sluice/gen/go/sluice/demo/library/v1"
 	"github.com/sluice-dev/sluice/grpcweb"
@@ -232,8 +233,13 @@ func startPolicyGateway(t *testing.T, o gatewayOptions) *policyGateway {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// gRPC-Web in front of REST, as `sluice serve` composes them.
-	web, err := grpcweb.NewHandler(gw.Dispatcher, func() grpcweb.Contracts { return snapshotContracts{reg.Snapshot()} }, rest)
+	// gRPC-Web in front of Connect in front of REST, as `sluice serve`
+	// composes them.
+	conn, err := connectproto.NewHandler(gw.Dispatcher, reg.Snapshot, rest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	web, err := grpcweb.NewHandler(gw.Dispatcher, func() grpcweb.Contracts { return snapshotContracts{reg.Snapshot()} }, conn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -535,7 +541,8 @@ func grpcKind(t *testing.T, reg *registry.Registry, path string) (clientStreams,
 }
 
 // TestPolicyNoBypass calls every method of the demo API by gRPC, by
-// gRPC-Web and by every HTTP binding (HTTP/1.1 and h2c) with no credentials, with
+// gRPC-Web, by the Connect protocol and by every HTTP binding (HTTP/1.1
+// and h2c) with no credentials, with
 // credentials lacking what the method needs and with the right ones, and
 // checks that the decision is the same everywhere and that refused calls
 // never reach the upstream (issue 5, acceptance 2).
@@ -648,6 +655,11 @@ func TestPolicyNoBypass(t *testing.T) {
 						t.Errorf("%s: UNAUTHENTICATED without a %s header (%v)", via, authn.ChallengeKey, respHdr)
 					}
 				}
+
+				// The Connect protocol: POST (proto, JSON), GET where
+				// allowed, streams; HTTP/1.1 and h2c.
+				m, _ := g.reg.Snapshot().Method(method)
+				checkConnect(t, g, m, cr, clients, exp, check)
 
 				// Every HTTP binding, HTTP/1.1 and h2c.
 				for _, r := range bindings[method] {

@@ -163,6 +163,7 @@ Try it:
   curl -sN http://%[1]s/v1/shelves/classics/books:export
   printf '\x00\x00\x00\x00\x0f\x0a\x0dshelves/scifi' | curl -s --data-binary @- -H 'Content-Type: application/grpc-web+proto' \
     http://%[1]s/sluice.demo.library.v1.LibraryService/GetShelf | od -c     # gRPC-Web: a framed message, then the trailer frame
+  curl -s http://%[1]s/sluice.demo.library.v1.LibraryService/GetShelf -H 'Content-Type: application/json' -d '{"name":"shelves/scifi"}'
   TOKEN=$(sluice token)     # a demo token with the library.write scope (demo key: not for production)
   curl -s -X POST http://%[1]s/v1/shelves -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{"shelf":{"displayName":"Poetry"}}'
   curl -s http://%[2]s/readyz

@@ -36,7 +36,7 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 
 func (in *inputs) register(fs *flag.FlagSet) {
 	fs.StringVar(&in.configFile, "config", "", "YAML configuration `file` (see docs/configuration.md)")
-	fs.StringVar(&in.listen, "listen", "", "`address` of the one port for gRPC (h2c, or TLS with ALPN), gRPC-Web (application/grpc-web and grpc-web-text, +proto or +json; HTTP/1.1 and HTTP/2) and REST/JSON (default 127.0.0.1:8080)")
+	fs.StringVar(&in.listen, "listen", "", "`address` of the one port for gRPC (h2c, or TLS with ALPN), gRPC-Web (application/grpc-web and grpc-web-text, +proto or +json), Connect (unary POST and GET, streams; proto or JSON) and REST/JSON, on HTTP/1.1 and HTTP/2 (default 127.0.0.1:8080)")
 	fs.StringVar(&in.admin, "admin", "", "`address` of the admin server (/healthz, /readyz); \"off\" disables it (default 127.0.0.1:9090)")
 	fs.Var(&in.descriptorSets, "descriptor-set", "descriptor set `file` (buf build -o); repeatable; replaces the file's descriptor_sets")
 	fs.Var(&in.protos, "proto", "`DIR_OR_FILE` of .proto sources, compiled at start and whenever they change; repeatable; replaces the file's contracts.proto roots and files")

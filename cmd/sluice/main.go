@@ -31,7 +31,7 @@ func main() {
 const usage = `sluice: a gRPC-first API gateway
 
 usage:
-  sluice serve [flags]          run the gateway: gRPC, gRPC-Web and REST/JSON on one port
+  sluice serve [flags]          run the gateway: gRPC, gRPC-Web, Connect and REST/JSON on one port
                                 (no flags: the embedded demo)
   sluice validate [flags]       check the configuration; print every problem
   sluice routes [flags]         print the REST route table of the contracts

@@ -174,8 +174,17 @@ func (t tools) h2load(ctx context.Context, base string, h1 bool, w *workload, l 
 	return t.h2loadAs(ctx, base, h1, w, l, "application/json")
 }
 
-// h2loadAs is h2load with the request body's content type.
-func (t tools) h2loadAs(ctx context.Context, base string, h1 bool, w *workload, l load, contentType string) (result, error) {
+// connect runs one load of the workload's Connect unary call (a POST of
+// the proto-encoded request) over cleartext HTTP/2.
+func (t tools) connect(ctx context.Context, base string, w *workload, l load) (result, error) {
+	c := *w
+	c.restMethod, c.restPath, c.restBodyFile = "POST", w.connectPath, w.connectBodyFile
+	return t.h2loadAs(ctx, base, false, &c, l, "application/proto", "connect-protocol-version: 1")
+}
+
+// h2loadAs is h2load with the request body's content type and extra
+// request headers ("name: value").
+func (t tools) h2loadAs(ctx context.Context, base string, h1 bool, w *workload, l load, contentType string, headers ...string) (result, error) {
 	logFile := filepath.Join(t.tmp, "h2load.log")
 	_ = os.Remove(logFile)
 	conc := l.concurrency
@@ -209,6 +218,9 @@ func (t tools) h2loadAs(ctx context.Context, base string, h1 bool, w *workload, 
 	}
 	if w.restMethod != "GET" {
 		args = append(args, "-H", ":method: "+w.restMethod)
+	}
+	for _, h := range headers {
+		args = append(args, "-H", h)
 	}
 	if w.restBodyFile != "" {
 		args = append(args, "-H", "content-type: "+contentType, "-d", w.restBodyFile)

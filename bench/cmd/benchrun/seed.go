@@ -46,6 +46,9 @@ type workload struct {
 	// webBodyFile is the gRPC-Web request body (one length-prefixed proto
 	// message) of grpcCall, for sluice's gRPC-Web systems.
 	webBodyFile string
+	// connectPath and connectBodyFile are the Connect unary form: a POST
+	// of the proto-encoded request (application/proto).
+	connectPath, connectBodyFile string
 
 	// before runs ahead of every measurement (the POST workload empties
 	// its shelf so the upstream does not grow across the run).
@@ -63,6 +66,8 @@ func (w *workload) has(p protocol) bool {
 		return w.grpcCall != ""
 	case protoWebH1, protoWebH2C:
 		return w.webBodyFile != ""
+	case protoConnect:
+		return w.connectPath != ""
 	}
 	return w.restPath != ""
 }
@@ -206,12 +211,22 @@ func workloads(dir string, s *seeder) ([]*workload, error) {
 		}
 		paths[name] = p
 	}
+	// GetBook's request as a Connect unary body (application/proto).
+	getProto, err := proto.Marshal(&libraryv1.GetBookRequest{Name: "shelves/scifi/books/dune"})
+	if err != nil {
+		return nil, err
+	}
+	paths["get.binpb"] = filepath.Join(dir, "get.binpb")
+	if err := os.WriteFile(paths["get.binpb"], getProto, 0o644); err != nil {
+		return nil, err
+	}
 	const svc = "sluice.demo.library.v1.LibraryService."
 	return []*workload{
 		{
 			name: "unary-small", title: "GetBook, ~300 B response", unit: "req",
 			grpcCall: svc + "GetBook", grpcDataFile: paths["get.json"], webBodyFile: paths["get.web"],
 			restMethod: "GET", restPath: "/v1/shelves/scifi/books/dune",
+			connectPath: "/sluice.demo.library.v1.LibraryService/GetBook", connectBodyFile: paths["get.binpb"],
 		},
 		{
 			name: "unary-64k", title: "UpdateBook with a 64 KiB cover_image, each way", unit: "req",
