@@ -35,22 +35,33 @@ type commentPacker struct {
 	w   *flate.Writer
 }
 
-// pack returns the comments of info's file, compressed, and their
-// serialized form before compression (for fingerprints); ok is false when
-// info holds no comment.
-func (p *commentPacker) pack(path string, info *descriptorpb.SourceCodeInfo) (c fileComments, plain []byte, ok bool, err error) {
-	kept := &descriptorpb.SourceCodeInfo{}
+// commentsOnly returns the locations of info that have a leading or
+// trailing comment, with their path and those comments only, or nil when
+// none has.
+func commentsOnly(info *descriptorpb.SourceCodeInfo) *descriptorpb.SourceCodeInfo {
+	var kept []*descriptorpb.SourceCodeInfo_Location
 	for _, l := range info.GetLocation() {
 		if strings.TrimSpace(l.GetLeadingComments()) == "" && strings.TrimSpace(l.GetTrailingComments()) == "" {
 			continue
 		}
-		kept.Location = append(kept.Location, &descriptorpb.SourceCodeInfo_Location{
+		kept = append(kept, &descriptorpb.SourceCodeInfo_Location{
 			Path:             l.GetPath(),
 			LeadingComments:  l.LeadingComments,
 			TrailingComments: l.TrailingComments,
 		})
 	}
-	if len(kept.Location) == 0 {
+	if len(kept) == 0 {
+		return nil
+	}
+	return &descriptorpb.SourceCodeInfo{Location: kept}
+}
+
+// pack returns the comments of info's file, compressed, and their
+// serialized form before compression (for fingerprints); ok is false when
+// info holds no comment.
+func (p *commentPacker) pack(path string, info *descriptorpb.SourceCodeInfo) (c fileComments, plain []byte, ok bool, err error) {
+	kept := commentsOnly(info)
+	if kept == nil {
 		return fileComments{}, nil, false, nil
 	}
 	plain, err = proto.MarshalOptions{Deterministic: true}.Marshal(kept)
