@@ -34,24 +34,31 @@ func withoutSourceInfo(fd *descriptorpb.FileDescriptorProto) *descriptorpb.FileD
 }
 
 // checkFile validates fd (without source information) against the files
-// already checked, registers the descriptor protodesc built for it there,
-// and returns fd serialized, for buildRaw.
+// already checked, registers in checked a descriptor of it for the files
+// that import it, and returns fd serialized, for buildRaw.
 //
-// protodesc's descriptor is only a check: it is the most expensive form
-// protobuf-go has (every option message cloned, four name and number
-// indexes made for every message's fields while validating): 260 MiB for
-// Google's APIs. The snapshot keeps the form generated code gets, built
-// from the serialized file by buildRaw once every file is checked and the
-// checked ones are garbage.
+// protodesc.NewFile is the check, and its descriptor is dropped at once:
+// it is the most expensive form protobuf-go has (every option message
+// cloned, four name and number indexes made for every message's fields
+// while validating): 260 MiB for Google's APIs. What checked keeps, and
+// the snapshot in the end, is the form generated code gets, built from the
+// serialized file by buildRaw.
 func checkFile(fd *descriptorpb.FileDescriptorProto, checked *protoregistry.Files) ([]byte, error) {
-	d, err := protodesc.NewFile(fd, checked)
+	if _, err := protodesc.NewFile(fd, checked); err != nil {
+		return nil, err
+	}
+	raw, err := proto.MarshalOptions{Deterministic: true}.Marshal(fd)
+	if err != nil {
+		return nil, err
+	}
+	d, err := buildRaw(raw, checked)
 	if err != nil {
 		return nil, err
 	}
 	if err := checked.RegisterFile(d); err != nil {
 		return nil, err
 	}
-	return proto.MarshalOptions{Deterministic: true}.Marshal(fd)
+	return raw, nil
 }
 
 // buildRaw builds the descriptor of a serialized FileDescriptorProto that
