@@ -288,14 +288,13 @@ func Build(sources ...Source) (*Snapshot, error) {
 	// (serialized files, comments, names) is copied, packed, after the
 	// collection for the same reason: a small live object left among
 	// garbage keeps its whole span of memory. So the garbage's memory can
-	// go back to the system: for Google's APIs the RSS after load is 90 MiB
-	// lower for one collection, in a step that is rare (start-up, reloads)
-	// and costs seconds anyway.
+	// go back to the system: for Google's APIs the RSS after load is about
+	// 90 MiB lower, for a step that is rare (start-up, reloads) and costs
+	// seconds anyway. Twice: a sync.Pool keeps what one collection frees
+	// until the next, and protobuf-go pools the buffers it writes names
+	// to, so the check's would otherwise take the snapshot's names and
+	// keep its own.
 	checked, byPath = nil, nil
-	// Twice: a sync.Pool keeps what one collection frees until the next,
-	// and protobuf-go pools the buffer descriptor names are written to;
-	// the check's would otherwise take the snapshot's names, and keep its
-	// own.
 	runtime.GC()
 	runtime.GC()
 	size := 0
