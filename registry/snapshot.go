@@ -147,9 +147,9 @@ func Build(sources ...Source) (*Snapshot, error) {
 		failed
 	)
 	state := map[string]int{}
-	// Files are checked first, in dependency order, each against
-	// protodesc's descriptors of its imports in checked; plan records what
-	// the snapshot then registers, in the same order (see checkFile).
+	// Files are checked first, in dependency order, each against the
+	// descriptors of its imports in checked; plan records what the
+	// snapshot then registers, in the same order (see checkFile).
 	checked := new(protoregistry.Files)
 	type planned struct {
 		path   string
