@@ -419,3 +419,30 @@ func TestHTTPRulesAndComments(t *testing.T) {
 		})
 	}
 }
+
+// WithoutComments builds the same contracts and keeps no comments.
+func TestWithoutComments(t *testing.T) {
+	t.Parallel()
+	s, err := registry.Build(registry.WithoutComments(registry.DescriptorSetFile(demoSet)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.Method("/sluice.demo.library.v1.LibraryService/GetShelf"); !ok {
+		t.Error("no GetShelf")
+	}
+	if files := s.CommentedFiles(); len(files) != 0 {
+		t.Errorf("%d files with comments, want none", len(files))
+	}
+	// A linked source stays one: its generated types serve.
+	s, err = registry.Build(registry.WithoutComments(registry.Linked(libraryv1.File_sluice_demo_library_v1_library_proto)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mt, err := s.Types().FindMessageByName("sluice.demo.library.v1.GetBookRequest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, dynamic := mt.New().Interface().(*dynamicpb.Message); dynamic {
+		t.Error("WithoutComments(Linked(...)): the input type is dynamic, want the generated one")
+	}
+}

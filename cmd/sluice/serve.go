@@ -16,6 +16,7 @@ import (
 
 	"github.com/sluice-dev/sluice/config"
 	"github.com/sluice-dev/sluice/policy"
+	"github.com/sluice-dev/sluice/registry"
 	"github.com/sluice-dev/sluice/transcoding"
 )
 
@@ -111,7 +112,11 @@ func validateCommand(args []string, stdout, stderr io.Writer) int {
 	}
 	// The configuration is well formed; check that its contracts load and
 	// that its upstreams can be built, as serve would.
-	reg, err := newRegistry(fileSources(cfg, nil))
+	cs := fileSources(cfg, nil)
+	for i, src := range cs.sources {
+		cs.sources[i] = registry.WithoutComments(src) // validation documents nothing
+	}
+	reg, err := newRegistry(cs)
 	if err != nil {
 		fmt.Fprintf(stderr, "contracts: %v\n", err)
 		return 1
