@@ -44,21 +44,63 @@ func withoutSourceInfo(fd *descriptorpb.FileDescriptorProto) *descriptorpb.FileD
 // the snapshot in the end, is the form generated code gets, built from the
 // serialized file by buildRaw.
 func checkFile(fd *descriptorpb.FileDescriptorProto, checked *protoregistry.Files) ([]byte, error) {
-	if _, err := protodesc.NewFile(fd, checked); err != nil {
+	d, err := protodesc.NewFile(fd, checked)
+	if err != nil {
 		return nil, err
+	}
+	if !fullyQualified(fd) {
+		// buildRaw resolves only full names (".pkg.Message"), which is
+		// what compilers write; protodesc also accepts names relative to
+		// their scope, and writes them out in full.
+		fd = protodesc.ToFileDescriptorProto(d)
 	}
 	raw, err := proto.MarshalOptions{Deterministic: true}.Marshal(fd)
 	if err != nil {
 		return nil, err
 	}
-	d, err := buildRaw(raw, checked)
+	built, err := buildRaw(raw, checked)
 	if err != nil {
 		return nil, err
 	}
-	if err := checked.RegisterFile(d); err != nil {
+	if err := checked.RegisterFile(built); err != nil {
 		return nil, err
 	}
 	return raw, nil
+}
+
+// fullyQualified reports whether every type fd refers to (field types,
+// extendees, method input and output) is named in full, with a leading
+// dot.
+func fullyQualified(fd *descriptorpb.FileDescriptorProto) bool {
+	full := func(name string) bool { return name == "" || name[0] == '.' }
+	fields := func(fs []*descriptorpb.FieldDescriptorProto) bool {
+		for _, f := range fs {
+			if !full(f.GetTypeName()) || !full(f.GetExtendee()) {
+				return false
+			}
+		}
+		return true
+	}
+	var messages func([]*descriptorpb.DescriptorProto) bool
+	messages = func(ms []*descriptorpb.DescriptorProto) bool {
+		for _, m := range ms {
+			if !fields(m.GetField()) || !fields(m.GetExtension()) || !messages(m.GetNestedType()) {
+				return false
+			}
+		}
+		return true
+	}
+	if !messages(fd.GetMessageType()) || !fields(fd.GetExtension()) {
+		return false
+	}
+	for _, s := range fd.GetService() {
+		for _, m := range s.GetMethod() {
+			if !full(m.GetInputType()) || !full(m.GetOutputType()) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // buildRaw builds the descriptor of a serialized FileDescriptorProto that
@@ -67,7 +109,10 @@ func checkFile(fd *descriptorpb.FileDescriptorProto, checked *protoregistry.File
 // indexes of a message's fields are made when it is first looked up by
 // field name, names share one buffer per file, and the file's contents are
 // decoded the first time they are asked for, resolving types in files (so
-// files must hold every import by then).
+// files must hold every import by then). protoimpl is documented as
+// generated code's: this is the builder every generated file runs, at the
+// protobuf-go version go.mod pins, and the registry's and the corpora's
+// tests would show a change in what it builds.
 func buildRaw(raw []byte, files *protoregistry.Files) (fd protoreflect.FileDescriptor, err error) {
 	defer func() {
 		// The builder trusts its input and panics on what it can not

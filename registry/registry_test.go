@@ -446,3 +446,48 @@ func TestWithoutComments(t *testing.T) {
 		t.Error("WithoutComments(Linked(...)): the input type is dynamic, want the generated one")
 	}
 }
+
+// Type names relative to their scope ("Thing" for ".scale.v1.Thing"), which
+// protoc never writes but descriptors built by hand may hold, resolve as
+// protobuf's scoping rules say.
+func TestRelativeTypeNames(t *testing.T) {
+	t.Parallel()
+	str := descriptorpb.FieldDescriptorProto_TYPE_STRING.Enum()
+	msg := descriptorpb.FieldDescriptorProto_TYPE_MESSAGE.Enum()
+	opt := descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum()
+	file := &descriptorpb.FileDescriptorProto{
+		Name:    proto.String("scale/v1/scale.proto"),
+		Package: proto.String("scale.v1"),
+		Syntax:  proto.String("proto3"),
+		MessageType: []*descriptorpb.DescriptorProto{
+			{Name: proto.String("Thing"), Field: []*descriptorpb.FieldDescriptorProto{
+				{Name: proto.String("name"), JsonName: proto.String("name"), Number: proto.Int32(1), Type: str, Label: opt},
+			}},
+			{Name: proto.String("GetThingResponse"), Field: []*descriptorpb.FieldDescriptorProto{
+				{Name: proto.String("thing"), JsonName: proto.String("thing"), Number: proto.Int32(1), Type: msg, Label: opt, TypeName: proto.String("Thing")},
+			}},
+		},
+		Service: []*descriptorpb.ServiceDescriptorProto{{
+			Name: proto.String("ScaleService"),
+			Method: []*descriptorpb.MethodDescriptorProto{{
+				Name: proto.String("GetThing"), InputType: proto.String("Thing"), OutputType: proto.String("scale.v1.GetThingResponse"),
+			}},
+		}},
+	}
+	set := mustMarshal(t, &descriptorpb.FileDescriptorSet{File: []*descriptorpb.FileDescriptorProto{file}})
+	s, err := registry.Build(registry.DescriptorSet("relative", set))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, ok := s.Method("/scale.v1.ScaleService/GetThing")
+	if !ok {
+		t.Fatal("no GetThing")
+	}
+	if in := m.Desc.Input(); in.IsPlaceholder() || in.FullName() != "scale.v1.Thing" {
+		t.Errorf("input %s (placeholder %t), want scale.v1.Thing", in.FullName(), in.IsPlaceholder())
+	}
+	thing := m.Desc.Output().Fields().ByName("thing")
+	if thing == nil || thing.Message() == nil || thing.Message().IsPlaceholder() || thing.Message().FullName() != "scale.v1.Thing" {
+		t.Errorf("GetThingResponse.thing does not resolve to scale.v1.Thing: %v", thing)
+	}
+}
