@@ -9,10 +9,6 @@ import (
 	"sort"
 	"sync"
 	"time"
-
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protodesc"
-	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // WatchOption configures a Watcher.
@@ -220,32 +216,44 @@ func statFile(path string) fileState {
 }
 
 // Fingerprint returns a digest of every file of s, source information
-// (comments) and the source of each file included, so two snapshots with equal fingerprints describe
-// the same contracts and the same documentation. A nil snapshot has the
-// zero fingerprint.
+// (comments) and the source of each file included, so two snapshots with
+// equal fingerprints describe the same contracts and the same
+// documentation. It is computed once, when the snapshot is built. A nil
+// snapshot has the zero fingerprint.
 func Fingerprint(s *Snapshot) [sha256.Size]byte {
-	var out [sha256.Size]byte
 	if s == nil {
-		return out
+		return [sha256.Size]byte{}
 	}
-	var fds []protoreflect.FileDescriptor
-	s.Files().RangeFiles(func(fd protoreflect.FileDescriptor) bool {
-		fds = append(fds, fd)
-		return true
-	})
-	sort.Slice(fds, func(i, j int) bool { return fds[i].Path() < fds[j].Path() })
+	return s.fingerprint
+}
+
+// fileDigest identifies one file of a snapshot: its path, its source (a
+// file that moves to another source changes what `sluice routes` prints),
+// its serialized descriptor without source information and its comments.
+func fileDigest(path, source string, raw, comments []byte) [sha256.Size]byte {
 	h := sha256.New()
-	opts := proto.MarshalOptions{Deterministic: true}
-	for _, fd := range fds {
-		b, err := opts.Marshal(protodesc.ToFileDescriptorProto(fd))
-		if err != nil {
-			b = nil // cannot happen for a registered file
-		}
-		// Path and source separate the files; a file that moves to
-		// another source changes what `sluice routes` prints.
-		fmt.Fprintf(h, "%s\x00%s\x00%d\x00", fd.Path(), s.Source(fd.Path()), len(b))
-		h.Write(b)
+	fmt.Fprintf(h, "%s\x00%s\x00%d\x00%d\x00", path, source, len(raw), len(comments))
+	h.Write(raw)
+	h.Write(comments)
+	var out [sha256.Size]byte
+	copy(out[:], h.Sum(nil))
+	return out
+}
+
+// combineDigests is the fingerprint of the files whose digests these are,
+// in path order.
+func combineDigests(digests map[string][sha256.Size]byte) [sha256.Size]byte {
+	paths := make([]string, 0, len(digests))
+	for p := range digests {
+		paths = append(paths, p)
 	}
+	sort.Strings(paths)
+	h := sha256.New()
+	for _, p := range paths {
+		d := digests[p]
+		h.Write(d[:])
+	}
+	var out [sha256.Size]byte
 	copy(out[:], h.Sum(nil))
 	return out
 }

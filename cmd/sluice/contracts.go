@@ -262,9 +262,16 @@ func buildRoutes(cfg *config.Config, s *registry.Snapshot, logger *slog.Logger) 
 // or a .proto file changes, and on every refresh interval for reflection
 // sources. A new
 // snapshot replaces the old one only when its REST routes build; calls in
-// flight finish on what they started with.
+// flight finish on what they started with. A reload that finds the same
+// contracts changes nothing (the registry keeps its snapshot, and the
+// routes built to check the new one are dropped), so one set of contracts
+// is never held twice; one that changed them hands the old snapshot's
+// memory back to the system, as start-up does.
 func watchContracts(lc fx.Lifecycle, cfg *config.Config, cs *contractSources, reg *registry.Registry, routes *routeTable, obs *observability, logger *slog.Logger) {
 	obs.reloaded(nil) // the first load, at start: newRegistry has succeeded
+	// checked are the routes of the snapshot the check last accepted;
+	// the watcher calls check and onChange from its one goroutine.
+	var checked *transcoding.Routes
 	opts := []registry.WatchOption{
 		registry.WithReloaded(obs.reloaded),
 		registry.WithInterval(time.Duration(cfg.Contracts.RefreshInterval)),
@@ -275,8 +282,15 @@ func watchContracts(lc fx.Lifecycle, cfg *config.Config, cs *contractSources, re
 			if err != nil {
 				return err
 			}
-			routes.current.Store(r)
+			checked = r
 			return nil
+		}),
+		registry.WithOnChange(func(s *registry.Snapshot) {
+			if checked != nil && checked.Snapshot() == s {
+				routes.current.Store(checked)
+			}
+			checked = nil
+			debug.FreeOSMemory()
 		}),
 	}
 	if cs.reflection {

@@ -17,6 +17,7 @@ import (
 	"github.com/sluice-dev/sluice/config"
 	"github.com/sluice-dev/sluice/policy"
 	"github.com/sluice-dev/sluice/registry/protosource"
+	"github.com/sluice-dev/sluice/registry"
 	"github.com/sluice-dev/sluice/transcoding"
 )
 
@@ -118,6 +119,11 @@ func validateCommand(args []string, stdout, stderr io.Writer) int {
 	// The configuration is well formed; check that its contracts load and
 	// that its upstreams can be built, as serve would.
 	cs, err := fileSources(cfg, nil)
+	if err == nil {
+		for i, src := range cs.sources {
+			cs.sources[i] = registry.WithoutComments(src) // validation documents nothing
+		}
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "contracts: %v\n", err)
 		return 1
