@@ -419,6 +419,39 @@ type leaf struct {
 	deep  int      // index of the template's "**", or -1
 }
 
+// newLeaf returns a leaf with room for n variables. Up to 3, the variables
+// are allocated with the leaf, next to it in memory: a match reads both,
+// one cache miss rather than two on a large table, and the pair takes no
+// more memory than apart (the allocator's size classes round both up).
+func newLeaf(n int) *leaf {
+	switch n {
+	case 0:
+		return &leaf{}
+	case 1:
+		x := &struct {
+			leaf
+			v [1]varSpec
+		}{}
+		x.vars = x.v[:0]
+		return &x.leaf
+	case 2:
+		x := &struct {
+			leaf
+			v [2]varSpec
+		}{}
+		x.vars = x.v[:0]
+		return &x.leaf
+	case 3:
+		x := &struct {
+			leaf
+			v [3]varSpec
+		}{}
+		x.vars = x.v[:0]
+		return &x.leaf
+	}
+	return &leaf{vars: make([]varSpec, 0, n)}
+}
+
 // leafKey is the key of a leaf with the verb and method ids.
 func leafKey(verb, method uint32) uint64 { return uint64(verb)<<32 | uint64(method) }
 
@@ -434,8 +467,8 @@ func (l *leaf) pos(j, n int) int {
 
 type varSpec struct {
 	path       []string
-	start, end int  // template segment boundaries, half-open
-	multi      bool // multi-segment decoding rules
+	start, end int32 // template segment boundaries, half-open
+	multi      bool  // multi-segment decoding rules
 }
 
 // methodID returns the id of method, 0 when no route has it.
@@ -459,15 +492,13 @@ func (r *Router) insert(rt *Route, t *trieBuilder) {
 	if tm.verb != "" {
 		vid = t.verbs.id(tm.verb)
 	}
-	l := &leaf{route: rt, key: leafKey(vid, mid), nsegs: len(tm.segments), deep: tm.deep}
-	if len(tm.variables) > 0 {
-		l.vars = make([]varSpec, 0, len(tm.variables))
-	}
+	l := newLeaf(len(tm.variables))
+	l.route, l.key, l.nsegs, l.deep = rt, leafKey(vid, mid), len(tm.segments), tm.deep
 	for _, v := range tm.variables {
 		l.vars = append(l.vars, varSpec{
 			path:  v.FieldPath,
-			start: v.Start,
-			end:   v.End,
+			start: int32(v.Start),
+			end:   int32(v.End),
 			multi: v.End-v.Start != 1 || tm.segments[v.Start].Kind == DeepWildcard,
 		})
 	}
@@ -810,7 +841,7 @@ func result(l *leaf, path string, starts []int, pct bool, multi decodeMode, vars
 	}
 	res.Vars = vars[:0]
 	for _, v := range l.vars {
-		start, end := l.pos(v.start, n), l.pos(v.end, n)
+		start, end := l.pos(int(v.start), n), l.pos(int(v.end), n)
 		raw := ""
 		if start < end {
 			raw = path[starts[start] : starts[end]-1]
