@@ -49,10 +49,10 @@
 // segments rather than the number of routes. The trie is laid out in flat
 // tables (each request segment is looked up once, then every step is one
 // probe) so that a table of Google's 15,000 routes, which no longer fits
-// in the processor's caches, costs within twice the time per match of a
-// small one. Router.MatchInto takes a buffer for the variables, and then
-// allocates nothing unless a value needs percent-decoding. The rules
-// (Router has the details):
+// in the processor's caches, costs few cache misses per segment (figures
+// in docs/benchmarks.md). Router.MatchInto takes a buffer for the
+// variables, and then allocates nothing unless a value needs
+// percent-decoding. The rules (Router has the details):
 //
 //   - Precedence between overlapping templates: at each segment, left to
 //     right, a literal beats "*", which beats "**"; the most specific route
