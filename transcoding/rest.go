@@ -164,6 +164,10 @@ type call struct {
 	// computed.
 	pathQuery     protoreflect.Message
 	pathQueryDone bool
+
+	// vars holds the path variables of most templates, so that matching
+	// allocates nothing of its own.
+	vars [4]httprule.Var
 }
 
 // ServeHTTP serves one REST request.
@@ -182,7 +186,7 @@ func (h *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.errs.WriteStatus(w, status.Newf(codes.NotFound, "no route for %s %s", r.Method, path))
 		return
 	}
-	match, res := rt.router.Match(r.Method, path)
+	match, res := rt.router.MatchInto(r.Method, path, c.vars[:0])
 	switch res {
 	case httprule.NotFound:
 		c.errs.WriteStatus(w, status.Newf(codes.NotFound, "no route for %s %s", r.Method, path))
