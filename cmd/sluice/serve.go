@@ -16,8 +16,8 @@ import (
 
 	"github.com/sluice-dev/sluice/config"
 	"github.com/sluice-dev/sluice/policy"
-	"github.com/sluice-dev/sluice/registry/protosource"
 	"github.com/sluice-dev/sluice/registry"
+	"github.com/sluice-dev/sluice/registry/protosource"
 	"github.com/sluice-dev/sluice/transcoding"
 )
 
