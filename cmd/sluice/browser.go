@@ -1,13 +1,13 @@
 package main
 
 import (
-	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
@@ -15,6 +15,7 @@ import (
 	"github.com/sluice-dev/sluice/connectproto"
 	"github.com/sluice-dev/sluice/cors"
 	"github.com/sluice-dev/sluice/grpcweb"
+	"github.com/sluice-dev/sluice/httpstatus"
 	"github.com/sluice-dev/sluice/policy"
 	"github.com/sluice-dev/sluice/registry"
 	"github.com/sluice-dev/sluice/server"
@@ -89,19 +90,22 @@ func (c snapshotContracts) Types() *protoregistry.Types { return c.snap.Types() 
 // reached it (no RPC protocol claimed its content type) and that no REST
 // route serves, and passes every other request to next (nil: 404).
 func unsupportedMediaType(reg *registry.Registry, routes *routeTable, next http.Handler) http.Handler {
+	var errs httpstatus.Writer
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {
 			if snap := reg.Snapshot(); snap != nil {
 				if _, ok := snap.Method(r.URL.Path); ok && !routes.Load().Serves(r.Method, r.URL.EscapedPath()) {
+					// gRPC's HTTP mapping reads 415 as UNKNOWN; the header
+					// says so to gRPC clients, the body to everyone else.
 					w.Header().Set("Grpc-Status", strconv.Itoa(int(codes.Unknown)))
-					http.Error(w, fmt.Sprintf("content type %q is not a gRPC, gRPC-Web or Connect one", r.Header.Get("Content-Type")),
-						http.StatusUnsupportedMediaType)
+					errs.WriteStatusAs(w, status.Newf(codes.Unknown, "content type %q is not a gRPC, gRPC-Web or Connect one",
+						r.Header.Get("Content-Type")), http.StatusUnsupportedMediaType)
 					return
 				}
 			}
 		}
-		if next == nil {
-			http.NotFound(w, r)
+		if next == nil { // REST is off
+			errs.WriteStatus(w, status.Newf(codes.NotFound, "no route for %s %s", r.Method, r.URL.EscapedPath()))
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 
 	libraryv1 "github.com/sluice-dev/sluice/gen/go/sluice/demo/library/v1"
@@ -86,9 +88,17 @@ cors:
 	if err != nil {
 		t.Fatal(err)
 	}
+	body, _ = io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusUnsupportedMediaType {
 		t.Errorf("image/jpeg on a method path: %d, want 415", resp.StatusCode)
+	}
+	var st struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	}
+	if err := json.Unmarshal(body, &st); err != nil || st.Code != int(codes.Unknown) || !strings.Contains(st.Message, "image/jpeg") {
+		t.Errorf("415 body %q (%v), want a google.rpc.Status naming the content type", body, err)
 	}
 
 	p.waitLog(t, "call", "method") // the gRPC-Web call, logged once it ended
