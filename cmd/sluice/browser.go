@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -95,11 +96,17 @@ func unsupportedMediaType(reg *registry.Registry, routes *routeTable, next http.
 		if r.Method == http.MethodPost {
 			if snap := reg.Snapshot(); snap != nil {
 				if _, ok := snap.Method(r.URL.Path); ok && !routes.Load().Serves(r.Method, r.URL.EscapedPath()) {
-					// gRPC's HTTP mapping reads 415 as UNKNOWN; the header
-					// says so to gRPC clients, the body to everyone else.
-					w.Header().Set("Grpc-Status", strconv.Itoa(int(codes.Unknown)))
-					errs.WriteStatusAs(w, status.Newf(codes.Unknown, "content type %q is not a gRPC, gRPC-Web or Connect one",
-						r.Header.Get("Content-Type")), http.StatusUnsupportedMediaType)
+					// gRPC's HTTP mapping reads 415 as UNKNOWN. The body is
+					// plain text on purpose: Connect and gRPC-Web clients
+					// read a JSON error body as their own protocol's error
+					// (connectrpc's conformance suite checks they can), and
+					// this client spoke neither. Accept-Post names what
+					// would have been understood.
+					h := w.Header()
+					h.Set("Grpc-Status", strconv.Itoa(int(codes.Unknown)))
+					h.Set("Accept-Post", "application/grpc, application/grpc-web, application/grpc-web-text, application/proto, application/json, application/connect+proto, application/connect+json")
+					http.Error(w, fmt.Sprintf("content type %q is not a gRPC, gRPC-Web or Connect one", r.Header.Get("Content-Type")),
+						http.StatusUnsupportedMediaType)
 					return
 				}
 			}
