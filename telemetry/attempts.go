@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 
+	estats "google.golang.org/grpc/experimental/stats"
 	"google.golang.org/grpc/stats"
 )
 
@@ -10,6 +11,14 @@ import (
 // metrics: retry is true for every attempt after a call's first.
 type AttemptObserver interface {
 	Attempt(upstream string, retry bool)
+}
+
+// BalancerMetricObserver, when an AttemptObserver implements it, hears
+// the counts the upstream connection's load-balancing policy reports
+// through grpc-go's metrics API (the outlier-detection policy's
+// ejections), by the metric's name.
+type BalancerMetricObserver interface {
+	BalancerCount(metric string, incr int64)
 }
 
 // AttemptHandler is a gRPC client stats handler for one upstream's
@@ -22,8 +31,17 @@ func AttemptHandler(upstream string, obs AttemptObserver) stats.Handler {
 }
 
 type attemptHandler struct {
+	estats.UnimplementedMetricsRecorder
 	upstream string
 	obs      AttemptObserver
+}
+
+// RecordInt64Count receives the counts of the connection's load-balancing
+// policy: grpc-go hands a balancer the stats handlers that record metrics.
+func (h *attemptHandler) RecordInt64Count(handle *estats.Int64CountHandle, incr int64, _ ...string) {
+	if o, ok := h.obs.(BalancerMetricObserver); ok {
+		o.BalancerCount(handle.Descriptor().Name, incr)
+	}
 }
 
 func (h *attemptHandler) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context {

@@ -37,6 +37,7 @@ import (
 
 	"github.com/sluice-dev/sluice/protocol"
 	"github.com/sluice-dev/sluice/telemetry"
+	"github.com/sluice-dev/sluice/upstream/outlier"
 )
 
 // UnknownMethod is the method label of calls to methods the label
@@ -109,6 +110,7 @@ type Metrics struct {
 	rlErrors  prometheus.Counter
 	attempts  *prometheus.CounterVec
 	retries   *prometheus.CounterVec
+	ejections *prometheus.CounterVec
 	reloads   *prometheus.CounterVec
 	reloadAt  *prometheus.GaugeVec
 
@@ -182,6 +184,10 @@ func New(reg Registry, opts ...Option) (*Metrics, error) {
 			Name: "sluice_upstream_retries_total",
 			Help: "Attempts of calls to upstreams after a call's first (retry policy and transparent retries), by upstream.",
 		}, []string{"upstream"}),
+		ejections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_upstream_outlier_ejections_total",
+			Help: "Addresses of an upstream that outlier detection ejected after consecutive failures, by upstream.",
+		}, []string{"upstream"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sluice_reloads_total",
 			Help: "Reloads, by what was reloaded (contracts) and result (success, failure).",
@@ -193,7 +199,7 @@ func New(reg Registry, opts ...Option) (*Metrics, error) {
 	}
 	cs := []prometheus.Collector{
 		m.calls, m.duration, m.recvBytes, m.recvMsgs, m.sentBytes, m.sentMsgs, m.inFlight,
-		m.refusals, m.rlDecided, m.rlErrors, m.attempts, m.retries, m.reloads, m.reloadAt,
+		m.refusals, m.rlDecided, m.rlErrors, m.attempts, m.retries, m.ejections, m.reloads, m.reloadAt,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name:        "sluice_build_info",
 			Help:        "Always 1; the labels name the running build.",
@@ -336,12 +342,20 @@ func (m *Metrics) RateLimitStoreError() { m.rlErrors.Inc() }
 // telemetry.AttemptHandler.
 func (m *Metrics) Attempts(upstream string) telemetry.AttemptObserver {
 	return &attemptCounter{
-		attempts: m.attempts.WithLabelValues(upstream),
-		retries:  m.retries.WithLabelValues(upstream),
+		attempts:  m.attempts.WithLabelValues(upstream),
+		retries:   m.retries.WithLabelValues(upstream),
+		ejections: m.ejections.WithLabelValues(upstream),
 	}
 }
 
-type attemptCounter struct{ attempts, retries prometheus.Counter }
+type attemptCounter struct{ attempts, retries, ejections prometheus.Counter }
+
+// BalancerCount counts the outlier-detection policy's ejections.
+func (a *attemptCounter) BalancerCount(metric string, incr int64) {
+	if metric == outlier.EjectionsMetric {
+		a.ejections.Add(float64(incr))
+	}
+}
 
 func (a *attemptCounter) Attempt(_ string, retry bool) {
 	a.attempts.Inc()
