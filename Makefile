@@ -30,9 +30,12 @@ $(GEN_TOOLS) &:
 # after buf.gen.yaml's run, whose clean would not touch it anyway), and
 # gen/conformance with gen/descriptors/conformance.binpb (connectrpc's
 # conformance protos at the version the harness runs;
-# scripts/conformance/generate.sh). Running it twice gives no diff.
+# scripts/conformance/generate.sh), and the API explorer's Swagger UI build
+# in server/explorer/dist (from the pinned npm package;
+# scripts/explorer/fetch.sh). Running it twice gives no diff.
 generate: $(GEN_TOOLS)
 	./scripts/googleapis/fetch.sh
+	./scripts/explorer/fetch.sh
 	$(BUF) generate
 	mkdir -p gen/descriptors
 	$(BUF) build proto --as-file-descriptor-set -o gen/descriptors/demo.binpb
@@ -100,9 +103,9 @@ lint-openapi:
 # Regenerates gen/ and third_party/ and fails if anything differs from what
 # is committed.
 check-generate: generate
-	@if [[ -n "$$(git status --porcelain -- gen third_party demo/library.binpb)" ]]; then \
-		echo "generated files differ from a fresh 'make generate':"; git status --porcelain -- gen third_party demo/library.binpb; \
-		git diff --stat -- gen third_party demo/library.binpb; exit 1; fi
+	@if [[ -n "$$(git status --porcelain -- gen third_party demo/library.binpb server/explorer/dist)" ]]; then \
+		echo "generated files differ from a fresh 'make generate':"; git status --porcelain -- gen third_party demo/library.binpb server/explorer/dist; \
+		git diff --stat -- gen third_party demo/library.binpb server/explorer/dist; exit 1; fi
 
 # Everything CI checks besides the tests.
 check: check-generate lint-proto lint lint-openapi
