@@ -13,7 +13,7 @@ GEN_TOOLS := $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc \
 # The branch `buf breaking` compares against.
 BREAKING_BRANCH ?= main
 
-.PHONY: tools generate lint-proto test lint lint-openapi check-generate check build corpora conformance
+.PHONY: tools generate lint-proto test lint lint-openapi check-generate check build corpora conformance browser-deps
 
 # Installs every tool of tools/go.mod into .bin.
 tools:
@@ -61,13 +61,20 @@ lint-proto: $(BUF)
 # race detector, so they run again without it), then grpc-go's interop suite
 # through a real sluice binary, then the README's demo command checked with
 # grpcurl, then connectrpc's conformance suite through a real sluice, one
-# run per protocol (scripts/conformance/run.sh).
-test:
+# run per protocol (scripts/conformance/run.sh). The Go tests include the
+# headless-Chromium test of e2e/browser, whose npm packages browser-deps
+# installs first.
+test: browser-deps
 	go test -race -count=1 -timeout 10m ./...
 	go test -count=1 -timeout 10m -run 'Corpora' ./transcoding ./cmd/sluice
 	./scripts/interop.sh
 	./scripts/demo-smoke.sh
 	./scripts/conformance/run.sh
+
+# The pinned npm packages of the browser test (e2e/browser: connect-web,
+# grpc-web, esbuild), from its package-lock.json.
+browser-deps:
+	cd e2e/browser && npm ci --no-audit --no-fund --loglevel=error
 
 # connectrpc's conformance suite alone; CONFORMANCE=grpc-web for one
 # protocol.
