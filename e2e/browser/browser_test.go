@@ -235,39 +235,60 @@ func TestBrowser(t *testing.T) {
 
 	t.Run("explorer", func(t *testing.T) {
 		t.Parallel()
-		saveScreenshot(t, explorerCall(t, tab(t, browser), s.admin))
+		saveScreenshot(t, explorerCall(t, tab(t, browser), s.admin, s.token))
 	})
 }
 
-// explorerCall opens the API explorer, executes GetShelf from it (expand
-// the operation, "Try it out", fill in the path parameter, "Execute") and
-// returns a screenshot of the operation with its response.
-func explorerCall(t *testing.T, ctx context.Context, admin string) []byte {
+// explorerCall opens the API explorer and, as the README's tour does,
+// authorizes with a demo token and executes CreateShelf from it (expand
+// the operation, "Try it out", write the body, "Execute"). It returns a
+// screenshot of the operation with its response.
+func explorerCall(t *testing.T, ctx context.Context, admin, token string) []byte {
 	t.Helper()
-	const op = "#operations-LibraryService-LibraryService_GetShelf"
+	const op = "#operations-LibraryService-LibraryService_CreateShelf"
+	const row = op + " .live-responses-table tr.response"
+	// The body editor is a React textarea: set its value the way React
+	// sees a user's input.
+	const body = `{"shelf": {"displayName": "From the explorer"}}`
+	setBody := `(() => {
+		const ta = document.querySelector(` + "`" + op + ` textarea.body-param__text` + "`" + `);
+		Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, "value").set.call(ta, ` + "`" + body + "`" + `);
+		ta.dispatchEvent(new Event("input", { bubbles: true }));
+		return true;
+	})()`
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(admin+"/docs"),
-		chromedp.WaitVisible(chromedp.CSS(op+" .opblock-summary-control")),
+		chromedp.WaitVisible(chromedp.CSS(".auth-wrapper .authorize")),
+		chromedp.Click(chromedp.CSS(".auth-wrapper .authorize")),
+		chromedp.WaitVisible(chromedp.CSS(".modal-ux .auth-container input")),
+		chromedp.SendKeys(chromedp.CSS(".modal-ux .auth-container input"), token),
+		chromedp.Click(chromedp.CSS(".modal-ux .auth-btn-wrapper .authorize")),
+		chromedp.WaitVisible(chromedp.CSS(".modal-ux .auth-btn-wrapper .btn-done")),
+		chromedp.Click(chromedp.CSS(".modal-ux .auth-btn-wrapper .btn-done")),
+		chromedp.WaitNotPresent(chromedp.CSS(".modal-ux")),
 		chromedp.Click(chromedp.CSS(op+" .opblock-summary-control")),
 		chromedp.WaitVisible(chromedp.CSS(op+" .try-out__btn")),
 		chromedp.Click(chromedp.CSS(op+" .try-out__btn")),
-		chromedp.WaitVisible(chromedp.CSS(op+` input[placeholder="shelvesId"]`)),
-		chromedp.SendKeys(chromedp.CSS(op+` input[placeholder="shelvesId"]`), "scifi"),
+		chromedp.WaitVisible(chromedp.CSS(op+" textarea.body-param__text")),
+		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			_, err := chromedp.Evaluate[bool](setBody)(ctx, t)
+			return err
+		}),
 		chromedp.Click(chromedp.CSS(op+" .execute")),
-		chromedp.WaitVisible(chromedp.CSS(op+" .live-responses-table tr.response .response-col_status")),
+		chromedp.WaitVisible(chromedp.CSS(row+" .response-col_status")),
 	); err != nil {
 		t.Fatalf("explorer: %v", err)
 	}
-	status, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(op+" .live-responses-table tr.response .response-col_status")))
+	status, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(row+" .response-col_status")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(op+" .live-responses-table tr.response .response-col_description")))
+	answer, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(row+" .response-col_description")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(strings.TrimSpace(status), "200") || !strings.Contains(body, `"shelves/scifi"`) {
-		t.Errorf("the explorer's call answered %q: %s", status, body)
+	if !strings.HasPrefix(strings.TrimSpace(status), "200") || !strings.Contains(answer, `"From the explorer"`) {
+		t.Errorf("the explorer's call answered %q: %s", status, answer)
 	}
 	png, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS(op)))
 	if err != nil {
