@@ -42,6 +42,17 @@ func TestValidate(t *testing.T) {
 			c.Upstreams = []config.Upstream{u}
 		}, []string{"upstreams[0].rest_path_prefix"}},
 		{"both on port 0", func(c *config.Config) { c.Listen, c.Admin = "127.0.0.1:0", "127.0.0.1:0" }, nil},
+		{"proto sources", func(c *config.Config) {
+			c.Contracts.Proto = config.ProtoSources{Roots: []string{dir, pem}, Files: []string{"api/**/*.proto"}, ImportPaths: []string{dir}}
+		}, nil},
+		{"bad proto sources", func(c *config.Config) {
+			c.Contracts.Proto = config.ProtoSources{
+				Roots:         []string{filepath.Join(dir, "missing"), ""},
+				Files:         []string{"api/[", ""},
+				ImportPaths:   []string{pem},
+				WatchInterval: config.Duration(-1),
+			}
+		}, []string{"contracts.proto.roots[0]", "contracts.proto.roots[1]", "contracts.proto.files[0]", "contracts.proto.files[1]", "contracts.proto.import_paths[0]", "contracts.proto.watch_interval"}},
 		{"same address", func(c *config.Config) { c.Admin = c.Listen }, []string{"admin"}},
 		{"wildcard admin overlaps", func(c *config.Config) { c.Listen, c.Admin = "127.0.0.1:80", "[::]:80" }, []string{"admin"}},
 		{"different hosts", func(c *config.Config) { c.Listen, c.Admin = "127.0.0.1:80", "10.0.0.1:80" }, nil},

@@ -185,6 +185,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.encode = func(data []byte) ([]byte, error) { return jc.toJSON(data, out) }
 	}
 	s.ctx = grpc.NewContextWithServerTransportStream(ctx, transportStream{s})
+	if desc.IsStreamingServer() {
+		rs.startFlusher()
+		defer rs.stopFlusher() // a no-op once finish stopped it
+	}
 	err = h.d.Dispatch(s, method, clientStreams, desc.IsStreamingServer())
 	s.stopReceiving(rc)
 	st := status.Convert(cutCause(r.Context(), err))

@@ -17,6 +17,7 @@ const (
 	GRPC    Protocol = "grpc"
 	REST    Protocol = "rest"
 	GRPCWeb Protocol = "grpc-web"
+	Connect Protocol = "connect"
 )
 
 type contextKey struct{}

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"github.com/sluice-dev/sluice/config"
+	"github.com/sluice-dev/sluice/connectproto"
 	"github.com/sluice-dev/sluice/cors"
 	"github.com/sluice-dev/sluice/grpcweb"
 	"github.com/sluice-dev/sluice/policy"
@@ -42,7 +43,11 @@ func newHTTPHandler(cfg *config.Config, reg *registry.Registry, routes *routeTab
 		h = rest
 	}
 	h = unsupportedMediaType(reg, routes, h)
-	// CONNECT: the Connect protocol's handler wraps h here.
+	h, err := connectproto.NewHandler(d, reg.Snapshot, h,
+		connectproto.WithMaxMessageBytes(int(cfg.Server.MaxRecvMsgSize)), connectproto.WithLogger(logger))
+	if err != nil {
+		return nil, err
+	}
 	web, err := grpcweb.NewHandler(d, func() grpcweb.Contracts {
 		if snap := reg.Snapshot(); snap != nil {
 			return snapshotContracts{snap}

@@ -22,13 +22,18 @@ import (
 )
 
 // loadContracts builds the snapshot serve would start with: the embedded
-// demo's contracts when no input names any, the descriptor sets otherwise.
+// demo's contracts when no input names any, the descriptor sets and .proto
+// files otherwise.
 func loadContracts(in *inputs, cfg *config.Config) (*registry.Snapshot, error) {
 	var linked []registry.Source
 	if in.demo() {
 		linked = append(linked, demoContracts()...)
 	}
-	reg, err := newRegistry(fileSources(cfg, linked))
+	cs, err := fileSources(cfg, linked)
+	if err != nil {
+		return nil, err
+	}
+	reg, err := newRegistry(cs)
 	if err != nil {
 		return nil, err
 	}
