@@ -205,20 +205,15 @@ func TestBrowser(t *testing.T) {
 		for _, tt := range []struct {
 			name string
 			want string // the result's JSON
-			skip string
 		}{
 			{name: "connect-web grpc-web", want: `{"shelf":"shelves/scifi","exported":2,"created":"From a page","refused":"Unauthenticated"}`},
-			{name: "connect-web connect", want: `{"shelf":"shelves/scifi","exported":2,"created":"From a page","refused":"Unauthenticated"}`,
-				skip: connectSkip()},
+			{name: "connect-web connect", want: `{"shelf":"shelves/scifi","exported":2,"created":"From a page","refused":"Unauthenticated"}`},
 			{name: "grpc-web text", want: `{"shelf":"shelves/classics","created":"grpc-web text","exported":2}`},
 			{name: "grpc-web binary", want: `{"shelf":"shelves/classics","created":"grpc-web binary"}`},
 			{name: "fetch with preflight", want: `{"status":200,"created":"From fetch","requestId":true}`},
 			{name: "EventSource", want: `{"messages":2}`},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
-				if tt.skip != "" {
-					t.Skip(tt.skip)
-				}
 				r, ok := results[tt.name]
 				switch {
 				case !ok:
@@ -317,15 +312,6 @@ func saveScreenshot(t *testing.T, png []byte) {
 		}
 		t.Logf("screenshot written to %s", p)
 	}
-}
-
-// connectSkip says why the Connect protocol case is skipped, while the
-// gateway does not serve Connect yet (connectproto/ is not in the tree).
-func connectSkip() string {
-	if _, err := os.Stat("../../connectproto"); err != nil {
-		return "the gateway does not serve the Connect protocol yet (no connectproto/)"
-	}
-	return ""
 }
 
 // matchJSON reports whether got has want's shape: the same keys and
