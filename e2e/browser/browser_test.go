@@ -202,6 +202,9 @@ func TestBrowser(t *testing.T) {
 		if err != nil {
 			t.Fatalf("read the results: %v", err)
 		}
+		if r, ok := results["setup"]; ok {
+			t.Fatalf("the page could not start: %s", r.Error)
+		}
 		for _, tt := range []struct {
 			name string
 			want string // the result's JSON

@@ -25,10 +25,17 @@ const results = {};
 window.results = results;
 
 // The demo's contracts, read at run time from its descriptor set: no code
-// generated for the page.
-const set = fromBinary(FileDescriptorSetSchema, new Uint8Array(await (await fetch("demo.binpb")).arrayBuffer()));
-const registry = createFileRegistry(set);
-const library = registry.getService(service);
+// generated for the page. A failure here ends the page at once, as the
+// "setup" result.
+let library;
+try {
+  const set = fromBinary(FileDescriptorSetSchema, new Uint8Array(await (await fetch("demo.binpb")).arrayBuffer()));
+  library = createFileRegistry(set).getService(service);
+} catch (e) {
+  results.setup = { ok: false, error: String((e && e.message) || e) };
+  window.done = true;
+  throw e;
+}
 const method = (name) => library.methods.find((m) => m.name === name);
 const auth = { Authorization: "Bearer " + token };
 
