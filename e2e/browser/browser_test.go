@@ -29,6 +29,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/sluice-dev/sluice/internal/gatewaytest"
 )
 
 var update = flag.Bool("update", false, "write the explorer's screenshot to docs/img/explorer.png")
@@ -177,6 +179,7 @@ func tab(t *testing.T, browser context.Context) context.Context {
 }
 
 func TestBrowser(t *testing.T) {
+	gatewaytest.CheckLeaks(t) // the browser, its tabs and the servers are all stopped
 	browser := startBrowser(t)
 	s := startSluice(t)
 	page := servePage(t)
