@@ -141,8 +141,8 @@ func startBrowser(t *testing.T) context.Context {
 			break
 		}
 	}
-	if path == "" {
-		t.Skip("no chromium on PATH")
+	if path == "" || testing.Short() {
+		t.Skip("no chromium on PATH, or -short")
 	}
 	if _, err := os.Stat("node_modules/.bin/esbuild"); err != nil {
 		t.Skip("no node_modules: run `npm ci` in e2e/browser (make browser-deps)")
