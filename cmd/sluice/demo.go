@@ -73,6 +73,17 @@ func applyDemoPolicy(cfg *config.Config) {
 	)
 }
 
+// openDemoCORS lets pages of any origin call the demo and read its OpenAPI
+// document: the API explorer on the admin port calls the gateway's port,
+// and the tour calls it from any page. No credentials (cookies) are
+// allowed: the demo's writes take a bearer token, which a page sends in
+// Authorization like any other header.
+func openDemoCORS(cfg *config.Config) {
+	if len(cfg.CORS.AllowedOrigins) == 0 {
+		cfg.CORS.AllowedOrigins = []string{"*"}
+	}
+}
+
 func demoKeys() authn.Option {
 	return authn.WithKeySource(authn.KeySourceFunc(func(context.Context) ([]byte, error) {
 		return authn.DemoJWKS()
@@ -168,6 +179,10 @@ Try it:
   curl -s -X POST http://%[1]s/v1/shelves -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{"shelf":{"displayName":"Poetry"}}'
   curl -s http://%[2]s/readyz
   curl -s http://%[2]s/openapi.json
+
+In a browser: http://%[2]s/docs is the API explorer. Reads work as they are;
+for a write, click Authorize, paste $TOKEN, then "Try it out" on CreateShelf.
+Pages of any origin may call the demo (CORS is open to any origin, without cookies).
 
 Change the contract while it runs (from a checkout of sluice, in a second terminal):
   sluice demo-upstream --listen 127.0.0.1:50051 &     # the demo service alone

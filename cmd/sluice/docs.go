@@ -92,9 +92,10 @@ func docsCommand(name string, args []string, stdout, stderr io.Writer) int {
 }
 
 // openAPIOptions documents the REST API as cfg serves it: JSON names and
-// enums, the stream format, where the API is served, and how each method
-// is authenticated (by the same authz rules the chain enforces).
-func openAPIOptions(cfg *config.Config) ([]openapi.Option, error) {
+// enums, the stream format, where the API is served (rest.openapi_servers,
+// or gatewayAddr: the main listener's address), and how each method is
+// authenticated (by the same authz rules the chain enforces).
+func openAPIOptions(cfg *config.Config, gatewayAddr string) ([]openapi.Option, error) {
 	opts := []openapi.Option{
 		openapi.WithProtoNames(cfg.REST.ProtoNames),
 		openapi.WithEnumNumbers(cfg.REST.EnumNumbers),
@@ -122,7 +123,7 @@ func openAPIOptions(cfg *config.Config) ([]openapi.Option, error) {
 			opts = append(opts, openapi.WithServers(openapi.Server{URL: u}))
 		}
 	} else {
-		opts = append(opts, openapi.WithServers(openAPIServer(cfg)))
+		opts = append(opts, openapi.WithServers(openAPIServer(cfg, gatewayAddr)))
 	}
 	if !policy.Configured(&cfg.Policy) {
 		return opts, nil // open to anyone, as the chain says when it starts
@@ -165,16 +166,17 @@ func securitySchemes(a *config.Authn) []openapi.SecurityScheme {
 	return out
 }
 
-// openAPIServer is the main listener's URL. A listener on every interface
-// has no one host name clients use, so the host is a variable then.
-func openAPIServer(cfg *config.Config) openapi.Server {
+// openAPIServer is the main listener's URL, listening on addr. A listener
+// on every interface has no one host name clients use, so the host is a
+// variable then.
+func openAPIServer(cfg *config.Config, addr string) openapi.Server {
 	scheme := "http"
 	if cfg.TLS.CertFile != "" {
 		scheme = "https"
 	}
-	host, port, err := net.SplitHostPort(cfg.Listen)
+	host, port, err := net.SplitHostPort(addr)
 	if err != nil { // validated; cannot happen
-		return openapi.Server{URL: scheme + "://" + cfg.Listen}
+		return openapi.Server{URL: scheme + "://" + addr}
 	}
 	if ip, err := netip.ParseAddr(host); host == "" || err == nil && ip.IsUnspecified() {
 		return openapi.Server{
@@ -187,7 +189,7 @@ func openAPIServer(cfg *config.Config) openapi.Server {
 }
 
 func openAPIDocument(cfg *config.Config, snap *registry.Snapshot) ([]byte, error) {
-	opts, err := openAPIOptions(cfg)
+	opts, err := openAPIOptions(cfg, cfg.Listen)
 	if err != nil {
 		return nil, err
 	}

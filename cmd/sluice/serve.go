@@ -44,6 +44,7 @@ func serveCommand(args []string, stdout, stderr io.Writer) int {
 	if demo {
 		cfg.Upstreams = append(cfg.Upstreams, demoUpstreamConfig())
 		applyDemoPolicy(cfg)
+		openDemoCORS(cfg)
 		if err := cfg.Validate(); err != nil {
 			fmt.Fprintf(stderr, "sluice serve: demo configuration: %v\n", err)
 			return 1
