@@ -323,12 +323,19 @@ func lookahead(next func() ([]byte, error)) func() ([]byte, error) {
 		started  bool
 		after    []byte
 		afterErr error
+		ended    error // sticky: the body is not read again after its end
 	)
 	return func() ([]byte, error) {
+		if ended != nil {
+			return nil, ended
+		}
 		if started {
 			if after != nil || afterErr != nil {
 				msg, err := after, afterErr
 				after, afterErr = nil, nil
+				if err != nil {
+					ended = err
+				}
 				return msg, err
 			}
 			return next()
@@ -336,6 +343,7 @@ func lookahead(next func() ([]byte, error)) func() ([]byte, error) {
 		started = true
 		msg, err := next()
 		if err != nil {
+			ended = err
 			return nil, err
 		}
 		after, afterErr = next()
