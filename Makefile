@@ -13,7 +13,7 @@ GEN_TOOLS := $(BUF) $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc \
 # The branch `buf breaking` compares against.
 BREAKING_BRANCH ?= main
 
-.PHONY: tools generate lint-proto test lint lint-openapi check-generate check build corpora conformance
+.PHONY: tools generate lint-proto test lint lint-openapi check-generate check build corpora conformance browser-deps
 
 # Installs every tool of tools/go.mod into .bin.
 tools:
@@ -30,9 +30,12 @@ $(GEN_TOOLS) &:
 # after buf.gen.yaml's run, whose clean would not touch it anyway), and
 # gen/conformance with gen/descriptors/conformance.binpb (connectrpc's
 # conformance protos at the version the harness runs;
-# scripts/conformance/generate.sh). Running it twice gives no diff.
+# scripts/conformance/generate.sh), and the API explorer's Swagger UI build
+# in server/explorer/dist (from the pinned npm package;
+# scripts/explorer/fetch.sh). Running it twice gives no diff.
 generate: $(GEN_TOOLS)
 	./scripts/googleapis/fetch.sh
+	./scripts/explorer/fetch.sh
 	$(BUF) generate
 	mkdir -p gen/descriptors
 	$(BUF) build proto --as-file-descriptor-set -o gen/descriptors/demo.binpb
@@ -58,13 +61,20 @@ lint-proto: $(BUF)
 # race detector, so they run again without it), then grpc-go's interop suite
 # through a real sluice binary, then the README's demo command checked with
 # grpcurl, then connectrpc's conformance suite through a real sluice, one
-# run per protocol (scripts/conformance/run.sh).
-test:
+# run per protocol (scripts/conformance/run.sh). The Go tests include the
+# headless-Chromium test of e2e/browser, whose npm packages browser-deps
+# installs first.
+test: browser-deps
 	go test -race -count=1 -timeout 10m ./...
 	go test -count=1 -timeout 10m -run 'Corpora' ./transcoding ./cmd/sluice
 	./scripts/interop.sh
 	./scripts/demo-smoke.sh
 	./scripts/conformance/run.sh
+
+# The pinned npm packages of the browser test (e2e/browser: connect-web,
+# grpc-web, esbuild), from its package-lock.json.
+browser-deps:
+	cd e2e/browser && npm ci --no-audit --no-fund --loglevel=error
 
 # connectrpc's conformance suite alone; CONFORMANCE=grpc-web for one
 # protocol.
@@ -100,9 +110,9 @@ lint-openapi:
 # Regenerates gen/ and third_party/ and fails if anything differs from what
 # is committed.
 check-generate: generate
-	@if [[ -n "$$(git status --porcelain -- gen third_party demo/library.binpb)" ]]; then \
-		echo "generated files differ from a fresh 'make generate':"; git status --porcelain -- gen third_party demo/library.binpb; \
-		git diff --stat -- gen third_party demo/library.binpb; exit 1; fi
+	@if [[ -n "$$(git status --porcelain -- gen third_party demo/library.binpb server/explorer/dist)" ]]; then \
+		echo "generated files differ from a fresh 'make generate':"; git status --porcelain -- gen third_party demo/library.binpb server/explorer/dist; \
+		git diff --stat -- gen third_party demo/library.binpb server/explorer/dist; exit 1; fi
 
 # Everything CI checks besides the tests.
 check: check-generate lint-proto lint lint-openapi

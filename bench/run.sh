@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The side-by-side benchmark of sluice (docs/benchmarks.md): one demo
-# upstream; direct calls, sluice (gRPC and REST over HTTP/1.1 and h2c),
-# grpc-gateway's generated handler, mwitkow/grpc-proxy and a bare TCP relay
-# (the floor of any extra hop) in front of it; ghz and h2load as load
-# generators; loopback only.
+# upstream; direct calls, sluice (gRPC, and gRPC-Web and REST over HTTP/1.1
+# and h2c), grpc-gateway's generated handler, mwitkow/grpc-proxy and a bare
+# TCP relay (the floor of any extra hop) in front of it; ghz and h2load as
+# load generators; loopback only.
 #
 #   bench/run.sh            full run (3 repetitions, < 10 minutes on 2 cores)
 #   bench/run.sh --quick    one short repetition (< 2 minutes): proves the harness
@@ -11,19 +11,21 @@
 #
 # It installs what it needs: h2load (Debian's nghttp2-client) when missing,
 # ghz at the version pinned in bench/tools/go.mod, and builds sluice and the
-# comparison gateways into .bin/bench. Results: bench/results/ (gitignored).
+# comparison gateways into .bin/bench ($BENCH_BIN if set, so that runs from
+# several checkouts never share binaries). Results: bench/results/
+# (gitignored).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
-bin="$root/.bin/bench"
+bin="${BENCH_BIN:-$root/.bin/bench}"
 mode=()
 for arg in "$@"; do
 	case "$arg" in
 	--quick) mode+=(-quick) ;;
 	--profile) mode+=(-profile) ;;
 	-h | --help)
-		sed -n '2,14p' "$0"
+		sed -n '2,15p' "$0"
 		exit 0
 		;;
 	*)

@@ -8,20 +8,22 @@ import "time"
 //
 // The zero Config is not useful: start from Default, or from Parse.
 type Config struct {
-	Listen         string     `yaml:"listen" doc:"Address of the one port that serves gRPC, gRPC-Web (binary and text, over HTTP/1.1 and HTTP/2) and REST/JSON, as {host:port}. An empty host listens on every interface; port 0 picks a free port."`
-	Admin          string     `yaml:"admin" doc:"Address of the admin HTTP server ({/healthz}, {/readyz}), as {host:port}. Empty or {off} disables it (as {--admin off} does). Keep it off the public network."`
+	Listen         string     `yaml:"listen" doc:"Address of the one port that serves gRPC, gRPC-Web (binary and text, over HTTP/1.1 and HTTP/2), the Connect protocol and REST/JSON, as {host:port}. An empty host listens on every interface; port 0 picks a free port."`
+	Admin          string     `yaml:"admin" doc:"Address of the admin HTTP server ({/healthz}, {/readyz}, {/metrics}, {/openapi.json}, and {/docs}: the API explorer, whose calls go to the gateway, so {cors.allowed_origins} must list the admin port's origin for them), as {host:port}. Empty or {off} disables it (as {--admin off} does). Keep it off the public network."`
 	AdminPprof     bool       `yaml:"admin_pprof" doc:"Serve Go's runtime profiles (CPU, heap, allocations, goroutines, execution trace) under {/debug/pprof/} on the admin server, to see where the gateway spends its time under real load: {go tool pprof http://ADMIN/debug/pprof/profile?seconds=30}. Off by default: profiles expose internals, and a CPU profile or trace costs a few percent while it runs."`
 	TLS            ServerTLS  `yaml:"tls" doc:"TLS on the main listener. TLS is off when {cert_file} is empty; the listener then speaks cleartext HTTP/2 (h2c) and HTTP/1.1."`
 	DescriptorSets []string   `yaml:"descriptor_sets" kind:"path" doc:"Files holding a serialized {google.protobuf.FileDescriptorSet}, as written by {buf build -o api.binpb} or {protoc --include_imports --descriptor_set_out}. They define the methods, HTTP routes and messages sluice knows. Imports must be included."`
 	Upstreams      []Upstream `yaml:"upstreams" doc:"The gRPC services behind the gateway and the methods each one serves. A method is routed to the upstream with the most specific matching pattern."`
-	Contracts      Contracts  `yaml:"contracts" doc:"Reloading contracts while sluice runs: descriptor set files that change and upstream server reflection."`
+	Contracts      Contracts  `yaml:"contracts" doc:"Contracts compiled from .proto files, and reloading contracts while sluice runs: .proto and descriptor set files that change, and upstream server reflection."`
 	REST           REST       `yaml:"rest" doc:"REST/JSON transcoding of the methods that have {google.api.http} rules."`
-	CORS           CORS       `yaml:"cors" doc:"Cross-origin requests from browsers, one policy for REST, gRPC-Web and Connect. Off while {allowed_origins} is empty; preflights are answered by the gateway and never reach an upstream."`
+	CORS           CORS       `yaml:"cors" doc:"Cross-origin requests from browsers, one policy for REST, gRPC-Web and Connect, and for the admin port's {/openapi.json}. Off while {allowed_origins} is empty; preflights are answered by the gateway and never reach an upstream. The embedded demo allows any origin (without credentials)."`
 	Server         Server     `yaml:"server" doc:"Limits and timeouts of the main listener."`
 	Limits         Limits     `yaml:"limits" doc:"Send-stall timeout, concurrency limits and per-method message limits, applied to every call whatever its protocol."`
 	Log            Log        `yaml:"log" doc:"Process logging."`
 	Policy         Policy     `yaml:"policy" doc:"Authentication, authorization, identity propagation and deadlines: the policies every call passes, whatever its protocol."`
 	RateLimits     RateLimits `yaml:"rate_limits" doc:"Rate limits: token buckets per method pattern and per caller (identity, API key, client IP, header value or everyone), local to each instance or shared by all instances through Redis."`
+	Metrics        Metrics    `yaml:"metrics" doc:"Prometheus metrics on the admin server."`
+	Tracing        Tracing    `yaml:"tracing" doc:"OpenTelemetry tracing of every call, exported over OTLP."`
 }
 
 // ServerTLS configures TLS on the main listener.
@@ -85,7 +87,7 @@ type HealthCheck struct {
 // Server holds limits and timeouts of the main listener.
 type Server struct {
 	MaxConcurrentStreams  uint32          `yaml:"max_concurrent_streams" doc:"Most calls in flight on one client connection (HTTP/2 {SETTINGS_MAX_CONCURRENT_STREAMS})."`
-	MaxRecvMsgSize        ByteSize        `yaml:"max_recv_msg_size" doc:"Largest message accepted from a client, at most 1GiB. With at most one message in flight per direction, this and {max_send_msg_size} bound the memory of a stream."`
+	MaxRecvMsgSize        ByteSize        `yaml:"max_recv_msg_size" doc:"Largest message accepted from a client (a gRPC message, a Connect unary body or stream envelope, before and after decompression), at most 1GiB. With at most one message in flight per direction, this and {max_send_msg_size} bound the memory of a stream."`
 	MaxSendMsgSize        ByteSize        `yaml:"max_send_msg_size" doc:"Largest message sent to a client (and so accepted from an upstream), at most 1GiB. 4MiB matches the receive limit of gRPC clients, which would reject anything larger anyway."`
 	MaxHeaderListSize     ByteSize        `yaml:"max_header_list_size" doc:"Largest request header block (metadata) accepted, at most 16MiB. 64KiB leaves room for large bearer tokens and cookies."`
 	InitialWindowSize     ByteSize        `yaml:"initial_window_size" doc:"HTTP/2 flow-control window of each stream, on the client leg and on the upstream leg. It bounds what a stream can hold in the gateway: about this window plus one message per direction, whatever a slow peer does. 1MiB still moves 20MB/s per stream at 50ms round trips. 0 uses gRPC's dynamic windows (sized from the measured bandwidth-delay product, up to 16MiB per leg), which trade that bound for throughput on long fat links; otherwise between 64KiB and 2GiB-1."`
@@ -144,6 +146,8 @@ func Default() Config {
 		Policy:     defaultPolicy(),
 		RateLimits: defaultRateLimits(),
 		Limits:     defaultLimits(),
+		Metrics:    defaultMetrics(),
+		Tracing:    defaultTracing(),
 	}
 }
 

@@ -10,7 +10,7 @@ import (
 
 // ExampleYAML is a small, complete configuration, shown in the reference. It
 // parses without errors.
-const ExampleYAML = `# One port for gRPC, gRPC-Web and REST/JSON.
+const ExampleYAML = `# One port for gRPC, gRPC-Web, the Connect protocol and REST/JSON.
 listen: "0.0.0.0:8080"
 admin: "127.0.0.1:9090"
 

@@ -55,6 +55,7 @@ func (c *Config) validate() Errors {
 	c.Limits.validate(&errs, "limits", &c.Server)
 	c.Policy.validate(&errs, "policy", &c.TLS)
 	c.RateLimits.validate(&errs, "rate_limits")
+	c.Tracing.validate(&errs, "tracing")
 	checkEnum(&errs, "log.level", c.Log.Level)
 	checkEnum(&errs, "log.format", c.Log.Format)
 	return errs

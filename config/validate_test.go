@@ -42,10 +42,29 @@ func TestValidate(t *testing.T) {
 			c.Upstreams = []config.Upstream{u}
 		}, []string{"upstreams[0].rest_path_prefix"}},
 		{"both on port 0", func(c *config.Config) { c.Listen, c.Admin = "127.0.0.1:0", "127.0.0.1:0" }, nil},
+		{"proto sources", func(c *config.Config) {
+			c.Contracts.Proto = config.ProtoSources{Roots: []string{dir, pem}, Files: []string{"api/**/*.proto"}, ImportPaths: []string{dir}}
+		}, nil},
+		{"bad proto sources", func(c *config.Config) {
+			c.Contracts.Proto = config.ProtoSources{
+				Roots:         []string{filepath.Join(dir, "missing"), ""},
+				Files:         []string{"api/[", ""},
+				ImportPaths:   []string{pem},
+				WatchInterval: config.Duration(-1),
+			}
+		}, []string{"contracts.proto.roots[0]", "contracts.proto.roots[1]", "contracts.proto.files[0]", "contracts.proto.files[1]", "contracts.proto.import_paths[0]", "contracts.proto.watch_interval"}},
 		{"same address", func(c *config.Config) { c.Admin = c.Listen }, []string{"admin"}},
 		{"wildcard admin overlaps", func(c *config.Config) { c.Listen, c.Admin = "127.0.0.1:80", "[::]:80" }, []string{"admin"}},
 		{"different hosts", func(c *config.Config) { c.Listen, c.Admin = "127.0.0.1:80", "10.0.0.1:80" }, nil},
 		{"bad admin", func(c *config.Config) { c.Admin = "9090" }, []string{"admin"}},
+		{"tracing on", func(c *config.Config) { c.Tracing.Enabled = true }, nil},
+		{"tracing over http", func(c *config.Config) {
+			c.Tracing.Enabled, c.Tracing.Exporter, c.Tracing.Endpoint = true, config.OTLPHTTP, "collector:4318"
+		}, nil},
+		{"tracing off ignores its endpoint", func(c *config.Config) { c.Tracing.Endpoint = "" }, nil},
+		{"bad tracing", func(c *config.Config) {
+			c.Tracing = config.Tracing{Enabled: true, Exporter: "zipkin", Endpoint: "collector", SampleRatio: 1.5}
+		}, []string{"tracing.exporter", "tracing.sample_ratio", "tracing.endpoint", "tracing.service_name"}},
 		{"tls pair", func(c *config.Config) { c.TLS.CertFile, c.TLS.KeyFile = pem, pem }, nil},
 		{"tls key without cert", func(c *config.Config) { c.TLS.KeyFile = pem }, []string{"tls.cert_file"}},
 		{"mutual tls", func(c *config.Config) {

@@ -97,7 +97,7 @@ func startGWGrpcGateway(tb testing.TB, upstream string) string {
 			tb.Fatalf("register %s: %v", s.name, err)
 		}
 	}
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewServer(fullDuplex(mux))
 	tb.Cleanup(func() {
 		srv.Close()
 		cancel()

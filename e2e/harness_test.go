@@ -50,12 +50,28 @@ func startGRPCGateway(tb testing.TB, upstream string) string {
 		cancel()
 		tb.Fatal(err)
 	}
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewServer(fullDuplex(mux))
 	tb.Cleanup(func() {
 		srv.Close()
 		cancel() // closes the generated handler's ClientConn
 	})
 	return srv.URL
+}
+
+// fullDuplex lets h read a request body after it started the response
+// over HTTP/1.1, as grpc-gateway's streaming handlers do: without it
+// net/http closes the body at the first write, and a bidi call answers or
+// fails depending on which of its goroutines runs first. Each connection
+// then serves one request: net/http cannot reuse a full-duplex connection
+// whose body the handler left unread (golang/go#68560).
+func fullDuplex(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor == 1 {
+			w.Header().Set("Connection", "close")
+			_ = http.NewResponseController(w).EnableFullDuplex()
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // startSluice runs a real sluice gateway on loopback with the REST

@@ -24,11 +24,15 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/sluice-dev/sluice/config"
+	"github.com/sluice-dev/sluice/connectproto"
 	"github.com/sluice-dev/sluice/demo"
 	libraryv1 "github.com/sluice-dev/sluice/gen/go/sluice/demo/library/v1"
+	"github.com/sluice-dev/sluice/grpcweb"
 	"github.com/sluice-dev/sluice/interceptors/authn"
 	"github.com/sluice-dev/sluice/internal/gatewaytest"
 	"github.com/sluice-dev/sluice/policy"
@@ -237,7 +241,17 @@ func startPolicyGateway(t *testing.T, o gatewayOptions) *policyGateway {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw.Start(t, server.WithHTTPHandler(rest))
+	// gRPC-Web in front of Connect in front of REST, as `sluice serve`
+	// composes them.
+	conn, err := connectproto.NewHandler(gw.Dispatcher, reg.Snapshot, rest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	web, err := grpcweb.NewHandler(gw.Dispatcher, func() grpcweb.Contracts { return snapshotContracts{reg.Snapshot()} }, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw.Start(t, server.WithHTTPHandler(web))
 	return &policyGateway{base: "http://" + gw.Addr, addr: gw.Addr, rec: rec, reg: reg}
 }
 
@@ -453,6 +467,77 @@ func grpcCall(ctx context.Context, conn *grpc.ClientConn, method string, clientS
 	}
 }
 
+// snapshotContracts are a registry snapshot as the gRPC-Web handler looks
+// methods up (cmd/sluice has the same adapter).
+type snapshotContracts struct{ snap *registry.Snapshot }
+
+func (c snapshotContracts) Method(path string) (protoreflect.MethodDescriptor, bool) {
+	m, ok := c.snap.Method(path)
+	if !ok {
+		return nil, false
+	}
+	return m.Desc, true
+}
+
+func (c snapshotContracts) Types() *protoregistry.Types { return c.snap.Types() }
+
+// webCall calls method over gRPC-Web with one empty request message,
+// tagged id, and returns the status it ended with (from the trailers-only
+// headers or the trailer frame; a server stream that sent a message counts
+// as admitted, since it may go on) and the response headers.
+func webCall(t *testing.T, c *http.Client, base, method, id string, serverStreams bool, hdr http.Header) (*status.Status, http.Header) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+method, strings.NewReader("\x00\x00\x00\x00\x00"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, vs := range hdr {
+		req.Header[k] = vs
+	}
+	req.Header.Set("Content-Type", "application/grpc-web+proto")
+	req.Header.Set(testIDKey, id)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("grpc-web %s: %v", method, err)
+	}
+	defer resp.Body.Close()
+	fromHeader := func(h http.Header) *status.Status {
+		code, err := strconv.Atoi(h.Get("Grpc-Status"))
+		if err != nil {
+			return status.Newf(codes.Internal, "test: no grpc-status (%v)", h)
+		}
+		return status.New(codes.Code(code), h.Get("Grpc-Message"))
+	}
+	if resp.Header.Get("Grpc-Status") != "" {
+		return fromHeader(resp.Header), resp.Header
+	}
+	var prefix [5]byte
+	for {
+		if _, err := io.ReadFull(resp.Body, prefix[:]); err != nil {
+			return status.Newf(codes.Internal, "test: response ended without a status: %v", err), resp.Header
+		}
+		payload := make([]byte, int(prefix[1])<<24|int(prefix[2])<<16|int(prefix[3])<<8|int(prefix[4]))
+		if _, err := io.ReadFull(resp.Body, payload); err != nil {
+			return status.Newf(codes.Internal, "test: cut frame: %v", err), resp.Header
+		}
+		if prefix[0]&0x80 == 0 {
+			if serverStreams {
+				return status.New(codes.OK, ""), resp.Header
+			}
+			continue
+		}
+		trailers := http.Header{}
+		for _, line := range strings.Split(string(payload), "\r\n") {
+			if k, v, ok := strings.Cut(line, ": "); ok {
+				trailers.Add(k, v)
+			}
+		}
+		return fromHeader(trailers), resp.Header
+	}
+}
+
 // grpcKind reports the streaming kind of a demo method.
 func grpcKind(t *testing.T, reg *registry.Registry, path string) (clientStreams, serverStreams bool) {
 	t.Helper()
@@ -463,8 +548,9 @@ func grpcKind(t *testing.T, reg *registry.Registry, path string) (clientStreams,
 	return m.Desc.IsStreamingClient(), m.Desc.IsStreamingServer()
 }
 
-// TestPolicyNoBypass calls every method of the demo API by gRPC and by
-// every HTTP binding (HTTP/1.1 and h2c) with no credentials, with
+// TestPolicyNoBypass calls every method of the demo API by gRPC, by
+// gRPC-Web, by the Connect protocol and by every HTTP binding (HTTP/1.1
+// and h2c) with no credentials, with
 // credentials lacking what the method needs and with the right ones, and
 // checks that the decision is the same everywhere and that refused calls
 // never reach the upstream (issue 5, acceptance 2).
@@ -555,6 +641,33 @@ func TestPolicyNoBypass(t *testing.T) {
 				if exp == unauthenticated && len(hdr.Get(authn.ChallengeKey)) == 0 {
 					t.Errorf("grpc: UNAUTHENTICATED without a %s header", authn.ChallengeKey)
 				}
+
+				// gRPC-Web, over HTTP/1.1 and h2c: its headers are its
+				// metadata, as gRPC's are.
+				for _, proto := range []string{"http1", "h2c"} {
+					id := newTestID("web")
+					hdr := http.Header{}
+					if cr.bearer != "" {
+						hdr.Set("Authorization", "Bearer "+cr.bearer)
+					}
+					if cr.apiKey != "" {
+						hdr.Set("X-Api-Key", cr.apiKey)
+					}
+					st, respHdr := webCall(t, clients[proto], g.base, method, id, srv, hdr)
+					via := "grpc-web " + proto
+					check(via, decisionOfCode(st.Code()), id, st.Code().String()+": "+st.Message())
+					if exp == admitted && len(g.rec.methods(id)) == 0 {
+						t.Errorf("%s: admitted call never reached the upstream (%v)", via, st)
+					}
+					if exp == unauthenticated && respHdr.Get(authn.ChallengeKey) == "" {
+						t.Errorf("%s: UNAUTHENTICATED without a %s header (%v)", via, authn.ChallengeKey, respHdr)
+					}
+				}
+
+				// The Connect protocol: POST (proto, JSON), GET where
+				// allowed, streams; HTTP/1.1 and h2c.
+				m, _ := g.reg.Snapshot().Method(method)
+				checkConnect(t, g, m, cr, clients, exp, check)
 
 				// Every HTTP binding, HTTP/1.1 and h2c.
 				for _, r := range bindings[method] {

@@ -98,6 +98,13 @@ func TestCalls(t *testing.T) {
 					t.Errorf("content type %q", ct)
 				}
 			})
+			t.Run("long server stream", func(t *testing.T) {
+				resp := post(t, client, addr, "/test.Echo/ServerStream", "application/grpc-web+proto",
+					bytes.NewReader(frameMsg(0, str(t, "count:2000"))), nil)
+				if resp.status() != "0" || len(resp.messages) != 2000 || value(t, resp.messages[1999]) != "msg-1999" {
+					t.Fatalf("status %q (%s), %d messages", resp.status(), resp.trailers.Get("Grpc-Message"), len(resp.messages))
+				}
+			})
 			t.Run("json", func(t *testing.T) {
 				resp := post(t, client, addr, "/test.Echo/Unary", "application/grpc-web+json", bytes.NewReader(frameMsg(0, []byte(`"ping"`))), nil)
 				if resp.status() != "0" || len(resp.messages) != 1 || string(resp.messages[0]) != `"ping"` {

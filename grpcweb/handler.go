@@ -185,6 +185,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.encode = func(data []byte) ([]byte, error) { return jc.toJSON(data, out) }
 	}
 	s.ctx = grpc.NewContextWithServerTransportStream(ctx, transportStream{s})
+	if desc.IsStreamingServer() {
+		rs.startFlusher()
+		defer rs.stopFlusher() // a no-op once finish stopped it
+	}
 	err = h.d.Dispatch(s, method, clientStreams, desc.IsStreamingServer())
 	s.stopReceiving(rc)
 	st := status.Convert(cutCause(r.Context(), err))
@@ -319,12 +323,19 @@ func lookahead(next func() ([]byte, error)) func() ([]byte, error) {
 		started  bool
 		after    []byte
 		afterErr error
+		ended    error // sticky: the body is not read again after its end
 	)
 	return func() ([]byte, error) {
+		if ended != nil {
+			return nil, ended
+		}
 		if started {
 			if after != nil || afterErr != nil {
 				msg, err := after, afterErr
 				after, afterErr = nil, nil
+				if err != nil {
+					ended = err
+				}
 				return msg, err
 			}
 			return next()
@@ -332,6 +343,7 @@ func lookahead(next func() ([]byte, error)) func() ([]byte, error) {
 		started = true
 		msg, err := next()
 		if err != nil {
+			ended = err
 			return nil, err
 		}
 		after, afterErr = next()

@@ -161,3 +161,34 @@ func FuzzFraming(f *testing.F) {
 		}
 	})
 }
+
+// After the body's end, lookahead never reads the body again: over
+// HTTP/1.1 a read after the response started fails ("invalid Read on
+// closed Body"), and the proxy may ask for another message after EOF.
+func TestLookaheadEndIsSticky(t *testing.T) {
+	reads := 0
+	msgs := [][]byte{[]byte("one")}
+	next := lookahead(func() ([]byte, error) {
+		reads++
+		if reads > 2 {
+			return nil, errors.New("body read after its end")
+		}
+		if len(msgs) > 0 {
+			m := msgs[0]
+			msgs = msgs[1:]
+			return m, nil
+		}
+		return nil, io.EOF
+	})
+	if m, err := next(); err != nil || string(m) != "one" {
+		t.Fatalf("first: %q, %v", m, err)
+	}
+	for i := range 3 {
+		if _, err := next(); err != io.EOF {
+			t.Fatalf("call %d after the message: %v, want io.EOF", i+2, err)
+		}
+	}
+	if reads != 2 {
+		t.Errorf("the body was read %d times, want 2 (the message, then its end)", reads)
+	}
+}

@@ -31,11 +31,17 @@ type responder struct {
 	text        bool
 	gzip        bool // compress response messages
 
-	mu      sync.Mutex
-	started bool
-	done    bool
-	buf     bytes.Buffer // a frame being built
-	zw      *gzip.Writer
+	mu           sync.Mutex
+	started      bool
+	done         bool
+	buf          bytes.Buffer // a frame being built
+	zw           *gzip.Writer
+	flushPending bool // written since the last flush (server streams)
+
+	// The flusher of a server stream (startFlusher); nil otherwise. kick
+	// is read under mu; stopFlush only by the handler's goroutine.
+	kick      chan struct{}
+	stopFlush func()
 }
 
 // acceptEncoding is what the handler decompresses, advertised on every
@@ -67,8 +73,9 @@ func (rs *responder) header(md metadata.MD) {
 	_ = rs.rc.Flush()
 }
 
-// message writes one response message and flushes it. header is the
-// header metadata, in case the headers are not written yet.
+// message writes one response message (flushed by the flusher of a
+// server stream, by the handler's return otherwise). header is the header
+// metadata, in case the headers are not written yet.
 func (rs *responder) message(data []byte, header func() metadata.MD) error {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
@@ -92,11 +99,72 @@ func (rs *responder) message(data []byte, header func() metadata.MD) error {
 		_ = rs.zw.Close()
 		flags, payload = flagCompressed, z.Bytes()
 	}
-	rs.appendFrame(flags, payload)
-	if err := rs.flushFrame(); err != nil {
+	var err error
+	if rs.text {
+		rs.appendFrame(flags, payload)
+		err = rs.writeFrame()
+	} else {
+		// The prefix, then the message as it is: no copy of it here.
+		var prefix [prefixLen]byte
+		prefix[0] = flags
+		binary.BigEndian.PutUint32(prefix[1:], uint32(len(payload)))
+		if _, err = rs.w.Write(prefix[:]); err == nil {
+			_, err = rs.w.Write(payload)
+		}
+	}
+	if err != nil {
 		return status.Errorf(codes.Canceled, "grpc-web: write response: %v", err)
 	}
+	if rs.kick != nil && !rs.flushPending {
+		rs.flushPending = true
+		select {
+		case rs.kick <- struct{}{}:
+		default:
+		}
+	}
 	return nil
+}
+
+// startFlusher flushes a server stream's messages from a goroutine of its
+// own, as soon as it gets to it: a client sees each message without
+// waiting for the next, and messages the upstream sends faster than the
+// connection takes a flush go out in one (a flush per message costs a
+// write, and with HTTP/2 a hand-over to the connection's goroutine). What
+// waits for a flush is bounded by the server's write buffer: a full one
+// is written by the write itself. Unary calls need none: the handler's
+// return flushes their one message with the trailers.
+func (rs *responder) startFlusher() {
+	kick, stop, done := make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+	rs.kick = kick
+	rs.stopFlush = func() {
+		close(stop)
+		<-done
+	}
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-kick:
+			}
+			rs.mu.Lock()
+			if rs.flushPending && !rs.done {
+				rs.flushPending = false
+				_ = rs.rc.Flush()
+			}
+			rs.mu.Unlock()
+		}
+	}()
+}
+
+// stopFlusher ends the flusher, if any, and waits for it. Only the
+// handler's goroutine calls it; mu is not held.
+func (rs *responder) stopFlusher() {
+	if stop := rs.stopFlush; stop != nil {
+		rs.stopFlush = nil
+		stop()
+	}
 }
 
 // appendFrame adds one frame to buf.
@@ -108,24 +176,23 @@ func (rs *responder) appendFrame(flags byte, payload []byte) {
 	rs.buf.Write(payload)
 }
 
-// flushFrame writes buf (as base64 in text mode) and flushes it.
-func (rs *responder) flushFrame() error {
+// writeFrame writes buf (as base64 in text mode), without flushing.
+func (rs *responder) writeFrame() error {
 	out := rs.buf.Bytes()
 	if rs.text {
 		enc := make([]byte, base64.StdEncoding.EncodedLen(len(out)))
 		base64.StdEncoding.Encode(enc, out)
 		out = enc
 	}
-	if _, err := rs.w.Write(out); err != nil {
-		return err
-	}
-	return rs.rc.Flush()
+	_, err := rs.w.Write(out)
+	return err
 }
 
 // finish ends the response with st and the trailer metadata: in the
 // trailer frame, or trailers-only when nothing was written and the
 // upstream sent no header metadata.
 func (rs *responder) finish(st *status.Status, header, trailer metadata.MD) {
+	rs.stopFlusher()
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	if rs.done {
@@ -160,7 +227,8 @@ func (rs *responder) finish(st *status.Status, header, trailer metadata.MD) {
 	}
 	rs.buf.Reset()
 	rs.appendFrame(flagTrailer, block.Bytes())
-	_ = rs.flushFrame()
+	// The handler's return flushes it, with whatever a flush left.
+	_ = rs.writeFrame()
 }
 
 // fail answers a request refused before it became a call, with an HTTP

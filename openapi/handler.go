@@ -16,9 +16,9 @@ import (
 
 // Handler serves the OpenAPI document of the current snapshot as JSON on
 // GET and HEAD (mount it at /openapi.json). snapshot is called once per
-// request; the document is generated once per snapshot and cached, with
-// an ETag so clients can revalidate (If-None-Match, weak or strong, lists
-// and "*"). A snapshot whose routes do not build is answered with 500;
+// request; the document is generated once per set of contracts (snapshots
+// with one Fingerprint) and cached, with an ETag so clients can revalidate
+// (If-None-Match, weak or strong, lists and "*"). A snapshot whose routes do not build is answered with 500;
 // errors are google.rpc.Status JSON, as everywhere on the gateway's HTTP
 // side. It is safe for concurrent use.
 func Handler(snapshot func() *registry.Snapshot, opts ...Option) http.Handler {
@@ -29,8 +29,12 @@ type handler struct {
 	snapshot func() *registry.Snapshot
 	opts     []Option
 
-	mu   sync.Mutex
-	snap *registry.Snapshot // the snapshot body and etag belong to
+	mu sync.Mutex
+	// fp is the fingerprint of the snapshot body and etag belong to: not
+	// the snapshot itself, which the cache would keep in memory next to
+	// the current one after a reload until the document is asked for
+	// again.
+	fp   [sha256.Size]byte
 	body []byte
 	etag string
 	err  error
@@ -67,12 +71,13 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // a reload is generated once however many requests arrive.
 func (h *handler) document() ([]byte, string, error) {
 	s := h.snapshot()
+	fp := registry.Fingerprint(s)
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if s == h.snap && (h.body != nil || h.err != nil) {
+	if fp == h.fp && (h.body != nil || h.err != nil) {
 		return h.body, h.etag, h.err
 	}
-	h.snap, h.body, h.etag, h.err = s, nil, "", nil
+	h.fp, h.body, h.etag, h.err = fp, nil, "", nil
 	doc, err := Generate(s, h.opts...)
 	if err == nil {
 		h.body, err = Marshal(doc)

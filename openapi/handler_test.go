@@ -6,9 +6,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"weak"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/descriptorpb"
@@ -110,6 +112,30 @@ func TestHandler(t *testing.T) {
 	if calls.Load() != 4 { // GET, GET 304, HEAD, GET after the reload; POST is refused first
 		t.Errorf("snapshot called %d times, want once per request", calls.Load())
 	}
+}
+
+// The handler's cache does not keep a snapshot the registry replaced: a
+// large contract set would otherwise be held twice after a reload until
+// the document is asked for again.
+func TestHandlerDoesNotKeepOldSnapshots(t *testing.T) {
+	t.Parallel()
+	var current atomic.Pointer[registry.Snapshot]
+	current.Store(demoSnapshot(t))
+	gone := weak.Make(current.Load())
+	h := openapi.Handler(current.Load)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/openapi.json", nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status %d", rec.Code)
+	}
+	current.Store(demoSnapshot(t)) // a reload
+	for i := 0; i < 10 && gone.Value() != nil; i++ {
+		runtime.GC()
+	}
+	if gone.Value() != nil {
+		t.Error("the handler keeps the replaced snapshot in memory")
+	}
+	runtime.KeepAlive(h)
 }
 
 func TestRoutesGolden(t *testing.T) {

@@ -9,7 +9,8 @@ import (
 )
 
 // The chain of the default configuration: an open gateway, every call
-// passing recovery, the access log, deadlines, flow control and identity
+// passing recovery, the call record (request id, counts), the access log,
+// deadlines, flow control, the end-of-policies mark and identity
 // propagation.
 func ExampleBuild() {
 	cfg := config.Default()
@@ -20,7 +21,7 @@ func ExampleBuild() {
 	defer chain.Close()
 	// server.NewDispatcher(proxy, chain.Interceptors()...) runs it.
 	fmt.Println(len(chain.Interceptors()), chain.Open(), chain.RESTHeaders())
-	// Output: 5 true [X-Request-Timeout]
+	// Output: 7 true [X-Request-Timeout]
 }
 
 func ExampleAuthorizer() {

@@ -1,9 +1,14 @@
 // Package policy builds the gateway's one interceptor chain from a
 // validated configuration, in the one order every call passes it:
 //
-//	recover -> observe (access log) -> authenticate -> authorize
-//	-> rate limit -> concurrency limit -> deadline -> flow control
+//	recover -> observe (call record and request id, trace, metrics,
+//	access log) -> authenticate -> authorize -> rate limit
+//	-> concurrency limit -> deadline -> flow control
 //	-> identity propagation -> proxy
+//
+// The observers stand outside every policy, so that refusals are traced,
+// counted and logged like any call; each policy is wrapped
+// (telemetry.Policies) so that its refusals are attributed to it.
 //
 // `sluice serve` runs the chain Build returns, `sluice validate` builds it
 // to report every policy error serve would, and the end-to-end tests build
@@ -25,18 +30,25 @@
 package policy
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
 
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 
 	"github.com/sluice-dev/sluice/config"
 	"github.com/sluice-dev/sluice/interceptors/authn"
 	"github.com/sluice-dev/sluice/interceptors/concurrency"
+	"github.com/sluice-dev/sluice/interceptors/identity"
 	"github.com/sluice-dev/sluice/interceptors/logging"
 	"github.com/sluice-dev/sluice/interceptors/recovery"
+	"github.com/sluice-dev/sluice/telemetry"
+	"github.com/sluice-dev/sluice/telemetry/metrics"
+	"github.com/sluice-dev/sluice/telemetry/tracing"
 )
 
 // Option configures Build.
@@ -47,8 +59,29 @@ type optionFunc func(*options)
 func (f optionFunc) apply(o *options) { f(o) }
 
 type options struct {
-	logger *slog.Logger
-	authn  []authn.Option
+	logger     *slog.Logger
+	authn      []authn.Option
+	metrics    *metrics.Metrics
+	tracer     trace.TracerProvider
+	httpStatus func(codes.Code) int
+}
+
+// WithMetrics counts every call, and the policies' refusals, into m.
+func WithMetrics(m *metrics.Metrics) Option {
+	return optionFunc(func(o *options) { o.metrics = m })
+}
+
+// WithTracerProvider traces every call with a server span from tp.
+// Without it (tracing off) the chain has no tracing interceptor.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return optionFunc(func(o *options) { o.tracer = tp })
+}
+
+// WithHTTPStatus gives the observers the HTTP status a REST call's status
+// code answers with (httpstatus.FromCode), for the access log's
+// http_status and the span's http.response.status_code.
+func WithHTTPStatus(f func(codes.Code) int) Option {
+	return optionFunc(func(o *options) { o.httpStatus = f })
 }
 
 // WithLogger sets the logger of the access log, of panics and of the
@@ -124,9 +157,30 @@ func Build(cfg *config.Config, opts ...Option) (_ *Chain, err error) {
 	}()
 	c.interceptors = []grpc.StreamServerInterceptor{
 		recovery.StreamServerInterceptor(recovery.WithLogger(o.logger)),
-		logging.StreamServerInterceptor(o.logger),
+		telemetry.StreamServerInterceptor(),
 	}
+	if o.tracer != nil {
+		// W3C baggage travels with the trace context (which REST passes
+		// by default), to the server span and on to the upstream.
+		c.restHeaders = append(c.restHeaders, "Baggage")
+		var topts []tracing.Option
+		if o.httpStatus != nil {
+			topts = append(topts, tracing.WithHTTPStatus(o.httpStatus))
+		}
+		c.interceptors = append(c.interceptors, tracing.StreamServerInterceptor(o.tracer, topts...))
+	}
+	var storeErrors func()
+	if o.metrics != nil {
+		c.interceptors = append(c.interceptors, o.metrics.StreamServerInterceptor())
+		storeErrors = o.metrics.RateLimitStoreError
+	}
+	var lopts []logging.Option
+	if o.httpStatus != nil {
+		lopts = append(lopts, logging.WithHTTPStatus(o.httpStatus))
+	}
+	c.interceptors = append(c.interceptors, logging.StreamServerInterceptor(o.logger, lopts...))
 
+	var policies []telemetry.Policy
 	pol := cfg.Policy
 	if Configured(&pol) {
 		az, err := Authorizer(pol.Authz)
@@ -139,7 +193,9 @@ func Build(cfg *config.Config, opts ...Option) (_ *Chain, err error) {
 			return nil, fmt.Errorf("policy.authn: %w", err)
 		}
 		c.closers = append(c.closers, an.Close)
-		c.interceptors = append(c.interceptors, an.StreamServerInterceptor(), az.StreamServerInterceptor())
+		policies = append(policies,
+			telemetry.Policy{Name: telemetry.PolicyAuthn, Interceptor: an.StreamServerInterceptor()},
+			telemetry.Policy{Name: telemetry.PolicyAuthz, Interceptor: az.StreamServerInterceptor()})
 	} else {
 		c.open = true
 	}
@@ -149,31 +205,36 @@ func Build(cfg *config.Config, opts ...Option) (_ *Chain, err error) {
 		return nil, err
 	}
 	if len(cfg.RateLimits.Limits) > 0 {
-		rl, closeRedis, err := rateLimiter(&cfg.RateLimits, trusted, o.logger)
+		rl, closeRedis, err := rateLimiter(&cfg.RateLimits, trusted, o.logger, storeErrors)
 		if err != nil {
 			return nil, err
 		}
 		c.closers = append(c.closers, closeRedis)
-		c.interceptors = append(c.interceptors, rl.StreamServerInterceptor())
+		policies = append(policies, telemetry.Policy{Name: telemetry.PolicyRateLimit, Interceptor: rl.StreamServerInterceptor()})
 	}
 
 	if c.concurrency, err = concurrencyLimiter(cfg.Limits, trusted); err != nil {
 		return nil, err
 	} else if c.concurrency != nil {
-		c.interceptors = append(c.interceptors, c.concurrency.StreamServerInterceptor())
+		policies = append(policies, telemetry.Policy{Name: telemetry.PolicyConcurrency, Interceptor: c.concurrency.StreamServerInterceptor()})
 	}
 
 	dl, err := deadlines(&pol.Deadline)
 	if err != nil {
 		return nil, err
 	}
-	c.interceptors = append(c.interceptors, dl.StreamServerInterceptor())
+	policies = append(policies, telemetry.Policy{Name: telemetry.PolicyDeadline, Interceptor: dl.StreamServerInterceptor()})
 
 	fc, err := flowController(cfg.Limits, trusted)
 	if err != nil {
 		return nil, err
 	}
-	c.interceptors = append(c.interceptors, fc.StreamServerInterceptor())
+	policies = append(policies, telemetry.Policy{Name: telemetry.PolicyFlow, Interceptor: fc.StreamServerInterceptor()})
+	guarded, err := telemetry.Policies(subject, policies...)
+	if err != nil {
+		return nil, err
+	}
+	c.interceptors = append(c.interceptors, guarded...)
 
 	prop, err := propagator(&pol.Identity)
 	if err != nil {
@@ -181,6 +242,14 @@ func Build(cfg *config.Config, opts ...Option) (_ *Chain, err error) {
 	}
 	c.interceptors = append(c.interceptors, prop.StreamServerInterceptor())
 	return c, nil
+}
+
+// subject names the caller authentication verified, for the access log.
+func subject(ctx context.Context) string {
+	if id, ok := identity.FromContext(ctx); ok {
+		return id.Subject
+	}
+	return ""
 }
 
 // Configured reports whether authentication or authorization is set up

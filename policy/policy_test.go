@@ -44,9 +44,9 @@ func TestBuildShape(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	// recover, log, deadline, flow, identity
-	if n := len(c.Interceptors()); n != 5 || !c.Open() {
-		t.Errorf("open gateway: %d interceptors, open %v; want 5, true", n, c.Open())
+	// recover, call record, log, deadline, flow, end of policies, identity
+	if n := len(c.Interceptors()); n != 7 || !c.Open() {
+		t.Errorf("open gateway: %d interceptors, open %v; want 7, true", n, c.Open())
 	}
 	closed := config.Default()
 	closed.Policy.Authz.Rules = []config.AuthzRule{{Methods: []string{"*"}, Access: "anonymous"}}
@@ -57,8 +57,8 @@ func TestBuildShape(t *testing.T) {
 	}
 	defer c2.Close()
 	// + authn, authz, concurrency
-	if n := len(c2.Interceptors()); n != 8 || c2.Open() {
-		t.Errorf("closed gateway: %d interceptors, open %v; want 8, false", n, c2.Open())
+	if n := len(c2.Interceptors()); n != 10 || c2.Open() {
+		t.Errorf("closed gateway: %d interceptors, open %v; want 10, false", n, c2.Open())
 	}
 }
 

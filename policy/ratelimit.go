@@ -18,9 +18,10 @@ import (
 // rateLimiter turns rate_limits into the rate limiter, with a Redis client
 // of its own when a limit is global; the returned func closes that client
 // and is never nil.
-func rateLimiter(cfg *config.RateLimits, trusted []netip.Prefix, logger *slog.Logger) (*ratelimit.Limiter, func(), error) {
+func rateLimiter(cfg *config.RateLimits, trusted []netip.Prefix, logger *slog.Logger, storeErrors func()) (*ratelimit.Limiter, func(), error) {
 	r := cfg.Redis
 	opts := []ratelimit.Option{
+		ratelimit.WithStoreErrors(storeErrors),
 		ratelimit.WithLogger(logger),
 		ratelimit.WithHeaders(cfg.Headers),
 		ratelimit.WithRedisTimeout(time.Duration(r.Timeout)),

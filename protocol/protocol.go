@@ -17,6 +17,7 @@ const (
 	GRPC    Protocol = "grpc"
 	REST    Protocol = "rest"
 	GRPCWeb Protocol = "grpc-web"
+	Connect Protocol = "connect"
 	// WebSocket is a REST binding of a streaming method called over a
 	// WebSocket: its own name, since its wire (and what a client can
 	// hold on it) is not REST's.

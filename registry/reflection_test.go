@@ -515,10 +515,12 @@ func TestWatcherRefusesBrokenContract(t *testing.T) {
 	}
 	var logs syncBuffer
 	changes := make(chan *registry.Snapshot, 10)
+	reloads := make(chan error, 100)
 	w := registry.NewWatcher(reg,
 		registry.WithInterval(10*time.Millisecond),
 		registry.WithFiles(path),
 		registry.WithOnChange(func(s *registry.Snapshot) { changes <- s }),
+		registry.WithReloaded(func(err error) { reloads <- err }),
 		registry.WithWatchLogger(slog.New(slog.NewTextHandler(&logs, nil))),
 	)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -552,6 +554,15 @@ func TestWatcherRefusesBrokenContract(t *testing.T) {
 		t.Fatal("a refused reload reported a change")
 	default:
 	}
+	// WithReloaded heard of the refusal, with its reason.
+	select {
+	case err := <-reloads:
+		if err == nil {
+			t.Error("a refused reload was reported as a success")
+		}
+	default:
+		t.Error("the refused reload was not reported to WithReloaded")
+	}
 
 	// A fixed, changed contract is picked up.
 	changed := proto.Clone(good).(*descriptorpb.FileDescriptorSet)
@@ -569,6 +580,13 @@ func TestWatcherRefusesBrokenContract(t *testing.T) {
 	case s := <-changes:
 		if _, ok := s.Method("/sluice.demo.library.v1.LibraryService/ListShelvesAgain"); !ok {
 			t.Error("the new snapshot lacks the added method")
+		}
+		var last error
+		for len(reloads) > 0 {
+			last = <-reloads
+		}
+		if last != nil {
+			t.Errorf("the successful reload was reported as %v", last)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the fixed file was not reloaded")

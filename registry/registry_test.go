@@ -279,7 +279,8 @@ func mustMarshal(t *testing.T, m proto.Message) []byte {
 	return b
 }
 
-// Reload swaps the snapshot atomically; a failed reload keeps the old one.
+// Reload swaps the snapshot atomically; a failed reload keeps the old one,
+// and so does a reload that finds the same contracts.
 func TestReloadKeepsOldSnapshotOnError(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -288,6 +289,19 @@ func TestReloadKeepsOldSnapshotOnError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// other differs from good in one comment only.
+	set := readSet(t)
+	for _, f := range set.GetFile() {
+		if f.GetName() == "sluice/demo/library/v1/library.proto" {
+			for _, l := range f.GetSourceCodeInfo().GetLocation() {
+				if l.LeadingComments != nil {
+					l.LeadingComments = proto.String(*l.LeadingComments + " (changed)")
+					break
+				}
+			}
+		}
+	}
+	other := mustMarshal(t, set)
 	if err := os.WriteFile(path, good, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -315,13 +329,27 @@ func TestReloadKeepsOldSnapshotOnError(t *testing.T) {
 			}
 		}
 	}()
+	if err := reg.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if reg.Snapshot() != first {
+		t.Error("Reload of the same contracts replaced the snapshot")
+	}
 	for i := 0; i < 5; i++ {
+		before := reg.Snapshot()
+		next := other
+		if i%2 == 1 {
+			next = good
+		}
+		if err := os.WriteFile(path, next, 0o600); err != nil {
+			t.Fatal(err)
+		}
 		if err := reg.Reload(); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if reg.Snapshot() == first {
-		t.Error("Reload did not swap the snapshot")
+		if reg.Snapshot() == before {
+			t.Errorf("reload %d of changed contracts did not swap the snapshot", i)
+		}
 	}
 	current := reg.Snapshot()
 	if err := os.WriteFile(path, []byte("broken"), 0o600); err != nil {
@@ -338,3 +366,128 @@ func TestReloadKeepsOldSnapshotOnError(t *testing.T) {
 }
 
 var _ protoreflect.FileDescriptor = libraryv1.File_sluice_demo_library_v1_library_proto
+
+// A snapshot's methods carry their google.api.http rule, whichever source
+// they come from, and its comments survive for documentation although its
+// descriptors carry no source information.
+func TestHTTPRulesAndComments(t *testing.T) {
+	t.Parallel()
+	for name, src := range map[string]registry.Source{
+		"linked":         registry.Linked(libraryv1.File_sluice_demo_library_v1_library_proto),
+		"descriptor set": registry.DescriptorSetFile(demoSet),
+		"in memory":      registry.DescriptorSet("demo", mustMarshal(t, readSet(t))),
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s, err := registry.Build(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, ok := s.Method("/sluice.demo.library.v1.LibraryService/GetShelf")
+			if !ok {
+				t.Fatal("no GetShelf")
+			}
+			if got := m.HTTPRule.GetGet(); got != "/v1/{name=shelves/*}" {
+				t.Errorf("GetShelf's rule: GET %q, want /v1/{name=shelves/*}", got)
+			}
+			for _, m := range s.Methods() {
+				if m.HTTPRule == nil {
+					t.Errorf("%s has no HTTP rule", m.Path)
+				}
+			}
+			if name == "linked" {
+				return // generated code carries no comments
+			}
+			if locs := m.Desc.ParentFile().SourceLocations().Len(); locs != 0 {
+				t.Errorf("the descriptor keeps %d source locations, want them apart", locs)
+			}
+			var comment string
+			for _, f := range s.CommentedFiles() {
+				if f.GetName() != "sluice/demo/library/v1/library.proto" {
+					continue
+				}
+				for _, l := range f.GetSourceCodeInfo().GetLocation() {
+					// service 0, method 1: GetShelf
+					if len(l.GetPath()) == 4 && l.GetPath()[0] == 6 && l.GetPath()[1] == 0 && l.GetPath()[2] == 2 && l.GetPath()[3] == 1 {
+						comment = l.GetLeadingComments()
+					}
+				}
+			}
+			if !strings.Contains(comment, "shelf") {
+				t.Errorf("GetShelf's comment is %q, want its doc comment", comment)
+			}
+		})
+	}
+}
+
+// WithoutComments builds the same contracts and keeps no comments.
+func TestWithoutComments(t *testing.T) {
+	t.Parallel()
+	s, err := registry.Build(registry.WithoutComments(registry.DescriptorSetFile(demoSet)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.Method("/sluice.demo.library.v1.LibraryService/GetShelf"); !ok {
+		t.Error("no GetShelf")
+	}
+	if files := s.CommentedFiles(); len(files) != 0 {
+		t.Errorf("%d files with comments, want none", len(files))
+	}
+	// A linked source stays one: its generated types serve.
+	s, err = registry.Build(registry.WithoutComments(registry.Linked(libraryv1.File_sluice_demo_library_v1_library_proto)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mt, err := s.Types().FindMessageByName("sluice.demo.library.v1.GetBookRequest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, dynamic := mt.New().Interface().(*dynamicpb.Message); dynamic {
+		t.Error("WithoutComments(Linked(...)): the input type is dynamic, want the generated one")
+	}
+}
+
+// Type names relative to their scope ("Thing" for ".scale.v1.Thing"), which
+// protoc never writes but descriptors built by hand may hold, resolve as
+// protobuf's scoping rules say.
+func TestRelativeTypeNames(t *testing.T) {
+	t.Parallel()
+	str := descriptorpb.FieldDescriptorProto_TYPE_STRING.Enum()
+	msg := descriptorpb.FieldDescriptorProto_TYPE_MESSAGE.Enum()
+	opt := descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum()
+	file := &descriptorpb.FileDescriptorProto{
+		Name:    proto.String("scale/v1/scale.proto"),
+		Package: proto.String("scale.v1"),
+		Syntax:  proto.String("proto3"),
+		MessageType: []*descriptorpb.DescriptorProto{
+			{Name: proto.String("Thing"), Field: []*descriptorpb.FieldDescriptorProto{
+				{Name: proto.String("name"), JsonName: proto.String("name"), Number: proto.Int32(1), Type: str, Label: opt},
+			}},
+			{Name: proto.String("GetThingResponse"), Field: []*descriptorpb.FieldDescriptorProto{
+				{Name: proto.String("thing"), JsonName: proto.String("thing"), Number: proto.Int32(1), Type: msg, Label: opt, TypeName: proto.String("Thing")},
+			}},
+		},
+		Service: []*descriptorpb.ServiceDescriptorProto{{
+			Name: proto.String("ScaleService"),
+			Method: []*descriptorpb.MethodDescriptorProto{{
+				Name: proto.String("GetThing"), InputType: proto.String("Thing"), OutputType: proto.String("scale.v1.GetThingResponse"),
+			}},
+		}},
+	}
+	set := mustMarshal(t, &descriptorpb.FileDescriptorSet{File: []*descriptorpb.FileDescriptorProto{file}})
+	s, err := registry.Build(registry.DescriptorSet("relative", set))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, ok := s.Method("/scale.v1.ScaleService/GetThing")
+	if !ok {
+		t.Fatal("no GetThing")
+	}
+	if in := m.Desc.Input(); in.IsPlaceholder() || in.FullName() != "scale.v1.Thing" {
+		t.Errorf("input %s (placeholder %t), want scale.v1.Thing", in.FullName(), in.IsPlaceholder())
+	}
+	thing := m.Desc.Output().Fields().ByName("thing")
+	if thing == nil || thing.Message() == nil || thing.Message().IsPlaceholder() || thing.Message().FullName() != "scale.v1.Thing" {
+		t.Errorf("GetThingResponse.thing does not resolve to scale.v1.Thing: %v", thing)
+	}
+}

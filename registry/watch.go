@@ -9,10 +9,6 @@ import (
 	"sort"
 	"sync"
 	"time"
-
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protodesc"
-	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // WatchOption configures a Watcher.
@@ -28,6 +24,7 @@ type watchConfig struct {
 	files    []string
 	onChange func(*Snapshot)
 	check    func(*Snapshot) error
+	reloaded func(error)
 	logger   *slog.Logger
 }
 
@@ -63,6 +60,13 @@ func WithCheck(check func(*Snapshot) error) WatchOption {
 // called from the watcher's goroutine, one call at a time, in order.
 func WithOnChange(fn func(*Snapshot)) WatchOption {
 	return watchOptionFunc(func(c *watchConfig) { c.onChange = fn })
+}
+
+// WithReloaded calls fn after every reload the watcher runs, with the
+// reason it was refused or nil when it succeeded (changed or not), for
+// metrics. fn is called from the watcher's goroutine.
+func WithReloaded(fn func(error)) WatchOption {
+	return watchOptionFunc(func(c *watchConfig) { c.reloaded = fn })
 }
 
 // WithWatchLogger logs reloads and refused reloads; the default discards.
@@ -175,7 +179,11 @@ func (w *Watcher) pollFiles() string {
 
 // reload reloads the registry; a refused reload keeps the old snapshot.
 func (w *Watcher) reload(why string) {
-	if err := w.reg.ReloadChecked(w.cfg.check); err != nil {
+	err := w.reg.ReloadChecked(w.cfg.check)
+	if w.cfg.reloaded != nil {
+		w.cfg.reloaded(err)
+	}
+	if err != nil {
 		w.cfg.logger.Error("contracts reload refused; the previous contracts stay in use", "reason", why, "error", err)
 		return
 	}
@@ -208,32 +216,44 @@ func statFile(path string) fileState {
 }
 
 // Fingerprint returns a digest of every file of s, source information
-// (comments) and the source of each file included, so two snapshots with equal fingerprints describe
-// the same contracts and the same documentation. A nil snapshot has the
-// zero fingerprint.
+// (comments) and the source of each file included, so two snapshots with
+// equal fingerprints describe the same contracts and the same
+// documentation. It is computed once, when the snapshot is built. A nil
+// snapshot has the zero fingerprint.
 func Fingerprint(s *Snapshot) [sha256.Size]byte {
-	var out [sha256.Size]byte
 	if s == nil {
-		return out
+		return [sha256.Size]byte{}
 	}
-	var fds []protoreflect.FileDescriptor
-	s.Files().RangeFiles(func(fd protoreflect.FileDescriptor) bool {
-		fds = append(fds, fd)
-		return true
-	})
-	sort.Slice(fds, func(i, j int) bool { return fds[i].Path() < fds[j].Path() })
+	return s.fingerprint
+}
+
+// fileDigest identifies one file of a snapshot: its path, its source (a
+// file that moves to another source changes what `sluice routes` prints),
+// its serialized descriptor without source information and its comments.
+func fileDigest(path, source string, raw, comments []byte) [sha256.Size]byte {
 	h := sha256.New()
-	opts := proto.MarshalOptions{Deterministic: true}
-	for _, fd := range fds {
-		b, err := opts.Marshal(protodesc.ToFileDescriptorProto(fd))
-		if err != nil {
-			b = nil // cannot happen for a registered file
-		}
-		// Path and source separate the files; a file that moves to
-		// another source changes what `sluice routes` prints.
-		fmt.Fprintf(h, "%s\x00%s\x00%d\x00", fd.Path(), s.Source(fd.Path()), len(b))
-		h.Write(b)
+	fmt.Fprintf(h, "%s\x00%s\x00%d\x00%d\x00", path, source, len(raw), len(comments))
+	h.Write(raw)
+	h.Write(comments)
+	var out [sha256.Size]byte
+	copy(out[:], h.Sum(nil))
+	return out
+}
+
+// combineDigests is the fingerprint of the files whose digests these are,
+// in path order.
+func combineDigests(digests map[string][sha256.Size]byte) [sha256.Size]byte {
+	paths := make([]string, 0, len(digests))
+	for p := range digests {
+		paths = append(paths, p)
 	}
+	sort.Strings(paths)
+	h := sha256.New()
+	for _, p := range paths {
+		d := digests[p]
+		h.Write(d[:])
+	}
+	var out [sha256.Size]byte
 	copy(out[:], h.Sum(nil))
 	return out
 }

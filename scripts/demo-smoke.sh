@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The README's first command, checked: `sluice serve` with no flags runs the
 # embedded demo on 127.0.0.1:8080 (admin 127.0.0.1:9090) and answers
-# grpcurl, both through reflection and with the committed descriptor set;
-# SIGTERM ends it with exit code 0.
+# grpcurl, both through reflection and with the committed descriptor set,
+# and curl's hand-framed gRPC-Web calls; SIGTERM ends it with exit code 0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=$PWD/.bin
@@ -48,6 +48,15 @@ check call-with-protoset contains moby-dick "$BIN/grpcurl" -plaintext -protoset 
 	-d '{"name":"shelves/classics/books/moby-dick"}' 127.0.0.1:8080 sluice.demo.library.v1.LibraryService/GetBook
 check call-by-reflection contains '"books"' "$BIN/grpcurl" -plaintext -d '{"parent":"shelves/classics"}' \
 	127.0.0.1:8080 sluice.demo.library.v1.LibraryService/ListBooks
+# The README's gRPC-Web calls: a hand-framed GetShelf, binary and text.
+check grpc-web contains 'grpc-status: 0' bash -c "printf '\\x00\\x00\\x00\\x00\\x0f\\x0a\\x0dshelves/scifi' | curl -s --data-binary @- \
+	-H 'Content-Type: application/grpc-web+proto' http://127.0.0.1:8080/sluice.demo.library.v1.LibraryService/GetShelf | tr -c '[:print:]' '.'"
+check grpc-web-text contains 'Science fiction' bash -c "printf '\\x00\\x00\\x00\\x00\\x0f\\x0a\\x0dshelves/scifi' | base64 | curl -s --data-binary @- \
+	-H 'Content-Type: application/grpc-web-text' http://127.0.0.1:8080/sluice.demo.library.v1.LibraryService/GetShelf | base64 -d | tr -c '[:print:]' '.'"
+check connect-post contains '"displayName":"Science fiction"' curl -sf -H 'Content-Type: application/json' \
+	-d '{"name":"shelves/scifi"}' http://127.0.0.1:8080/sluice.demo.library.v1.LibraryService/GetShelf
+check connect-get contains moby-dick curl -sf \
+	'http://127.0.0.1:8080/sluice.demo.library.v1.LibraryService/GetBook?connect=v1&encoding=json&message=%7B%22name%22%3A%22shelves%2Fclassics%2Fbooks%2Fmoby-dick%22%7D'
 check gateway-health contains SERVING "$BIN/grpcurl" -plaintext 127.0.0.1:8080 grpc.health.v1.Health/Check
 check tour-printed grep -q "grpcurl -plaintext" "$log.out"
 

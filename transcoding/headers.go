@@ -140,6 +140,7 @@ var plainResponseHeaders = map[string]bool{
 	"ratelimit-limit":     true,
 	"ratelimit-remaining": true,
 	"ratelimit-reset":     true,
+	"x-request-id":        true, // the gateway's request id (package telemetry)
 }
 
 // responseHeaderName is the HTTP header an upstream metadata key returns

@@ -167,6 +167,10 @@ type call struct {
 	// computed.
 	pathQuery     protoreflect.Message
 	pathQueryDone bool
+
+	// vars holds the path variables of most templates, so that matching
+	// allocates nothing of its own.
+	vars [4]httprule.Var
 }
 
 // bind makes b the call's binding.
@@ -210,7 +214,7 @@ func (h *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w, c.w = cw, cw
 		}
 	}
-	match, res := rt.router.Match(r.Method, path)
+	match, res := rt.router.MatchInto(r.Method, path, c.vars[:0])
 	switch res {
 	case httprule.NotFound:
 		c.errs.WriteStatus(w, status.Newf(codes.NotFound, "no route for %s %s", r.Method, path))
@@ -416,6 +420,7 @@ func (h *REST) callContext(r *http.Request) (context.Context, context.CancelFunc
 	ctx = metadata.NewIncomingContext(ctx, md)
 	ctx = peer.NewContext(ctx, requestPeer(r))
 	ctx = protocol.NewContext(ctx, protocol.REST)
+	ctx = protocol.WithHTTPMethod(ctx, r.Method)
 	return ctx, cancel, nil
 }
 

@@ -8,9 +8,7 @@ import (
 	"strings"
 
 	"google.golang.org/genproto/googleapis/api/annotations"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/sluice-dev/sluice/registry"
@@ -169,7 +167,7 @@ func BuildRoutes(s *registry.Snapshot, opts ...RouteOption) (*Routes, error) {
 	shadowedBy := map[*binding]*binding{}
 	var added []*binding
 	for _, m := range declarationOrder(s.Methods()) {
-		rule := httpRule(m.Desc)
+		rule := m.HTTPRule
 		if rule == nil {
 			continue
 		}
@@ -290,33 +288,6 @@ func ruleText(r *annotations.HttpRule) (method, path string) {
 		return p.Custom.GetKind(), p.Custom.GetPath()
 	}
 	return "-", "-"
-}
-
-// httpRule returns the method's google.api.http option, or nil. Options
-// read from a descriptor set before the extension was known keep it as
-// unknown fields; it is parsed from them then.
-func httpRule(md protoreflect.MethodDescriptor) *annotations.HttpRule {
-	opts, ok := md.Options().(*descriptorpb.MethodOptions)
-	if !ok || opts == nil {
-		return nil
-	}
-	if proto.HasExtension(opts, annotations.E_Http) {
-		r, _ := proto.GetExtension(opts, annotations.E_Http).(*annotations.HttpRule)
-		return r
-	}
-	if len(opts.ProtoReflect().GetUnknown()) == 0 {
-		return nil
-	}
-	raw, err := proto.Marshal(opts)
-	if err != nil {
-		return nil
-	}
-	parsed := new(descriptorpb.MethodOptions)
-	if err := proto.Unmarshal(raw, parsed); err != nil || !proto.HasExtension(parsed, annotations.E_Http) {
-		return nil
-	}
-	r, _ := proto.GetExtension(parsed, annotations.E_Http).(*annotations.HttpRule)
-	return r
 }
 
 func messageType(s *registry.Snapshot, md protoreflect.MessageDescriptor) protoreflect.MessageType {
@@ -449,7 +420,7 @@ func onlyFieldMask(md protoreflect.MessageDescriptor) protoreflect.FieldDescript
 func fieldPath(md protoreflect.MessageDescriptor, path []string) ([]protoreflect.FieldDescriptor, error) {
 	fds := make([]protoreflect.FieldDescriptor, 0, len(path))
 	for i, name := range path {
-		fd := md.Fields().ByName(protoreflect.Name(name))
+		fd := fieldByName(md.Fields(), protoreflect.Name(name))
 		if fd == nil {
 			return nil, fmt.Errorf("%s has no field %q", md.FullName(), name)
 		}
@@ -463,6 +434,20 @@ func fieldPath(md protoreflect.MessageDescriptor, path []string) ([]protoreflect
 		md = fd.Message()
 	}
 	return fds, nil
+}
+
+// fieldByName finds a field by scanning the fields in order. Building
+// routes looks up a few fields of every request message once; ByName would
+// make a message's four field indexes (by name, JSON name, text name and
+// number) for that, kept as long as its descriptor: 16 MiB for Google's
+// APIs, for messages most of which no request may ever use.
+func fieldByName(fields protoreflect.FieldDescriptors, name protoreflect.Name) protoreflect.FieldDescriptor {
+	for i := range fields.Len() {
+		if fd := fields.Get(i); fd.Name() == name {
+			return fd
+		}
+	}
+	return nil
 }
 
 // ScalarMessage reports whether a message type has a one-string text form

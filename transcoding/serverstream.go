@@ -202,7 +202,9 @@ func (sr *streamResponder) header(md metadata.MD) {
 func (sr *streamResponder) startQuiet() {
 	sr.mu.Lock()
 	defer sr.mu.Unlock()
-	if !sr.started && !sr.done {
+	// done first: finish sets it under mu, then writes started without
+	// mu, so a timer that fires while finish runs must not read started.
+	if !sr.done && !sr.started {
 		sr.start(http.StatusOK, sr.contentType())
 	}
 }

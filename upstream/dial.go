@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	_ "google.golang.org/grpc/health" // client-side health checking, when an upstream asks for it
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/stats"
 
 	"github.com/sluice-dev/sluice/upstream/outlier"
 )
@@ -25,6 +26,16 @@ func (f optionFunc) apply(c *poolConfig) { f(c) }
 
 type poolConfig struct {
 	maxRecv, maxSend int
+	statsHandlers    func(upstream string) []stats.Handler
+}
+
+// WithStatsHandlers installs the stats handlers f returns for each
+// upstream, by name, on its connection: the observers of the upstream leg
+// (the access log's attempts and address, metrics, a client span per
+// attempt). A retried call reaches them once per attempt. f is called
+// once per upstream, by NewPool.
+func WithStatsHandlers(f func(upstream string) []stats.Handler) Option {
+	return optionFunc(func(c *poolConfig) { c.statsHandlers = f })
 }
 
 // WithMaxRecvMsgSize bounds the size of a message received from an
@@ -99,6 +110,11 @@ func dial(up Spec, cfg poolConfig) (*grpc.ClientConn, *retrier, error) {
 	}
 	if up.Keepalive != (keepalive.ClientParameters{}) {
 		opts = append(opts, grpc.WithKeepaliveParams(up.Keepalive))
+	}
+	if cfg.statsHandlers != nil {
+		for _, h := range cfg.statsHandlers(up.Name) {
+			opts = append(opts, grpc.WithStatsHandler(h))
+		}
 	}
 	opts = append(opts, up.DialOptions...)
 	cc, err := grpc.NewClient(up.Target, opts...)

@@ -23,6 +23,7 @@ import (
 
 	"github.com/sluice-dev/sluice/internal/gatewaytest"
 	"github.com/sluice-dev/sluice/server"
+	"github.com/sluice-dev/sluice/telemetry"
 	"github.com/sluice-dev/sluice/upstream"
 	"github.com/sluice-dev/sluice/upstream/outlier"
 )
@@ -528,9 +529,11 @@ func TestOutlierDetection(t *testing.T) {
 func TestOutlierEjectionCap(t *testing.T) {
 	gatewaytest.CheckLeaks(t)
 	a, b, good := startReplica(t, "a"), startReplica(t, "b"), startReplica(t, "good")
+	var counted ejectionCounter
 	cc := startPool(t, func(u *upstream.Spec) {
 		// Ejections outlast the test by far: none ends while it runs.
 		u.OutlierDetection = &outlier.Config{ConsecutiveFailures: 2, BaseEjectionTime: time.Hour, MaxEjectionTime: time.Hour}
+		u.DialOptions = append(u.DialOptions, grpc.WithStatsHandler(telemetry.AttemptHandler(u.Name, &counted)))
 	}, a, b, good)
 	a.mode.Store(failing)
 	b.mode.Store(failing)
@@ -553,6 +556,23 @@ func TestOutlierEjectionCap(t *testing.T) {
 	na, nb := a.count(""), b.count("")
 	if min(na, nb) != 0 || max(na, nb) == 0 || failed != na+nb {
 		t.Fatalf("a saw %d calls, b %d, %d failed; want one failing replica ejected (no calls) and the other still called, its calls failing", na, nb, failed)
+	}
+	// The ejection reached the connection's stats handlers, through which
+	// sluice_upstream_outlier_ejections_total counts it.
+	if n := counted.n.Load(); n != 1 {
+		t.Errorf("%d ejections reported to the stats handler, want 1", n)
+	}
+}
+
+// ejectionCounter is a telemetry.AttemptObserver that counts the outlier
+// policy's ejections.
+type ejectionCounter struct{ n atomic.Int64 }
+
+func (*ejectionCounter) Attempt(string, bool) {}
+
+func (c *ejectionCounter) BalancerCount(metric string, incr int64) {
+	if metric == outlier.EjectionsMetric {
+		c.n.Add(incr)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"slices"
 	"time"
 
 	"go.uber.org/fx"
@@ -41,6 +42,7 @@ func appOptions(cfg *config.Config, logger *slog.Logger, extra ...fx.Option) fx.
 		// what is left and close the upstream connections.
 		fx.StopTimeout(time.Duration(cfg.Server.ShutdownGrace)+15*time.Second),
 		contractsModule,
+		telemetryModule,
 		upstreamsModule,
 		policyModule,
 		gatewayModule,
@@ -65,7 +67,7 @@ type upstreamDialer struct {
 	Dial     func(ctx context.Context, addr string) (net.Conn, error)
 }
 
-func newUpstreams(lc fx.Lifecycle, cfg *config.Config, dialers upstreamDialers) (*upstream.Pool, error) {
+func newUpstreams(lc fx.Lifecycle, cfg *config.Config, dialers upstreamDialers, obs *observability) (*upstream.Pool, error) {
 	specs, err := upstreamSpecs(cfg, dialers.Dialers)
 	if err != nil {
 		return nil, err
@@ -74,7 +76,8 @@ func newUpstreams(lc fx.Lifecycle, cfg *config.Config, dialers upstreamDialers) 
 	// and sends what it receives from them.
 	ups, err := upstream.NewPool(specs,
 		upstream.WithMaxRecvMsgSize(int(cfg.Server.MaxSendMsgSize)),
-		upstream.WithMaxSendMsgSize(int(cfg.Server.MaxRecvMsgSize)))
+		upstream.WithMaxSendMsgSize(int(cfg.Server.MaxRecvMsgSize)),
+		upstream.WithStatsHandlers(obs.upstreamHandlers))
 	if err != nil {
 		return nil, err
 	}
@@ -343,44 +346,32 @@ var adminModule = fx.Module("admin",
 	fx.Invoke(startAdmin),
 )
 
-func startAdmin(lc fx.Lifecycle, cfg *config.Config, reg *registry.Registry, ups *upstream.Pool, logger *slog.Logger) error {
+func startAdmin(lc fx.Lifecycle, cfg *config.Config, reg *registry.Registry, ups *upstream.Pool, obs *observability, gw *server.Gateway, logger *slog.Logger) error {
 	if cfg.AdminAddr() == "" {
 		return nil
 	}
-	docOpts, err := openAPIOptions(cfg)
-	if err != nil {
+	// The handler is built once the gateway listens: the OpenAPI document's
+	// servers entry names the port it got (listen: 127.0.0.1:0 included), so
+	// the explorer's calls reach it. Building it here first reports a bad
+	// configuration before anything starts.
+	if _, err := newAdminHandler(cfg, reg, ups, obs, cfg.Listen); err != nil {
 		return err
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/openapi.json", openapi.Handler(reg.Snapshot, docOpts...))
-	if cfg.AdminPprof {
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	}
 	srv := &http.Server{
-		Handler: mux,
 		// The admin port answers short requests (pprof profiles stream
 		// for at most their own ?seconds=); nothing may hold it open.
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       server.DefaultHTTPIdleTimeout,
 	}
-	mux.Handle("/", server.NewAdminHandler(map[string]server.ReadinessCheck{
-		"contracts": func() (bool, string) {
-			if reg.Snapshot() == nil {
-				return false, "no contracts loaded"
-			}
-			return true, ""
-		},
-		"upstreams": ups.Ready,
-	}))
-	srv.ReadHeaderTimeout = 5 * time.Second
 	done := make(chan struct{})
 	lc.Append(fx.Hook{
 		OnStart: func(context.Context) error {
+			h, err := newAdminHandler(cfg, reg, ups, obs, gatewayAddr(cfg, gw))
+			if err != nil {
+				return err
+			}
+			srv.Handler = h
 			ln, err := net.Listen("tcp", cfg.AdminAddr())
 			if err != nil {
 				return fmt.Errorf("admin: listen on %s: %w", cfg.Admin, err)
@@ -401,6 +392,73 @@ func startAdmin(lc fx.Lifecycle, cfg *config.Config, reg *registry.Registry, ups
 		},
 	})
 	return nil
+}
+
+// gatewayAddr is the gateway's address as the OpenAPI document names it:
+// the configured one, or the one the listener got when the configured
+// port is 0. The gateway starts before the admin port (startAdmin depends
+// on it, so its start hook runs first).
+func gatewayAddr(cfg *config.Config, gw *server.Gateway) string {
+	if _, port, err := net.SplitHostPort(cfg.Listen); err == nil && port == "0" && gw.Addr() != nil {
+		return gw.Addr().String()
+	}
+	return cfg.Listen
+}
+
+// newAdminHandler serves the admin port: health, readiness, metrics, pprof
+// when enabled, the OpenAPI document (behind the gateway's CORS policy, so
+// pages allowed to call the API can read its description) and the API
+// explorer, whose calls go to gatewayAddr.
+func newAdminHandler(cfg *config.Config, reg *registry.Registry, ups *upstream.Pool, obs *observability, gatewayAddr string) (http.Handler, error) {
+	docOpts, err := openAPIOptions(cfg, gatewayAddr)
+	if err != nil {
+		return nil, err
+	}
+	var doc http.Handler = openapi.Handler(reg.Snapshot, docOpts...)
+	if c := cfg.CORS; len(c.AllowedOrigins) > 0 {
+		// A page revalidates the document with If-None-Match, which is
+		// not a header browsers send without asking.
+		headers := c.AllowedHeaders
+		if len(headers) == 0 {
+			headers = cors.DefaultAllowedHeaders()
+		}
+		doc, err = cors.NewHandler(doc, cors.Policy{
+			AllowedOrigins:   c.AllowedOrigins,
+			AllowedMethods:   []string{http.MethodGet, http.MethodHead},
+			AllowedHeaders:   append(slices.Clone(headers), "If-None-Match"),
+			AllowCredentials: c.AllowCredentials,
+			MaxAge:           time.Duration(c.MaxAge),
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	mux := http.NewServeMux()
+	if cfg.AdminPprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	adminOpts := []server.AdminOption{server.WithOpenAPI(doc)}
+	if obs.metrics != nil {
+		adminOpts = append(adminOpts, server.WithMetricsHandler(obs.metrics.Handler()))
+	}
+	admin, err := server.NewAdminHandler(map[string]server.ReadinessCheck{
+		"contracts": func() (bool, string) {
+			if reg.Snapshot() == nil {
+				return false, "no contracts loaded"
+			}
+			return true, ""
+		},
+		"upstreams": ups.Ready,
+	}, adminOpts...)
+	if err != nil {
+		return nil, err
+	}
+	mux.Handle("/", admin)
+	return mux, nil
 }
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {

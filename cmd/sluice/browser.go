@@ -8,12 +8,15 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"github.com/sluice-dev/sluice/config"
+	"github.com/sluice-dev/sluice/connectproto"
 	"github.com/sluice-dev/sluice/cors"
 	"github.com/sluice-dev/sluice/grpcweb"
+	"github.com/sluice-dev/sluice/httpstatus"
 	"github.com/sluice-dev/sluice/policy"
 	"github.com/sluice-dev/sluice/registry"
 	"github.com/sluice-dev/sluice/server"
@@ -42,7 +45,11 @@ func newHTTPHandler(cfg *config.Config, reg *registry.Registry, routes *routeTab
 		h = rest
 	}
 	h = unsupportedMediaType(reg, routes, h)
-	// CONNECT: the Connect protocol's handler wraps h here.
+	h, err := connectproto.NewHandler(d, reg.Snapshot, h,
+		connectproto.WithMaxMessageBytes(int(cfg.Server.MaxRecvMsgSize)), connectproto.WithLogger(logger))
+	if err != nil {
+		return nil, err
+	}
 	web, err := grpcweb.NewHandler(d, func() grpcweb.Contracts {
 		if snap := reg.Snapshot(); snap != nil {
 			return snapshotContracts{snap}
@@ -84,19 +91,28 @@ func (c snapshotContracts) Types() *protoregistry.Types { return c.snap.Types() 
 // reached it (no RPC protocol claimed its content type) and that no REST
 // route serves, and passes every other request to next (nil: 404).
 func unsupportedMediaType(reg *registry.Registry, routes *routeTable, next http.Handler) http.Handler {
+	var errs httpstatus.Writer
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {
 			if snap := reg.Snapshot(); snap != nil {
 				if _, ok := snap.Method(r.URL.Path); ok && !routes.Load().Serves(r.Method, r.URL.EscapedPath()) {
-					w.Header().Set("Grpc-Status", strconv.Itoa(int(codes.Unknown)))
+					// gRPC's HTTP mapping reads 415 as UNKNOWN. The body is
+					// plain text on purpose: Connect and gRPC-Web clients
+					// read a JSON error body as their own protocol's error
+					// (connectrpc's conformance suite checks they can), and
+					// this client spoke neither. Accept-Post names what
+					// would have been understood.
+					h := w.Header()
+					h.Set("Grpc-Status", strconv.Itoa(int(codes.Unknown)))
+					h.Set("Accept-Post", "application/grpc, application/grpc-web, application/grpc-web-text, application/proto, application/json, application/connect+proto, application/connect+json")
 					http.Error(w, fmt.Sprintf("content type %q is not a gRPC, gRPC-Web or Connect one", r.Header.Get("Content-Type")),
 						http.StatusUnsupportedMediaType)
 					return
 				}
 			}
 		}
-		if next == nil {
-			http.NotFound(w, r)
+		if next == nil { // REST is off
+			errs.WriteStatus(w, status.Newf(codes.NotFound, "no route for %s %s", r.Method, r.URL.EscapedPath()))
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -22,6 +22,7 @@ import (
 	"github.com/sluice-dev/sluice/config"
 	"github.com/sluice-dev/sluice/methodpattern"
 	"github.com/sluice-dev/sluice/registry"
+	"github.com/sluice-dev/sluice/registry/protosource"
 	"github.com/sluice-dev/sluice/transcoding"
 )
 
@@ -38,25 +39,55 @@ type linkedContracts struct {
 	Sources []registry.Source `group:"linked_contracts"`
 }
 
-// contractSources are every source of contracts, in order, and whether
-// any of them must be asked again to know whether it changed.
+// contractSources are every source of contracts, in order, whether any of
+// them must be asked again to know whether it changed, and the .proto
+// files to watch, if any.
 type contractSources struct {
 	sources    []registry.Source
 	reflection bool
+	proto      *protosource.Source
 }
 
-// fileSources are the contracts that need no network: linked code and
-// descriptor set files.
-func fileSources(cfg *config.Config, linked []registry.Source) *contractSources {
+// fileSources are the contracts that need no network: linked code,
+// descriptor set files and .proto files.
+func fileSources(cfg *config.Config, linked []registry.Source) (*contractSources, error) {
 	cs := &contractSources{sources: append([]registry.Source(nil), linked...)}
 	for _, f := range cfg.DescriptorSets {
 		cs.sources = append(cs.sources, registry.DescriptorSetFile(f))
 	}
-	return cs
+	if p := cfg.Contracts.Proto; p.Enabled() {
+		src, err := protosource.New(p.Roots, protosource.WithFiles(p.Files...), protosource.WithImportPaths(p.ImportPaths...))
+		if err != nil {
+			return nil, err
+		}
+		cs.proto = src
+		cs.sources = append(cs.sources, src)
+	}
+	return cs, nil
 }
 
 func newContractSources(lc fx.Lifecycle, cfg *config.Config, linked linkedContracts, logger *slog.Logger) (*contractSources, error) {
-	cs := fileSources(cfg, linked.Sources)
+	cs, err := fileSources(cfg, linked.Sources)
+	if err != nil {
+		return nil, err
+	}
+	if cs.proto != nil {
+		pending := len(cs.sources) > 1 || hasReflection(cfg)
+		for i, src := range cs.sources {
+			if src != registry.Source(cs.proto) {
+				continue
+			}
+			src = compileLogger{Source: src, logger: logger}
+			if pending {
+				// Another source serves while the .proto files do not
+				// compile: start on it, and take the .proto contracts once
+				// they compile.
+				src = &pendingSource{Source: src, logger: logger,
+					waiting: "contracts from .proto files do not compile; serving the other sources until they do"}
+			}
+			cs.sources[i] = src
+		}
+	}
 	var closers []func() error
 	for _, u := range cfg.Upstreams {
 		if !u.Reflection {
@@ -75,7 +106,8 @@ func newContractSources(lc fx.Lifecycle, cfg *config.Config, linked linkedContra
 			return nil, fmt.Errorf("upstream %q: %w", u.EffectiveName(), err)
 		}
 		closers = append(closers, src.Close)
-		cs.sources = append(cs.sources, &pendingSource{Source: src, logger: logger})
+		cs.sources = append(cs.sources, &pendingSource{Source: src, logger: logger,
+			waiting: "contracts by reflection not available yet; will retry"})
 		cs.reflection = true
 	}
 	lc.Append(fx.Hook{OnStop: func(context.Context) error {
@@ -88,14 +120,43 @@ func newContractSources(lc fx.Lifecycle, cfg *config.Config, linked linkedContra
 	return cs, nil
 }
 
-// pendingSource lets sluice start while an upstream that supplies its
-// contracts by reflection is not reachable yet: until the first answer it
-// contributes nothing (its methods are still proxied over gRPC). Once it
-// has answered, a failure refuses the reload like any broken contract, so
-// the contracts last seen stay in use.
+// compileLogger logs how long each compilation of .proto files took and
+// what it gave, so start-up and reload costs show in the log.
+type compileLogger struct {
+	registry.Source
+	logger *slog.Logger
+}
+
+func (c compileLogger) Files() ([]*descriptorpb.FileDescriptorProto, error) {
+	start := time.Now()
+	files, err := c.Source.Files()
+	if err == nil {
+		c.logger.Info("compiled .proto files", "source", c.Name(), "files", len(files), "duration", time.Since(start).String())
+	}
+	return files, err
+}
+
+// hasReflection reports whether an upstream supplies contracts by
+// reflection.
+func hasReflection(cfg *config.Config) bool {
+	for _, u := range cfg.Upstreams {
+		if u.Reflection {
+			return true
+		}
+	}
+	return false
+}
+
+// pendingSource lets sluice start while a source is not available yet (an
+// upstream that supplies its contracts by reflection is not reachable,
+// .proto files do not compile) and another serves: until the source first
+// answers it contributes nothing (its methods are still proxied over
+// gRPC). Once it has answered, a failure refuses the reload like any
+// broken contract, so the contracts last seen stay in use.
 type pendingSource struct {
 	registry.Source
 	logger   *slog.Logger
+	waiting  string // logged while the source has never answered
 	answered atomic.Bool
 }
 
@@ -108,7 +169,7 @@ func (p *pendingSource) Files() ([]*descriptorpb.FileDescriptorProto, error) {
 	if p.answered.Load() {
 		return nil, err
 	}
-	p.logger.Warn("contracts by reflection not available yet; will retry", "source", p.Name(), "error", err)
+	p.logger.Warn(p.waiting, "source", p.Name(), "error", err)
 	return nil, nil
 }
 
@@ -198,11 +259,21 @@ func buildRoutes(cfg *config.Config, s *registry.Snapshot, logger *slog.Logger) 
 }
 
 // watchContracts reloads contracts on SIGHUP, when a descriptor set file
-// changes, and on every refresh interval for reflection sources. A new
+// or a .proto file changes, and on every refresh interval for reflection
+// sources. A new
 // snapshot replaces the old one only when its REST routes build; calls in
-// flight finish on what they started with.
-func watchContracts(lc fx.Lifecycle, cfg *config.Config, cs *contractSources, reg *registry.Registry, routes *routeTable, logger *slog.Logger) {
+// flight finish on what they started with. A reload that finds the same
+// contracts changes nothing (the registry keeps its snapshot, and the
+// routes built to check the new one are dropped), so one set of contracts
+// is never held twice; one that changed them hands the old snapshot's
+// memory back to the system, as start-up does.
+func watchContracts(lc fx.Lifecycle, cfg *config.Config, cs *contractSources, reg *registry.Registry, routes *routeTable, obs *observability, logger *slog.Logger) {
+	obs.reloaded(nil) // the first load, at start: newRegistry has succeeded
+	// checked are the routes of the snapshot the check last accepted;
+	// the watcher calls check and onChange from its one goroutine.
+	var checked *transcoding.Routes
 	opts := []registry.WatchOption{
+		registry.WithReloaded(obs.reloaded),
 		registry.WithInterval(time.Duration(cfg.Contracts.RefreshInterval)),
 		registry.WithFiles(cfg.DescriptorSets...),
 		registry.WithWatchLogger(logger),
@@ -211,8 +282,15 @@ func watchContracts(lc fx.Lifecycle, cfg *config.Config, cs *contractSources, re
 			if err != nil {
 				return err
 			}
-			routes.current.Store(r)
+			checked = r
 			return nil
+		}),
+		registry.WithOnChange(func(s *registry.Snapshot) {
+			if checked != nil && checked.Snapshot() == s {
+				routes.current.Store(checked)
+			}
+			checked = nil
+			debug.FreeOSMemory()
 		}),
 	}
 	if cs.reflection {
@@ -227,6 +305,18 @@ func watchContracts(lc fx.Lifecycle, cfg *config.Config, cs *contractSources, re
 			signal.Notify(hup, syscall.SIGHUP)
 			wg.Add(2)
 			go func() { defer wg.Done(); _ = w.Run(ctx) }()
+			if interval := time.Duration(cfg.Contracts.Proto.WatchInterval); cs.proto != nil && interval > 0 {
+				// A burst of saves is one notification, and notifications
+				// that arrive while a reload is pending merge into it.
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_ = cs.proto.Watch(ctx, interval, func(file string) {
+						logger.Info(".proto files changed: reloading contracts", "file", file)
+						w.Trigger()
+					})
+				}()
+			}
 			go func() {
 				defer wg.Done()
 				for {

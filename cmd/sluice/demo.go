@@ -73,6 +73,17 @@ func applyDemoPolicy(cfg *config.Config) {
 	)
 }
 
+// openDemoCORS lets pages of any origin call the demo and read its OpenAPI
+// document: the API explorer on the admin port calls the gateway's port,
+// and the tour calls it from any page. No credentials (cookies) are
+// allowed: the demo's writes take a bearer token, which a page sends in
+// Authorization like any other header.
+func openDemoCORS(cfg *config.Config) {
+	if len(cfg.CORS.AllowedOrigins) == 0 {
+		cfg.CORS.AllowedOrigins = []string{"*"}
+	}
+}
+
 func demoKeys() authn.Option {
 	return authn.WithKeySource(authn.KeySourceFunc(func(context.Context) ([]byte, error) {
 		return authn.DemoJWKS()
@@ -161,14 +172,40 @@ Try it:
   curl -s http://%[1]s/v1/shelves/classics/books/moby-dick
   curl -s 'http://%[1]s/v1/shelves/classics/books?pageSize=1'
   curl -sN http://%[1]s/v1/shelves/classics/books:export
+  printf '\x00\x00\x00\x00\x0f\x0a\x0dshelves/scifi' | curl -s --data-binary @- -H 'Content-Type: application/grpc-web+proto' \
+    http://%[1]s/sluice.demo.library.v1.LibraryService/GetShelf | od -c     # gRPC-Web: a framed message, then the trailer frame
+  curl -s http://%[1]s/sluice.demo.library.v1.LibraryService/GetShelf -H 'Content-Type: application/json' -d '{"name":"shelves/scifi"}'
   TOKEN=$(sluice token)     # a demo token with the library.write scope (demo key: not for production)
   curl -s -X POST http://%[1]s/v1/shelves -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{"shelf":{"displayName":"Poetry"}}'
   curl -s http://%[2]s/readyz
   curl -s http://%[2]s/openapi.json
 
+In a browser: http://%[2]s/docs is the API explorer. Reads work as they are;
+for a write, click Authorize, paste $TOKEN, then "Try it out" on CreateShelf.
+Pages of any origin may call the demo (CORS is open to any origin, without cookies).
+
+Change the contract while it runs (from a checkout of sluice, in a second terminal):
+  sluice demo-upstream --listen 127.0.0.1:50051 &     # the demo service alone
+  cp -r proto /tmp/library-proto                       # a copy of the demo contract to edit
+  sluice serve --listen 127.0.0.1:8081 --admin off --proto /tmp/library-proto \
+    --upstream 'sluice.demo.library.v1=127.0.0.1:50051'
+  # In /tmp/library-proto/sluice/demo/library/v1/library.proto, give GetShelf a second
+  # HTTP binding and save; sluice compiles the change and serves it, no restart:
+  #   option (google.api.http) = {
+  #     get: "/v1/{name=shelves/*}"
+  #     %[3]s
+  #   };
+  curl -s http://127.0.0.1:8081/v2/shelves/classics
+  # A mistake is refused with its file:line:column; the routes in use stay.
+
 Stop with Ctrl-C.
-`, addr, cfg.AdminAddr())
+`, addr, cfg.AdminAddr(), demoTourBinding)
 }
+
+// demoTourBinding is the HTTP binding the tour adds to GetShelf by
+// editing a copy of the demo contract (TestServeFromProtoSources makes the
+// same edit).
+const demoTourBinding = `additional_bindings: {get: "/v2/{name=shelves/*}"}`
 
 func demoUpstreamCommand(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("demo-upstream", stderr)

@@ -22,13 +22,24 @@ import (
 )
 
 // loadContracts builds the snapshot serve would start with: the embedded
-// demo's contracts when no input names any, the descriptor sets otherwise.
-func loadContracts(in *inputs, cfg *config.Config) (*registry.Snapshot, error) {
+// demo's contracts when no input names any, the descriptor sets and .proto
+// files otherwise. Without comments, loading is faster, for what documents
+// nothing.
+func loadContracts(in *inputs, cfg *config.Config, comments bool) (*registry.Snapshot, error) {
 	var linked []registry.Source
 	if in.demo() {
 		linked = append(linked, demoContracts()...)
 	}
-	reg, err := newRegistry(fileSources(cfg, linked))
+	cs, err := fileSources(cfg, linked)
+	if err != nil {
+		return nil, err
+	}
+	if !comments {
+		for i, src := range cs.sources {
+			cs.sources[i] = registry.WithoutComments(src)
+		}
+	}
+	reg, err := newRegistry(cs)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +69,7 @@ func docsCommand(name string, args []string, stdout, stderr io.Writer) int {
 		cfg.Upstreams = append(cfg.Upstreams, demoUpstreamConfig())
 		applyDemoPolicy(cfg)
 	}
-	snap, err := loadContracts(&in, cfg)
+	snap, err := loadContracts(&in, cfg, name == "openapi")
 	if err != nil {
 		fmt.Fprintf(stderr, "sluice %s: %v\n", name, err)
 		return 1
@@ -81,9 +92,10 @@ func docsCommand(name string, args []string, stdout, stderr io.Writer) int {
 }
 
 // openAPIOptions documents the REST API as cfg serves it: JSON names and
-// enums, the stream format, where the API is served, and how each method
-// is authenticated (by the same authz rules the chain enforces).
-func openAPIOptions(cfg *config.Config) ([]openapi.Option, error) {
+// enums, the stream format, where the API is served (rest.openapi_servers,
+// or gatewayAddr: the main listener's address), and how each method is
+// authenticated (by the same authz rules the chain enforces).
+func openAPIOptions(cfg *config.Config, gatewayAddr string) ([]openapi.Option, error) {
 	opts := []openapi.Option{
 		openapi.WithProtoNames(cfg.REST.ProtoNames),
 		openapi.WithEnumNumbers(cfg.REST.EnumNumbers),
@@ -111,7 +123,7 @@ func openAPIOptions(cfg *config.Config) ([]openapi.Option, error) {
 			opts = append(opts, openapi.WithServers(openapi.Server{URL: u}))
 		}
 	} else {
-		opts = append(opts, openapi.WithServers(openAPIServer(cfg)))
+		opts = append(opts, openapi.WithServers(openAPIServer(cfg, gatewayAddr)))
 	}
 	if !policy.Configured(&cfg.Policy) {
 		return opts, nil // open to anyone, as the chain says when it starts
@@ -154,16 +166,17 @@ func securitySchemes(a *config.Authn) []openapi.SecurityScheme {
 	return out
 }
 
-// openAPIServer is the main listener's URL. A listener on every interface
-// has no one host name clients use, so the host is a variable then.
-func openAPIServer(cfg *config.Config) openapi.Server {
+// openAPIServer is the main listener's URL, listening on addr. A listener
+// on every interface has no one host name clients use, so the host is a
+// variable then.
+func openAPIServer(cfg *config.Config, addr string) openapi.Server {
 	scheme := "http"
 	if cfg.TLS.CertFile != "" {
 		scheme = "https"
 	}
-	host, port, err := net.SplitHostPort(cfg.Listen)
+	host, port, err := net.SplitHostPort(addr)
 	if err != nil { // validated; cannot happen
-		return openapi.Server{URL: scheme + "://" + cfg.Listen}
+		return openapi.Server{URL: scheme + "://" + addr}
 	}
 	if ip, err := netip.ParseAddr(host); host == "" || err == nil && ip.IsUnspecified() {
 		return openapi.Server{
@@ -176,7 +189,7 @@ func openAPIServer(cfg *config.Config) openapi.Server {
 }
 
 func openAPIDocument(cfg *config.Config, snap *registry.Snapshot) ([]byte, error) {
-	opts, err := openAPIOptions(cfg)
+	opts, err := openAPIOptions(cfg, cfg.Listen)
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ type inputs struct {
 	listen         string
 	admin          string
 	descriptorSets stringList
+	protos         stringList
 	upstreams      stringList
 	logLevel       string
 	logFormat      string
@@ -35,9 +36,10 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 
 func (in *inputs) register(fs *flag.FlagSet) {
 	fs.StringVar(&in.configFile, "config", "", "YAML configuration `file` (see docs/configuration.md)")
-	fs.StringVar(&in.listen, "listen", "", "`address` of the one port for gRPC, gRPC-Web and REST (default 127.0.0.1:8080)")
+	fs.StringVar(&in.listen, "listen", "", "`address` of the one port for gRPC (h2c, or TLS with ALPN), gRPC-Web (application/grpc-web and grpc-web-text, +proto or +json), Connect (unary POST and GET, streams; proto or JSON) and REST/JSON, on HTTP/1.1 and HTTP/2 (default 127.0.0.1:8080)")
 	fs.StringVar(&in.admin, "admin", "", "`address` of the admin server (/healthz, /readyz); \"off\" disables it (default 127.0.0.1:9090)")
 	fs.Var(&in.descriptorSets, "descriptor-set", "descriptor set `file` (buf build -o); repeatable; replaces the file's descriptor_sets")
+	fs.Var(&in.protos, "proto", "`DIR_OR_FILE` of .proto sources, compiled at start and whenever they change; repeatable; replaces the file's contracts.proto roots and files")
 	fs.Var(&in.upstreams, "upstream", "`PATTERN=TARGET` route, e.g. 'library.v1.*=127.0.0.1:50051'; repeatable; replaces the file's upstreams")
 	fs.StringVar(&in.logLevel, "log-level", "", "log `level`: debug, info, warn, error")
 	fs.StringVar(&in.logFormat, "log-format", "", "log `format`: json or text")
@@ -58,7 +60,7 @@ func (in *inputs) parse(fs *flag.FlagSet, args []string) error {
 // demo reports whether serve should run the embedded demo: no contract or
 // upstream source was named.
 func (in *inputs) demo() bool {
-	return !in.set["config"] && !in.set["descriptor-set"] && !in.set["upstream"]
+	return !in.set["config"] && !in.set["descriptor-set"] && !in.set["proto"] && !in.set["upstream"]
 }
 
 // load builds the configuration: defaults, then the file, then flags,
@@ -87,6 +89,10 @@ func (in *inputs) load() (*config.Config, error) {
 	}
 	if in.set["descriptor-set"] {
 		cfg.DescriptorSets = append([]string(nil), in.descriptorSets...)
+	}
+	if in.set["proto"] {
+		cfg.Contracts.Proto.Roots = append([]string(nil), in.protos...)
+		cfg.Contracts.Proto.Files = nil
 	}
 	if in.set["upstream"] {
 		cfg.Upstreams = nil

@@ -2,13 +2,14 @@
 // protocol, with one interceptor chain in front of every upstream call.
 //
 //	sluice serve [--config FILE] [--listen ADDR] [--admin ADDR]
-//	             [--descriptor-set FILE]... [--upstream PATTERN=TARGET]...
+//	             [--descriptor-set FILE]... [--proto DIR_OR_FILE]...
+//	             [--upstream PATTERN=TARGET]...
 //	sluice validate [same flags] [--strict]
 //	sluice routes [same flags]
 //	sluice openapi [same flags]
 //	sluice demo-upstream [--listen ADDR]
 //
-// With no --config, --descriptor-set or --upstream, serve runs the embedded
+// With no --config, --descriptor-set, --proto or --upstream, serve runs the embedded
 // demo: the library API in-process behind the gateway.
 package main
 
@@ -30,7 +31,8 @@ func main() {
 const usage = `sluice: a gRPC-first API gateway
 
 usage:
-  sluice serve [flags]          run the gateway (no flags: the embedded demo)
+  sluice serve [flags]          run the gateway: gRPC, gRPC-Web, Connect and REST/JSON on one port
+                                (no flags: the embedded demo)
   sluice validate [flags]       check the configuration; print every problem
   sluice routes [flags]         print the REST route table of the contracts
   sluice openapi [flags]        print the OpenAPI 3.1 document of the contracts

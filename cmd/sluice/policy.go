@@ -25,13 +25,14 @@ type authnOptions struct {
 
 // newPolicies builds the chain with policy.Build, the one place its order
 // is written, and closes it when the app stops.
-func newPolicies(lc fx.Lifecycle, cfg *config.Config, logger *slog.Logger, extra authnOptions) (*policy.Chain, error) {
+func newPolicies(lc fx.Lifecycle, cfg *config.Config, logger *slog.Logger, extra authnOptions, obs *observability) (*policy.Chain, error) {
 	if len(cfg.RateLimits.Limits) > 0 {
 		// go-redis reports every failed dial on its own process-wide
 		// logger; the limiter already logs outages once per interval.
 		redis.SetLogger(redisLogger{logger})
 	}
-	chain, err := policy.Build(cfg, policy.WithLogger(logger), policy.WithAuthnOptions(extra.Options...))
+	opts := append([]policy.Option{policy.WithLogger(logger), policy.WithAuthnOptions(extra.Options...)}, obs.policyOptions()...)
+	chain, err := policy.Build(cfg, opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -40,16 +40,64 @@ func getStatus(client *http.Client, url string) (int, error) {
 }
 
 // Contracts reload 20 times (SIGHUP) while REST calls run: none fails. A
-// broken descriptor set offered at reload is refused and the old routes
-// keep serving.
+// broken contract offered at reload is refused and the old routes keep
+// serving. Both file sources: a descriptor set rewritten as a deploy
+// would, and .proto files edited back and forth (an HTTP binding added
+// and removed; the watcher reloads on the edits too).
 func TestReloadUnderLoad(t *testing.T) {
 	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		setup func(t *testing.T) reloadSource
+	}{
+		{"descriptor set", func(t *testing.T) reloadSource {
+			set := filepath.Join(t.TempDir(), "api.binpb")
+			copyFile(t, "../../gen/descriptors/demo.binpb", set)
+			return reloadSource{
+				args:    []string{"--descriptor-set", set},
+				rewrite: func(int) { copyFile(t, "../../gen/descriptors/demo.binpb", set) },
+				breakIt: func() {
+					if err := os.WriteFile(set, []byte("not a descriptor set"), 0o600); err != nil {
+						t.Fatal(err)
+					}
+				},
+			}
+		}},
+		{"proto files", func(t *testing.T) reloadSource {
+			root := copyProtoTree(t)
+			file := filepath.Join(root, demoProtoFile)
+			return reloadSource{
+				args: []string{"--proto", root},
+				rewrite: func(i int) {
+					copyFile(t, "../../proto/"+demoProtoFile, file)
+					if i%2 == 1 {
+						editProto(t, file, addShelfBinding)
+					}
+				},
+				breakIt: func() { editProto(t, file, func(s string) string { s, _ = breakProto(s); return s }) },
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			testReloadUnderLoad(t, tc.setup(t))
+		})
+	}
+}
+
+// reloadSource is a contract file source the reload test drives: its
+// flags, how to rewrite it before reload i (1-based), and how to break it.
+type reloadSource struct {
+	args    []string
+	rewrite func(i int)
+	breakIt func()
+}
+
+func testReloadUnderLoad(t *testing.T, src reloadSource) {
 	upstream := startDemoUpstream(t)
-	set := filepath.Join(t.TempDir(), "api.binpb")
-	copyFile(t, "../../gen/descriptors/demo.binpb", set)
 	cfgPath := writeConfig(t, "admin: \"\"\ncontracts:\n  refresh_interval: 0s\n")
-	p := startSluice(t, "serve", "--config", cfgPath, "--listen", "127.0.0.1:0",
-		"--descriptor-set", set, "--upstream", "sluice.demo.library.v1.*="+upstream)
+	p := startSluice(t, append([]string{"serve", "--config", cfgPath, "--listen", "127.0.0.1:0",
+		"--upstream", "sluice.demo.library.v1.*=" + upstream}, src.args...)...)
 	addr := p.waitLog(t, "gateway listening", "addr")
 	url := "http://" + addr + "/v1/" + demo.SeedBookMobyDick
 
@@ -80,8 +128,7 @@ func TestReloadUnderLoad(t *testing.T) {
 
 	reloads := func() int { return strings.Count(p.log(), `"msg":"SIGHUP: reloading contracts"`) }
 	for i := 1; i <= 20; i++ {
-		// Rewrite the file each time, as a deploy would.
-		copyFile(t, "../../gen/descriptors/demo.binpb", set)
+		src.rewrite(i)
 		if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 			t.Fatal(err)
 		}
@@ -95,17 +142,15 @@ func TestReloadUnderLoad(t *testing.T) {
 		time.Sleep(20 * time.Millisecond) // let calls run on the new snapshot
 	}
 
-	// A broken set is refused; the old routes keep serving.
-	if err := os.WriteFile(set, []byte("not a descriptor set"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	// A broken contract is refused; the old routes keep serving.
+	src.breakIt()
 	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for !strings.Contains(p.log(), "contracts reload refused") {
 		if time.Now().After(deadline) {
-			t.Fatal("the broken descriptor set was not refused")
+			t.Fatal("the broken contract was not refused")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

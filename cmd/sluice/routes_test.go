@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -134,7 +135,27 @@ func TestUnservableBindingsAreReported(t *testing.T) {
 			t.Errorf("serve log lacks a warning about %q", want)
 		}
 	}
-	// A reload warns about what the new contracts cannot serve.
+	// A reload warns about what the new contracts cannot serve, and serves
+	// the new routes: DELETE of a shelf reaches the upstream (404 from it)
+	// until the reload leaves DeleteShelf with no route.
+	deleteURL := "http://" + addr + "/v1/shelves/no-such-shelf"
+	deleteRouted := func() bool {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodDelete, deleteURL, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		_ = res.Body.Close()
+		return res.StatusCode == http.StatusNotFound && !strings.Contains(string(body), "no route")
+	}
+	if !deleteRouted() {
+		t.Fatal("DELETE of a shelf is not routed before the reload")
+	}
 	brokenDemoSet(t, set, true)
 	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
@@ -143,6 +164,12 @@ func TestUnservableBindingsAreReported(t *testing.T) {
 	for !strings.Contains(p.log(), "DELETE /v1/{gone=shelves/*}") {
 		if time.Now().After(deadline) {
 			t.Fatal("no warning about the binding the reloaded contracts cannot serve")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for deleteRouted() {
+		if time.Now().After(deadline) {
+			t.Fatal("DELETE of a shelf is still routed after the reload that removed its route")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -16,6 +16,8 @@ import (
 
 	"github.com/sluice-dev/sluice/config"
 	"github.com/sluice-dev/sluice/policy"
+	"github.com/sluice-dev/sluice/registry"
+	"github.com/sluice-dev/sluice/registry/protosource"
 	"github.com/sluice-dev/sluice/transcoding"
 )
 
@@ -42,6 +44,7 @@ func serveCommand(args []string, stdout, stderr io.Writer) int {
 	if demo {
 		cfg.Upstreams = append(cfg.Upstreams, demoUpstreamConfig())
 		applyDemoPolicy(cfg)
+		openDemoCORS(cfg)
 		if err := cfg.Validate(); err != nil {
 			fmt.Fprintf(stderr, "sluice serve: demo configuration: %v\n", err)
 			return 1
@@ -51,6 +54,11 @@ func serveCommand(args []string, stdout, stderr io.Writer) int {
 
 	app := fx.New(appOptions(cfg, logger, extra...))
 	if err := app.Err(); err != nil {
+		var perrs protosource.Errors
+		if errors.As(err, &perrs) {
+			fmt.Fprintf(stderr, "sluice serve: .proto files do not compile:\n%v\n", perrs)
+			return 1
+		}
 		fmt.Fprintf(stderr, "sluice serve: %v\n", rootCause(err))
 		return 1
 	}
@@ -111,8 +119,25 @@ func validateCommand(args []string, stdout, stderr io.Writer) int {
 	}
 	// The configuration is well formed; check that its contracts load and
 	// that its upstreams can be built, as serve would.
-	reg, err := newRegistry(fileSources(cfg, nil))
+	cs, err := fileSources(cfg, nil)
+	if err == nil {
+		for i, src := range cs.sources {
+			cs.sources[i] = registry.WithoutComments(src) // validation documents nothing
+		}
+	}
 	if err != nil {
+		fmt.Fprintf(stderr, "contracts: %v\n", err)
+		return 1
+	}
+	reg, err := newRegistry(cs)
+	if err != nil {
+		// Compile errors print as configuration errors do: every one, each
+		// as file:line:column: message.
+		var perrs protosource.Errors
+		if errors.As(err, &perrs) {
+			fmt.Fprintf(stderr, "%v\n", perrs)
+			return 1
+		}
 		fmt.Fprintf(stderr, "contracts: %v\n", err)
 		return 1
 	}

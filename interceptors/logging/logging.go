@@ -1,5 +1,10 @@
-// Package logging writes one structured line per call: method, protocol,
-// peer, status code, duration and the bytes each way.
+// Package logging writes one structured line per call, the access log:
+// method, protocol, peer, status code, duration, the bytes and messages
+// each way, and, when the call has a telemetry.Call, its request id, the
+// authenticated subject, the policy that refused it, the upstream and the
+// address and number of its attempts; the trace id when the call is
+// traced; the HTTP status for REST calls. docs/observability.md lists
+// every field.
 //
 // It sits near the front of the chain so the line reflects what the client
 // saw, including refusals by later policies. Because REST and gRPC-Web
@@ -13,13 +18,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/sluice-dev/sluice/protocol"
+	"github.com/sluice-dev/sluice/telemetry"
 )
 
 // Option configures the interceptor.
@@ -30,8 +36,16 @@ type optionFunc func(*config)
 func (f optionFunc) apply(c *config) { f(c) }
 
 type config struct {
-	now   func() time.Time
-	level func(codes.Code) slog.Level
+	now        func() time.Time
+	level      func(codes.Code) slog.Level
+	httpStatus func(codes.Code) int
+}
+
+// WithHTTPStatus sets the HTTP status a REST call's status code answers
+// with (httpstatus.FromCode), logged as http_status; without it REST
+// lines have none.
+func WithHTTPStatus(f func(codes.Code) int) Option {
+	return optionFunc(func(c *config) { c.httpStatus = f })
 }
 
 // WithClock replaces time.Now, for tests.
@@ -66,24 +80,58 @@ func StreamServerInterceptor(logger *slog.Logger, opts ...Option) grpc.StreamSer
 	}
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		start := c.now()
-		counted := &countingStream{ServerStream: ss}
-		err := handler(srv, counted)
 		ctx := ss.Context()
+		call := telemetry.FromContext(ctx)
+		var counted *countingStream
+		var err error
+		if call == nil {
+			// No record to read the counts from: count here.
+			counted = &countingStream{ServerStream: ss}
+			err = handler(srv, counted)
+		} else {
+			err = handler(srv, ss)
+		}
 		st := status.Convert(err)
 		level := c.level(st.Code())
 		if !logger.Enabled(ctx, level) {
 			return err // build no line nobody reads
 		}
-		attrs := []slog.Attr{
+		p := protocol.FromContext(ctx)
+		attrs := make([]slog.Attr, 0, 20)
+		attrs = append(attrs,
 			slog.String("method", info.FullMethod),
-			slog.String("protocol", string(protocol.FromContext(ctx))),
+			slog.String("protocol", string(p)),
 			slog.String("peer", peerAddr(ctx)),
 			slog.String("code", st.Code().String()),
-			slog.Duration("duration", c.now().Sub(start)),
-			slog.Int64("bytes_in", counted.in.Load()),
-			slog.Int64("bytes_out", counted.out.Load()),
-			slog.Int64("msgs_in", counted.msgsIn.Load()),
-			slog.Int64("msgs_out", counted.msgsOut.Load()),
+			slog.Duration("duration", c.now().Sub(start)))
+		if call != nil {
+			msgsIn, in := call.Received()
+			msgsOut, out := call.Sent()
+			attrs = append(attrs,
+				slog.Int64("bytes_in", in), slog.Int64("bytes_out", out),
+				slog.Int64("msgs_in", msgsIn), slog.Int64("msgs_out", msgsOut),
+				slog.String("request_id", call.RequestID()))
+		} else {
+			attrs = append(attrs,
+				slog.Int64("bytes_in", counted.in.Load()), slog.Int64("bytes_out", counted.out.Load()),
+				slog.Int64("msgs_in", counted.msgsIn.Load()), slog.Int64("msgs_out", counted.msgsOut.Load()))
+		}
+		if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
+			attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
+		}
+		if p == protocol.REST && c.httpStatus != nil {
+			attrs = append(attrs, slog.Int("http_status", c.httpStatus(st.Code())))
+		}
+		if call != nil {
+			if sub := call.Subject(); sub != "" {
+				attrs = append(attrs, slog.String("subject", sub))
+			}
+			if policy, reason := call.Refusal(); policy != "" {
+				attrs = append(attrs, slog.String("refused_by", policy), slog.String("refusal", reason))
+			}
+			if name, addr, n := call.Upstream(); n > 0 {
+				attrs = append(attrs, slog.String("upstream", name), slog.String("upstream_addr", addr), slog.Int("attempts", n))
+			}
 		}
 		if err != nil {
 			attrs = append(attrs, slog.String("error", st.Message()))
@@ -100,19 +148,6 @@ func peerAddr(ctx context.Context) string {
 	return ""
 }
 
-// sized is what the proxy's frames implement.
-type sized interface{ Len() int }
-
-func messageSize(m any) int64 {
-	switch v := m.(type) {
-	case sized:
-		return int64(v.Len())
-	case proto.Message:
-		return int64(proto.Size(v))
-	}
-	return 0
-}
-
 // countingStream counts messages and bytes. The proxy receives on one
 // goroutine and sends on another, hence the atomics.
 type countingStream struct {
@@ -125,14 +160,14 @@ func (s *countingStream) RecvMsg(m any) error {
 	err := s.ServerStream.RecvMsg(m)
 	if err == nil {
 		s.msgsIn.Add(1)
-		s.in.Add(messageSize(m))
+		s.in.Add(telemetry.MessageSize(m))
 	}
 	return err
 }
 
 func (s *countingStream) SendMsg(m any) error {
 	// Measure first: sending a frame hands its buffers to grpc-go.
-	n := messageSize(m)
+	n := telemetry.MessageSize(m)
 	err := s.ServerStream.SendMsg(m)
 	if err == nil {
 		s.msgsOut.Add(1)

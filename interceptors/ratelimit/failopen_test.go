@@ -3,6 +3,7 @@ package ratelimit_test
 import (
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -185,5 +186,27 @@ func (r *redisServer) pause() {
 func (r *redisServer) resume() {
 	if r.cmd != nil {
 		_ = r.cmd.Process.Signal(syscall.SIGCONT)
+	}
+}
+
+// TestStoreErrorsAreReported: WithStoreErrors hears of every failed round
+// trip to Redis, and of none while the limiter leaves Redis alone after a
+// failure (the retry interval).
+func TestStoreErrorsAreReported(t *testing.T) {
+	t.Cleanup(func() {
+		goleak.VerifyNone(t, goleak.IgnoreAnyFunction("github.com/redis/go-redis/v9/internal/pool.(*ConnPool).tryDial"))
+	})
+	var failures atomic.Int64
+	upstream := gatewaytest.StartEcho(t).Addr
+	l := globalLimiterPeriod(t, closedPort(t), 1, time.Hour, 20, time.Second,
+		ratelimit.WithRetryInterval(time.Hour), ratelimit.WithStoreErrors(func() { failures.Add(1) }))
+	cc := startGateway(t, upstream, l.StreamServerInterceptor())
+	for i := range 3 {
+		if _, err := call(cc, limited); err != nil {
+			t.Fatalf("call %d (fail open): %v", i+1, err)
+		}
+	}
+	if n := failures.Load(); n != 1 {
+		t.Errorf("%d store errors reported, want 1 (then Redis is left alone for the retry interval)", n)
 	}
 }

@@ -100,6 +100,7 @@ type options struct {
 	headers       bool
 	keyPrefix     string
 	maxKeys       int
+	storeErrors   func()
 }
 
 // WithLimit adds a limit.
@@ -148,6 +149,13 @@ func WithLogger(l *slog.Logger) Option {
 // calls on or off (default on). Refusals always carry them.
 func WithHeaders(on bool) Option {
 	return optionFunc(func(o *options) { o.headers = on })
+}
+
+// WithStoreErrors calls f after every failed round trip to Redis (not
+// for the calls answered by the failure mode while Redis is left alone),
+// for metrics. f must be quick and safe for concurrent use.
+func WithStoreErrors(f func()) Option {
+	return optionFunc(func(o *options) { o.storeErrors = f })
 }
 
 // WithKeyPrefix sets the prefix of Redis keys (default "sluice:ratelimit:").
@@ -243,6 +251,7 @@ func New(opts ...Option) (*Limiter, error) {
 			logInterval:   o.logInterval,
 			logger:        o.logger,
 			failure:       o.failure,
+			errors:        o.storeErrors,
 		}
 	}
 	return l, nil

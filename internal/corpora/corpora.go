@@ -44,3 +44,54 @@ func CountBindings(path string) (int, error) {
 	}
 	return n, nil
 }
+
+// Binding is one google.api.http rule or additional binding: its HTTP
+// method (a custom pattern's kind) and path template, as written.
+type Binding struct {
+	Method, Template string
+}
+
+// Bindings returns every binding of the descriptor set at path with a
+// pattern, in the order of its files, services and methods, each rule
+// before its additional bindings.
+func Bindings(path string) ([]Binding, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var set descriptorpb.FileDescriptorSet
+	if err := proto.Unmarshal(raw, &set); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var out []Binding
+	var add func(r *annotations.HttpRule)
+	add = func(r *annotations.HttpRule) {
+		switch p := r.GetPattern().(type) {
+		case *annotations.HttpRule_Get:
+			out = append(out, Binding{"GET", p.Get})
+		case *annotations.HttpRule_Put:
+			out = append(out, Binding{"PUT", p.Put})
+		case *annotations.HttpRule_Post:
+			out = append(out, Binding{"POST", p.Post})
+		case *annotations.HttpRule_Delete:
+			out = append(out, Binding{"DELETE", p.Delete})
+		case *annotations.HttpRule_Patch:
+			out = append(out, Binding{"PATCH", p.Patch})
+		case *annotations.HttpRule_Custom:
+			out = append(out, Binding{p.Custom.GetKind(), p.Custom.GetPath()})
+		}
+		for _, a := range r.GetAdditionalBindings() {
+			add(a)
+		}
+	}
+	for _, f := range set.GetFile() {
+		for _, s := range f.GetService() {
+			for _, m := range s.GetMethod() {
+				if r, ok := proto.GetExtension(m.GetOptions(), annotations.E_Http).(*annotations.HttpRule); ok && r != nil {
+					add(r)
+				}
+			}
+		}
+	}
+	return out, nil
+}

@@ -8,8 +8,8 @@
 #
 #   grpc.yaml       gRPC (h2c), what sluice serves natively
 #   grpc-web.yaml   gRPC-Web (HTTP/1.1 and h2c), the grpcweb adapter
-#   connect.yaml    the Connect protocol: its adapter's engineer adds it
-#                   (and its name to CONFIGS below)
+#   connect.yaml    the Connect protocol (HTTP/1.1 and h2c, proto and JSON,
+#                   Connect GET), the connectproto adapter
 #
 #   scripts/conformance/run.sh               # every configuration
 #   scripts/conformance/run.sh grpc-web      # one; extra runner flags after it:
@@ -27,9 +27,8 @@ cd "${root}"
 # shellcheck source=version.sh
 source "${here}/version.sh"
 
-# The protocols the suite runs against sluice. CONNECT: add "connect" here
-# with connect.yaml.
-CONFIGS=(grpc grpc-web)
+# The protocols the suite runs against sluice.
+CONFIGS=(grpc grpc-web connect)
 
 BIN="${CONFORMANCE_BIN:-${root}/.bin}"
 mkdir -p "${BIN}"

@@ -1,6 +1,7 @@
 package httprule
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -115,14 +116,16 @@ func isToken(s string) bool {
 // Build returns a Router over the routes added so far. The Builder may keep
 // being used; later additions do not affect routers already built.
 func (b *Builder) Build() *Router {
-	r := &Router{root: &node{}, multi: keepReserved}
+	r := &Router{multi: keepReserved}
 	if b.cfg.fullyDecodeReserved {
 		r.multi = keepSlashOnly
 	}
+	t := trieBuilder{nodes: make([]buildNode, 1), edges: make(map[edgeKey]uint32)}
 	for _, rt := range b.routes {
-		r.insert(rt)
+		r.insert(rt, &t)
 	}
-	r.root.finish()
+	r.lits, r.verbs = t.lits.build(), t.verbs.build()
+	t.build(r)
 	return r
 }
 
@@ -156,167 +159,310 @@ func (b *Builder) Build() *Router {
 // match "/v1/shelves" nor any wildcard. Matching costs time proportional to
 // the number of path segments (times the few wildcard branches tried, and
 // the colons of the last segment), not to the number of routes.
+//
+// How the trie is laid out, for speed with large tables (Google's APIs,
+// 15,000 routes): a request's segments are first looked up, each on its
+// own, in a table of every literal the routes have, which gives each a
+// small integer id (0 for a segment that is no literal, such as most
+// resource IDs). Those lookups do not depend on one another, so the
+// processor overlaps their cache misses. The trie is then walked with
+// integers: its nodes are one array, and a literal child is one probe in
+// a table keyed by (node, literal id), a template ending at a node one
+// probe in a table keyed by (node, verb, method). Each segment so costs
+// one dependent memory access however many children a node has, where
+// pointers to nodes, slices of children and string comparisons cost
+// several.
 type Router struct {
-	root  *node
-	multi decodeMode          // how multi-segment variables are decoded
-	verbs map[string]struct{} // every route's verb, canonical
+	nodes   []node     // nodes[0] is the root; nil for the zero Router
+	edges   []edge     // literal children, open-addressed by (parent, literal id)
+	eshift  uint8      // 64 - log2(len(edges))
+	tshift  uint8      // 64 - log2(len(tips))
+	tips    []tip      // templates ending at a node, open-addressed by (node, key)
+	ends    []end      // templates ending at each node, grouped by node, for Allow
+	rest    []*leaf    // "**" templates starting at each node, grouped by node
+	multi   decodeMode // how multi-segment variables are decoded
+	lits    symbols    // every literal segment, canonical
+	verbs   symbols    // every route's verb, canonical
+	methods []string   // every route's method; method id i+1 is methods[i]
 }
 
-// node is a trie node at a given segment depth. Literal children are kept
-// in a sorted slice while there are few of them, which costs far less memory
-// than a map per node, and move to a map when there are many.
+// node is a trie node at a given segment depth; its literal children are
+// in Router.edges.
 type node struct {
-	edges []edge           // sorted by literal; nil once byLit is used
-	byLit map[string]*node // literal children when there are many
-	// lens and firsts have bit k set when some literal child has length
-	// k%64, or first byte k%64: most request segments are resource IDs
-	// that name no literal, and these two tests turn most of them away
-	// before a search or a hash.
-	lens, firsts uint64
-	star         *node   // child for "*"
-	leaves       *leaves // nil on the many nodes where no template ends
+	next       uint32 // the "*" child (0 for none: the root is no child), | restBit
+	ends, endN uint32 // Router.ends[ends:ends+endN] end here, sorted by key
+	rest, resN uint32 // Router.rest[rest:rest+resN] have their "**" here, by precedence
 }
 
-// leaves are the templates that end at a node, or whose "**" starts there.
-type leaves struct {
-	ends []*leaf // sorted by compareLeaves
-	rest []*leaf // by precedence, see compareTails
+// restBit is set in node.next when "**" templates start at the node.
+const restBit = 1 << 31
+
+// edge is a literal child; child 0 marks an empty slot. It carries the
+// child's node.next, so that a walk through literals reads the edges
+// alone, not the nodes they lead to: one cache miss per segment.
+type edge struct{ parent, lit, child, next uint32 }
+
+// tip is a template that ends at a node; a nil leaf marks an empty slot.
+type tip struct {
+	node uint32
+	key  uint64 // see leaf.key
+	leaf *leaf
 }
 
-type edge struct {
-	lit   string
-	child *node
+// end is a template that ends at a node, with its key.
+type end struct {
+	key  uint64
+	leaf *leaf
 }
 
-// maxEdges is the number of literal children kept in a slice; past it a
-// node uses a map. Binary search over a few strings is as fast as hashing.
-const maxEdges = 16
-
-// child returns the child for the canonical literal lit, or nil.
-func (n *node) child(lit string) *node {
-	if n.byLit != nil {
-		return n.byLit[lit]
+// tableBits returns the number of bits of the index of an open-addressed
+// table for n entries, at most half full.
+func tableBits(n int) uint8 {
+	bits := uint8(4)
+	for 1<<bits < 2*n {
+		bits++
 	}
-	if len(n.edges) <= linearEdges {
-		for i := range n.edges {
-			if n.edges[i].lit == lit {
-				return n.edges[i].child
-			}
-		}
+	return bits
+}
+
+// slot returns the index of the key (a, b) in a table of 64-shift bits:
+// the high bits of a multiplicative hash.
+func slot(a uint32, b uint64, shift uint8) uint64 {
+	return ((uint64(a)*0x9E3779B97F4A7C15 ^ b) * 0xBF58476D1CE4E5B9) >> shift
+}
+
+// child returns the edge to the literal child lit of node parent, nil for
+// none.
+func (r *Router) child(parent, lit uint32) *edge {
+	if len(r.edges) == 0 {
 		return nil
 	}
-	i := searchEdges(n.edges, lit)
-	if i < len(n.edges) && n.edges[i].lit == lit {
-		return n.edges[i].child
-	}
-	return nil
-}
-
-// searchEdges returns the index of the first edge whose literal is not
-// less than lit. It compares with operators rather than strings.Compare or
-// a closure, through which the request path would escape to the heap, and
-// with it the matcher's stack buffer.
-func searchEdges(edges []edge, lit string) int {
-	lo, hi := 0, len(edges)
-	for lo < hi {
-		mid := int(uint(lo+hi) >> 1)
-		if edges[mid].lit < lit {
-			lo = mid + 1
-		} else {
-			hi = mid
+	mask := uint64(len(r.edges) - 1)
+	for i := slot(parent, uint64(lit), r.eshift); ; i = (i + 1) & mask {
+		e := &r.edges[i]
+		if e.child == 0 {
+			return nil
+		}
+		if e.parent == parent && e.lit == lit {
+			return e
 		}
 	}
-	return lo
 }
 
-// linearEdges is the number of literal children searched one by one:
-// comparing a few strings for equality beats a binary search.
-const linearEdges = 8
-
-// addChild returns the child for lit, creating it.
-func (n *node) addChild(lit string) *node {
-	if c := n.child(lit); c != nil {
-		return c
-	}
-	c := &node{}
-	n.lens |= 1 << (len(lit) % 64)
-	n.firsts |= 1 << (lit[0] % 64)
-	if n.byLit != nil {
-		n.byLit[lit] = c
-		return c
-	}
-	n.edges = slices.Insert(n.edges, searchEdges(n.edges, lit), edge{lit, c})
-	if len(n.edges) > maxEdges {
-		n.byLit = make(map[string]*node, len(n.edges))
-		for _, e := range n.edges {
-			n.byLit[e.lit] = e.child
+// tip returns the template with key that ends at node n, or nil.
+func (r *Router) tip(n uint32, key uint64) *leaf {
+	mask := uint64(len(r.tips) - 1)
+	for i := slot(n, key, r.tshift); ; i = (i + 1) & mask {
+		t := &r.tips[i]
+		if t.leaf == nil {
+			return nil
 		}
-		n.edges = nil
+		if t.node == n && t.key == key {
+			return t.leaf
+		}
 	}
+}
+
+// trieBuilder builds a Router's trie: nodes are numbered as they are
+// created, children found through a map until the tables are built.
+type trieBuilder struct {
+	nodes       []buildNode
+	edges       map[edgeKey]uint32
+	nends       int
+	lits, verbs symbolBuilder
+}
+
+type edgeKey struct{ parent, lit uint32 }
+
+type buildNode struct {
+	star uint32
+	ends []end
+	rest []*leaf
+}
+
+// child returns the literal child lit of parent, creating it.
+func (t *trieBuilder) child(parent, lit uint32) uint32 {
+	k := edgeKey{parent, lit}
+	if c, ok := t.edges[k]; ok {
+		return c
+	}
+	c := uint32(len(t.nodes))
+	t.nodes = append(t.nodes, buildNode{})
+	t.edges[k] = c
 	return c
 }
 
-// leafSet returns n's leaves, creating them.
-func (n *node) leafSet() *leaves {
-	if n.leaves == nil {
-		n.leaves = &leaves{}
+// star returns the "*" child of parent, creating it.
+func (t *trieBuilder) star(parent uint32) uint32 {
+	if c := t.nodes[parent].star; c != 0 {
+		return c
 	}
-	return n.leaves
+	c := uint32(len(t.nodes))
+	t.nodes = append(t.nodes, buildNode{})
+	t.nodes[parent].star = c
+	return c
 }
 
-// finish orders each node's "**" leaves by precedence and trims the
-// slices built by appending, once every route is in.
-func (n *node) finish() {
-	if ls := n.leaves; ls != nil {
-		slices.SortStableFunc(ls.rest, func(a, b *leaf) int { return compareTails(a.tail, b.tail) })
-		slices.SortFunc(ls.ends, compareLeaves)
-		ls.ends, ls.rest = exact(ls.ends), exact(ls.rest)
+// build lays the trie out in r: nodes, ends and "**" leaves in arrays, the
+// edges and the ends in their tables, each slice of its exact size.
+func (t *trieBuilder) build(r *Router) {
+	order, id := t.depthFirst()
+	r.nodes = make([]node, len(t.nodes))
+	r.ends = make([]end, 0, t.nends)
+	nrest := 0
+	for _, bn := range t.nodes {
+		nrest += len(bn.rest)
 	}
-	n.edges = exact(n.edges)
-	for _, e := range n.edges {
-		e.child.finish()
+	if nrest > 0 {
+		r.rest = make([]*leaf, 0, nrest)
 	}
-	for _, c := range n.byLit {
-		c.finish()
+	for i, old := range order {
+		bn := &t.nodes[old]
+		slices.SortStableFunc(bn.rest, func(a, b *leaf) int { return compareTails(a.tail, b.tail) })
+		slices.SortFunc(bn.ends, func(a, b end) int { return cmp.Compare(a.key, b.key) })
+		r.nodes[i] = node{
+			ends: uint32(len(r.ends)), endN: uint32(len(bn.ends)),
+			rest: uint32(len(r.rest)), resN: uint32(len(bn.rest)),
+		}
+		if bn.star != 0 {
+			r.nodes[i].next = id[bn.star]
+		}
+		if len(bn.rest) > 0 {
+			r.nodes[i].next |= restBit
+		}
+		r.ends = append(r.ends, bn.ends...)
+		r.rest = append(r.rest, bn.rest...)
 	}
-	if n.star != nil {
-		n.star.finish()
+	if len(t.edges) > 0 {
+		bits := tableBits(len(t.edges))
+		r.edges, r.eshift = make([]edge, 1<<bits), 64-bits
+		mask := uint64(len(r.edges) - 1)
+		for k, c := range t.edges {
+			e := edge{id[k.parent], k.lit, id[c], r.nodes[id[c]].next}
+			i := slot(e.parent, uint64(e.lit), r.eshift)
+			for r.edges[i].child != 0 {
+				i = (i + 1) & mask
+			}
+			r.edges[i] = e
+		}
+	}
+	bits := tableBits(len(r.ends))
+	r.tips, r.tshift = make([]tip, 1<<bits), 64-bits
+	mask := uint64(len(r.tips) - 1)
+	for n := range r.nodes {
+		nd := &r.nodes[n]
+		for _, e := range r.ends[nd.ends : nd.ends+nd.endN] {
+			i := slot(uint32(n), e.key, r.tshift)
+			for r.tips[i].leaf != nil {
+				i = (i + 1) & mask
+			}
+			r.tips[i] = tip{uint32(n), e.key, e.leaf}
+		}
 	}
 }
 
-// exact returns s without spare capacity, copying it if it has some: a
-// router lives as long as its contracts, appending left up to half of each
-// slice unused.
-func exact[S ~[]E, E any](s S) S {
-	if cap(s) == len(s) {
-		return s
+// depthFirst numbers the nodes in depth-first order, the root 0, each
+// node's "*" child right after it: the nodes a request walks that no other
+// request shares (the last few of its path) are then next to one another
+// in memory, a cache line or two rather than one each. It returns the old
+// number of each new one, and the new number of each old one.
+func (t *trieBuilder) depthFirst() (order, id []uint32) {
+	// The literal children of each node, as offsets into one array.
+	first := make([]uint32, len(t.nodes)+1)
+	for k := range t.edges {
+		first[k.parent+1]++
 	}
-	return slices.Clone(s)
+	for i := 1; i < len(first); i++ {
+		first[i] += first[i-1]
+	}
+	kids := make([]uint32, len(t.edges))
+	next := slices.Clone(first[:len(t.nodes)])
+	for k, c := range t.edges {
+		kids[next[k.parent]] = c
+		next[k.parent]++
+	}
+	order = make([]uint32, 0, len(t.nodes))
+	id = make([]uint32, len(t.nodes))
+	stack := []uint32{0}
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		id[n] = uint32(len(order))
+		order = append(order, n)
+		lits := kids[first[n]:first[n+1]]
+		slices.Sort(lits) // the map's order is random; the layout need not be
+		for _, c := range slices.Backward(lits) {
+			stack = append(stack, c)
+		}
+		if c := t.nodes[n].star; c != 0 {
+			stack = append(stack, c)
+		}
+	}
+	return order, id
 }
 
-// compareTails orders the segments after two "**": the more specific first
-// (more segments, then a literal before "*", left to right).
-func compareTails(a, b []Segment) int {
+// compareTails orders the segments after two "**" (literal ids, 0 for
+// "*"): the more specific first (more segments, then a literal before "*",
+// left to right).
+func compareTails(a, b []uint32) int {
 	if len(a) != len(b) {
 		return len(b) - len(a)
 	}
 	for i := range a {
-		if a[i].Kind != b[i].Kind {
-			return int(a[i].Kind) - int(b[i].Kind) // Literal < Wildcard
+		if la, lb := a[i] != 0, b[i] != 0; la != lb {
+			if la {
+				return -1
+			}
+			return 1
 		}
 	}
 	return 0
 }
 
 type leaf struct {
-	verb   string
-	method string
-	route  *Route
-	vars   []varSpec
-	tail   []Segment // the segments after "**", for a leaf in node.rest
-	nsegs  int       // the template's number of segments
-	deep   int       // index of the template's "**", or -1
+	route *Route
+	vars  []varSpec
+	tail  []uint32 // the segments after "**" (literal ids, 0 for "*"), for a "**" template
+	key   uint64   // verb id << 32 | method id; verb id 0 for no verb
+	nsegs int      // the template's number of segments
+	deep  int      // index of the template's "**", or -1
 }
+
+// newLeaf returns a leaf with room for n variables. Up to 3, the variables
+// are allocated with the leaf, next to it in memory: a match reads both,
+// one cache miss rather than two on a large table, and the pair takes no
+// more memory than apart (the allocator's size classes round both up).
+func newLeaf(n int) *leaf {
+	switch n {
+	case 0:
+		return &leaf{}
+	case 1:
+		x := &struct {
+			leaf
+			v [1]varSpec
+		}{}
+		x.vars = x.v[:0]
+		return &x.leaf
+	case 2:
+		x := &struct {
+			leaf
+			v [2]varSpec
+		}{}
+		x.vars = x.v[:0]
+		return &x.leaf
+	case 3:
+		x := &struct {
+			leaf
+			v [3]varSpec
+		}{}
+		x.vars = x.v[:0]
+		return &x.leaf
+	}
+	return &leaf{vars: make([]varSpec, 0, n)}
+}
+
+// leafKey is the key of a leaf with the verb and method ids.
+func leafKey(verb, method uint32) uint64 { return uint64(verb)<<32 | uint64(method) }
 
 // pos maps a boundary j between the template's segments to the boundary
 // between the n path segments it matched: the same before "**", counted
@@ -330,49 +476,65 @@ func (l *leaf) pos(j, n int) int {
 
 type varSpec struct {
 	path       []string
-	start, end int  // template segment boundaries, half-open
-	multi      bool // multi-segment decoding rules
+	start, end int32 // template segment boundaries, half-open
+	multi      bool  // multi-segment decoding rules
 }
 
-func (r *Router) insert(rt *Route) {
-	t := rt.Template
-	l := &leaf{verb: t.verb, method: rt.Method, route: rt, nsegs: len(t.segments), deep: t.deep}
-	if len(t.variables) > 0 {
-		l.vars = make([]varSpec, 0, len(t.variables))
+// methodID returns the id of method, 0 when no route has it.
+func (r *Router) methodID(method string) uint32 {
+	for i, m := range r.methods {
+		if m == method {
+			return uint32(i + 1)
+		}
 	}
-	for _, v := range t.variables {
+	return 0
+}
+
+func (r *Router) insert(rt *Route, t *trieBuilder) {
+	tm := rt.Template
+	mid := r.methodID(rt.Method)
+	if mid == 0 {
+		r.methods = append(r.methods, rt.Method)
+		mid = uint32(len(r.methods))
+	}
+	var vid uint32
+	if tm.verb != "" {
+		vid = t.verbs.id(tm.verb)
+	}
+	l := newLeaf(len(tm.variables))
+	l.route, l.key, l.nsegs, l.deep = rt, leafKey(vid, mid), len(tm.segments), tm.deep
+	for _, v := range tm.variables {
 		l.vars = append(l.vars, varSpec{
 			path:  v.FieldPath,
-			start: v.Start,
-			end:   v.End,
-			multi: v.End-v.Start != 1 || t.segments[v.Start].Kind == DeepWildcard,
+			start: int32(v.Start),
+			end:   int32(v.End),
+			multi: v.End-v.Start != 1 || tm.segments[v.Start].Kind == DeepWildcard,
 		})
 	}
-	if t.verb != "" {
-		if r.verbs == nil {
-			r.verbs = make(map[string]struct{})
-		}
-		r.verbs[t.verb] = struct{}{}
-	}
-	n := r.root
-	for k, s := range t.segments {
+	n := uint32(0)
+	for k, s := range tm.segments {
 		switch s.Kind {
 		case Literal:
-			n = n.addChild(s.Literal)
+			n = t.child(n, t.lits.id(s.Literal))
 		case Wildcard:
-			if n.star == nil {
-				n.star = &node{}
-			}
-			n = n.star
+			n = t.star(n)
 		case DeepWildcard:
-			if k+1 < len(t.segments) {
-				l.tail = t.segments[k+1:]
+			if k+1 < len(tm.segments) {
+				l.tail = make([]uint32, 0, len(tm.segments)-k-1)
+				for _, s := range tm.segments[k+1:] {
+					id := uint32(0)
+					if s.Kind == Literal {
+						id = t.lits.id(s.Literal)
+					}
+					l.tail = append(l.tail, id)
+				}
 			}
-			n.leafSet().rest = append(n.leafSet().rest, l)
+			t.nodes[n].rest = append(t.nodes[n].rest, l)
 			return
 		}
 	}
-	n.leafSet().ends = append(n.leafSet().ends, l)
+	t.nodes[n].ends = append(t.nodes[n].ends, end{l.key, l})
+	t.nends++
 }
 
 // MatchResult is the outcome of Router.Match.
@@ -411,7 +573,7 @@ type Match struct {
 	// Route is the matched route (Found only). It must not be modified.
 	Route *Route
 	// Vars holds the template's variables, in template order, with their
-	// decoded values (Found only).
+	// decoded values (Found only; nil when the template has none).
 	Vars []Var
 	// Allow lists, sorted, the methods the path can be requested with
 	// (MethodNotAllowed only), for the Allow header.
@@ -433,37 +595,59 @@ type Var struct {
 
 // matcher is the per-request state of a match. It lives on the stack.
 type matcher struct {
+	r      *Router
 	path   string
-	starts []int // starts[i] is where segment i begins; starts[n] is one past its end + 1
+	starts []int    // starts[i] is where segment i begins; starts[n] is one past its end + 1
+	ids    []uint32 // ids[i] is segment i's literal id, 0 when it is no literal
 	n      int
-	verb   string
-	method string
-	pct    bool // path has escapes
+	key    uint64 // leafKey of the verb and method searched
+	verb   uint32 // the verb id searched
+	pct    bool   // path has escapes
 }
 
 func (m *matcher) seg(i int) string { return m.path[m.starts[i] : m.starts[i+1]-1] }
 
-// lookup returns n's child for segment i, comparing in canonical form.
-func (m *matcher) lookup(n *node, i int) *node {
-	if n.edges == nil && n.byLit == nil {
-		return nil
-	}
+// literal returns the literal id of segment i, comparing in canonical
+// form.
+func (m *matcher) literal(i int) uint32 {
 	seg := m.seg(i)
-	if !m.pct || strings.IndexByte(seg, '%') < 0 {
-		if n.lens&(1<<(len(seg)%64)) == 0 || n.firsts&(1<<(seg[0]%64)) == 0 {
-			return nil
-		}
-		return n.child(seg)
+	if m.pct && strings.IndexByte(seg, '%') >= 0 {
+		var buf [64]byte
+		return m.r.lits.find(string(appendCanonical(buf[:0], seg)))
 	}
-	var buf [64]byte
-	return n.child(string(appendCanonical(buf[:0], seg)))
+	return m.r.lits.find(seg)
+}
+
+// setVerb makes the matcher search with the verb id verb, which starts c
+// bytes into the last segment (c < 0: no verb, the last segment ends at
+// lastEnd), and the method id method.
+func (m *matcher) setVerb(verb uint32, c, lastEnd int, method uint32) {
+	m.verb, m.key = verb, leafKey(verb, method)
+	if m.n == 0 {
+		return
+	}
+	if c >= 0 {
+		m.starts[m.n] = m.starts[m.n-1] + c + 1
+	} else {
+		m.starts[m.n] = lastEnd
+	}
+	m.ids[m.n-1] = m.literal(m.n - 1)
 }
 
 // Match finds the route for an HTTP method and escaped request path. See
 // Router for the matching rules. Only Found carries a Route and Vars, only
-// MethodNotAllowed carries Allow.
+// MethodNotAllowed carries Allow. It is MatchInto without a buffer.
 func (r *Router) Match(method, path string) (Match, MatchResult) {
-	if r == nil || r.root == nil || path == "" || path[0] != '/' {
+	return r.MatchInto(method, path, nil)
+}
+
+// MatchInto is Match with the variables appended to vars[:0]: given a
+// buffer with room for the template's variables (on the caller's stack,
+// or in a struct it allocates anyway), a match allocates nothing unless a
+// variable's value needs percent-decoding or the path has more than 16
+// segments.
+func (r *Router) MatchInto(method, path string, vars []Var) (Match, MatchResult) {
+	if r == nil || len(r.nodes) == 0 || path == "" || path[0] != '/' {
 		return Match{}, NotFound
 	}
 	pct := strings.IndexByte(path, '%') >= 0
@@ -475,7 +659,16 @@ func (r *Router) Match(method, path string) (Match, MatchResult) {
 	if !ok {
 		return Match{}, NotFound
 	}
-	m := matcher{path: path, starts: starts, n: len(starts) - 1, method: method, pct: pct}
+	var idBuf [16]uint32
+	m := matcher{r: r, path: path, starts: starts, ids: idBuf[:0], n: len(starts) - 1, pct: pct}
+	// Every segment but the last, whose end depends on the verb, is
+	// looked up now: independent lookups whose cache misses overlap.
+	for i := range m.n - 1 {
+		m.ids = append(m.ids, m.literal(i))
+	}
+	if m.n > 0 {
+		m.ids = append(m.ids, 0)
+	}
 
 	// With each verb some route has, longest first, then without. With a
 	// verb, the last segment ends (starts[m.n]) just past its ':'. No
@@ -485,24 +678,26 @@ func (r *Router) Match(method, path string) (Match, MatchResult) {
 	if m.n > 0 {
 		last = path[starts[m.n-1]:]
 	}
-	for c, verb := r.nextVerb(last, pct, 0); c >= 0; c, verb = r.nextVerb(last, pct, c+1) {
-		m.verb, starts[m.n] = verb, starts[m.n-1]+c+1
-		if l := m.find(r.root, 0); l != nil {
-			return result(l, path, starts, pct, r.multi), Found
+	if mid := r.methodID(method); mid != 0 {
+		for c, verb := r.nextVerb(last, pct, 0); c >= 0; c, verb = r.nextVerb(last, pct, c+1) {
+			m.setVerb(verb, c, lastEnd, mid)
+			if l := m.find(0, r.nodes[0].next, 0); l != nil {
+				return result(l, path, starts, pct, r.multi, vars), Found
+			}
 		}
-	}
-	m.verb, starts[m.n] = "", lastEnd
-	if l := m.find(r.root, 0); l != nil {
-		return result(l, path, starts, pct, r.multi), Found
+		m.setVerb(0, -1, lastEnd, mid)
+		if l := m.find(0, r.nodes[0].next, 0); l != nil {
+			return result(l, path, starts, pct, r.multi, vars), Found
+		}
 	}
 
 	var allow []string
-	m.collect(r.root, 0, &allow)
+	m.setVerb(0, -1, lastEnd, 0)
+	m.collect(0, 0, &allow)
 	for c, verb := r.nextVerb(last, pct, 0); c >= 0; c, verb = r.nextVerb(last, pct, c+1) {
-		m.verb, starts[m.n] = verb, starts[m.n-1]+c+1
-		m.collect(r.root, 0, &allow)
+		m.setVerb(verb, c, lastEnd, 0)
+		m.collect(0, 0, &allow)
 	}
-	m.verb, starts[m.n] = "", lastEnd
 	if len(allow) == 0 {
 		return Match{}, NotFound
 	}
@@ -512,31 +707,35 @@ func (r *Router) Match(method, path string) (Match, MatchResult) {
 
 // nextVerb returns the offset, from from on, of the first ':' in last (the
 // path's last segment, verb included) whose following text is a verb some
-// route has, and that verb in canonical form; -1 when there is none.
-// Walking the colons left to right tries the longest verbs first. It takes
-// plain values, not the matcher, so that the matcher stays on the stack.
-func (r *Router) nextVerb(last string, pct bool, from int) (int, string) {
-	if len(r.verbs) == 0 {
-		return -1, ""
+// route has, and that verb's id; -1 when there is none. Walking the colons
+// left to right tries the longest verbs first. It takes plain values, not
+// the matcher, so that the matcher stays on the stack.
+func (r *Router) nextVerb(last string, pct bool, from int) (int, uint32) {
+	if r.verbs.slots == nil {
+		return -1, 0
 	}
 	for c := from; c < len(last); c++ {
 		j := strings.IndexByte(last[c:], ':')
 		if j < 0 {
-			return -1, ""
+			return -1, 0
 		}
 		c += j
 		if c == 0 || c == len(last)-1 {
 			continue
 		}
 		verb := last[c+1:]
+		var id uint32
 		if pct && strings.IndexByte(verb, '%') >= 0 {
-			verb = canonical(verb)
+			var buf [64]byte
+			id = r.verbs.find(string(appendCanonical(buf[:0], verb)))
+		} else {
+			id = r.verbs.find(verb)
 		}
-		if _, ok := r.verbs[verb]; ok {
-			return c, verb
+		if id != 0 {
+			return c, id
 		}
 	}
-	return -1, ""
+	return -1, 0
 }
 
 // split appends to starts the offset of each segment of path (which starts
@@ -560,33 +759,34 @@ func split(path string, starts []int) ([]int, bool) {
 	}
 }
 
-// find returns the leaf for m.method and m.verb reached from n by segments
-// [i, m.n), trying literal, then "*", then "**" at each step.
-func (m *matcher) find(n *node, i int) *leaf {
+// find returns the leaf for m.key (method and verb) reached from node ni,
+// whose node.next is next, by segments [i, m.n), trying literal, then
+// "*", then "**" at each step.
+func (m *matcher) find(ni, next uint32, i int) *leaf {
 	if i == m.n {
-		if n.leaves == nil {
-			return nil
-		}
-		if l := pick(n.leaves.ends, m.verb, m.method); l != nil {
+		if l := m.r.tip(ni, m.key); l != nil {
 			return l
 		}
 	} else {
-		if c := m.lookup(n, i); c != nil {
-			if l := m.find(c, i+1); l != nil {
-				return l
+		if id := m.ids[i]; id != 0 {
+			if e := m.r.child(ni, id); e != nil {
+				if l := m.find(e.child, e.next, i+1); l != nil {
+					return l
+				}
 			}
 		}
-		if n.star != nil {
-			if l := m.find(n.star, i+1); l != nil {
+		if s := next &^ restBit; s != 0 {
+			if l := m.find(s, m.r.nodes[s].next, i+1); l != nil {
 				return l
 			}
 		}
 	}
-	if n.leaves == nil {
+	if next&restBit == 0 {
 		return nil
 	}
-	for _, l := range n.leaves.rest {
-		if l.method == m.method && l.verb == m.verb && m.tailMatches(l.tail, i) {
+	n := &m.r.nodes[ni]
+	for _, l := range m.r.rest[n.rest : n.rest+n.resN] {
+		if l.key == m.key && m.tailMatches(l.tail, i) {
 			return l
 		}
 	}
@@ -596,116 +796,63 @@ func (m *matcher) find(n *node, i int) *leaf {
 // tailMatches reports whether the segments after a "**" that starts at
 // segment i match the end of the path: "**" takes all but the last
 // len(tail) segments.
-func (m *matcher) tailMatches(tail []Segment, i int) bool {
+func (m *matcher) tailMatches(tail []uint32, i int) bool {
 	k := m.n - len(tail)
 	if k < i {
 		return false
 	}
-	for j, s := range tail {
-		if s.Kind != Literal {
-			continue
-		}
-		seg := m.seg(k + j)
-		if m.pct && strings.IndexByte(seg, '%') >= 0 {
-			var buf [64]byte
-			if string(appendCanonical(buf[:0], seg)) != s.Literal {
-				return false
-			}
-		} else if seg != s.Literal {
+	for j, id := range tail {
+		if id != 0 && m.ids[k+j] != id {
 			return false
 		}
 	}
 	return true
 }
 
-// pick returns the leaf of ends, sorted by compareLeaves, with verb and
-// method. Nodes shared by many APIs ("/v1/projects/*/locations/*") hold
-// dozens of leaves, one per verb and method, hence the binary search.
-func pick(ends []*leaf, verb, method string) *leaf {
-	if len(ends) <= linearEdges {
-		for _, l := range ends {
-			if l.method == method && l.verb == verb {
-				return l
-			}
-		}
-		return nil
-	}
-	// A binary search by hand: see searchEdges.
-	lo, hi := 0, len(ends)
-	for lo < hi {
-		mid := int(uint(lo+hi) >> 1)
-		if compareKey(ends[mid], verb, method) < 0 {
-			lo = mid + 1
-		} else {
-			hi = mid
-		}
-	}
-	if lo < len(ends) && ends[lo].verb == verb && ends[lo].method == method {
-		return ends[lo]
-	}
-	return nil
-}
-
-// compareLeaves orders the leaves that end at one node by verb, then
-// method; no two have both equal.
-func compareLeaves(a, b *leaf) int { return compareKey(a, b.verb, b.method) }
-
-// compareKey compares with operators: see searchEdges.
-func compareKey(l *leaf, verb, method string) int {
-	switch {
-	case l.verb < verb:
-		return -1
-	case l.verb > verb:
-		return 1
-	case l.method < method:
-		return -1
-	case l.method > method:
-		return 1
-	}
-	return 0
-}
-
 // collect appends the methods of every route matching segments [i, m.n)
-// from n with m.verb, whatever their method.
-func (m *matcher) collect(n *node, i int, allow *[]string) {
+// from node ni with m.verb, whatever their method.
+func (m *matcher) collect(ni uint32, i int, allow *[]string) {
+	n := &m.r.nodes[ni]
 	if i < m.n {
-		if c := m.lookup(n, i); c != nil {
-			m.collect(c, i+1, allow)
+		if id := m.ids[i]; id != 0 {
+			if e := m.r.child(ni, id); e != nil {
+				m.collect(e.child, i+1, allow)
+			}
 		}
-		if n.star != nil {
-			m.collect(n.star, i+1, allow)
+		if s := n.next &^ restBit; s != 0 {
+			m.collect(s, i+1, allow)
 		}
-	}
-	if n.leaves == nil {
-		return
-	}
-	if i == m.n {
-		for _, l := range n.leaves.ends {
-			if l.verb == m.verb {
-				*allow = append(*allow, l.method)
+	} else {
+		for _, e := range m.r.ends[n.ends : n.ends+n.endN] {
+			if uint32(e.key>>32) == m.verb {
+				*allow = append(*allow, m.r.methods[uint32(e.key)-1])
 			}
 		}
 	}
-	for _, l := range n.leaves.rest {
-		if l.verb == m.verb && m.tailMatches(l.tail, i) {
-			*allow = append(*allow, l.method)
+	for _, l := range m.r.rest[n.rest : n.rest+n.resN] {
+		if uint32(l.key>>32) == m.verb && m.tailMatches(l.tail, i) {
+			*allow = append(*allow, m.r.methods[uint32(l.key)-1])
 		}
 	}
 }
 
 // result decodes the variables of l from the matched path, whose segment i
-// is path[starts[i]:starts[i+1]-1]. It is a function rather than a matcher
-// method so that escape analysis sees that only path, not starts, reaches
-// the heap: starts lives in the caller's stack buffer.
-func result(l *leaf, path string, starts []int, pct bool, multi decodeMode) Match {
+// is path[starts[i]:starts[i+1]-1], appending them to vars[:0]. It is a
+// function rather than a matcher method so that escape analysis sees that
+// only path and vars, not starts, reach the result: starts lives in the
+// caller's stack buffer.
+func result(l *leaf, path string, starts []int, pct bool, multi decodeMode, vars []Var) Match {
 	res := Match{Route: l.route}
 	if len(l.vars) == 0 {
 		return res
 	}
 	n := len(starts) - 1
-	res.Vars = make([]Var, len(l.vars))
-	for k, v := range l.vars {
-		start, end := l.pos(v.start, n), l.pos(v.end, n)
+	if cap(vars) < len(l.vars) {
+		vars = make([]Var, 0, len(l.vars))
+	}
+	res.Vars = vars[:0]
+	for _, v := range l.vars {
+		start, end := l.pos(int(v.start), n), l.pos(int(v.end), n)
 		raw := ""
 		if start < end {
 			raw = path[starts[start] : starts[end]-1]
@@ -717,7 +864,7 @@ func result(l *leaf, path string, starts []int, pct bool, multi decodeMode) Matc
 			}
 			raw = decode(raw, mode)
 		}
-		res.Vars[k] = Var{FieldPath: v.path, Value: raw}
+		res.Vars = append(res.Vars, Var{FieldPath: v.path, Value: raw})
 	}
 	return res
 }

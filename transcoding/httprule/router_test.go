@@ -378,3 +378,33 @@ func TestMatchResultString(t *testing.T) {
 		}
 	}
 }
+
+// TestMatchIntoAllocatesNothing checks that matching a path that needs no
+// decoding, with a buffer for its variables, allocates nothing: whether
+// it is found (variables, verbs, "**" in the middle) or not.
+// Not parallel: AllocsPerRun counts the whole process's allocations.
+func TestMatchIntoAllocatesNothing(t *testing.T) {
+	router := newLibraryRouter(t)
+	tests := []struct {
+		method, path string
+		result       httprule.MatchResult
+	}{
+		{"GET", "/v1/shelves", httprule.Found},
+		{"GET", "/v1/shelves/s1/books/b1", httprule.Found},
+		{"POST", "/v1/shelves/s1:archive", httprule.Found},
+		{"GET", "/v1/example/1:custom:custom", httprule.Found},
+		{"GET", "/v1/projects/p/databases/d/documents/a/b/c/col", httprule.Found},
+		{"GET", "/r/a/b/x/c:v", httprule.Found},
+		{"GET", "/v3/nothing/here", httprule.NotFound},
+		{"BREW", "/v3/nothing/here", httprule.NotFound},
+	}
+	for _, tt := range tests {
+		var vars [4]httprule.Var
+		if _, res := router.MatchInto(tt.method, tt.path, vars[:0]); res != tt.result {
+			t.Fatalf("MatchInto(%s %s) = %v, want %v", tt.method, tt.path, res, tt.result)
+		}
+		if n := testing.AllocsPerRun(100, func() { router.MatchInto(tt.method, tt.path, vars[:0]) }); n != 0 {
+			t.Errorf("MatchInto(%s %s) allocates %v times, want 0", tt.method, tt.path, n)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/grpc/balancer"
 	"google.golang.org/grpc/connectivity"
+	estats "google.golang.org/grpc/experimental/stats"
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/serviceconfig"
 )
@@ -16,11 +17,33 @@ import (
 // Name is the policy's name in a service config's loadBalancingConfig.
 const Name = "sluice_outlier_detection"
 
+// EjectionsMetric is the name of the count the policy reports each
+// ejection under, through grpc-go's metrics API for load-balancing
+// policies: a stats handler of the connection that implements
+// estats.MetricsRecorder receives it (with no labels: the handler knows
+// which upstream its connection goes to).
+const EjectionsMetric = "sluice.upstream.outlier_ejections"
+
+var (
+	registerOnce sync.Once
+	ejections    *estats.Int64CountHandle
+)
+
 // Register adds the policy to grpc-go's registry of load-balancing
-// policies. Call it once when the program starts, before any
-// grpc.ClientConn is created: grpc-go's registry may not be written while
-// connections read it. Calling it again at such a time is harmless.
-func Register() { balancer.Register(builder{}) }
+// policies, and its ejection count to grpc-go's registry of metrics. Call
+// it once when the program starts, before any grpc.ClientConn is created:
+// grpc-go's registries may not be written while connections read them.
+// Calling it again at such a time is harmless.
+func Register() {
+	balancer.Register(builder{})
+	registerOnce.Do(func() {
+		ejections = estats.RegisterInt64Count(estats.MetricDescriptor{
+			Name:        EjectionsMetric,
+			Description: "Addresses of the upstream ejected after consecutive failures.",
+			Unit:        "{ejection}",
+		})
+	})
+}
 
 // Registered reports whether Register has been called (or another policy
 // took the name), so that a constructor can refuse a configuration that

@@ -60,6 +60,9 @@ func (b *outlierBalancer) record(e *endpoint, err error, cfg *lbConfig) {
 	e.ejections++
 	d := min(time.Duration(e.ejections)*cfg.base, cfg.maxEject)
 	e.ejectedUntil = now.Add(d)
+	if ejections != nil {
+		ejections.Record(b.cc.MetricsRecorder(), 1)
+	}
 }
 
 // picker asks the child's picker, passing over ejected addresses, and

@@ -101,6 +101,9 @@ const (
 	protoGRPC protocol = iota
 	protoH1
 	protoH2C
+	protoWebH1   // gRPC-Web over HTTP/1.1
+	protoWebH2C  // gRPC-Web over cleartext HTTP/2
+	protoConnect // the Connect protocol, proto codec, over h2c
 )
 
 // system is what a cell measures: a server process reached over one
@@ -116,6 +119,9 @@ type system struct {
 var systems = []system{
 	{"direct", "upstream", protoGRPC},
 	{"sluice-grpc", "sluice", protoGRPC},
+	{"sluice-grpcweb-h1", "sluice", protoWebH1},
+	{"sluice-grpcweb-h2c", "sluice", protoWebH2C},
+	{"sluice-connect-h2c", "sluice", protoConnect},
 	{"grpc-proxy", "grpcproxy", protoGRPC},
 	{"tcp-relay", "tcprelay", protoGRPC},
 	{"sluice-rest-h1", "sluice", protoH1},

@@ -170,6 +170,10 @@ func (b *bench) drive(ctx context.Context, sys system, w *workload, l load) (res
 	switch sys.proto {
 	case protoGRPC:
 		return b.tools.ghz(ctx, b.servers[sys.server].addr, w, l)
+	case protoWebH1, protoWebH2C:
+		return b.tools.grpcWeb(ctx, b.bases[sys.server], sys.proto == protoWebH1, w, l)
+	case protoConnect:
+		return b.tools.connect(ctx, b.bases[sys.server], w, l)
 	default:
 		return b.tools.h2load(ctx, b.bases[sys.server], sys.proto == protoH1, w, l)
 	}

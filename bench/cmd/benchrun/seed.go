@@ -3,15 +3,18 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	libraryv1 "github.com/sluice-dev/sluice/gen/go/sluice/demo/library/v1"
 )
@@ -40,6 +43,13 @@ type workload struct {
 
 	restMethod, restPath, restBodyFile string
 
+	// webBodyFile is the gRPC-Web request body (one length-prefixed proto
+	// message) of grpcCall, for sluice's gRPC-Web systems.
+	webBodyFile string
+	// connectPath and connectBodyFile are the Connect unary form: a POST
+	// of the proto-encoded request (application/proto).
+	connectPath, connectBodyFile string
+
 	// before runs ahead of every measurement (the POST workload empties
 	// its shelf so the upstream does not grow across the run).
 	before func(context.Context) error
@@ -51,10 +61,21 @@ func (w *workload) runs(m mode) bool {
 }
 
 func (w *workload) has(p protocol) bool {
-	if p == protoGRPC {
+	switch p {
+	case protoGRPC:
 		return w.grpcCall != ""
+	case protoWebH1, protoWebH2C:
+		return w.webBodyFile != ""
+	case protoConnect:
+		return w.connectPath != ""
 	}
 	return w.restPath != ""
+}
+
+// webPath is the gRPC-Web request path of w's method: /pkg.Service/Method.
+func (w *workload) webPath() string {
+	i := strings.LastIndexByte(w.grpcCall, '.')
+	return "/" + w.grpcCall[:i] + "/" + w.grpcCall[i+1:]
 }
 
 // seeder talks to the demo upstream directly.
@@ -173,16 +194,43 @@ func workloads(dir string, s *seeder) ([]*workload, error) {
 		}
 		paths[name] = p
 	}
+	// The same requests as gRPC-Web bodies.
+	for name, m := range map[string]proto.Message{
+		"get.web":       &libraryv1.GetBookRequest{Name: "shelves/scifi/books/dune"},
+		"update64k.web": &libraryv1.UpdateBookRequest{Book: &libraryv1.Book{Name: bookBig, CoverImage: cover()}},
+		"export.web":    &libraryv1.ExportBooksRequest{Parent: "shelves/" + shelfExport},
+	} {
+		b, err := proto.Marshal(m)
+		if err != nil {
+			return nil, err
+		}
+		framed := binary.BigEndian.AppendUint32([]byte{0}, uint32(len(b)))
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, append(framed, b...), 0o644); err != nil {
+			return nil, err
+		}
+		paths[name] = p
+	}
+	// GetBook's request as a Connect unary body (application/proto).
+	getProto, err := proto.Marshal(&libraryv1.GetBookRequest{Name: "shelves/scifi/books/dune"})
+	if err != nil {
+		return nil, err
+	}
+	paths["get.binpb"] = filepath.Join(dir, "get.binpb")
+	if err := os.WriteFile(paths["get.binpb"], getProto, 0o644); err != nil {
+		return nil, err
+	}
 	const svc = "sluice.demo.library.v1.LibraryService."
 	return []*workload{
 		{
 			name: "unary-small", title: "GetBook, ~300 B response", unit: "req",
-			grpcCall: svc + "GetBook", grpcDataFile: paths["get.json"],
+			grpcCall: svc + "GetBook", grpcDataFile: paths["get.json"], webBodyFile: paths["get.web"],
 			restMethod: "GET", restPath: "/v1/shelves/scifi/books/dune",
+			connectPath: "/sluice.demo.library.v1.LibraryService/GetBook", connectBodyFile: paths["get.binpb"],
 		},
 		{
 			name: "unary-64k", title: "UpdateBook with a 64 KiB cover_image, each way", unit: "req",
-			grpcCall: svc + "UpdateBook", grpcDataFile: paths["update64k.json"],
+			grpcCall: svc + "UpdateBook", grpcDataFile: paths["update64k.json"], webBodyFile: paths["update64k.web"],
 			restMethod: "PATCH", restPath: "/v1/" + bookBig, restBodyFile: paths["patch64k.json"],
 		},
 		{
@@ -190,7 +238,7 @@ func workloads(dir string, s *seeder) ([]*workload, error) {
 			// 256 streams of 10,000 messages each would hold 2.5 million
 			// messages in flight: minutes per cell on 2 cores.
 			maxConcurrency: 32,
-			grpcCall:       svc + "ExportBooks", grpcDataFile: paths["export.json"],
+			grpcCall:       svc + "ExportBooks", grpcDataFile: paths["export.json"], webBodyFile: paths["export.web"],
 		},
 		{
 			name: "rest-post", title: "REST POST CreateBook with a JSON body", unit: "req",

@@ -2583,15 +2583,15 @@ const file_sluice_demo_library_v1_library_proto_rawDesc = "" +
 	"\rGENRE_FANTASY\x10\x04\x12\x11\n" +
 	"\rGENRE_MYSTERY\x10\x05\x12\x13\n" +
 	"\x0fGENRE_BIOGRAPHY\x10\x06\x12\x10\n" +
-	"\fGENRE_POETRY\x10\a2\xe8\x12\n" +
-	"\x0eLibraryService\x12{\n" +
-	"\vListShelves\x12*.sluice.demo.library.v1.ListShelvesRequest\x1a+.sluice.demo.library.v1.ListShelvesResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\v/v1/shelves\x12{\n" +
-	"\bGetShelf\x12'.sluice.demo.library.v1.GetShelfRequest\x1a(.sluice.demo.library.v1.GetShelfResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/{name=shelves/*}\x12~\n" +
+	"\fGENRE_POETRY\x10\a2\xf4\x12\n" +
+	"\x0eLibraryService\x12~\n" +
+	"\vListShelves\x12*.sluice.demo.library.v1.ListShelvesRequest\x1a+.sluice.demo.library.v1.ListShelvesResponse\"\x16\x82\xd3\xe4\x93\x02\r\x12\v/v1/shelves\x90\x02\x01\x12~\n" +
+	"\bGetShelf\x12'.sluice.demo.library.v1.GetShelfRequest\x1a(.sluice.demo.library.v1.GetShelfResponse\"\x1f\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/{name=shelves/*}\x90\x02\x01\x12~\n" +
 	"\vCreateShelf\x12*.sluice.demo.library.v1.CreateShelfRequest\x1a+.sluice.demo.library.v1.CreateShelfResponse\"\x16\x82\xd3\xe4\x93\x02\x10:\x01*\"\v/v1/shelves\x12\x84\x01\n" +
 	"\vDeleteShelf\x12*.sluice.demo.library.v1.DeleteShelfRequest\x1a+.sluice.demo.library.v1.DeleteShelfResponse\"\x1c\x82\xd3\xe4\x93\x02\x16*\x14/v1/{name=shelves/*}\x12\x90\x01\n" +
-	"\fGetShelfFile\x12+.sluice.demo.library.v1.GetShelfFileRequest\x1a,.sluice.demo.library.v1.GetShelfFileResponse\"%\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/{name=shelves/*/files/**}\x12\x93\x01\n" +
-	"\tListBooks\x12(.sluice.demo.library.v1.ListBooksRequest\x1a).sluice.demo.library.v1.ListBooksResponse\"1\x82\xd3\xe4\x93\x02+Z\v\x12\t/v1/books\x12\x1c/v1/{parent=shelves/*}/books\x12\x86\x01\n" +
-	"\aGetBook\x12&.sluice.demo.library.v1.GetBookRequest\x1a'.sluice.demo.library.v1.GetBookResponse\"*\x82\xd3\xe4\x93\x02$b\x04book\x12\x1c/v1/{name=shelves/*/books/*}\x12\x8f\x01\n" +
+	"\fGetShelfFile\x12+.sluice.demo.library.v1.GetShelfFileRequest\x1a,.sluice.demo.library.v1.GetShelfFileResponse\"%\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/{name=shelves/*/files/**}\x12\x96\x01\n" +
+	"\tListBooks\x12(.sluice.demo.library.v1.ListBooksRequest\x1a).sluice.demo.library.v1.ListBooksResponse\"4\x82\xd3\xe4\x93\x02+Z\v\x12\t/v1/books\x12\x1c/v1/{parent=shelves/*}/books\x90\x02\x01\x12\x89\x01\n" +
+	"\aGetBook\x12&.sluice.demo.library.v1.GetBookRequest\x1a'.sluice.demo.library.v1.GetBookResponse\"-\x82\xd3\xe4\x93\x02$b\x04book\x12\x1c/v1/{name=shelves/*/books/*}\x90\x02\x01\x12\x8f\x01\n" +
 	"\n" +
 	"CreateBook\x12).sluice.demo.library.v1.CreateBookRequest\x1a*.sluice.demo.library.v1.CreateBookResponse\"*\x82\xd3\xe4\x93\x02$:\x04book\"\x1c/v1/{parent=shelves/*}/books\x12\x94\x01\n" +
 	"\n" +

@@ -1,0 +1,5 @@
+//go:build !race
+
+package httprule
+
+const raceEnabled = false
