@@ -2,7 +2,7 @@
 // chromedp) against a real sluice serving the embedded demo: a page from
 // another origin calls it with third-party clients from npm (connect-web's
 // gRPC-Web and Connect transports, Google's grpc-web in both formats,
-// fetch with a preflight, EventSource), and the API explorer on the admin
+// fetch with a preflight, EventSource, a WebSocket bidi call), and the API explorer on the admin
 // port executes a call. The page's JavaScript (page/) is bundled with the
 // pinned esbuild when the test runs; `npm ci` in this directory (make
 // browser-deps) installs it and the clients.
@@ -218,6 +218,7 @@ func TestBrowser(t *testing.T) {
 			{name: "grpc-web binary", want: `{"shelf":"shelves/classics","created":"grpc-web binary"}`},
 			{name: "fetch with preflight", want: `{"status":200,"created":"From fetch","requestId":true}`},
 			{name: "EventSource", want: `{"messages":2}`},
+			{name: "WebSocket bidi", want: `{"answers":"1,2","speaker":"librarian","status":0,"close":1000,"subprotocol":"sluice.json"}`},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				r, ok := results[tt.name]

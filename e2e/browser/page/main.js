@@ -115,6 +115,37 @@ function eventSource() {
   });
 }
 
+// A bidirectional call over a WebSocket (DiscussBook), as the README
+// shows: one JSON message each way per WebSocket message, the second sent
+// only once the first answer came (the call is bidirectional, not a
+// batch), an empty message to end the page's side, then the final status
+// and a normal close.
+function webSocketBidi() {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(gw.replace(/^http/, "ws") + "/v1/books:discuss", ["sluice.json"]);
+    const answers = [];
+    let status = null;
+    ws.onopen = () => ws.send(JSON.stringify({ name: "shelves/classics/books/moby-dick", text: "Call me Ishmael?" }));
+    ws.onmessage = (e) => {
+      const msg = JSON.parse(e.data);
+      if (answers.length === 2 || msg.code !== undefined) {
+        status = msg;
+        return;
+      }
+      answers.push(msg);
+      if (answers.length === 1) {
+        ws.send(JSON.stringify({ text: "And the whale?" }));
+        ws.send("");
+      }
+    };
+    ws.onerror = () => reject(new Error("WebSocket error after " + answers.length + " answers"));
+    ws.onclose = (e) => resolve({
+      answers: answers.map((a) => a.sequence).join(","), speaker: answers.length ? answers[0].speaker : null,
+      status: status && status.code, close: e.code, subprotocol: ws.protocol,
+    });
+  });
+}
+
 const cases = {
   "connect-web grpc-web": () => connectWeb(createGrpcWebTransport({ baseUrl: gw })),
   "connect-web connect": () => connectWeb(createConnectTransport({ baseUrl: gw })),
@@ -122,6 +153,7 @@ const cases = {
   "grpc-web binary": () => grpcWeb("binary"),
   "fetch with preflight": restWrite,
   "EventSource": eventSource,
+  "WebSocket bidi": webSocketBidi,
 };
 
 for (const [name, run] of Object.entries(cases)) {
