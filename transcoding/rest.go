@@ -314,7 +314,7 @@ func (h *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if serverStreams {
-		sr := newStreamResponder(c, rc, format, h.cfg.sseHeartbeat)
+		sr := newStreamResponder(c, rc, format, h.cfg.sseHeartbeat, h.cfg.headerGrace)
 		s.onHeader, s.onMessage = sr.header, sr.message
 		err := h.d.Dispatch(s, b.method.Path, clientStreams, true)
 		s.stopReceiving(rc)
