@@ -275,6 +275,14 @@ func newGateway(lc fx.Lifecycle, cfg *config.Config, reg *registry.Registry, d *
 		}),
 		server.WithLogger(logger),
 		server.WithSniffTimeout(time.Duration(s.SniffTimeout)),
+		// The gateway answers reflection itself, from every contract it
+		// has (an upstream's reflection is never asked by clients).
+		server.WithReflection(func() server.Contracts {
+			if snap := reg.Snapshot(); snap != nil {
+				return snap
+			}
+			return nil
+		}),
 	}
 	if tc != nil {
 		opts = append(opts, server.WithTLS(tc))
