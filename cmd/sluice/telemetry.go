@@ -38,7 +38,9 @@ type observability struct {
 func newObservability(lc fx.Lifecycle, cfg *config.Config, reg *registry.Registry, logger *slog.Logger) (*observability, error) {
 	obs := &observability{}
 	if cfg.Metrics.Enabled && cfg.AdminAddr() != "" {
-		m, err := metrics.New(prometheus.NewRegistry(), metrics.WithMethodLabel(methodLabel(cfg, reg)))
+		b := readBuildInfo()
+		m, err := metrics.New(prometheus.NewRegistry(), metrics.WithMethodLabel(methodLabel(cfg, reg)),
+			metrics.WithBuildInfo(b.Version, b.revision()))
 		if err != nil {
 			return nil, err
 		}
