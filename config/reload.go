@@ -32,6 +32,7 @@ func RestartOnly(old, updated *Config) []string {
 	check("contracts", old.Contracts, updated.Contracts)
 	check("rest.strict_routes", old.REST.StrictRoutes, updated.REST.StrictRoutes)
 	check("log.format", old.Log.Format, updated.Log.Format)
+	check("watch", old.Watch, updated.Watch)
 	// Per upstream, by name: what feeds the contracts (reflection) and
 	// the REST routes (path prefixes).
 	oldUps := map[string]Upstream{}

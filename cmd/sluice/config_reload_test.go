@@ -207,3 +207,33 @@ func TestConfigReloadUnderLoad(t *testing.T) {
 		t.Errorf("exit code %d after the reloads", code)
 	}
 }
+
+// With `watch: true`, saving the file reloads it without a signal.
+func TestConfigWatch(t *testing.T) {
+	t.Parallel()
+	up := startDemoUpstream(t)
+	cfgPath := writeConfig(t, "watch: true\n"+reloadConfig("127.0.0.1:0", up, "https://a.example", openReads))
+	p := startSluice(t, "serve", "--config", cfgPath)
+	addr := p.waitLog(t, "gateway listening", "addr")
+	url := "http://" + addr + "/v1/" + demo.SeedBookMobyDick
+	if code, err := getStatus(http.DefaultClient, url); err != nil || code != http.StatusOK {
+		t.Fatalf("before the edit: %d %v", code, err)
+	}
+	if err := os.WriteFile(cfgPath, []byte("watch: true\n"+reloadConfig("127.0.0.1:0", up, "https://a.example", denyGetBook)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		code, err := getStatus(http.DefaultClient, url)
+		if err == nil && code == http.StatusForbidden {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the saved policy was not applied within 20s: %d %v", code, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(p.log(), "configuration file changed: reloading") {
+		t.Error("the reload was not logged as caused by the file")
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -29,7 +30,11 @@ import (
 type configReload struct {
 	load  func() (*config.Config, error)
 	level *slog.LevelVar
+	file  string // the --config file, "" without one
 }
+
+// watchInterval is how often a file with `watch: true` is checked.
+const watchInterval = time.Second
 
 // generation is one configuration's whole call path: the policy chain,
 // the upstream connections, the dispatcher and the HTTP handlers built on
@@ -123,6 +128,10 @@ func newReloader(in reloaderIn) (*reloader, error) {
 			}
 			r.obs.reloadedConfig(nil)
 			signal.Notify(hup, syscall.SIGHUP)
+			if in.Config.Watch && r.reload.file != "" {
+				wg.Add(1)
+				go func() { defer wg.Done(); r.watch(stop, r.reload.file) }()
+			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -185,6 +194,28 @@ func (r *reloader) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	g := r.acquire()
 	defer g.refs.Add(-1)
 	g.http.ServeHTTP(w, req)
+}
+
+// watch reloads when the file's content changes, until ctx ends. A
+// ConfigMap update (a symlink swap) shows as a change too.
+func (r *reloader) watch(ctx context.Context, file string) {
+	last, _ := os.ReadFile(file)
+	tick := time.NewTicker(watchInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		data, err := os.ReadFile(file)
+		if err != nil || bytes.Equal(data, last) {
+			continue
+		}
+		last = data
+		r.logger.Info("configuration file changed: reloading", "file", file)
+		_ = r.Reload()
+	}
 }
 
 // RestartNeeded is the refusal of a reload that changes settings only a

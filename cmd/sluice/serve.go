@@ -53,7 +53,7 @@ func serveCommand(args []string, stdout, stderr io.Writer) int {
 		}
 		return cfg, nil
 	}
-	extra := []fx.Option{fx.Supply(&configReload{load: load, level: level})}
+	extra := []fx.Option{fx.Supply(&configReload{load: load, level: level, file: in.configFile})}
 	if demo {
 		if cfg, err = load(); err != nil {
 			fmt.Fprintf(stderr, "sluice serve: %v\n", err)
