@@ -218,9 +218,12 @@ func checkAdminPaths(t *testing.T, paths ...string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := server.NewAdminHandler(map[string]server.ReadinessCheck{
+	h, err := server.NewAdminHandler(map[string]server.ReadinessCheck{
 		"contracts": func() (bool, string) { return true, "" },
 	}, server.WithMetricsHandler(m.Handler()))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, p := range paths {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, p, nil))
