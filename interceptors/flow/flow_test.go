@@ -281,9 +281,11 @@ func TestUnaryFirstSendUnwatched(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	// The clock starts before the timer: started after, it could see the
+	// timer fire a little under 150ms later (CI measured 146.9ms).
+	begin := time.Now()
 	release := time.AfterFunc(150*time.Millisecond, cancel)
 	defer release.Stop()
-	begin := time.Now()
 	err = run(t, c, &fakeStream{ctx: ctx}, "/a.S/M", func(s grpc.ServerStream) error {
 		return s.SendMsg(frame.FromBytes([]byte("answer")))
 	})
