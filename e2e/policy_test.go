@@ -995,8 +995,8 @@ func TestPolicyRESTDeadlines(t *testing.T) {
 				if seen[0].ctxErr == nil {
 					t.Error("the upstream handler returned with its context still live")
 				}
-			case <-time.After(2 * time.Second):
-				t.Error("the upstream call did not end within 2s of the deadline")
+			case <-time.After(20 * time.Second):
+				t.Error("the upstream call did not end within 20s of the deadline")
 			}
 		})
 	}
