@@ -121,7 +121,7 @@ func TestMaxStreamDuration(t *testing.T) {
 
 func waitEnded(t *testing.T, up *gatewaytest.Echo) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for {
 		if ended := up.Ended(); len(ended) == 1 && ended[0] != nil {
 			return
