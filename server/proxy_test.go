@@ -296,13 +296,15 @@ func TestProxyDeadlinePropagates(t *testing.T) {
 
 func testProxyDeadlinePropagates(t *testing.T, up *gatewaytest.Echo, cc *grpc.ClientConn) {
 
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	// The window is wide: on a loaded machine the call may take seconds
+	// to reach the upstream.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := cc.Invoke(ctx, "/test.Echo/Unary", wrapperspb.String("x"), new(wrapperspb.StringValue)); err != nil {
 		t.Fatal(err)
 	}
-	if d := up.Last().Deadline; d <= 2*time.Second || d > 3*time.Second {
-		t.Errorf("upstream saw remaining deadline %v, want within (2s, 3s]", d)
+	if d := up.Last().Deadline; d <= 30*time.Second || d > 60*time.Second {
+		t.Errorf("upstream saw remaining deadline %v, want within (30s, 60s]", d)
 	}
 
 	// A deadline that expires while the upstream works ends the call with
