@@ -24,6 +24,7 @@ type Config struct {
 	RateLimits     RateLimits `yaml:"rate_limits" doc:"Rate limits: token buckets per method pattern and per caller (identity, API key, client IP, header value or everyone), local to each instance or shared by all instances through Redis."`
 	Metrics        Metrics    `yaml:"metrics" doc:"Prometheus metrics on the admin server."`
 	Tracing        Tracing    `yaml:"tracing" doc:"OpenTelemetry tracing of every call, exported over OTLP."`
+	Watch          bool       `yaml:"watch" doc:"Reload the whole configuration when this file changes (checked every second), as SIGHUP does: policies, rate limits, limits, upstreams, REST options, CORS and the log level are swapped at once, calls in flight finish on what they started with. A file that does not validate, or that changes a setting only a restart applies (listen, admin, tls, server, metrics, tracing, contract sources, route shapes, log format), is refused with the reason and the configuration in use stays."`
 }
 
 // ServerTLS configures TLS on the main listener.

@@ -37,10 +37,18 @@ import (
 // streams instead of 300 left every stream open and grew the RSS by 214
 // MiB; TestAbuseStalledUnaryGRPC saw no stalled stream ended after 20s.
 
+// stallRSSBound is how much the gateway's RSS may grow while bodies stall
+// against max_buffered_bytes 32 MiB: the budget, as much again that the
+// Go heap may reach before a collection (GOGC=100), and 32 MiB for
+// buffers, stacks and the runtime. It was 64 MiB, and runs on a loaded
+// machine measured 55.6 MiB: too close to be a bound for failure only.
+// Unbounded, 50 stalled bodies grew it by 355 MiB.
+const stallRSSBound = 96 << 20
+
 // TestAbuseStalledRESTBodies: 50 HTTP/1.1 connections announce 4 MiB
 // bodies to an admitted REST method and stall after 4,000,000 bytes. Each
 // must be answered or closed within rest.body_read_timeout (checked with a
-// generous bound), the gateway's RSS may grow by at most 64 MiB meanwhile,
+// generous bound), the gateway's RSS may grow by at most stallRSSBound meanwhile,
 // and a normal call made meanwhile succeeds. The gateway is the real
 // binary with a configuration file, so that the RSS is the gateway's own.
 func TestAbuseStalledRESTBodies(t *testing.T) {
@@ -95,8 +103,8 @@ rest:
 	t.Logf("first answer: %s", results[0])
 	growth := int64(peak) - int64(base)
 	t.Logf("RSS %d -> peak %d bytes: %.1f MiB for %d stalled 4 MiB bodies", base, peak, float64(growth)/(1<<20), conns)
-	if growth > 64<<20 {
-		t.Errorf("RSS grew by %d MiB (%d -> %d bytes) with %d stalled 4 MiB bodies, want at most 64 MiB", growth>>20, base, peak, conns)
+	if growth > stallRSSBound {
+		t.Errorf("RSS grew by %d MiB (%d -> %d bytes) with %d stalled 4 MiB bodies, want at most %d MiB", growth>>20, base, peak, conns, stallRSSBound>>20)
 	}
 	if code := p.get(t, "/v1/"+demo.SeedShelfClassics); code != http.StatusOK {
 		t.Errorf("a normal call after the attack: HTTP %d", code)
@@ -107,7 +115,7 @@ rest:
 // REST streams that announce 4 MiB bodies and stop after 4,000,000 bytes
 // (or when the gateway stops granting flow-control window). Every stream
 // must be answered or reset within rest.body_read_timeout (checked with a
-// generous bound) and the RSS may grow by at most 64 MiB. Before the fix
+// generous bound) and the RSS may grow by at most stallRSSBound. Before the fix
 // one such connection took the gateway from 43 MB to 2.1 GB (issue 17).
 func TestAbuseStalledRESTBodiesH2C(t *testing.T) {
 	gatewaytest.CheckLeaks(t)
@@ -154,8 +162,8 @@ rest:
 	}
 	growth := int64(peak) - int64(base)
 	t.Logf("RSS %d -> peak %d bytes: %.1f MiB for %d stalled 4 MiB bodies on one h2c connection", base, peak, float64(growth)/(1<<20), streams)
-	if growth > 64<<20 {
-		t.Errorf("RSS grew by %d MiB (%d -> %d bytes) with %d stalled 4 MiB bodies on one h2c connection, want at most 64 MiB", growth>>20, base, peak, streams)
+	if growth > stallRSSBound {
+		t.Errorf("RSS grew by %d MiB (%d -> %d bytes) with %d stalled 4 MiB bodies on one h2c connection, want at most %d MiB", growth>>20, base, peak, streams, stallRSSBound>>20)
 	}
 	if code := p.get(t, "/v1/"+demo.SeedShelfClassics); code != http.StatusOK {
 		t.Errorf("a normal call after the attack: HTTP %d", code)
@@ -306,7 +314,8 @@ type sluiceProcess struct {
 
 // startSluiceProcess builds the sluice binary, starts a demo upstream and
 // runs `sluice serve` with a configuration as users write it (API keys,
-// authorization with anonymous reads, deadlines 2s/5s, max_in_flight 200)
+// authorization with anonymous reads, deadlines 2s by default and 20s at
+// most, max_in_flight 200)
 // plus extra YAML, until the test ends.
 func startSluiceProcess(t *testing.T, extra string) *sluiceProcess {
 	t.Helper()
@@ -349,7 +358,7 @@ policy:
         scopes: [library.write]
   deadline:
     default: 2s
-    max: 5s
+    max: 20s # what p.get asks for: see there
 %s`, p.addr, p.admin, desc, upstream, authn.HashAPIKey(apiKeyCI), librarySvc, librarySvc, extra)
 	path := filepath.Join(dir, "sluice.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
@@ -423,12 +432,21 @@ func (p *sluiceProcess) rss(t *testing.T) uint64 {
 }
 
 // get makes one REST GET on a fresh connection and returns its status.
+// The call asks for a deadline of abuseWait, not the default 2s: what the
+// tests check is that the gateway serves it while under attack, not how
+// fast, which on a loaded 2-core machine (the attack itself takes a core)
+// can exceed 2s and made this an HTTP 504.
 func (p *sluiceProcess) get(t *testing.T, path string) int {
 	t.Helper()
 	tr := &http.Transport{DisableKeepAlives: true}
 	defer tr.CloseIdleConnections()
-	c := &http.Client{Transport: tr, Timeout: abuseWait}
-	resp, err := c.Get("http://" + p.addr + path)
+	c := &http.Client{Transport: tr, Timeout: abuseWait + 5*time.Second}
+	req, err := http.NewRequest(http.MethodGet, "http://"+p.addr+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Grpc-Timeout", strconv.Itoa(int(abuseWait/time.Second))+"S")
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Errorf("GET %s: %v", path, err)
 		return 0

@@ -451,7 +451,7 @@ func TestAuthnRESTKeys(t *testing.T) {
 		step(fmt.Sprintf("endpoint down, call %d", i), jwttest.Sign(t, jwt.SigningMethodRS256, k.rsaA, "a", e.claims("alice")), codes.OK, "alice")
 		step(fmt.Sprintf("endpoint down, rotated key, call %d", i), bob, codes.OK, "bob")
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for e.jwks.fetches.Load() == before && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}

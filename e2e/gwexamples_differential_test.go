@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -108,6 +109,11 @@ func startGWGrpcGateway(tb testing.TB, upstream string) string {
 // startGWSluice runs sluice over the example files in front of upstream.
 func startGWSluice(tb testing.TB, upstream string, opts ...transcoding.Option) string {
 	tb.Helper()
+	// A long header grace: whether a stream that fails right after its
+	// header answers with the failure's status must not depend on how
+	// fast a loaded machine runs the proxy (grpc-gateway waits for the
+	// first message however long it takes).
+	opts = append([]transcoding.Option{transcoding.WithStreamHeaderGrace(5 * time.Second)}, opts...)
 	reg, err := registry.New(registry.Linked(gwFiles()...))
 	if err != nil {
 		tb.Fatal(err)

@@ -78,6 +78,11 @@ func fullDuplex(h http.Handler) http.Handler {
 // transcoder in front of upstream, and returns its base URL.
 func startSluice(tb testing.TB, upstream string, opts ...transcoding.Option) string {
 	tb.Helper()
+	// A long header grace: whether a stream that fails right after its
+	// header answers with the failure's status must not depend on how
+	// fast a loaded machine runs the proxy (grpc-gateway waits for the
+	// first message however long it takes).
+	opts = append([]transcoding.Option{transcoding.WithStreamHeaderGrace(5 * time.Second)}, opts...)
 	reg, err := registry.New(registry.Linked(libraryv1.File_sluice_demo_library_v1_library_proto))
 	if err != nil {
 		tb.Fatal(err)

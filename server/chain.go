@@ -1,9 +1,12 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -17,8 +20,9 @@ import (
 // different path through the policies. It is immutable and safe for
 // concurrent use.
 type Dispatcher struct {
-	chain grpc.StreamServerInterceptor
-	proxy *Proxy
+	chain    grpc.StreamServerInterceptor
+	proxy    *Proxy
+	inFlight atomic.Int64 // calls running through it, for Drain
 }
 
 // NewDispatcher builds the path to proxy through interceptors, in order:
@@ -43,6 +47,8 @@ func NewDispatcher(proxy *Proxy, interceptors ...grpc.StreamServerInterceptor) (
 // in ss's context (grpc.NewContextWithServerTransportStream) so that
 // interceptors can set headers and trailers as they do for native calls.
 func (d *Dispatcher) Dispatch(ss grpc.ServerStream, method string, clientStreams, serverStreams bool) error {
+	d.inFlight.Add(1)
+	defer d.inFlight.Add(-1)
 	info := &grpc.StreamServerInfo{FullMethod: method, IsClientStream: clientStreams, IsServerStream: serverStreams}
 	unary := !clientStreams && !serverStreams
 	return d.chain(nil, ss, info, func(_ any, stream grpc.ServerStream) error {
@@ -77,6 +83,22 @@ func (d *Dispatcher) native(srv any, ss grpc.ServerStream, info *grpc.StreamServ
 		}
 	}
 	return d.chain(srv, ss, info, handler)
+}
+
+// Drain waits until no call runs through d, or ctx ends (its error then).
+// A reload calls it on the dispatcher it replaced, to close that
+// configuration's upstream connections only once its calls finished.
+func (d *Dispatcher) Drain(ctx context.Context) error {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for d.inFlight.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	return nil
 }
 
 // ownHealthPrefix starts the methods of grpc.health.v1.Health, which the

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -141,6 +142,7 @@ const DefaultHTTPIdleTimeout = 2 * time.Minute
 // with Start, stop it with Shutdown.
 type Gateway struct {
 	cfg    gatewayConfig
+	d      atomic.Pointer[Dispatcher] // the current one: see SetDispatcher
 	grpc   *grpc.Server
 	health *health.Server
 	http   *http.Server
@@ -190,11 +192,12 @@ func NewGateway(d *Dispatcher, opts ...Option) (*Gateway, error) {
 	}
 
 	g := &Gateway{cfg: cfg, health: health.NewServer()}
+	g.d.Store(d)
 	g.httpCalls, g.cutHTTP = context.WithCancelCause(context.Background())
 	sopts := []grpc.ServerOption{
 		grpc.ForceServerCodecV2(frame.Codec()),
-		grpc.UnknownServiceHandler(d.handle),
-		grpc.StreamInterceptor(d.native),
+		grpc.UnknownServiceHandler(g.handle),
+		grpc.StreamInterceptor(g.native),
 		grpc.ChainUnaryInterceptor(cfg.unary...),
 		grpc.InTapHandle(tapCanonicalMethod),
 		grpc.MaxConcurrentStreams(cfg.limits.MaxConcurrentStreams),
@@ -257,6 +260,49 @@ func withDefaultLimits(l Limits) Limits {
 		l.MaxHeaderListSize = d.MaxHeaderListSize
 	}
 	return l
+}
+
+// SetDispatcher makes d the path of every native gRPC call that starts
+// from now on (a configuration reload: new policies, new upstreams);
+// calls in flight finish on the dispatcher they started with, whose Drain
+// tells when they have. The REST and other HTTP adapters hold their own
+// dispatcher: swap them with the HTTP handler. d must not be nil.
+func (g *Gateway) SetDispatcher(d *Dispatcher) {
+	if d != nil {
+		g.d.Store(d)
+	}
+}
+
+// native runs a native call through the dispatcher current when it
+// starts: its chain, and its proxy for calls to unknown services (srv nil),
+// so that one call never mixes two configurations.
+func (g *Gateway) native(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if srv != nil && strings.HasPrefix(info.FullMethod, ownHealthPrefix) {
+		// Health Watch streams last forever: they hold no upstream.
+		return g.d.Load().native(srv, ss, info, handler)
+	}
+	// Counted before it is known to be current, so that a Drain of a
+	// dispatcher just replaced cannot miss a call that took it.
+	var d *Dispatcher
+	for {
+		d = g.d.Load()
+		d.inFlight.Add(1)
+		if g.d.Load() == d {
+			break
+		}
+		d.inFlight.Add(-1)
+	}
+	defer d.inFlight.Add(-1)
+	if srv == nil {
+		handler = d.handle
+	}
+	return d.native(srv, ss, info, handler)
+}
+
+// handle is only reached through native, which swaps it for its
+// dispatcher's; it stays for safety with the current one.
+func (g *Gateway) handle(srv any, stream grpc.ServerStream) error {
+	return g.d.Load().handle(srv, stream)
 }
 
 // Health is the gateway's own grpc.health.v1 service. The overall status

@@ -190,7 +190,7 @@ func TestStreamingWriteStopsWithTheClient(t *testing.T) {
 			n := len(e.logs.all())
 			cancel()
 			_ = res.Body.Close()
-			deadline := time.Now().Add(2 * time.Second)
+			deadline := time.Now().Add(20 * time.Second)
 			for len(e.logs.all()) == n {
 				if time.Now().After(deadline) {
 					t.Fatal("the watch did not end with its client")

@@ -66,6 +66,7 @@ type config struct {
 	success         map[string]int // gRPC method path -> HTTP status
 	streamFormat    StreamFormat   // server streams without an explicit Accept
 	sseHeartbeat    time.Duration  // 0: none
+	headerGrace     time.Duration  // see WithStreamHeaderGrace
 	protojsonOnly   bool           // no jsoncodec fast paths
 	bodyReadTimeout time.Duration  // of a unary body; 0: none
 	maxBuffered     int64          // request bytes buffered across all calls
@@ -269,6 +270,22 @@ func WithSSEHeartbeat(d time.Duration) Option {
 			return
 		}
 		c.sseHeartbeat = d
+	})
+}
+
+// WithStreamHeaderGrace sets how long a server stream's response headers
+// wait, after the upstream's header, for a first message or the end of the
+// call (default 20ms; see headerGrace). A failure within it answers with
+// its own HTTP status rather than 200 and an error line. Tests that compare
+// such answers set it long, so that a loaded machine's scheduling cannot
+// decide them.
+func WithStreamHeaderGrace(d time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if d <= 0 {
+			c.errs = append(c.errs, fmt.Errorf("stream header grace must be positive, got %v", d))
+			return
+		}
+		c.headerGrace = d
 	})
 }
 

@@ -251,6 +251,16 @@ func (h *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// reads, and an early error must not wait for the body
 			// either. HTTP/2 always allows it.
 			_ = rc.EnableFullDuplex()
+			// In that mode net/http neither discards an unread body
+			// before the response headers nor says Connection: close
+			// when it cannot: it tries after the handler returned, and
+			// if that fails (the linger deadline, a body cut short) it
+			// still reuses the connection, reading what is left of the
+			// body as the next request (golang/go#68560), which the
+			// client sees as a reset. Such a connection serves one call,
+			// unless the body was read to its end before the response
+			// (a client stream answered once it ended; see writeUnary).
+			w.Header().Set("Connection", "close")
 		}
 		timeout := h.cfg.bodyReadTimeout
 		if streamedBody {
@@ -343,7 +353,7 @@ func (h *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if serverStreams {
-		sr := newStreamResponder(c, rc, format, h.cfg.sseHeartbeat)
+		sr := newStreamResponder(c, rc, format, h.cfg.sseHeartbeat, h.cfg.headerGrace)
 		s.onHeader, s.onMessage = sr.header, sr.message
 		err := h.d.Dispatch(s, b.method.Path, clientStreams, true)
 		s.stopReceiving(rc)
@@ -362,6 +372,10 @@ func (h *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	err = h.d.Dispatch(s, b.method.Path, clientStreams, false)
 	s.stopReceiving(rc)
+	if streamedBody && r.ProtoMajor == 1 && rb.bodyRead() {
+		// The whole body was read: the connection is in step again.
+		w.Header().Del("Connection")
+	}
 	if err == nil && !got {
 		err = status.Error(codes.Internal, errNoResponse.Error())
 	}

@@ -148,6 +148,7 @@ type streamResponder struct {
 	raw       bool
 	trailers  bool
 	heartbeat time.Duration
+	grace     time.Duration // headerGrace unless WithStreamHeaderGrace
 	rc        *http.ResponseController
 
 	mu          sync.Mutex // one writer at a time: messages, header, heartbeats
@@ -167,8 +168,12 @@ type streamResponder struct {
 // while a quiet stream (a watch) shows its headers almost at once.
 const headerGrace = 20 * time.Millisecond
 
-func newStreamResponder(c *call, rc *http.ResponseController, format StreamFormat, heartbeat time.Duration) *streamResponder {
+func newStreamResponder(c *call, rc *http.ResponseController, format StreamFormat, heartbeat, grace time.Duration) *streamResponder {
+	if grace <= 0 {
+		grace = headerGrace
+	}
 	sr := &streamResponder{
+		grace:    grace,
 		c:        c,
 		format:   format,
 		raw:      c.b.rawResponse,
@@ -193,7 +198,7 @@ func (sr *streamResponder) header(md metadata.MD) {
 	}
 	sr.c.setMetadataHeaders(sr.c.w.Header(), metadataHeaderPrefix, md)
 	if !sr.raw {
-		sr.headerTimer = time.AfterFunc(headerGrace, sr.startQuiet)
+		sr.headerTimer = time.AfterFunc(sr.grace, sr.startQuiet)
 	}
 }
 

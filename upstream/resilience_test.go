@@ -56,7 +56,7 @@ var forwardPaths = []struct {
 const (
 	healthy     int32 = iota
 	failing           // response header, then UNAVAILABLE in the trailers
-	slow              // answers after 300ms
+	slow              // answers after a minute, unless the call ends first
 	lateFailing       // reads every request message, then fails with UNAVAILABLE
 )
 
@@ -97,7 +97,7 @@ func (r *replica) handle(_ any, ss grpc.ServerStream) error {
 		return status.Error(codes.Unavailable, r.name+" is failing")
 	case slow:
 		select {
-		case <-time.After(300 * time.Millisecond):
+		case <-time.After(time.Minute):
 		case <-ss.Context().Done():
 			return status.FromContextError(ss.Context().Err()).Err()
 		}
@@ -388,7 +388,7 @@ func testRetryWithinDeadline(t *testing.T, proxyOpts []server.ProxyOption) {
 		bad := startReplica(t, "bad")
 		bad.mode.Store(failing)
 		cc := startPoolWith(t, proxyOpts, func(u *upstream.Spec) {
-			u.Retry = &upstream.RetryPolicy{Methods: []string{"test"}, MaxAttempts: 5, InitialBackoff: time.Second, MaxBackoff: time.Second}
+			u.Retry = &upstream.RetryPolicy{Methods: []string{"test"}, MaxAttempts: 5, InitialBackoff: 30 * time.Second, MaxBackoff: 30 * time.Second}
 		}, bad)
 		for range 5 {
 			start := time.Now()
@@ -397,12 +397,13 @@ func testRetryWithinDeadline(t *testing.T, proxyOpts []server.ProxyOption) {
 			if c := status.Code(err); c != codes.Unavailable && c != codes.DeadlineExceeded {
 				t.Fatalf("got %v, want UNAVAILABLE or DEADLINE_EXCEEDED", err)
 			}
-			// The retry backoff is 1s: a call that waited for it would
-			// take over a second; the bounds leave a loaded machine room.
-			if elapsed > 900*time.Millisecond {
+			// The retry backoff is up to 30s: a call that waited for it
+			// would mostly take far longer than 10s; the bounds leave a
+			// loaded machine room (900ms did not, with a 1s backoff).
+			if elapsed > 10*time.Second {
 				t.Fatalf("the call took %s, past its 100ms deadline", elapsed)
 			}
-			if last := bad.lastStart(); last.After(start.Add(900 * time.Millisecond)) {
+			if last := bad.lastStart(); last.After(start.Add(10 * time.Second)) {
 				t.Fatalf("an attempt started %s after the call, past its deadline", last.Sub(start))
 			}
 		}
@@ -412,17 +413,19 @@ func testRetryWithinDeadline(t *testing.T, proxyOpts []server.ProxyOption) {
 		lazy.mode.Store(slow)
 		cc := startPoolWith(t, proxyOpts, func(u *upstream.Spec) {
 			u.Retry = fastRetry("test")
-			u.Retry.PerTryTimeout = 50 * time.Millisecond
+			u.Retry.PerTryTimeout = 2 * time.Second
 		}, lazy, good)
 		// Round robin reaches lazy once its connection is ready, which on
 		// a loaded machine may take a few calls: go on until lazy has been
 		// tried twice. Every call must still be answered, by good, within
-		// the caller's deadline.
+		// the caller's deadline, which the slow replica would outlive (a
+		// minute against 30s) were it not for the per-try timeout (2s; no
+		// shorter, or good might not answer in time on a loaded machine).
 		for i := 0; lazy.count("") < 2; i++ {
 			if i == 40 {
 				t.Fatal("the slow replica got no calls in 40: the per-try timeout was not exercised")
 			}
-			from, err := unary(cc, idempotent, 250*time.Millisecond)
+			from, err := unary(cc, idempotent, 30*time.Second)
 			if err != nil || from != "good" {
 				t.Fatalf("call %d: from %q, %v; want an answer from good", i+1, from, err)
 			}
@@ -508,12 +511,12 @@ func TestOutlierDetection(t *testing.T) {
 	seen := bad.count("") + good.count("")
 	for range 5 {
 		start := time.Now()
-		_, err := unary(cc, other, 5*time.Second)
+		_, err := unary(cc, other, 60*time.Second)
 		if status.Code(err) != codes.Unavailable || !strings.Contains(status.Convert(err).Message(), "ejected") {
 			t.Fatalf("all ejected: got %v, want UNAVAILABLE naming the ejection", err)
 		}
-		if d := time.Since(start); d > 3*time.Second {
-			t.Errorf("all ejected: the call took %s, want an immediate failure, not its 5s deadline", d)
+		if d := time.Since(start); d > 30*time.Second {
+			t.Errorf("all ejected: the call took %s, want an immediate failure, not its 60s deadline", d)
 		}
 	}
 	if n := bad.count("") + good.count(""); n != seen {
@@ -614,7 +617,7 @@ func TestHealthCheck(t *testing.T) {
 
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

@@ -67,25 +67,31 @@ type upstreamDialer struct {
 	Dial     func(ctx context.Context, addr string) (net.Conn, error)
 }
 
+// newUpstreams builds the first configuration's pool; the reloader closes
+// it (or the one a reload put in its place) once the gateway drained.
 func newUpstreams(lc fx.Lifecycle, cfg *config.Config, dialers upstreamDialers, obs *observability) (*upstream.Pool, error) {
-	specs, err := upstreamSpecs(cfg, dialers.Dialers)
-	if err != nil {
-		return nil, err
-	}
-	// The upstream leg receives what the gateway sends to its clients,
-	// and sends what it receives from them.
-	ups, err := upstream.NewPool(specs,
-		upstream.WithMaxRecvMsgSize(int(cfg.Server.MaxSendMsgSize)),
-		upstream.WithMaxSendMsgSize(int(cfg.Server.MaxRecvMsgSize)),
-		upstream.WithStatsHandlers(obs.upstreamHandlers))
+	ups, err := buildPool(cfg, dialers.Dialers, obs)
 	if err != nil {
 		return nil, err
 	}
 	lc.Append(fx.Hook{
 		OnStart: func(context.Context) error { ups.Connect(); return nil },
-		OnStop:  func(context.Context) error { return ups.Close() },
 	})
 	return ups, nil
+}
+
+// buildPool builds the upstream pool of cfg, not connected yet.
+func buildPool(cfg *config.Config, dialers []upstreamDialer, obs *observability) (*upstream.Pool, error) {
+	specs, err := upstreamSpecs(cfg, dialers)
+	if err != nil {
+		return nil, err
+	}
+	// The upstream leg receives what the gateway sends to its clients,
+	// and sends what it receives from them.
+	return upstream.NewPool(specs,
+		upstream.WithMaxRecvMsgSize(int(cfg.Server.MaxSendMsgSize)),
+		upstream.WithMaxSendMsgSize(int(cfg.Server.MaxRecvMsgSize)),
+		upstream.WithStatsHandlers(obs.upstreamHandlers))
 }
 
 func upstreamSpecs(cfg *config.Config, dialers []upstreamDialer) ([]upstream.Spec, error) {
@@ -196,7 +202,7 @@ func serverTLS(c config.ServerTLS) (*tls.Config, error) {
 }
 
 var gatewayModule = fx.Module("gateway",
-	fx.Provide(newProxy, newDispatcher, newGateway),
+	fx.Provide(newProxy, newReloader, newGateway),
 	fx.Invoke(func(*server.Gateway) {}),
 )
 
@@ -273,7 +279,7 @@ func newREST(cfg *config.Config, routes *routeTable, d *server.Dispatcher, chain
 	return transcoding.NewREST(routes.Load, d, opts...)
 }
 
-func newGateway(lc fx.Lifecycle, cfg *config.Config, reg *registry.Registry, d *server.Dispatcher, chain *policy.Chain, routes *routeTable, logger *slog.Logger) (*server.Gateway, error) {
+func newGateway(lc fx.Lifecycle, cfg *config.Config, reg *registry.Registry, r *reloader, logger *slog.Logger) (*server.Gateway, error) {
 	tc, err := serverTLS(cfg.TLS)
 	if err != nil {
 		return nil, err
@@ -301,19 +307,26 @@ func newGateway(lc fx.Lifecycle, cfg *config.Config, reg *registry.Registry, d *
 		}),
 		server.WithLogger(logger),
 		server.WithSniffTimeout(time.Duration(s.SniffTimeout)),
+		// The gateway answers reflection itself, from every contract it
+		// has (an upstream's reflection is never asked by clients).
+		server.WithReflection(func() server.Contracts {
+			if snap := reg.Snapshot(); snap != nil {
+				return snap
+			}
+			return nil
+		}),
 	}
 	if tc != nil {
 		opts = append(opts, server.WithTLS(tc))
 	}
-	h, err := newHTTPHandler(cfg, reg, routes, d, chain, logger)
+	// Both the native server and the HTTP handlers take each call's
+	// configuration (chain, upstreams) from the reloader.
+	opts = append(opts, server.WithHTTPHandler(r))
+	gw, err := server.NewGateway(r.current().d, opts...)
 	if err != nil {
 		return nil, err
 	}
-	opts = append(opts, server.WithHTTPHandler(h))
-	gw, err := server.NewGateway(d, opts...)
-	if err != nil {
-		return nil, err
-	}
+	r.gw = gw
 	lc.Append(fx.Hook{
 		OnStart: func(context.Context) error {
 			ln, err := net.Listen("tcp", cfg.Listen)
@@ -346,7 +359,8 @@ var adminModule = fx.Module("admin",
 	fx.Invoke(startAdmin),
 )
 
-func startAdmin(lc fx.Lifecycle, cfg *config.Config, reg *registry.Registry, ups *upstream.Pool, obs *observability, gw *server.Gateway, logger *slog.Logger) error {
+func startAdmin(lc fx.Lifecycle, cfg *config.Config, reg *registry.Registry, r *reloader, obs *observability, gw *server.Gateway, logger *slog.Logger) error {
+	upstreamsReady := func() (bool, string) { return r.current().pool.Ready() }
 	if cfg.AdminAddr() == "" {
 		return nil
 	}
@@ -354,7 +368,7 @@ func startAdmin(lc fx.Lifecycle, cfg *config.Config, reg *registry.Registry, ups
 	// servers entry names the port it got (listen: 127.0.0.1:0 included), so
 	// the explorer's calls reach it. Building it here first reports a bad
 	// configuration before anything starts.
-	if _, err := newAdminHandler(cfg, reg, ups, obs, cfg.Listen); err != nil {
+	if _, err := newAdminHandler(cfg, reg, upstreamsReady, obs, cfg.Listen); err != nil {
 		return err
 	}
 	srv := &http.Server{
@@ -367,7 +381,7 @@ func startAdmin(lc fx.Lifecycle, cfg *config.Config, reg *registry.Registry, ups
 	done := make(chan struct{})
 	lc.Append(fx.Hook{
 		OnStart: func(context.Context) error {
-			h, err := newAdminHandler(cfg, reg, ups, obs, gatewayAddr(cfg, gw))
+			h, err := newAdminHandler(cfg, reg, upstreamsReady, obs, gatewayAddr(cfg, gw))
 			if err != nil {
 				return err
 			}
@@ -409,7 +423,7 @@ func gatewayAddr(cfg *config.Config, gw *server.Gateway) string {
 // when enabled, the OpenAPI document (behind the gateway's CORS policy, so
 // pages allowed to call the API can read its description) and the API
 // explorer, whose calls go to gatewayAddr.
-func newAdminHandler(cfg *config.Config, reg *registry.Registry, ups *upstream.Pool, obs *observability, gatewayAddr string) (http.Handler, error) {
+func newAdminHandler(cfg *config.Config, reg *registry.Registry, upstreamsReady server.ReadinessCheck, obs *observability, gatewayAddr string) (http.Handler, error) {
 	docOpts, err := openAPIOptions(cfg, gatewayAddr)
 	if err != nil {
 		return nil, err
@@ -452,7 +466,7 @@ func newAdminHandler(cfg *config.Config, reg *registry.Registry, ups *upstream.P
 			}
 			return true, ""
 		},
-		"upstreams": ups.Ready,
+		"upstreams": upstreamsReady,
 	}, adminOpts...)
 	if err != nil {
 		return nil, err
@@ -461,9 +475,11 @@ func newAdminHandler(cfg *config.Config, reg *registry.Registry, ups *upstream.P
 	return mux, nil
 }
 
-func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(cfg.Log.Level))
+// newLogger logs at level, set from cfg; a reload sets it again.
+func newLogger(cfg *config.Config, w io.Writer, level *slog.LevelVar) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(cfg.Log.Level))
+	level.Set(l)
 	opts := &slog.HandlerOptions{Level: level}
 	if cfg.Log.Format == config.LogText {
 		return slog.New(slog.NewTextHandler(w, opts))

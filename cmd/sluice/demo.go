@@ -24,13 +24,13 @@ import (
 
 const demoUpstreamName = "demo"
 
-// demoUpstreamConfig routes the demo API, and server reflection so that
-// grpcurl can list it through the gateway, to the in-process upstream.
+// demoUpstreamConfig routes the demo API to the in-process upstream (the
+// gateway answers server reflection itself, from its contracts).
 func demoUpstreamConfig() config.Upstream {
 	up := config.DefaultUpstream()
 	up.Name = demoUpstreamName
 	up.Target = "passthrough:///sluice-demo-upstream"
-	up.Methods = []string{"sluice.demo.library.v1", "grpc.reflection"}
+	up.Methods = []string{"sluice.demo.library.v1"}
 	return up
 }
 

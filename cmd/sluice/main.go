@@ -8,6 +8,7 @@
 //	sluice routes [same flags]
 //	sluice openapi [same flags]
 //	sluice demo-upstream [--listen ADDR]
+//	sluice version
 //
 // With no --config, --descriptor-set, --proto or --upstream, serve runs the embedded
 // demo: the library API in-process behind the gateway.
@@ -38,6 +39,7 @@ usage:
   sluice openapi [flags]        print the OpenAPI 3.1 document of the contracts
   sluice demo-upstream [flags]  run the demo library service alone
   sluice token [flags]          mint a token for the embedded demo (demo key: not for production)
+  sluice version                print the version, commit and Go version (also --version)
   sluice help                   show this text
 
 Run 'sluice COMMAND -h' for the flags of a command.
@@ -60,6 +62,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return demoUpstreamCommand(args[1:], stdout, stderr)
 	case "token":
 		return tokenCommand(args[1:], stdout, stderr)
+	case "version", "--version":
+		return versionCommand(stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

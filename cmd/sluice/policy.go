@@ -23,27 +23,29 @@ type authnOptions struct {
 	Options []authn.Option `group:"authn_options"`
 }
 
-// newPolicies builds the chain with policy.Build, the one place its order
-// is written, and closes it when the app stops.
-func newPolicies(lc fx.Lifecycle, cfg *config.Config, logger *slog.Logger, extra authnOptions, obs *observability) (*policy.Chain, error) {
-	if len(cfg.RateLimits.Limits) > 0 {
-		// go-redis reports every failed dial on its own process-wide
-		// logger; the limiter already logs outages once per interval.
-		redis.SetLogger(redisLogger{logger})
-	}
-	opts := append([]policy.Option{policy.WithLogger(logger), policy.WithAuthnOptions(extra.Options...)}, obs.policyOptions()...)
-	chain, err := policy.Build(cfg, opts...)
+// newPolicies builds the first configuration's chain; the reloader closes
+// it (or the one a reload put in its place) when the app stops.
+func newPolicies(cfg *config.Config, logger *slog.Logger, extra authnOptions, obs *observability) (*policy.Chain, error) {
+	chain, err := buildChain(cfg, logger, extra, obs)
 	if err != nil {
 		return nil, err
 	}
 	if chain.Open() {
 		logger.Warn("no authentication provider and no authorization rule configured: every method is open to anyone (configure policy.authz to close them)")
 	}
-	lc.Append(fx.Hook{OnStop: func(context.Context) error {
-		chain.Close()
-		return nil
-	}})
 	return chain, nil
+}
+
+// buildChain builds the chain of cfg with policy.Build, the one place its
+// order is written.
+func buildChain(cfg *config.Config, logger *slog.Logger, extra authnOptions, obs *observability) (*policy.Chain, error) {
+	if len(cfg.RateLimits.Limits) > 0 {
+		// go-redis reports every failed dial on its own process-wide
+		// logger; the limiter already logs outages once per interval.
+		redis.SetLogger(redisLogger{logger})
+	}
+	opts := append([]policy.Option{policy.WithLogger(logger), policy.WithAuthnOptions(extra.Options...)}, obs.policyOptions()...)
+	return policy.Build(cfg, opts...)
 }
 
 // redisLogger sends go-redis's own messages to the debug level.

@@ -37,16 +37,28 @@ func serveCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sluice serve: invalid configuration:\n%v\n", err)
 		return 1
 	}
-	logger := newLogger(cfg, stderr)
+	level := new(slog.LevelVar)
+	logger := newLogger(cfg, stderr, level)
 
-	var extra []fx.Option
 	demo := in.demo()
-	if demo {
+	// load reads the configuration again for a reload, as here.
+	load := func() (*config.Config, error) {
+		cfg, err := in.load()
+		if err != nil || !demo {
+			return cfg, err
+		}
 		cfg.Upstreams = append(cfg.Upstreams, demoUpstreamConfig())
 		applyDemoPolicy(cfg)
 		openDemoCORS(cfg)
 		if err := cfg.Validate(); err != nil {
-			fmt.Fprintf(stderr, "sluice serve: demo configuration: %v\n", err)
+			return nil, fmt.Errorf("demo configuration: %w", err)
+		}
+		return cfg, nil
+	}
+	extra := []fx.Option{fx.Supply(&configReload{load: load, level: level, file: in.configFile})}
+	if demo {
+		if cfg, err = load(); err != nil {
+			fmt.Fprintf(stderr, "sluice serve: %v\n", err)
 			return 1
 		}
 		extra = append(extra, demoModule)

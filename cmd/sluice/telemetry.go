@@ -18,7 +18,6 @@ import (
 	"github.com/sluice-dev/sluice/telemetry"
 	"github.com/sluice-dev/sluice/telemetry/metrics"
 	"github.com/sluice-dev/sluice/telemetry/tracing"
-	"github.com/sluice-dev/sluice/upstream"
 )
 
 var telemetryModule = fx.Module("telemetry",
@@ -38,7 +37,9 @@ type observability struct {
 func newObservability(lc fx.Lifecycle, cfg *config.Config, reg *registry.Registry, logger *slog.Logger) (*observability, error) {
 	obs := &observability{}
 	if cfg.Metrics.Enabled && cfg.AdminAddr() != "" {
-		m, err := metrics.New(prometheus.NewRegistry(), metrics.WithMethodLabel(methodLabel(cfg, reg)))
+		b := readBuildInfo()
+		m, err := metrics.New(prometheus.NewRegistry(), metrics.WithMethodLabel(methodLabel(cfg, reg)),
+			metrics.WithBuildInfo(b.Version, b.revision()))
 		if err != nil {
 			return nil, err
 		}
@@ -93,6 +94,13 @@ func (o *observability) policyOptions() []policy.Option {
 	return opts
 }
 
+// reloadedConfig records a configuration reload in the metrics.
+func (o *observability) reloadedConfig(err error) {
+	if o.metrics != nil {
+		o.metrics.Reloaded("config", err)
+	}
+}
+
 // reloaded records a contracts reload in the metrics.
 func (o *observability) reloaded(err error) {
 	if o.metrics != nil {
@@ -125,12 +133,12 @@ func methodLabel(cfg *config.Config, reg *registry.Registry) func(string) string
 }
 
 // watchUpstreams reports the upstreams' connectivity in the metrics.
-func watchUpstreams(obs *observability, ups *upstream.Pool) error {
+func watchUpstreams(obs *observability, r *reloader) error {
 	if obs.metrics == nil {
 		return nil
 	}
 	return obs.metrics.WatchUpstreams(func() []metrics.UpstreamState {
-		states := ups.States()
+		states := r.current().pool.States()
 		out := make([]metrics.UpstreamState, len(states))
 		for i, s := range states {
 			out[i] = metrics.UpstreamState{Name: s.Name, State: s.State.String()}

@@ -495,7 +495,7 @@ func TestJWKSDown(t *testing.T) {
 		}
 	}
 	// The refresh was attempted (in the background) and failed.
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for e.jwks.fetches.Load() == before && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}

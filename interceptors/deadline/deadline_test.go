@@ -14,12 +14,15 @@ import (
 	"github.com/sluice-dev/sluice/internal/gatewaytest"
 )
 
+// testConfig is in tens of seconds, so that a call may take seconds to
+// reach the upstream on a loaded machine and still see the deadline the
+// tests expect (with 200ms to 500ms of slack, some did not).
 func testConfig() []deadline.Option {
 	return []deadline.Option{
-		deadline.WithLimits(deadline.Limits{Default: 2 * time.Second, Max: 5 * time.Second}),
+		deadline.WithLimits(deadline.Limits{Default: 20 * time.Second, Max: 50 * time.Second}),
 		deadline.WithRules(
-			deadline.Rule{Methods: []string{"test.Echo.Clamp"}, Limits: deadline.Limits{Default: 500 * time.Millisecond, Max: time.Second}},
-			deadline.Rule{Methods: []string{"test.Echo.Offset"}, Limits: deadline.Limits{Default: 2 * time.Second, Offset: 500 * time.Millisecond}},
+			deadline.Rule{Methods: []string{"test.Echo.Clamp"}, Limits: deadline.Limits{Default: 5 * time.Second, Max: 10 * time.Second}},
+			deadline.Rule{Methods: []string{"test.Echo.Offset"}, Limits: deadline.Limits{Default: 20 * time.Second, Offset: 5 * time.Second}},
 			deadline.Rule{Methods: []string{"test.Echo.Watch*"}},
 			deadline.Rule{Methods: []string{"test.Echo.Slow"}, Limits: deadline.Limits{Default: 200 * time.Millisecond, Max: 200 * time.Millisecond}},
 		),
@@ -52,17 +55,17 @@ func TestDeadlines(t *testing.T) {
 		md       metadata.MD
 		lo, hi   time.Duration // upstream's remaining deadline; hi < 0: none
 	}{
-		{name: "default applied", method: "/test.Echo/Get", lo: 1500 * time.Millisecond, hi: 2 * time.Second},
-		{name: "caller's shorter deadline kept", method: "/test.Echo/Get", callerTO: time.Second, lo: 700 * time.Millisecond, hi: time.Second},
-		{name: "caller's longer deadline kept under max", method: "/test.Echo/Get", callerTO: 4 * time.Second, lo: 3500 * time.Millisecond, hi: 4 * time.Second},
-		{name: "clamped to max", method: "/test.Echo/Get", callerTO: time.Hour, lo: 4500 * time.Millisecond, hi: 5 * time.Second},
-		{name: "per-method default", method: "/test.Echo/Clamp", lo: 300 * time.Millisecond, hi: 500 * time.Millisecond},
-		{name: "per-method clamp", method: "/test.Echo/Clamp", callerTO: 30 * time.Second, lo: 700 * time.Millisecond, hi: time.Second},
-		{name: "offset on the default", method: "/test.Echo/Offset", lo: 1200 * time.Millisecond, hi: 1500 * time.Millisecond},
-		{name: "offset on the caller's deadline", method: "/test.Echo/Offset", callerTO: time.Second, lo: 300 * time.Millisecond, hi: 500 * time.Millisecond},
+		{name: "default applied", method: "/test.Echo/Get", lo: 15 * time.Second, hi: 20 * time.Second},
+		{name: "caller's shorter deadline kept", method: "/test.Echo/Get", callerTO: 10 * time.Second, lo: 7 * time.Second, hi: 10 * time.Second},
+		{name: "caller's longer deadline kept under max", method: "/test.Echo/Get", callerTO: 40 * time.Second, lo: 35 * time.Second, hi: 40 * time.Second},
+		{name: "clamped to max", method: "/test.Echo/Get", callerTO: time.Hour, lo: 45 * time.Second, hi: 50 * time.Second},
+		{name: "per-method default", method: "/test.Echo/Clamp", lo: 3 * time.Second, hi: 5 * time.Second},
+		{name: "per-method clamp", method: "/test.Echo/Clamp", callerTO: 300 * time.Second, lo: 7 * time.Second, hi: 10 * time.Second},
+		{name: "offset on the default", method: "/test.Echo/Offset", lo: 12 * time.Second, hi: 15 * time.Second},
+		{name: "offset on the caller's deadline", method: "/test.Echo/Offset", callerTO: 10 * time.Second, lo: 3 * time.Second, hi: 5 * time.Second},
 		{name: "no deadline for watches", method: "/test.Echo/WatchShelf", hi: -1},
-		{name: "x-request-timeout metadata", method: "/test.Echo/Get", md: metadata.Pairs("x-request-timeout", "800m"), lo: 500 * time.Millisecond, hi: 800 * time.Millisecond},
-		{name: "x-request-timeout clamped", method: "/test.Echo/Clamp", md: metadata.Pairs("x-request-timeout", "1H"), lo: 700 * time.Millisecond, hi: time.Second},
+		{name: "x-request-timeout metadata", method: "/test.Echo/Get", md: metadata.Pairs("x-request-timeout", "8S"), lo: 5 * time.Second, hi: 8 * time.Second},
+		{name: "x-request-timeout clamped", method: "/test.Echo/Clamp", md: metadata.Pairs("x-request-timeout", "1H"), lo: 7 * time.Second, hi: 10 * time.Second},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -153,9 +156,11 @@ func TestSlowUpstream(t *testing.T) {
 		{"offset deadline", "/test.Echo/Offset", true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			// The offset leaves 5s of the caller's 10s; the upstream
+			// would sleep for a minute.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			_, _, err := gatewaytest.Call(ctx, cc, c.method, "sleep:10s")
+			_, _, err := gatewaytest.Call(ctx, cc, c.method, "sleep:1m")
 			if status.Code(err) != codes.DeadlineExceeded {
 				t.Fatalf("got %v, want DeadlineExceeded", err)
 			}
@@ -163,7 +168,7 @@ func TestSlowUpstream(t *testing.T) {
 				t.Fatal("the caller's own deadline ended the call; the offset should have answered first")
 			}
 			// The upstream saw its context end (the deadline reached it).
-			waitUntil := time.Now().Add(2 * time.Second)
+			waitUntil := time.Now().Add(20 * time.Second)
 			for {
 				n := 0
 				for _, err := range up.Ended() {

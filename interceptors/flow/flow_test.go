@@ -281,9 +281,9 @@ func TestUnaryFirstSendUnwatched(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	begin := time.Now() // before the timer is armed: it fires at least 150ms later
 	release := time.AfterFunc(150*time.Millisecond, cancel)
 	defer release.Stop()
-	begin := time.Now()
 	err = run(t, c, &fakeStream{ctx: ctx}, "/a.S/M", func(s grpc.ServerStream) error {
 		return s.SendMsg(frame.FromBytes([]byte("answer")))
 	})

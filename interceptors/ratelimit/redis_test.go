@@ -249,7 +249,7 @@ func TestRedisOutage(t *testing.T) {
 	// Recovery: within a few retry intervals the global limit is back. For
 	// the closed gateway that means calls pass again; for the open one,
 	// that Redis holds its bucket again.
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for {
 		_, err := call(closed.cc, limited)
 		if err == nil {

@@ -190,7 +190,7 @@ func New(reg Registry, opts ...Option) (*Metrics, error) {
 		}, []string{"upstream"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sluice_reloads_total",
-			Help: "Reloads, by what was reloaded (contracts) and result (success, failure).",
+			Help: "Reloads, by what was reloaded (contracts, config) and result (success, failure).",
 		}, []string{"what", "result"}),
 		reloadAt: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "sluice_last_reload_success_timestamp_seconds",
@@ -364,7 +364,7 @@ func (a *attemptCounter) Attempt(_ string, retry bool) {
 	}
 }
 
-// Reloaded records the outcome of a reload of what ("contracts"): err nil
+// Reloaded records the outcome of a reload of what ("contracts", "config"): err nil
 // for a success, which also sets the time of the last success.
 func (m *Metrics) Reloaded(what string, err error) {
 	if err != nil {

@@ -193,7 +193,7 @@ func TestOtherObservers(t *testing.T) {
 		t.Error("a second WatchUpstreams was accepted")
 	}
 	want := `
-# HELP sluice_reloads_total Reloads, by what was reloaded (contracts) and result (success, failure).
+# HELP sluice_reloads_total Reloads, by what was reloaded (contracts, config) and result (success, failure).
 # TYPE sluice_reloads_total counter
 sluice_reloads_total{result="failure",what="contracts"} 2
 sluice_reloads_total{result="success",what="contracts"} 1

@@ -167,18 +167,16 @@ func (b *Builder) Build() *Router {
 // resource IDs). Those lookups do not depend on one another, so the
 // processor overlaps their cache misses. The trie is then walked with
 // integers: its nodes are one array, and a literal child is one probe in
-// a table keyed by (node, literal id), a template ending at a node one
-// probe in a table keyed by (node, verb, method). Each segment so costs
-// one dependent memory access however many children a node has, where
-// pointers to nodes, slices of children and string comparisons cost
+// a table keyed by (node, literal id); the templates ending at a node are
+// a few neighbours in one array, sorted by (verb, method). Each segment
+// so costs one dependent memory access however many children a node has,
+// where pointers to nodes, slices of children and string comparisons cost
 // several.
 type Router struct {
 	nodes   []node     // nodes[0] is the root; nil for the zero Router
 	edges   []edge     // literal children, open-addressed by (parent, literal id)
 	eshift  uint8      // 64 - log2(len(edges))
-	tshift  uint8      // 64 - log2(len(tips))
-	tips    []tip      // templates ending at a node, open-addressed by (node, key)
-	ends    []end      // templates ending at each node, grouped by node, for Allow
+	ends    []end      // templates ending at each node, grouped by node, sorted by key
 	rest    []*leaf    // "**" templates starting at each node, grouped by node
 	multi   decodeMode // how multi-segment variables are decoded
 	lits    symbols    // every literal segment, canonical
@@ -201,13 +199,6 @@ const restBit = 1 << 31
 // child's node.next, so that a walk through literals reads the edges
 // alone, not the nodes they lead to: one cache miss per segment.
 type edge struct{ parent, lit, child, next uint32 }
-
-// tip is a template that ends at a node; a nil leaf marks an empty slot.
-type tip struct {
-	node uint32
-	key  uint64 // see leaf.key
-	leaf *leaf
-}
 
 // end is a template that ends at a node, with its key.
 type end struct {
@@ -245,20 +236,6 @@ func (r *Router) child(parent, lit uint32) *edge {
 		}
 		if e.parent == parent && e.lit == lit {
 			return e
-		}
-	}
-}
-
-// tip returns the template with key that ends at node n, or nil.
-func (r *Router) tip(n uint32, key uint64) *leaf {
-	mask := uint64(len(r.tips) - 1)
-	for i := slot(n, key, r.tshift); ; i = (i + 1) & mask {
-		t := &r.tips[i]
-		if t.leaf == nil {
-			return nil
-		}
-		if t.node == n && t.key == key {
-			return t.leaf
 		}
 	}
 }
@@ -304,7 +281,7 @@ func (t *trieBuilder) star(parent uint32) uint32 {
 }
 
 // build lays the trie out in r: nodes, ends and "**" leaves in arrays, the
-// edges and the ends in their tables, each slice of its exact size.
+// edges in their table, each slice of its exact size.
 func (t *trieBuilder) build(r *Router) {
 	order, id := t.depthFirst()
 	r.nodes = make([]node, len(t.nodes))
@@ -344,19 +321,6 @@ func (t *trieBuilder) build(r *Router) {
 				i = (i + 1) & mask
 			}
 			r.edges[i] = e
-		}
-	}
-	bits := tableBits(len(r.ends))
-	r.tips, r.tshift = make([]tip, 1<<bits), 64-bits
-	mask := uint64(len(r.tips) - 1)
-	for n := range r.nodes {
-		nd := &r.nodes[n]
-		for _, e := range r.ends[nd.ends : nd.ends+nd.endN] {
-			i := slot(uint32(n), e.key, r.tshift)
-			for r.tips[i].leaf != nil {
-				i = (i + 1) & mask
-			}
-			r.tips[i] = tip{uint32(n), e.key, e.leaf}
 		}
 	}
 }
@@ -764,8 +728,18 @@ func split(path string, starts []int) ([]int, bool) {
 // "*", then "**" at each step.
 func (m *matcher) find(ni, next uint32, i int) *leaf {
 	if i == m.n {
-		if l := m.r.tip(ni, m.key); l != nil {
-			return l
+		// A node's ends are few (its template's methods and verbs) and
+		// next to one another, sorted by key: a scan reads a cache line
+		// of a small array, where a hash table of every end was a miss
+		// into a larger one (and took about 50 B per binding).
+		n := &m.r.nodes[ni]
+		for _, e := range m.r.ends[n.ends : n.ends+n.endN] {
+			if e.key >= m.key {
+				if e.key == m.key {
+					return e.leaf
+				}
+				break
+			}
 		}
 	} else {
 		if id := m.ids[i]; id != 0 {
