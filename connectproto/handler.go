@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,7 +13,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
@@ -454,7 +451,7 @@ func (c *call) context() (context.Context, func(), error) {
 	ctx, c.cancel = context.WithCancelCause(ctx)
 	c.done = ctx.Done()
 	ctx = metadata.NewIncomingContext(ctx, md)
-	ctx = peer.NewContext(ctx, requestPeer(r))
+	ctx = peer.NewContext(ctx, protocol.Peer(r))
 	ctx = protocol.NewContext(ctx, protocol.Connect)
 	ctx = protocol.WithEnd(ctx, c.end)
 	stopTimeout := release
@@ -623,32 +620,3 @@ func (c *call) encode(wire []byte) ([]byte, error) {
 	}
 	return c.json.encode(nil, wire, c.method.Desc.Output())
 }
-
-// requestPeer describes the HTTP client as grpc-go describes a gRPC one,
-// so that policies keyed on the peer see the same whatever the protocol.
-func requestPeer(r *http.Request) *peer.Peer {
-	p := &peer.Peer{Addr: remoteAddr(r.RemoteAddr)}
-	if la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
-		p.LocalAddr = la
-	}
-	if r.TLS != nil {
-		p.AuthInfo = credentials.TLSInfo{
-			State:          *r.TLS,
-			CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity},
-		}
-	}
-	return p
-}
-
-func remoteAddr(s string) net.Addr {
-	if ap, err := netip.ParseAddrPort(s); err == nil {
-		return net.TCPAddrFromAddrPort(ap)
-	}
-	return stringAddr(s)
-}
-
-// stringAddr is a remote address that is not host:port.
-type stringAddr string
-
-func (a stringAddr) Network() string { return "unknown" }
-func (a stringAddr) String() string  { return string(a) }

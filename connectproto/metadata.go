@@ -58,12 +58,12 @@ func incomingMetadata(h http.Header, dropped func(key string)) (metadata.MD, err
 		bin := strings.HasSuffix(key, "-bin")
 		for _, v := range vals {
 			if bin {
-				b, err := decodeBinary(v)
+				b, err := protocol.DecodeBinaryHeader(v)
 				if err != nil {
 					return nil, err
 				}
 				v = string(b)
-			} else if !printable(v) {
+			} else if !protocol.PrintableASCII(v) {
 				dropped(key)
 				continue
 			}
@@ -71,22 +71,6 @@ func incomingMetadata(h http.Header, dropped func(key string)) (metadata.MD, err
 		}
 	}
 	return md, nil
-}
-
-func decodeBinary(v string) ([]byte, error) {
-	if len(v)%4 == 0 {
-		return base64.StdEncoding.DecodeString(v)
-	}
-	return base64.RawStdEncoding.DecodeString(v)
-}
-
-func printable(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if v[i] < 0x20 || v[i] > 0x7e {
-			return false
-		}
-	}
-	return true
 }
 
 // headerValue is how metadata value v of key travels in HTTP: binary

@@ -220,7 +220,7 @@ func (h *Handler) callContext(r *http.Request) (context.Context, context.CancelF
 		ctx, cancel = context.WithTimeout(ctx, d)
 	}
 	ctx = metadata.NewIncomingContext(ctx, md)
-	ctx = peer.NewContext(ctx, requestPeer(r))
+	ctx = peer.NewContext(ctx, protocol.Peer(r))
 	ctx = protocol.NewContext(ctx, protocol.GRPCWeb)
 	return ctx, cancel, nil
 }

@@ -1,16 +1,11 @@
 package grpcweb
 
 import (
-	"encoding/base64"
 	"fmt"
-	"net"
 	"net/http"
-	"net/netip"
 	"strings"
 
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/peer"
 
 	"github.com/sluice-dev/sluice/protocol"
 )
@@ -54,7 +49,7 @@ func incomingMetadata(h http.Header) (metadata.MD, error) {
 		for _, v := range vals {
 			if strings.HasSuffix(key, "-bin") {
 				for _, part := range strings.Split(v, ",") {
-					b, err := decodeBin(part)
+					b, err := protocol.DecodeBinaryHeader(part)
 					if err != nil {
 						return nil, fmt.Errorf("header %s: %w", name, err)
 					}
@@ -62,7 +57,7 @@ func incomingMetadata(h http.Header) (metadata.MD, error) {
 				}
 				continue
 			}
-			if !printable(v) {
+			if !protocol.PrintableASCII(v) {
 				return nil, fmt.Errorf("header %s: a metadata value must be printable ASCII", name)
 			}
 			md[key] = append(md[key], v)
@@ -82,53 +77,3 @@ func validKey(key string) bool {
 	}
 	return true
 }
-
-func printable(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if v[i] < 0x20 || v[i] > 0x7e {
-			return false
-		}
-	}
-	return true
-}
-
-// decodeBin accepts padded and unpadded standard base64, as gRPC
-// implementations send both. (Several values may share one header,
-// separated by commas; the caller splits them.)
-func decodeBin(v string) ([]byte, error) {
-	v = strings.TrimSpace(v)
-	if len(v)%4 == 0 {
-		return base64.StdEncoding.DecodeString(v)
-	}
-	return base64.RawStdEncoding.DecodeString(v)
-}
-
-// requestPeer describes the HTTP client as grpc-go describes a gRPC one,
-// so that policies keyed on the peer, and the access log, see the same
-// whatever protocol the client used.
-func requestPeer(r *http.Request) *peer.Peer {
-	p := &peer.Peer{Addr: addrOf(r.RemoteAddr)}
-	if la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
-		p.LocalAddr = la
-	}
-	if r.TLS != nil {
-		p.AuthInfo = credentials.TLSInfo{
-			State:          *r.TLS,
-			CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity},
-		}
-	}
-	return p
-}
-
-func addrOf(remote string) net.Addr {
-	if ap, err := netip.ParseAddrPort(remote); err == nil {
-		return net.TCPAddrFromAddrPort(ap)
-	}
-	return remoteAddr(remote)
-}
-
-// remoteAddr is a remote address that is not host:port.
-type remoteAddr string
-
-func (a remoteAddr) Network() string { return "unknown" }
-func (a remoteAddr) String() string  { return string(a) }

@@ -1,16 +1,11 @@
 package transcoding
 
 import (
-	"encoding/base64"
 	"fmt"
-	"net"
 	"net/http"
-	"net/netip"
 	"strings"
 
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/peer"
 
 	"github.com/sluice-dev/sluice/protocol"
 )
@@ -64,12 +59,12 @@ func (c *config) incomingMetadata(h http.Header, dropped func(key string)) (meta
 		}
 		for _, v := range vals {
 			if strings.HasSuffix(key, "-bin") {
-				b, err := decodeBinHeader(v)
+				b, err := protocol.DecodeBinaryHeader(v)
 				if err != nil {
 					return nil, fmt.Errorf("header %s: %w", name, err)
 				}
 				v = string(b)
-			} else if !printableASCII(v) {
+			} else if !protocol.PrintableASCII(v) {
 				dropped(key)
 				continue
 			}
@@ -78,57 +73,6 @@ func (c *config) incomingMetadata(h http.Header, dropped func(key string)) (meta
 	}
 	return md, nil
 }
-
-// printableASCII reports whether v holds only bytes 0x20 to 0x7E, what
-// gRPC allows in a metadata value that is not binary.
-func printableASCII(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if v[i] < 0x20 || v[i] > 0x7e {
-			return false
-		}
-	}
-	return true
-}
-
-// decodeBinHeader accepts padded and unpadded standard base64, as gRPC
-// implementations send both.
-func decodeBinHeader(v string) ([]byte, error) {
-	if len(v)%4 == 0 {
-		return base64.StdEncoding.DecodeString(v)
-	}
-	return base64.RawStdEncoding.DecodeString(v)
-}
-
-// requestPeer describes the HTTP client the way grpc-go describes a gRPC
-// one, so that policies keyed on the peer (and the access log) see the
-// same thing whatever protocol the client used.
-func requestPeer(r *http.Request) *peer.Peer {
-	p := &peer.Peer{Addr: addrOf(r.RemoteAddr)}
-	if la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
-		p.LocalAddr = la
-	}
-	if r.TLS != nil {
-		p.AuthInfo = credentials.TLSInfo{
-			State:          *r.TLS,
-			CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity},
-		}
-	}
-	return p
-}
-
-func addrOf(remote string) net.Addr {
-	if ap, err := netip.ParseAddrPort(remote); err == nil {
-		return net.TCPAddrFromAddrPort(ap)
-	}
-	return stringAddr(remote)
-}
-
-// stringAddr is a remote address that is not host:port (a Unix socket, or
-// a test's made-up one).
-type stringAddr string
-
-func (a stringAddr) Network() string { return "unknown" }
-func (a stringAddr) String() string  { return string(a) }
 
 // plainResponseHeaders are header metadata keys that mean the same in
 // HTTP: the challenge of a 401 (RFC 9110), the wait of a 429 or 503, and

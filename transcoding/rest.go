@@ -432,7 +432,7 @@ func (h *REST) callContext(r *http.Request) (context.Context, context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, d)
 	}
 	ctx = metadata.NewIncomingContext(ctx, md)
-	ctx = peer.NewContext(ctx, requestPeer(r))
+	ctx = peer.NewContext(ctx, protocol.Peer(r))
 	ctx = protocol.NewContext(ctx, protocol.REST)
 	ctx = protocol.WithHTTPMethod(ctx, r.Method)
 	return ctx, cancel, nil
