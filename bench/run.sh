@@ -9,6 +9,12 @@
 #   bench/run.sh --quick    one short repetition (< 2 minutes): proves the harness
 #   bench/run.sh --profile  CPU and allocation profiles of sluice under load
 #
+# To measure one setting, select part of the run (its results are written
+# with a -partial stamp and never become latest.*), e.g.
+#   bench/run.sh --systems=sluice-grpc,grpc-proxy,tcp-relay --workloads=unary-small \
+#     --modes=rate --rate=3000 --reps=3 --sluice-config=bench/settings/pool4.yaml
+# (--sluice-config: a sluice YAML file whose upstream address is $UPSTREAM).
+#
 # It installs what it needs: h2load (Debian's nghttp2-client) when missing,
 # ghz at the version pinned in bench/tools/go.mod, and builds sluice and the
 # comparison gateways into .bin/bench ($BENCH_BIN if set, so that runs from
@@ -24,8 +30,9 @@ for arg in "$@"; do
 	case "$arg" in
 	--quick) mode+=(-quick) ;;
 	--profile) mode+=(-profile) ;;
+	--systems=* | --workloads=* | --modes=* | --reps=* | --rate=* | --sluice-config=*) mode+=("-${arg#--}") ;;
 	-h | --help)
-		sed -n '2,15p' "$0"
+		sed -n '2,22p' "$0"
 		exit 0
 		;;
 	*)

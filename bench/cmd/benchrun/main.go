@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -32,6 +33,12 @@ func main() {
 	flag.StringVar(&o.h2load, "h2load", "h2load", "h2load `binary`")
 	flag.StringVar(&o.out, "out", "bench/results", "`dir`ectory for the JSON and markdown results")
 	flag.StringVar(&o.command, "command", "bench/run.sh", "the command line to record in the report")
+	flag.StringVar(&o.systems, "systems", "", "comma-separated `names` of the systems to measure (default: all); direct is always measured, as the floor")
+	flag.StringVar(&o.workloads, "workloads", "", "comma-separated `names` of the workloads to measure (default: all)")
+	flag.StringVar(&o.modes, "modes", "", "comma-separated load `names` to measure: c32, c256, rate (default: the plan's)")
+	flag.IntVar(&o.reps, "reps", 0, "repetitions (default: the plan's)")
+	flag.Float64Var(&o.rate, "rate", 0, "fixed rate in `calls/s` for every workload (default: calibrated from the c32 loads)")
+	flag.StringVar(&o.sluiceConfig, "sluice-config", "", "YAML `file` sluice serves with (its upstream address written as $UPSTREAM), to measure a setting")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -56,6 +63,25 @@ type options struct {
 	quick, profile         bool
 	root, bin, h2load, out string
 	command                string
+	// Selections for measuring one lever: empty means everything.
+	systems, workloads, modes string
+	reps                      int
+	rate                      float64
+	sluiceConfig              string
+}
+
+// selected reports whether name is in the comma-separated list (an empty
+// list selects everything).
+func selected(list, name string) bool {
+	if list == "" {
+		return true
+	}
+	for _, n := range strings.Split(list, ",") {
+		if strings.TrimSpace(n) == name {
+			return true
+		}
+	}
+	return false
 }
 
 // plan is how long and how often each cell is measured.
@@ -158,6 +184,21 @@ func startServers(o options, logDir string, gateways bool) (servers, error) {
 	if !gateways {
 		return s, nil
 	}
+	// A setting under measurement: the file with the upstream's address
+	// filled in.
+	var sluiceConfig string
+	if o.sluiceConfig != "" {
+		b, err := os.ReadFile(o.sluiceConfig)
+		if err != nil {
+			s.stop()
+			return nil, err
+		}
+		sluiceConfig = filepath.Join(logDir, "sluice.yaml")
+		if err := os.WriteFile(sluiceConfig, []byte(strings.ReplaceAll(string(b), "$UPSTREAM", up)), 0o644); err != nil {
+			s.stop()
+			return nil, err
+		}
+	}
 	specs := []struct {
 		name string
 		argv func(addr string) []string
@@ -165,9 +206,12 @@ func startServers(o options, logDir string, gateways bool) (servers, error) {
 		{"sluice", func(addr string) []string {
 			// The per-call access log is at info; the other gateways log
 			// nothing per call, so sluice runs at warn.
-			return []string{bin("sluice"), "serve", "--listen", addr, "--admin", "off",
-				"--upstream", "sluice.demo.library.v1.*=" + up,
+			argv := []string{bin("sluice"), "serve", "--listen", addr, "--admin", "off",
 				"--descriptor-set", filepath.Join(o.root, "gen/descriptors/demo.binpb"), "--log-level", "warn"}
+			if sluiceConfig != "" {
+				return append(argv, "--config", sluiceConfig)
+			}
+			return append(argv, "--upstream", "sluice.demo.library.v1.*="+up)
 		}},
 		{"grpcproxy", func(addr string) []string { return []string{bin("grpcproxy"), "--listen", addr, "--upstream", up} }},
 		{"grpcgateway", func(addr string) []string { return []string{bin("grpcgateway"), "--listen", addr, "--upstream", up} }},

@@ -126,6 +126,7 @@ type report struct {
 	Date      time.Time   `json:"date"`
 	Command   string      `json:"command"`
 	Quick     bool        `json:"quick"`
+	Partial   string      `json:"partial,omitempty"` // the selection, when only part was measured
 	Duration  string      `json:"duration"`
 	Machine   machineInfo `json:"machine"`
 	Plan      planInfo    `json:"plan"`
@@ -162,6 +163,16 @@ func newReport(b *bench, ws []*workload, m machineInfo, took time.Duration) *rep
 		},
 		units: map[string]string{},
 	}
+	var sel []string
+	for _, f := range []struct{ name, v string }{{"systems", b.o.systems}, {"workloads", b.o.workloads}, {"modes", b.o.modes}, {"sluice-config", b.o.sluiceConfig}} {
+		if f.v != "" {
+			sel = append(sel, f.name+"="+f.v)
+		}
+	}
+	if b.o.rate > 0 {
+		sel = append(sel, fmt.Sprintf("rate=%g", b.o.rate))
+	}
+	r.Partial = strings.Join(sel, " ")
 	for _, w := range ws {
 		r.Workloads = append(r.Workloads, wlInfo{w.name, w.title, w.unit})
 		r.units[w.name] = w.unit
@@ -170,7 +181,7 @@ func newReport(b *bench, ws []*workload, m machineInfo, took time.Duration) *rep
 				continue
 			}
 			for _, sys := range systems {
-				if w.has(sys.proto) {
+				if w.has(sys.proto) && (sys.name == "direct" || selected(b.o.systems, sys.name)) {
 					r.Rows = append(r.Rows, summarize(b.samples, w.name, md.name, sys.name))
 				}
 			}
@@ -322,13 +333,22 @@ func (r *report) write(dir string) error {
 	if r.Quick {
 		stamp += "-quick"
 	}
+	partial := r.Partial != ""
+	if partial {
+		stamp += "-partial"
+	}
 	j, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err
 	}
 	md := []byte(r.markdown())
 	var paths []string
-	for name, b := range map[string][]byte{stamp + ".json": j, stamp + ".md": md, "latest.json": j, "latest.md": md} {
+	files := map[string][]byte{stamp + ".json": j, stamp + ".md": md}
+	if !partial {
+		// latest.* is always a whole run.
+		files["latest.json"], files["latest.md"] = j, md
+	}
+	for name, b := range files {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, b, 0o644); err != nil {
 			return err
@@ -347,6 +367,9 @@ func (r *report) markdown() string {
 	m := r.Machine
 	fmt.Fprintf(&b, "\n## sluice side-by-side benchmark, %s\n\n", r.Date.Format(time.RFC3339))
 	fmt.Fprintf(&b, "- Command: `%s`%s, took %s\n", r.Command, map[bool]string{true: " (quick mode: figures prove the harness only)", false: ""}[r.Quick], r.Duration)
+	if r.Partial != "" {
+		fmt.Fprintf(&b, "- Partial run: %s\n", r.Partial)
+	}
 	fmt.Fprintf(&b, "- Machine: %s, %d cores, %.1f GiB, Linux %s, %s; load average %s at start, %s at end\n",
 		m.CPU, m.Cores, m.MemoryGiB, m.Kernel, m.Go, m.LoadAvgStart, m.LoadAvgEnd)
 	fmt.Fprintf(&b, "- Load generators (on the same cores): %s (gRPC), %s (REST); every process on loopback\n", m.GHZ, m.H2load)

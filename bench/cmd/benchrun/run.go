@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -53,6 +54,10 @@ type bench struct {
 func runBench(ctx context.Context, o options) error {
 	start := time.Now()
 	p := newPlan(o.quick)
+	if o.reps > 0 {
+		p.reps = o.reps
+	}
+	p.modes = slices.DeleteFunc(p.modes, func(m mode) bool { return !selected(o.modes, m.name) })
 	ctx, cancel := context.WithTimeout(ctx, p.deadline)
 	defer cancel()
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
@@ -82,6 +87,10 @@ func runBench(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
+	ws = slices.DeleteFunc(ws, func(w *workload) bool { return !selected(o.workloads, w.name) })
+	measured := slices.DeleteFunc(slices.Clone(systems), func(s system) bool {
+		return s.name != "direct" && !selected(o.systems, s.name)
+	})
 	b := &bench{
 		o: o, plan: p, servers: srv,
 		tools: tools{ghzBin: filepath.Join(o.bin, "ghz"), h2loadBin: o.h2load, protoset: filepath.Join(o.root, "gen/descriptors/demo.binpb"), tmp: tmp},
@@ -92,7 +101,7 @@ func runBench(ctx context.Context, o options) error {
 	for name, pr := range srv {
 		b.bases[name] = "http://" + pr.addr
 	}
-	b.log("bench: seeded; measuring %d workloads x %d systems x %d loads x %d repetitions", len(ws), len(systems), len(p.modes), p.reps)
+	b.log("bench: seeded; measuring %d workloads x %d systems x %d loads x %d repetitions", len(ws), len(measured), len(p.modes), p.reps)
 
 	warmed := map[string]bool{}
 	for rep := range p.reps {
@@ -101,10 +110,13 @@ func runBench(ctx context.Context, o options) error {
 				if !w.runs(m) {
 					continue
 				}
+				if m.rate && b.rates[w.name] == 0 && o.rate > 0 {
+					b.rates[w.name] = o.rate
+				}
 				if m.rate && b.rates[w.name] == 0 {
 					b.rates[w.name] = b.calibrate(w.name)
 				}
-				for _, sys := range systems {
+				for _, sys := range measured {
 					if !w.has(sys.proto) {
 						continue
 					}
