@@ -142,6 +142,14 @@ func (p *Proxy) forward(stream grpc.ServerStream, method string, unary bool) err
 		callOpts = append(callOpts[:len(callOpts):len(callOpts)], grpc.CallContentSubtype(sub))
 	}
 	out := forwarded(md)
+	// Metadata the policies added for the upstream (the request id the
+	// gateway generated, say) is in the call's outgoing metadata: adding
+	// it here spares each of them a copy of the whole incoming metadata.
+	if added, ok := metadata.FromOutgoingContext(inCtx); ok {
+		for k, v := range added {
+			out[k] = v
+		}
+	}
 	if p.xff {
 		if pr, ok := peer.FromContext(inCtx); ok && pr.Addr != nil {
 			appendForwardedFor(out, pr.Addr)

@@ -150,8 +150,8 @@ func NewContext(ctx context.Context, c *Call) context.Context {
 // StreamServerInterceptor starts the record of every call, counts the
 // messages and bytes each way at the chain's boundary, and gives the call
 // its request id: the client's x-request-id when it is usable, a
-// generated one otherwise (then added to the incoming metadata, so that
-// the policies see it and the proxy sends it upstream). The id is set as
+// generated one otherwise (then added to the call's outgoing metadata,
+// which the proxy sends upstream with what it forwards). The id is set as
 // a response header, so every protocol's client gets it back (REST as
 // X-Request-Id). It belongs first in the chain after recovery, before
 // the observers that read the record.
@@ -163,12 +163,10 @@ func StreamServerInterceptor() grpc.StreamServerInterceptor {
 			c.requestID = ids[0]
 		} else {
 			c.requestID = rand.Text()
-			md, _ := metadata.FromIncomingContext(ctx) // a copy
-			if md == nil {
-				md = metadata.MD{}
-			}
-			md[RequestIDKey] = []string{c.requestID}
-			ctx = metadata.NewIncomingContext(ctx, md)
+			// Sent upstream as the call's outgoing metadata, which the
+			// proxy adds to what it forwards: no copy of the incoming
+			// metadata per call.
+			ctx = metadata.AppendToOutgoingContext(ctx, RequestIDKey, c.requestID)
 		}
 		// Set, not sent: it leaves with the call's first headers.
 		c.idValue[0] = c.requestID

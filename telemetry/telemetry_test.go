@@ -53,7 +53,17 @@ func serve(t *testing.T, chain ...grpc.StreamServerInterceptor) (*grpc.ClientCon
 	c := &captured{}
 	all := append([]grpc.StreamServerInterceptor{telemetry.StreamServerInterceptor(), c.observer}, chain...)
 	handler := func(_ any, ss grpc.ServerStream) error {
+		// What a proxy sends upstream: the incoming metadata with the
+		// call's outgoing metadata (what the chain added) over it.
 		md, _ := metadata.FromIncomingContext(ss.Context())
+		if added, ok := metadata.FromOutgoingContext(ss.Context()); ok {
+			if md == nil {
+				md = metadata.MD{}
+			}
+			for k, v := range added {
+				md[k] = v
+			}
+		}
 		c.mu.Lock()
 		c.md = append(c.md, md)
 		c.mu.Unlock()
@@ -136,7 +146,7 @@ func TestRequestID(t *testing.T) {
 				t.Errorf("response x-request-id %q, want [%q]", h, id)
 			}
 			if v := md.Get("x-request-id"); len(v) != 1 || v[0] != id {
-				t.Errorf("incoming x-request-id the handler saw %q, want [%q]", v, id)
+				t.Errorf("x-request-id bound upstream %q, want [%q]", v, id)
 			}
 			if n, b := call.Received(); n != 1 || b != 4 {
 				t.Errorf("received %d messages, %d bytes; want 1, 4", n, b)

@@ -103,6 +103,23 @@ func TestNoSpoofing(t *testing.T) {
 				"x-api-key":         nil,
 			},
 		},
+		// An anonymous call that carries no removed key goes on without
+		// a copy of its metadata: each key alone must still be caught.
+		{
+			name: "anonymous caller with only a prefixed spoof",
+			md:   metadata.Pairs("grpc-metadata-x-sluice-subject", "admin"),
+			want: map[string][]string{"grpc-metadata-x-sluice-subject": nil},
+		},
+		{
+			name: "anonymous caller with only a stripped key",
+			md:   metadata.Pairs("x-api-key", "k"),
+			want: map[string][]string{"x-api-key": nil},
+		},
+		{
+			name: "anonymous caller with only the last claim key",
+			md:   metadata.Pairs("x-sluice-org", "evil"),
+			want: map[string][]string{"x-sluice-org": nil},
+		},
 		{
 			name: "repeated spoofed values",
 			md:   metadata.Pairs("authorization", "Bearer good", "x-sluice-subject", "admin", "x-sluice-subject", "root"),

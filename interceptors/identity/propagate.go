@@ -135,6 +135,11 @@ func (p *Propagator) StreamServerInterceptor() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		ctx := ss.Context()
 		id, _ := FromContext(ctx)
+		if id == nil && !p.carriesRemoved(ctx) {
+			// An anonymous call with nothing to strip goes on as it
+			// is: no copy of its metadata.
+			return handler(srv, ss)
+		}
 		md := p.Rewrite(ctx, id)
 		return handler(srv, &stream{ServerStream: ss, ctx: metadata.NewIncomingContext(ctx, md)})
 	}
@@ -144,8 +149,7 @@ func (p *Propagator) StreamServerInterceptor() grpc.StreamServerInterceptor {
 // gone (also under the Grpc-Metadata- prefix) and id's values set; id may
 // be nil for an anonymous call.
 func (p *Propagator) Rewrite(ctx context.Context, id *Identity) metadata.MD {
-	in, _ := metadata.FromIncomingContext(ctx)
-	md := in.Copy()
+	md, _ := metadata.FromIncomingContext(ctx) // a copy
 	if md == nil {
 		md = metadata.MD{}
 	}
@@ -177,6 +181,17 @@ func (p *Propagator) Rewrite(ctx context.Context, id *Identity) metadata.MD {
 		}
 	}
 	return md
+}
+
+// carriesRemoved reports whether ctx's incoming metadata holds a key
+// Rewrite removes, without copying the metadata.
+func (p *Propagator) carriesRemoved(ctx context.Context) bool {
+	for _, k := range p.remove {
+		if len(metadata.ValueFromIncomingContext(ctx, k)) > 0 || len(metadata.ValueFromIncomingContext(ctx, grpcMetadataPrefix+k)) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // sendable returns the scopes that can be sent space-separated without
