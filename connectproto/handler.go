@@ -309,8 +309,7 @@ func (c *call) serve() {
 		return
 	}
 	defer release()
-	s := &serverStream{method: m.Path}
-	s.ctx = grpc.NewContextWithServerTransportStream(ctx, transportStream{s})
+	s := protocol.NewStream(ctx, protocol.Connect, m.Path)
 	clientStreams, serverStreams := m.ClientStreaming(), m.ServerStreaming()
 	if c.stream {
 		if r.ProtoMajor == 1 {
@@ -335,7 +334,7 @@ func (c *call) serve() {
 		if c.gzipIn {
 			er.gz = &c.h.gz
 		}
-		s.next = func() ([]byte, error) {
+		s.Next = func() ([]byte, error) {
 			if err := c.beginRead(); err != nil {
 				return nil, err
 			}
@@ -347,21 +346,21 @@ func (c *call) serve() {
 			return c.decode(payload)
 		}
 		if !clientStreams {
-			s.next = exactlyOne(s.next, c.requestRead)
+			s.Next = exactlyOne(s.Next, c.requestRead)
 		}
 		sw := &streamWriter{c: c}
-		s.onHeader, s.onMessage = sw.header, sw.message
+		s.Header, s.Message = sw.header, sw.message
 		err = c.h.d.Dispatch(s, m.Path, clientStreams, serverStreams)
 		c.handlerReturns(s)
 		sw.finish(s, cutCause(r.Context(), err))
 		return
 	}
 
-	s.next = once(c.readUnary)
+	s.Next = protocol.Once(c.readUnary)
 	var resp []byte
 	got := false
-	s.onHeader = func(metadata.MD) {}
-	s.onMessage = func(data []byte) error {
+	s.Header = func(metadata.MD, bool) {}
+	s.Message = func(data []byte) error {
 		if got {
 			return status.Errorf(codes.Internal, "upstream sent more than one response to unary %s", m.Path)
 		}
@@ -419,8 +418,8 @@ func (c *call) requestRead() {
 
 // handlerReturns ends the request side before the handler writes its
 // last bytes and returns: no end may touch the ResponseWriter later.
-func (c *call) handlerReturns(s *serverStream) {
-	s.stopReceiving(c.rc)
+func (c *call) handlerReturns(s *protocol.Stream) {
+	s.StopReceiving(c.rc)
 	c.requestRead()
 	c.endMu.Lock()
 	c.returned = true

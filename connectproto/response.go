@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/sluice-dev/sluice/protocol"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -27,7 +28,7 @@ func (c *call) contentType() string {
 
 // fail answers a call that ended before it was dispatched: as a unary
 // error, or as a stream holding only its end-of-stream message.
-func (c *call) fail(s *serverStream, st *status.Status) {
+func (c *call) fail(s *protocol.Stream, st *status.Status) {
 	if c.stream {
 		sw := &streamWriter{c: c}
 		sw.finish(s, st.Err())
@@ -39,7 +40,7 @@ func (c *call) fail(s *serverStream, st *status.Status) {
 // writeUnary writes a unary call's response: header metadata as headers,
 // trailer metadata as Trailer- headers, the message gzipped when the
 // client accepts it and it is worth it.
-func (c *call) writeUnary(s *serverStream, wire []byte) {
+func (c *call) writeUnary(s *protocol.Stream, wire []byte) {
 	body, err := c.encode(wire)
 	if err != nil {
 		c.writeUnaryError(s, statusOf(err), 0)
@@ -61,7 +62,7 @@ func (c *call) writeUnary(s *serverStream, wire []byte) {
 
 // writeUnaryError writes st as Connect's JSON error, with the HTTP
 // status of its code (httpCode, when not 0, overrides it).
-func (c *call) writeUnaryError(s *serverStream, st *status.Status, httpCode int) {
+func (c *call) writeUnaryError(s *protocol.Stream, st *status.Status, httpCode int) {
 	h := c.w.Header()
 	c.setMetadata(h, s)
 	h.Set("Content-Type", typeJSON)
@@ -76,13 +77,13 @@ func (c *call) writeUnaryError(s *serverStream, st *status.Status, httpCode int)
 
 // setMetadata sets a unary response's header metadata and its trailers,
 // prefixed with Trailer-.
-func (c *call) setMetadata(h http.Header, s *serverStream) {
+func (c *call) setMetadata(h http.Header, s *protocol.Stream) {
 	if s == nil {
 		return
 	}
-	md, _ := s.headers()
+	md, _ := s.Headers()
 	setHeaders(h, "", md)
-	setHeaders(h, "Trailer-", s.trailers())
+	setHeaders(h, "Trailer-", s.Trailers())
 }
 
 // requestIsRead reports whether a response may start: always, but on an
@@ -117,7 +118,7 @@ type streamWriter struct {
 }
 
 // header takes the upstream's response header, once.
-func (sw *streamWriter) header(md metadata.MD) {
+func (sw *streamWriter) header(md metadata.MD, _ bool) {
 	sw.mu.Lock()
 	defer sw.mu.Unlock()
 	if sw.started || sw.done {
@@ -211,18 +212,18 @@ func (sw *streamWriter) write(flags byte, payload []byte) error {
 // finish ends the stream with err (nil: success) and the trailers, in the
 // end-of-stream message. s may be nil when the call never reached the
 // dispatcher.
-func (sw *streamWriter) finish(s *serverStream, err error) {
+func (sw *streamWriter) finish(s *protocol.Stream, err error) {
 	sw.mu.Lock()
 	defer sw.mu.Unlock()
 	sw.done = true
 	var trailer metadata.MD
 	if s != nil {
 		if !sw.started {
-			if md, sent := s.headers(); !sent {
+			if md, sent := s.Headers(); !sent {
 				setHeaders(sw.c.w.Header(), "", md)
 			}
 		}
-		trailer = s.trailers()
+		trailer = s.Trailers()
 	}
 	if !sw.started {
 		sw.start()

@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
@@ -171,31 +170,40 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !clientStreams && r.ProtoMajor == 1 {
 		next = lookahead(next)
 	}
-	s := &webStream{method: method, next: next, rs: rs}
+	s := protocol.NewStream(ctx, protocol.GRPCWeb, method)
+	s.Next = readError(next)
+	s.Header = rs.header
+	s.Message = func(data []byte) error { return rs.message(data) }
 	if ct.codec == "json" {
 		jc := h.json.get(contracts)
 		in, out := desc.Input(), desc.Output()
-		s.next = func() ([]byte, error) {
+		s.Next = readError(func() ([]byte, error) {
 			data, err := next()
 			if err != nil {
 				return nil, err
 			}
 			return jc.toWire(data, in)
+		})
+		s.Message = func(data []byte) error {
+			data, err := jc.toJSON(data, out)
+			if err != nil {
+				return err
+			}
+			return rs.message(data)
 		}
-		s.encode = func(data []byte) ([]byte, error) { return jc.toJSON(data, out) }
 	}
-	s.ctx = grpc.NewContextWithServerTransportStream(ctx, transportStream{s})
 	if desc.IsStreamingServer() {
 		rs.startFlusher()
 		defer rs.stopFlusher() // a no-op once finish stopped it
 	}
 	err = h.d.Dispatch(s, method, clientStreams, desc.IsStreamingServer())
-	s.stopReceiving(rc)
+	s.StopReceiving(rc)
 	st := status.Convert(cutCause(r.Context(), err))
 	if err == nil {
 		st = status.New(codes.OK, "")
 	}
-	rs.finish(st, s.headers(), s.trailers())
+	hdr, _ := s.Headers()
+	rs.finish(st, hdr, s.Trailers())
 }
 
 // callContext derives the call's context from the request: incoming
@@ -348,5 +356,19 @@ func lookahead(next func() ([]byte, error)) func() ([]byte, error) {
 		}
 		after, afterErr = next()
 		return msg, nil
+	}
+}
+
+// readError words a failed read of the request that is not a status
+// already (the connection broke) as CANCELLED; io.EOF passes as it is.
+func readError(next func() ([]byte, error)) func() ([]byte, error) {
+	return func() ([]byte, error) {
+		data, err := next()
+		if err != nil && err != io.EOF {
+			if _, ok := status.FromError(err); !ok {
+				return nil, status.Errorf(codes.Canceled, "grpc-web: read request: %v", err)
+			}
+		}
+		return data, err
 	}
 }

@@ -61,29 +61,31 @@ func (rs *responder) start(md metadata.MD) {
 	rs.started = true
 }
 
-// header writes the headers now, if nothing did yet: the upstream sent
-// its header, which a streaming client may be waiting for.
-func (rs *responder) header(md metadata.MD) {
+// header writes the headers, if nothing did yet. Sent alone (the
+// upstream sent its header, which a streaming client may be waiting for)
+// they are flushed now; with a message, they leave with it.
+func (rs *responder) header(md metadata.MD, withMessage bool) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	if rs.started || rs.done {
 		return
 	}
 	rs.start(md)
-	_ = rs.rc.Flush()
+	if !withMessage {
+		_ = rs.rc.Flush()
+	}
 }
 
 // message writes one response message (flushed by the flusher of a
-// server stream, by the handler's return otherwise). header is the header
-// metadata, in case the headers are not written yet.
-func (rs *responder) message(data []byte, header func() metadata.MD) error {
+// server stream, by the handler's return otherwise), after the headers.
+func (rs *responder) message(data []byte) error {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	if rs.done {
 		return status.Error(codes.Canceled, "grpc-web: the response is finished")
 	}
 	if !rs.started {
-		rs.start(header())
+		rs.start(nil)
 	}
 	rs.buf.Reset()
 	flags := byte(0)

@@ -1,10 +1,12 @@
-// Package protocol names the client-facing protocol a call arrived on.
+// Package protocol is what the client-facing protocols share.
 //
 // Every call reaches the one interceptor chain as a grpc.ServerStream,
-// whatever protocol the client spoke. The adapters that turn REST and
-// gRPC-Web requests into streams record the protocol in the call's context
-// so that observers (logs, metrics) can tell calls apart, while policies
-// stay keyed on the gRPC method and never on the protocol.
+// whatever protocol the client spoke. The adapters that turn REST,
+// WebSocket, gRPC-Web and Connect requests into streams build them as a
+// Stream, and record the protocol in the call's context so that observers
+// (logs, metrics) can tell calls apart, while policies stay keyed on the
+// gRPC method and never on the protocol. The package also holds the
+// call-ending context, the peer and the header rules they all apply.
 package protocol
 
 import "context"

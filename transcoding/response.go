@@ -3,6 +3,7 @@ package transcoding
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sluice-dev/sluice/protocol"
 	"golang.org/x/net/http/httpguts"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -91,17 +93,17 @@ func (c *call) declareTrailers(h http.Header, md metadata.MD) {
 
 // writeError writes the call's final error with the upstream's headers
 // and, when asked for, its trailers.
-func (c *call) writeError(s *restStream, err error) {
+func (c *call) writeError(s *protocol.Stream, err error) {
 	st, code := httpStatusOf(err)
 	h := c.w.Header()
-	hdr, _ := s.headers()
+	hdr, _ := s.Headers()
 	c.setMetadataHeaders(h, metadataHeaderPrefix, hdr)
 	setChallenge(h, st)
 	if !requestsTrailers(c.r) {
 		c.errs.WriteStatusAs(c.w, st, code)
 		return
 	}
-	trl := s.trailers()
+	trl := s.Trailers()
 	c.declareTrailers(h, trl)
 	body := c.errs.JSON(st)
 	h.Set("Content-Type", "application/json")
@@ -126,7 +128,7 @@ func setChallenge(h http.Header, st *status.Status) {
 
 // writeUnary writes a unary call's response: the whole message, its
 // response_body field, or a google.api.HttpBody's raw bytes.
-func (c *call) writeUnary(s *restStream, data []byte, code int) {
+func (c *call) writeUnary(s *protocol.Stream, data []byte, code int) {
 	// The JSON is built in a recycled buffer: Write copies it out.
 	bp := c.h.getBuffer()
 	body, contentType, err := c.encode(data, *bp)
@@ -136,13 +138,13 @@ func (c *call) writeUnary(s *restStream, data []byte, code int) {
 		return
 	}
 	h := c.w.Header()
-	hdr, _ := s.headers()
+	hdr, _ := s.Headers()
 	c.setMetadataHeaders(h, metadataHeaderPrefix, hdr)
 	h.Set("Content-Type", contentType)
 	trailers := requestsTrailers(c.r)
 	var trl metadata.MD
 	if trailers {
-		trl = s.trailers()
+		trl = s.Trailers()
 		c.declareTrailers(h, trl)
 	} else {
 		h.Set("Content-Length", strconv.Itoa(len(body)))
@@ -268,3 +270,7 @@ func httpBodyParts(m protoreflect.Message) (contentType string, data []byte) {
 	}
 	return contentType, data
 }
+
+// errNoResponse is a unary call that ended OK without a message, which a
+// gRPC client would call a protocol violation too.
+var errNoResponse = errors.New("upstream ended a unary call without a response message")

@@ -303,15 +303,15 @@ func (h *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rb != nil {
 		ctx = protocol.WithEnd(ctx, rb.end)
 	}
-	s := &restStream{method: b.method.Path}
-	s.ctx = grpc.NewContextWithServerTransportStream(ctx, transportStream{s})
+	s := protocol.NewStream(ctx, protocol.REST, b.method.Path)
+	s.NextReportsEnd = true // the body reader words the end (reqbody.go)
 	switch {
 	case streamedBody && (b.rawRequest || b.rawBodyField):
 		// A stream of google.api.HttpBody: the raw body, cut into
 		// chunks as it arrives.
 		cr := newChunkReader(ctx, r.Body, min(rawChunkSize, h.cfg.maxBody), rb)
 		contentType := r.Header.Get("Content-Type")
-		s.next = func() ([]byte, error) {
+		s.Next = func() ([]byte, error) {
 			chunk, first, err := cr.next()
 			if err != nil {
 				return nil, err
@@ -328,7 +328,7 @@ func (h *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		mr := newMessageReader(ctx, r.Body, h.cfg.maxBody, rb)
-		s.next = func() ([]byte, error) {
+		s.Next = func() ([]byte, error) {
 			body, err := mr.next()
 			if err != nil {
 				return nil, err
@@ -338,14 +338,14 @@ func (h *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case rb != nil:
 		// The body is read when the proxy asks for the request, after
 		// every policy accepted the call on its headers.
-		s.next = once(func() ([]byte, error) { return h.buildRequest(c, match.Vars, rb) })
+		s.Next = protocol.Once(func() ([]byte, error) { return h.buildRequest(c, match.Vars, rb) })
 	default:
 		req, err := h.buildRequest(c, match.Vars, nil)
 		if err != nil {
 			c.fail(err)
 			return
 		}
-		s.next = once(func() ([]byte, error) { return req, nil })
+		s.Next = protocol.Once(func() ([]byte, error) { return req, nil })
 	}
 	if err := ctx.Err(); err != nil {
 		// The client reset the request while it was being prepared.
@@ -354,16 +354,16 @@ func (h *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if serverStreams {
 		sr := newStreamResponder(c, rc, format, h.cfg.sseHeartbeat, h.cfg.headerGrace)
-		s.onHeader, s.onMessage = sr.header, sr.message
+		s.Header, s.Message = sr.header, sr.message
 		err := h.d.Dispatch(s, b.method.Path, clientStreams, true)
-		s.stopReceiving(rc)
+		s.StopReceiving(rc)
 		sr.finish(s, cutCause(r.Context(), err))
 		return
 	}
 	var resp []byte
 	got := false
-	s.onHeader = func(metadata.MD) {}
-	s.onMessage = func(data []byte) error {
+	s.Header = func(metadata.MD, bool) {}
+	s.Message = func(data []byte) error {
 		if got {
 			return status.Errorf(codes.Internal, "upstream sent more than one response to unary %s", b.method.Path)
 		}
@@ -371,7 +371,7 @@ func (h *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return nil
 	}
 	err = h.d.Dispatch(s, b.method.Path, clientStreams, false)
-	s.stopReceiving(rc)
+	s.StopReceiving(rc)
 	if streamedBody && r.ProtoMajor == 1 && rb.bodyRead() {
 		// The whole body was read: the connection is in step again.
 		w.Header().Del("Connection")

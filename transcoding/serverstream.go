@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluice-dev/sluice/protocol"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -190,7 +191,7 @@ func newStreamResponder(c *call, rc *http.ResponseController, format StreamForma
 // raw (whose content type only its first message tells), the response
 // starts headerGrace later if neither a message nor the end of the call
 // started it before.
-func (sr *streamResponder) header(md metadata.MD) {
+func (sr *streamResponder) header(md metadata.MD, _ bool) {
 	sr.mu.Lock()
 	defer sr.mu.Unlock()
 	if sr.started || sr.done {
@@ -335,7 +336,7 @@ func (sr *streamResponder) beat() {
 // finish ends the response with the call's result: nothing more when it
 // succeeded, an error line or event when it failed after the response
 // started, an error response when it failed before; then the trailers.
-func (sr *streamResponder) finish(s *restStream, err error) {
+func (sr *streamResponder) finish(s *protocol.Stream, err error) {
 	sr.mu.Lock()
 	stop := sr.stopBeat
 	sr.done = true
@@ -352,7 +353,7 @@ func (sr *streamResponder) finish(s *restStream, err error) {
 	c := sr.c
 	st, errCode := httpStatusOf(err)
 	if !sr.started {
-		if hdr, sent := s.headers(); !sent {
+		if hdr, sent := s.Headers(); !sent {
 			c.setMetadataHeaders(c.w.Header(), metadataHeaderPrefix, hdr)
 		}
 		code, ct := http.StatusOK, sr.contentType()
@@ -403,7 +404,7 @@ func (sr *streamResponder) finish(s *restStream, err error) {
 	if msg := st.Message(); msg != "" {
 		h.Set("Grpc-Message", encodeGRPCMessage(msg))
 	}
-	c.setMetadataHeaders(h, http.TrailerPrefix+trailerHeaderPrefix, s.trailers())
+	c.setMetadataHeaders(h, http.TrailerPrefix+trailerHeaderPrefix, s.Trailers())
 }
 
 // The events that end an SSE stream. A browser's EventSource reconnects

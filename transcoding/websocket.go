@@ -12,7 +12,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/coder/websocket"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -251,10 +250,11 @@ func (h *REST) serveWebSocket(c *call, vars []httprule.Var) {
 	ws := &wsCall{h: h, c: c, vars: vars, format: format, binary: binary, cancel: cancelCall, stop: make(chan struct{})}
 	ctx = protocol.WithEnd(ctx, ws.end)
 	ws.ctx = ctx
-	s := &restStream{method: c.b.method.Path, next: ws.next}
-	s.ctx = grpc.NewContextWithServerTransportStream(ctx, transportStream{s})
-	s.onHeader = func(metadata.MD) {}
-	s.onMessage = ws.send
+	s := protocol.NewStream(ctx, protocol.WebSocket, c.b.method.Path)
+	s.Next = ws.next
+	s.NextReportsEnd = true // readError words the end of the call
+	s.Header = func(metadata.MD, bool) {}
+	s.Message = ws.send
 	err = h.d.Dispatch(s, c.b.method.Path, c.b.method.ClientStreaming(), c.b.method.ServerStreaming())
 	ws.finish(s, err)
 }
@@ -361,7 +361,7 @@ func (ws *wsCall) keepalive(conn *websocket.Conn) {
 	}
 }
 
-// next yields the call's next request message (restStream.next).
+// next yields the call's next request message (the stream's Next).
 func (ws *wsCall) next() ([]byte, error) {
 	b := ws.c.b
 	ws.release()
@@ -519,7 +519,7 @@ func (ws *wsCall) drain(conn *websocket.Conn) {
 	}
 }
 
-// send writes one response message (restStream.onMessage).
+// send writes one response message (the stream's Message).
 func (ws *wsCall) send(data []byte) error {
 	conn, err := ws.accept()
 	if err != nil {
@@ -559,7 +559,7 @@ func (ws *wsCall) writeError(err error) error {
 // The proxy's request pump may still be reading the client's next message
 // (the upstream ended first): the close handshake ends that read, and
 // finish waits for it before the budget is settled.
-func (ws *wsCall) finish(s *restStream, err error) {
+func (ws *wsCall) finish(s *protocol.Stream, err error) {
 	defer func() {
 		close(ws.stop)
 		ws.mu.Lock()
@@ -569,12 +569,8 @@ func (ws *wsCall) finish(s *restStream, err error) {
 		if conn != nil {
 			_ = conn.CloseNow()
 		}
-		s.mu.Lock()
-		s.recvStopped = true
-		s.mu.Unlock()
-		s.recvMu.Lock()
-		//lint:ignore SA2001 waiting for the read in flight to end is the point
-		s.recvMu.Unlock()
+		// The close above ended a read in flight; wait for it.
+		s.StopReceiving(nil)
 		ws.helpers.Wait()
 		ws.release()
 	}()
