@@ -180,7 +180,10 @@ func (c *conn) readLoop() error {
 			var ce http2.ConnectionError
 			switch {
 			case errors.As(err, &ce):
-				err = connError{http2.ErrCode(ce), fmt.Sprint(c.fr.ErrorDetail())}
+				err = connError{http2.ErrCode(ce), "invalid frame"}
+				if d := c.fr.ErrorDetail(); d != nil {
+					err = connError{http2.ErrCode(ce), d.Error()}
+				}
 			case errors.Is(err, http2.ErrFrameTooLarge):
 				err = connError{http2.ErrCodeFrameSize, "frame too large"}
 			}
