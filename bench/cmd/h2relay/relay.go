@@ -192,9 +192,10 @@ func (r *Relay) Close() {
 	r.wg.Wait()
 }
 
-// pickUpstream returns the next upstream connection of the pool that can
-// take a new stream, dialling one when its slot is empty. skip holds the
-// connections already found full for this stream.
+// pickUpstream returns an upstream connection for a new stream: the next
+// one round-robin for a stream's first try, the following ones (tried > 0)
+// after connections found at their stream limit. An empty or unusable
+// slot is dialled again.
 func (r *Relay) pickUpstream(tried int) (*conn, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
