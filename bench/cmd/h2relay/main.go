@@ -48,6 +48,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"runtime/trace"
 	"syscall"
 )
@@ -59,14 +60,15 @@ func main() {
 	streamWindow := flag.Int("stream-window", 1<<20, "flow-control window the relay advertises per stream, in `bytes`")
 	connWindow := flag.Int("conn-window", 16<<20, "flow-control window the relay advertises per connection, in `bytes`")
 	traceFile := flag.String("trace", "", "write a runtime trace to `file` until the relay stops (for go tool trace -pprof=sched)")
+	cpuFile := flag.String("cpuprofile", "", "write a CPU profile to `file` until the relay stops")
 	flag.Parse()
-	if err := run(*listen, *upstream, *traceFile, WithUpstreamConns(*conns), WithStreamWindow(*streamWindow), WithConnWindow(*connWindow)); err != nil {
+	if err := run(*listen, *upstream, *traceFile, *cpuFile, WithUpstreamConns(*conns), WithStreamWindow(*streamWindow), WithConnWindow(*connWindow)); err != nil {
 		fmt.Fprintf(os.Stderr, "h2relay: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(listen, upstream, traceFile string, opts ...Option) error {
+func run(listen, upstream, traceFile, cpuFile string, opts ...Option) error {
 	r, err := NewRelay(upstream, opts...)
 	if err != nil {
 		return err
@@ -87,6 +89,19 @@ func run(listen, upstream, traceFile string, opts ...Option) error {
 			return fmt.Errorf("start trace: %w", err)
 		}
 		defer trace.Stop()
+	}
+	if cpuFile != "" {
+		f, err := os.Create(cpuFile)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			ln.Close()
+			return fmt.Errorf("start CPU profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
