@@ -174,6 +174,9 @@ func (c *conn) readLoop() error {
 		if err != nil {
 			var se http2.StreamError
 			if errors.As(err, &se) {
+				if c.role == roleDown && se.StreamID%2 == 1 && se.StreamID > c.lastPeerID {
+					c.lastPeerID = se.StreamID // a request with invalid headers: opened, and reset
+				}
 				c.streamError(se.StreamID, se.Code)
 				continue
 			}

@@ -166,6 +166,34 @@ func TestProtocolErrors(t *testing.T) {
 		c.until(t, "GOAWAY", goAway(http2.ErrCodeProtocol))
 		c.closed(t)
 	})
+	t.Run("invalid request headers reset the stream only", func(t *testing.T) {
+		t.Parallel()
+		c := dialRaw(t, addr, true)
+		var buf bytes.Buffer
+		enc := hpack.NewEncoder(&buf)
+		_ = enc.WriteField(hpack.HeaderField{Name: ":method", Value: "POST"})
+		_ = enc.WriteField(hpack.HeaderField{Name: ":path", Value: "/a/b"})
+		_ = enc.WriteField(hpack.HeaderField{Name: ":method", Value: "GET"}) // a duplicate pseudo-header
+		if err := c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 3, BlockFragment: buf.Bytes(), EndHeaders: true}); err != nil {
+			t.Fatal(err)
+		}
+		c.until(t, "RST_STREAM PROTOCOL_ERROR", func(f http2.Frame) bool {
+			r, ok := f.(*http2.RSTStreamFrame)
+			return ok && r.StreamID == 3 && r.ErrCode == http2.ErrCodeProtocol
+		})
+		// DATA the client sent before it saw the reset is ignored, and the
+		// connection still works.
+		_ = c.fr.WriteData(3, true, []byte("late"))
+		data := [8]byte{9}
+		_ = c.fr.WritePing(false, data)
+		c.until(t, "PING ack", func(f http2.Frame) bool {
+			if g, ok := f.(*http2.GoAwayFrame); ok {
+				t.Fatalf("GOAWAY %v", g.ErrCode)
+			}
+			p, ok := f.(*http2.PingFrame)
+			return ok && p.IsAck() && p.Data == data
+		})
+	})
 	t.Run("PING is answered", func(t *testing.T) {
 		t.Parallel()
 		c := dialRaw(t, addr, true)
