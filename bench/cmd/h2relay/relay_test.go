@@ -197,7 +197,13 @@ func TestUnaryMetadataAndTrailers(t *testing.T) {
 	e := newEnv(t, nil, nil)
 	ctx := testContext(t)
 	bin := []byte{0, 1, 2, 0xff, 0xfe, '\n', ':'}
-	ctx = metadata.AppendToOutgoingContext(ctx, "x-text", "hello, world", "x-data-bin", string(bin), "x-multi", "a", "x-multi", "b")
+	// 40 KB of metadata: header blocks larger than a frame, so HEADERS and
+	// CONTINUATION frames both ways.
+	big := make([]byte, 40000)
+	for i := range big {
+		big[i] = "abcdefghijklmnopqrstuvwxyz0123456789"[i*7%36]
+	}
+	ctx = metadata.AppendToOutgoingContext(ctx, "x-text", "hello, world", "x-data-bin", string(bin), "x-multi", "a", "x-multi", "b", "x-big", string(big))
 	var header, trailer metadata.MD
 	resp, err := e.client.UnaryCall(ctx, &testgrpc.SimpleRequest{ResponseSize: 300, Payload: payload(100)}, grpc.Header(&header), grpc.Trailer(&trailer))
 	if err != nil {
@@ -215,6 +221,8 @@ func TestUnaryMetadataAndTrailers(t *testing.T) {
 		{header, "x-text", []string{"hello, world"}},
 		{header, "x-data-bin", []string{string(bin)}},
 		{header, "x-multi", []string{"a", "b"}},
+		{header, "x-big", []string{string(big)}},
+		{trailer, "x-big-trailer", []string{string(big)}},
 		{trailer, "x-text-trailer", []string{"hello, world"}},
 		{trailer, "x-data-trailer-bin", []string{string(bin)}},
 		{trailer, "x-multi-trailer", []string{"a", "b"}},
