@@ -29,7 +29,7 @@ func main() {
 	flag.BoolVar(&o.quick, "quick", false, "one short repetition without the 256 concurrency load: proves the harness works")
 	flag.BoolVar(&o.profile, "profile", false, "profile sluice (CPU and allocations) under load instead of comparing")
 	flag.StringVar(&o.root, "root", ".", "`dir`ectory of the sluice repository")
-	flag.StringVar(&o.bin, "bin", ".bin/bench", "`dir`ectory with the built sluice, grpcgateway, grpcproxy, tcprelay and ghz")
+	flag.StringVar(&o.bin, "bin", ".bin/bench", "`dir`ectory with the built sluice, grpcgateway, grpcproxy, tcprelay, h2relay and ghz")
 	flag.StringVar(&o.h2load, "h2load", "h2load", "h2load `binary`")
 	flag.StringVar(&o.out, "out", "bench/results", "`dir`ectory for the JSON and markdown results")
 	flag.StringVar(&o.command, "command", "bench/run.sh", "the command line to record in the report")
@@ -136,7 +136,7 @@ const (
 // protocol.
 type system struct {
 	name   string
-	server string // the process: upstream, sluice, grpcproxy, tcprelay, grpcgateway
+	server string // the process: upstream, sluice, grpcproxy, tcprelay, h2relay, grpcgateway
 	proto  protocol
 }
 
@@ -150,6 +150,7 @@ var systems = []system{
 	{"sluice-connect-h2c", "sluice", protoConnect},
 	{"grpc-proxy", "grpcproxy", protoGRPC},
 	{"tcp-relay", "tcprelay", protoGRPC},
+	{"h2-relay", "h2relay", protoGRPC},
 	{"sluice-rest-h1", "sluice", protoH1},
 	{"grpc-gateway-h1", "grpcgateway", protoH1},
 	{"sluice-rest-h2c", "sluice", protoH2C},
@@ -160,7 +161,7 @@ var systems = []system{
 type servers map[string]*proc
 
 func (s servers) stop() {
-	for _, name := range []string{"sluice", "grpcproxy", "tcprelay", "grpcgateway", "upstream"} {
+	for _, name := range []string{"sluice", "grpcproxy", "tcprelay", "h2relay", "grpcgateway", "upstream"} {
 		if p := s[name]; p != nil {
 			p.stop()
 		}
@@ -216,6 +217,7 @@ func startServers(o options, logDir string, gateways bool) (servers, error) {
 		{"grpcproxy", func(addr string) []string { return []string{bin("grpcproxy"), "--listen", addr, "--upstream", up} }},
 		{"grpcgateway", func(addr string) []string { return []string{bin("grpcgateway"), "--listen", addr, "--upstream", up} }},
 		{"tcprelay", func(addr string) []string { return []string{bin("tcprelay"), "--listen", addr, "--upstream", up} }},
+		{"h2relay", func(addr string) []string { return []string{bin("h2relay"), "--listen", addr, "--upstream", up} }},
 	}
 	for _, sp := range specs {
 		addr, err := freeAddr()

@@ -120,6 +120,10 @@ type target struct {
 	// (tcp-relay) costs over direct in the same cell: the part of the
 	// ratio any extra process on the path pays, before HTTP/2 or gRPC.
 	Floor float64 `json:"floor,omitempty"`
+	// FrameFloor is what h2-relay, a frame-level HTTP/2 relay with no
+	// policies (bench/cmd/h2relay), costs over direct in the same cell:
+	// the floor of a gateway that terminates HTTP/2 (issue 16's fast path).
+	FrameFloor float64 `json:"frame_floor,omitempty"`
 }
 
 type report struct {
@@ -254,7 +258,7 @@ func (r *report) compare() {
 	pairs := [][2]string{
 		{"sluice-rest-h1", "grpc-gateway-h1"}, {"sluice-rest-h2c", "grpc-gateway-h2c"},
 		{"sluice-grpc", "direct"}, {"grpc-proxy", "direct"}, {"sluice-grpc", "grpc-proxy"},
-		{"tcp-relay", "direct"}, {"sluice-grpc", "tcp-relay"},
+		{"tcp-relay", "direct"}, {"h2-relay", "direct"}, {"sluice-grpc", "tcp-relay"}, {"h2-relay", "grpc-proxy"},
 		{"sluice-rest-h2c", "direct"}, {"grpc-gateway-h2c", "direct"},
 		{"sluice-connect-h2c", "sluice-grpc"},
 		{"sluice-grpcweb-h1", "sluice-grpc"}, {"sluice-grpcweb-h2c", "sluice-grpc"},
@@ -303,8 +307,13 @@ func (r *report) compare() {
 		case q.System == "sluice-grpc" && q.Versus == "direct":
 			t := target{Name: "sluice-grpc p50 ≤ 1.3× direct", Workload: q.Workload, Measured: q.P50, Limit: 1.3, Met: q.P50 <= 1.3}
 			for _, f := range r.Ratios {
-				if f.Workload == q.Workload && f.Mode == q.Mode && f.System == "tcp-relay" && f.Versus == "direct" {
-					t.Floor = f.P50
+				if f.Workload == q.Workload && f.Mode == q.Mode && f.Versus == "direct" {
+					switch f.System {
+					case "tcp-relay":
+						t.Floor = f.P50
+					case "h2-relay":
+						t.FrameFloor = f.P50
+					}
 				}
 			}
 			r.Targets = append(r.Targets, t)
@@ -377,13 +386,15 @@ func (r *report) markdown() string {
 		r.Plan.Repetitions, r.Plan.Duration, r.Plan.RateDuration)
 	fmt.Fprintf(&b, "- Gateway CPU = the gateway process's utime+stime (/proc/PID/stat) per 10,000 calls; peak RSS = its VmHWM during the cell (min–max over repetitions)\n\n")
 
-	fmt.Fprintf(&b, "### Targets (fixed-rate loads)\n\n| target | workload | measured | limit | | bare TCP hop (tcp-relay ÷ direct) |\n|---|---|---:|---:|---|---:|\n")
-	for _, t := range r.Targets {
-		floor := ""
-		if t.Floor != 0 {
-			floor = fmt.Sprintf("%.2f×", t.Floor)
+	fmt.Fprintf(&b, "### Targets (fixed-rate loads)\n\n| target | workload | measured | limit | | bare TCP hop (tcp-relay ÷ direct) | frame-level HTTP/2 hop (h2-relay ÷ direct) |\n|---|---|---:|---:|---|---:|---:|\n")
+	times := func(v float64) string {
+		if v == 0 {
+			return ""
 		}
-		fmt.Fprintf(&b, "| %s | %s | %.2f× | %.1f× | %s | %s |\n", t.Name, t.Workload, t.Measured, t.Limit, map[bool]string{true: "met", false: "**missed**"}[t.Met], floor)
+		return fmt.Sprintf("%.2f×", v)
+	}
+	for _, t := range r.Targets {
+		fmt.Fprintf(&b, "| %s | %s | %.2f× | %.1f× | %s | %s | %s |\n", t.Name, t.Workload, t.Measured, t.Limit, map[bool]string{true: "met", false: "**missed**"}[t.Met], times(t.Floor), times(t.FrameFloor))
 	}
 	fmt.Fprintf(&b, "\n### Ratios (system ÷ versus, same run)\n\n| workload | load | system | versus | gateway CPU | p50 | p99 | throughput |\n|---|---|---|---|---:|---:|---:|---:|\n")
 	for _, q := range r.Ratios {
