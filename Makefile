@@ -56,7 +56,8 @@ lint-proto: $(BUF)
 	fi
 
 # The test command (README): every Go test, with the race detector (the
-# gateway is concurrent through and through), then the tests over the
+# gateway is concurrent through and through; the benchmark module's too,
+# such as the h2relay comparison system's), then the tests over the
 # contract corpora (`make corpora`; Google's set costs gigabytes under the
 # race detector, so they run again without it), then grpc-go's interop suite
 # through a real sluice binary, then the README's demo command checked with
@@ -66,6 +67,7 @@ lint-proto: $(BUF)
 # installs first.
 test: browser-deps
 	go test -race -count=1 -timeout 10m ./...
+	cd bench && go test -race -count=1 -timeout 5m -mod=mod ./...
 	go test -count=1 -timeout 10m -run 'Corpora' ./transcoding ./cmd/sluice
 	./scripts/interop.sh
 	./scripts/demo-smoke.sh
