@@ -39,6 +39,11 @@ func serveCommand(args []string, stdout, stderr io.Writer) int {
 	}
 	level := new(slog.LevelVar)
 	logger := newLogger(cfg, stderr, level)
+	if soft, err := setMemoryLimit(os.Getenv, cgroupMemoryFiles); err != nil {
+		logger.Warn("the Go runtime has no soft memory limit", "error", err)
+	} else if soft > 0 {
+		logger.Info("soft memory limit set from the container's", "bytes", soft)
+	}
 
 	demo := in.demo()
 	// load reads the configuration again for a reload, as here.
