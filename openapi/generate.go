@@ -318,8 +318,13 @@ func (g *generator) operation(m *registry.Method, r transcoding.Route, tmpl *htt
 		op.Parameters = append(op.Parameters, &openapi3.ParameterRef{Value: g.pathParameter(p, tmpl, params, in)})
 	}
 
-	// Body and query parameters.
-	switch r.Body {
+	// Body and query parameters. A client stream whose rule names no body
+	// is served as `body: "*"`: its messages are the body's JSON values.
+	body := r.Body
+	if body == "" && m.ClientStreaming() {
+		body = "*"
+	}
+	switch body {
 	case "":
 		op.Parameters = append(op.Parameters, g.queryParams(in, nil, "", bound, map[protoreflect.FullName]bool{})...)
 	case "*":
@@ -337,7 +342,7 @@ func (g *generator) operation(m *registry.Method, r transcoding.Route, tmpl *htt
 			op.RequestBody = g.jsonBody(g.schemas.withoutFields(in, drop), "", m.ClientStreaming())
 		}
 	default:
-		fd := fieldAt(in, strings.Split(r.Body, "."))
+		fd := fieldAt(in, strings.Split(body, "."))
 		if fd != nil {
 			if !fd.IsList() && fd.Message() != nil && fd.Message().FullName() == httpBodyName {
 				op.RequestBody = rawBody(g.cfg.comment(fd))
@@ -345,7 +350,7 @@ func (g *generator) operation(m *registry.Method, r transcoding.Route, tmpl *htt
 				op.RequestBody = g.jsonBody(g.schemas.field(fd), g.cfg.comment(fd), m.ClientStreaming())
 			}
 		}
-		op.Parameters = append(op.Parameters, g.queryParams(in, nil, "", append(bound, strings.Split(r.Body, ".")), map[protoreflect.FullName]bool{})...)
+		op.Parameters = append(op.Parameters, g.queryParams(in, nil, "", append(bound, strings.Split(body, ".")), map[protoreflect.FullName]bool{})...)
 	}
 
 	// Responses.

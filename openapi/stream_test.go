@@ -7,6 +7,8 @@ import (
 	"mime"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -19,6 +21,8 @@ import (
 	"github.com/sluice-dev/sluice/frame"
 	libraryv1 "github.com/sluice-dev/sluice/gen/go/sluice/demo/library/v1"
 	"github.com/sluice-dev/sluice/openapi"
+	"github.com/sluice-dev/sluice/registry"
+	"github.com/sluice-dev/sluice/registry/protosource"
 	"github.com/sluice-dev/sluice/transcoding"
 )
 
@@ -153,4 +157,69 @@ func keys(c openapi3.Content) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// A client stream whose rule names no body is served as `body: "*"` (one
+// message per JSON value in the body, never a query): the document says
+// so, with a request body and no query parameters.
+func TestClientStreamWithoutBodyRule(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	const src = `syntax = "proto3";
+package test.v1;
+import "google/api/annotations.proto";
+message Note { string text = 1; int32 page = 2; }
+message Summary { int32 count = 1; }
+service Notes {
+  rpc Upload(stream Note) returns (Summary) {
+    option (google.api.http) = { post: "/v1/notes:upload" };
+  }
+  rpc UploadTo(stream Note) returns (Summary) {
+    option (google.api.http) = { post: "/v1/pages/{page}/notes:upload" };
+  }
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "notes.proto"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := protosource.New([]string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := registry.Build(ps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := openapi.Generate(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, bound := range map[string]string{"/v1/notes:upload": "", "/v1/pages/{page}/notes:upload": "page"} {
+		item := doc.Paths.Value(path)
+		if item == nil || item.Post == nil {
+			t.Fatalf("%s: no POST operation", path)
+		}
+		op := item.Post
+		if op.RequestBody == nil || op.RequestBody.Value == nil {
+			t.Errorf("%s: no request body documented", path)
+			continue
+		}
+		for _, p := range op.Parameters {
+			if p.Value.In == "query" {
+				t.Errorf("%s: query parameter %q documented; the body carries every field", path, p.Value.Name)
+			}
+		}
+		mt := op.RequestBody.Value.Content.Get("application/x-ndjson")
+		if mt == nil || mt.Schema == nil || mt.Schema.Value == nil {
+			t.Errorf("%s: no newline-delimited JSON schema for the body: %v", path, op.RequestBody.Value.Content)
+			continue
+		}
+		props := mt.Schema.Value.Properties
+		if _, ok := props["text"]; !ok {
+			t.Errorf("%s: the body schema lacks text: %v", path, props)
+		}
+		if _, ok := props[bound]; bound != "" && ok {
+			t.Errorf("%s: the body schema still has %q, which the path binds", path, bound)
+		}
+	}
 }
