@@ -129,7 +129,12 @@ func run() error {
 // sluiceConfig is the gateway's configuration: the conformance service
 // from its descriptors, routed to the reference server; the runner's
 // message limit as the gateway's; a short drain, since the runner stops
-// servers between configurations.
+// servers between configurations; and a deadline offset, as a gateway in
+// front of clients with deadlines should have: the upstream's deadline
+// falls 25ms before the client's, so the gateway's DEADLINE_EXCEEDED
+// reaches the client before its own timer fires. Without it the two race,
+// and the runner's client, which checks the error body it captured, saw an
+// empty one once in a CI run (Timeouts, Connect, h2c, JSON, gzip).
 func sluiceConfig(req *conformancev1.ServerCompatRequest, descriptors, upstream string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "listen: 127.0.0.1:0\nadmin: 127.0.0.1:0\n")
@@ -139,6 +144,7 @@ func sluiceConfig(req *conformancev1.ServerCompatRequest, descriptors, upstream 
 	if n := req.GetMessageReceiveLimit(); n > 0 {
 		fmt.Fprintf(&b, "  max_recv_msg_size: %d\n", n)
 	}
+	fmt.Fprintf(&b, "policy:\n  deadline:\n    offset: 25ms\n")
 	fmt.Fprintf(&b, "log:\n  level: info\n  format: json\n")
 	return b.String()
 }
