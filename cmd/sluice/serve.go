@@ -60,7 +60,10 @@ func serveCommand(args []string, stdout, stderr io.Writer) int {
 		}
 		return cfg, nil
 	}
-	extra := []fx.Option{fx.Supply(&configReload{load: load, level: level, file: in.configFile})}
+	extra := []fx.Option{
+		fx.Supply(&configReload{load: load, level: level, file: in.configFile}),
+		fx.Invoke(func(lc fx.Lifecycle, logger *slog.Logger) { startGCTuner(lc, logger, os.Getenv) }),
+	}
 	if demo {
 		if cfg, err = load(); err != nil {
 			fmt.Fprintf(stderr, "sluice serve: %v\n", err)
