@@ -14,13 +14,14 @@ import (
 // cycles, at least: GOGC=100 lets the heap grow by the live heap only,
 // and sluice's live heap is small (the contracts, the buffers of calls
 // in flight), so at 3,000 calls/s the collector ran many times a second
-// and took about 15% of the gateway's CPU. With 64 MiB of headroom
-// (about 12 MiB more RSS at that rate) the gateway's CPU per call fell by
-// 14% on native gRPC and about 20% on REST, and its p99 by about 25%
+// and took about 15% of the gateway's CPU. With 16 MiB of headroom the
+// gateway's CPU per call fell by about 15% on native gRPC and 20-25% on
+// REST, and REST's p99 by a third, for 25-35 MiB more RSS under load (34
+// to 57-69 MiB); 64 MiB gained no more CPU for 110-150 MiB more RSS
 // (docs/benchmarks.md, issue 16). A large live heap (Google's APIs) keeps
 // GOGC=100's proportion, and a container's memory limit (setMemoryLimit)
 // still bounds the heap whatever this allows.
-const gcHeadroom = 64 << 20
+const gcHeadroom = 16 << 20
 
 // gcRetuneInterval is how often the live heap is read again: it grows
 // with the calls in flight and with contract reloads.

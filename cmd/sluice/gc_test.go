@@ -17,9 +17,9 @@ func TestGCPercentFor(t *testing.T) {
 		want int
 	}{
 		{0, 100},
-		{1 << 20, 6400},  // 1 MiB live: 64 MiB of headroom
-		{16 << 20, 400},  // 16 MiB: 64 MiB
-		{64 << 20, 100},  // 64 MiB: GOGC=100 gives as much
+		{1 << 20, 1600},  // 1 MiB live: 16 MiB of headroom
+		{4 << 20, 400},   // 4 MiB: 16 MiB
+		{16 << 20, 100},  // 16 MiB: GOGC=100 gives as much
 		{200 << 20, 100}, // Google's APIs: GOGC=100's proportion
 		{100, 100_000},   // capped
 	} {
