@@ -7,10 +7,11 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/sluice-dev/sluice/protocol"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/sluice-dev/sluice/protocol"
 )
 
 // contentType is the response's media type: the request's codec in the

@@ -173,7 +173,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s := protocol.NewStream(ctx, protocol.GRPCWeb, method)
 	s.Next = readError(next)
 	s.Header = rs.header
-	s.Message = func(data []byte) error { return rs.message(data) }
+	s.Message = rs.message
 	if ct.codec == "json" {
 		jc := h.json.get(contracts)
 		in, out := desc.Input(), desc.Output()

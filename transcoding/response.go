@@ -11,13 +11,14 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/sluice-dev/sluice/protocol"
 	"golang.org/x/net/http/httpguts"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/sluice-dev/sluice/protocol"
 )
 
 // fail writes an error that happened before the call was dispatched.

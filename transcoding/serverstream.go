@@ -8,10 +8,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sluice-dev/sluice/protocol"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/sluice-dev/sluice/protocol"
 )
 
 // StreamFormat is how the messages of a server-streaming call are written
